@@ -1,0 +1,114 @@
+# libvmem: memory virtualization models and trace-replay simulators.
+#
+#   make            library, programs and tests
+#   make demo       replay a bundled real trace in all three modes, draw the plots
+#   make check      every unit and end-to-end test (SANITIZE=1: under ASan + UBSan)
+#   make bench      throughput benchmarks, written to bench/results.txt
+#   make plots      PNGs from the CSVs the demo and sweeps wrote
+#   make install PREFIX=/usr/local
+#
+# New sources need no edit here: libvmem/*.c go into the library, simulators/*.c and
+# bench/*.c each become a program, tests/test_*.c each become a cmocka test.
+
+PREFIX    ?= /usr/local
+CC        ?= cc
+SANITIZE  ?= 0
+VERSION   := 0.1.0
+
+ifeq ($(SANITIZE),1)
+BUILD     ?= build/san
+OPT       := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+BUILD     ?= build/rel
+OPT       := -O2
+endif
+
+CFLAGS    ?= -g
+WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror=implicit-function-declaration
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(CFLAGS) $(WARN) -fPIC -Iinclude -Ilibvmem -MMD -MP
+LDLIBS    := -lzstd -lz -llzma -lm
+LDFLAGS_SAN = $(if $(filter 1,$(SANITIZE)),-fsanitize=address,undefined)
+
+LIB_SRC   := $(wildcard libvmem/*.c)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+PROG_SRC  := $(wildcard simulators/*.c)
+PROGS     := $(PROG_SRC:simulators/%.c=$(BUILD)/bin/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bin/%)
+TEST_SRC  := $(wildcard tests/test_*.c)
+TESTS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TEST_HELPER_SRC := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
+TEST_HELPER_OBJ := $(TEST_HELPER_SRC:%.c=$(BUILD)/%.o)
+
+.PHONY: all lib progs tests deps demo check unit e2e bench plots install clean
+
+all: lib progs tests $(BENCHES)
+
+lib: $(BUILD)/libvmem.a $(BUILD)/libvmem.so
+progs: $(PROGS)
+tests: $(TESTS)
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libvmem.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libvmem.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libvmem.so.0 $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/%: $(BUILD)/simulators/%.o $(BUILD)/libvmem.a
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/%: $(BUILD)/bench/%.o $(BUILD)/libvmem.a
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJ) $(BUILD)/libvmem.a
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) $(LDFLAGS_SAN) -o $@ $^ -lcmocka $(LDLIBS)
+
+# make check: unit tests, then end-to-end runs of the programs on the bundled traces.
+check: deps
+	$(MAKE) all
+	$(MAKE) unit e2e
+
+unit: $(TESTS)
+	@sh tests/run-unit.sh $(TESTS)
+
+e2e: $(PROGS)
+	@sh tests/e2e/run.sh $(BUILD)/bin
+
+demo: deps
+	$(MAKE) progs
+	@sh scripts/demo.sh $(BUILD)/bin
+
+bench: deps
+	$(MAKE) SANITIZE=0 $(BENCHES) $(PROGS)
+	@sh bench/run.sh $(BUILD)/bin bench/results.txt
+
+plots:
+	@sh plots/plot.sh
+
+install: lib progs
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/vmem \
+		$(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(BUILD)/libvmem.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libvmem.so $(DESTDIR)$(PREFIX)/lib/libvmem.so.$(VERSION)
+	ln -sf libvmem.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libvmem.so.0
+	ln -sf libvmem.so.0 $(DESTDIR)$(PREFIX)/lib/libvmem.so
+	install -m 644 include/vmem/*.h $(DESTDIR)$(PREFIX)/include/vmem/
+	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' libvmem.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/libvmem.pc
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

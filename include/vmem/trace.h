@@ -1,0 +1,131 @@
+/*
+ * Memory traces: records, streaming readers and the .vmt writer.
+ *
+ * A trace is a stream of records: memory accesses (load, store, instruction fetch,
+ * read-modify-write) tagged with a VM id and an address-space id, and control events
+ * (context switch, VM switch, unmap, protect) that a guest OS would cause. Readers never
+ * load a whole trace: they decode a bounded buffer at a time, so memory use is flat in
+ * trace length.
+ *
+ * Formats read (chosen by content, not by file name, except where noted):
+ *   lackey    Valgrind Lackey text (`valgrind --tool=lackey --trace-mem=yes`):
+ *             lines "I  addr,size", " L addr,size", " S addr,size", " M addr,size".
+ *             Other lines Valgrind prints (==pid== banners) are skipped and counted.
+ *   champsim  ChampSim binary instruction traces (64-byte input_instr records), plain,
+ *             .gz or .xz (by magic bytes). Each instruction yields an ifetch of its ip
+ *             and a load or store for every non-zero memory operand.
+ *   vmt       libvmem's native binary format, optionally zstd-compressed; see
+ *             traces/FORMAT.md.
+ *
+ * Errors: a reader that meets bad input returns VMEM_EFORMAT and vmem_trace_error()
+ * gives a one-line message naming the file and the line (text) or byte offset (binary)
+ * and what was expected. With skip_bad set, bad records are counted and skipped instead.
+ *
+ * Concurrency: a reader or writer is used by one thread at a time.
+ */
+#ifndef VMEM_TRACE_H
+#define VMEM_TRACE_H
+
+#include <stdio.h>
+
+#include "vmem/common.h"
+
+enum vmem_rec_type {
+	VMEM_REC_ACCESS = 0,     /* a memory access: acc, size, addr */
+	VMEM_REC_SWITCH_AS = 1,  /* context switch in vm to address space asid (a CR3 load) */
+	VMEM_REC_SWITCH_VM = 2,  /* the CPU switches to running vm */
+	VMEM_REC_UNMAP = 3,      /* guest unmaps [addr, addr+len) in (vm, asid) */
+	VMEM_REC_PROTECT = 4,    /* guest changes protection of [addr, addr+len) to prot */
+	VMEM_REC_TYPES = 5,
+};
+
+struct vmem_trace_rec {
+	uint8_t type;     /* enum vmem_rec_type */
+	uint8_t acc;      /* enum vmem_access_type, for VMEM_REC_ACCESS */
+	uint8_t prot;     /* enum vmem_prot bits, for VMEM_REC_PROTECT */
+	uint8_t size;     /* access size in bytes (1..255), for VMEM_REC_ACCESS */
+	uint16_t vm;      /* VM id */
+	uint32_t asid;    /* address-space id within the VM */
+	uint64_t addr;    /* virtual address (canonical, 57-bit at most) */
+	uint64_t len;     /* bytes, for UNMAP and PROTECT */
+};
+
+enum vmem_trace_format {
+	VMEM_TRACE_AUTO = 0,  /* detect from the first bytes */
+	VMEM_TRACE_LACKEY,
+	VMEM_TRACE_CHAMPSIM,
+	VMEM_TRACE_VMT,
+};
+
+const char *vmem_trace_format_name(enum vmem_trace_format f);
+int vmem_trace_format_parse(const char *s, enum vmem_trace_format *out);
+
+struct vmem_trace_reader_opts {
+	enum vmem_trace_format format;
+	bool skip_bad;        /* count and skip malformed records instead of failing */
+	uint16_t vm;          /* VM id given to records of formats that carry none */
+	uint32_t asid;        /* address-space id likewise */
+};
+
+void vmem_trace_reader_opts_default(struct vmem_trace_reader_opts *o);
+
+struct vmem_trace_reader;
+
+/*
+ * Opens path ("-" is standard input) for streaming. On failure returns a negative code
+ * and, when *out is not NULL afterwards, vmem_trace_error(*out) says why; the caller
+ * still closes it. The reader owns its buffers; close it with vmem_trace_close().
+ */
+int vmem_trace_open(const char *path, const struct vmem_trace_reader_opts *opts,
+		    struct vmem_trace_reader **out);
+
+/*
+ * Decodes up to max records into recs. Returns how many (> 0), 0 at end of trace, or a
+ * negative code (VMEM_EFORMAT, VMEM_EIO) with vmem_trace_error() set. Records decoded
+ * before an error in the same call are lost only if the call returns the error; readers
+ * return the good prefix first and the error on the next call.
+ */
+long vmem_trace_read(struct vmem_trace_reader *r, struct vmem_trace_rec *recs, size_t max);
+
+/* One line: "FILE:LINE: what was expected" or "FILE: offset N: ...". */
+const char *vmem_trace_error(const struct vmem_trace_reader *r);
+
+/* The detected or given format. */
+enum vmem_trace_format vmem_trace_reader_format(const struct vmem_trace_reader *r);
+
+/*
+ * Where the last record returned came from, for error messages of the caller:
+ * writes "FILE:LINE" or "FILE: offset N" into buf.
+ */
+void vmem_trace_position(const struct vmem_trace_reader *r, char *buf, size_t len);
+
+struct vmem_trace_counts {
+	uint64_t records;       /* records returned */
+	uint64_t skipped_bad;   /* malformed records skipped (skip_bad) */
+	uint64_t skipped_other; /* lines that are not records by design (Valgrind banners) */
+	uint64_t bytes;         /* input bytes consumed (before decompression) */
+};
+
+void vmem_trace_counts(const struct vmem_trace_reader *r, struct vmem_trace_counts *out);
+
+void vmem_trace_close(struct vmem_trace_reader *r);
+
+/* .vmt writer. */
+struct vmem_trace_writer;
+
+struct vmem_trace_writer_opts {
+	bool zstd;       /* compress the record stream with zstd */
+	int zstd_level;  /* 1..19; default 3 */
+};
+
+void vmem_trace_writer_opts_default(struct vmem_trace_writer_opts *o);
+
+/* Creates path ("-" is standard output). Close with vmem_trace_writer_close(). */
+int vmem_trace_writer_open(const char *path, const struct vmem_trace_writer_opts *opts,
+			   struct vmem_trace_writer **out);
+int vmem_trace_write(struct vmem_trace_writer *w, const struct vmem_trace_rec *recs, size_t n);
+const char *vmem_trace_writer_error(const struct vmem_trace_writer *w);
+/* Flushes and closes; returns the first error seen, if any. Frees w in all cases. */
+int vmem_trace_writer_close(struct vmem_trace_writer *w);
+
+#endif
