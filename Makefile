@@ -17,7 +17,8 @@ VERSION   := 0.1.0
 
 ifeq ($(SANITIZE),1)
 BUILD     ?= build/san
-OPT       := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_FLAGS := -fsanitize=address,undefined
+OPT       := -O1 $(SAN_FLAGS) -fno-sanitize-recover=all -fno-omit-frame-pointer
 else
 BUILD     ?= build/rel
 OPT       := -O2
@@ -27,7 +28,7 @@ CFLAGS    ?= -g
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror=implicit-function-declaration
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(CFLAGS) $(WARN) -fPIC -Iinclude -Ilibvmem -MMD -MP
 LDLIBS    := -lzstd -lz -llzma -lm
-LDFLAGS_SAN = $(if $(filter 1,$(SANITIZE)),-fsanitize=address,undefined)
+LDFLAGS_SAN = $(SAN_FLAGS)
 
 LIB_SRC   := $(wildcard libvmem/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
