@@ -45,6 +45,13 @@ static inline uint64_t vmem_page_bytes(enum vmem_page_size s)
 	return 1ull << vmem_page_shift(s);
 }
 
+/* Address bits below the index of a level-L page-table entry: 12 + 9 * (L - 1). An entry
+ * at level L maps 1 << vmem_level_shift(L) bytes. */
+static inline unsigned vmem_level_shift(unsigned level)
+{
+	return 12u + 9u * (level - 1u);
+}
+
 /* "4k", "2m", "1g". */
 const char *vmem_page_size_name(enum vmem_page_size s);
 int vmem_page_size_parse(const char *s, enum vmem_page_size *out);

@@ -1,0 +1,198 @@
+/*
+ * The translation machine: one logical CPU with its TLBs and walk caches, the guest OS
+ * model of each VM, the host, and one of three translation modes over the same state:
+ *
+ *   native  the guest's tables are walked directly (n references per walk).
+ *   nested  two-dimensional walks through guest tables and the VM's host (EPT/NPT)
+ *           table: (n+1)(m+1)-1 references.
+ *   shadow  the VMM keeps shadow tables (guest-virtual -> host-physical) that the
+ *           hardware walks (n references); they are filled lazily on hidden page faults,
+ *           guest page-table writes and CR3 loads exit to the VMM.
+ *
+ * Feed it trace records with vmem_mmu_apply(); it allocates guest-physical frames on a
+ * guest's first touch of a page (the guest OS model) and host frames on the first touch of
+ * a guest-physical page (an EPT violation), builds every table in simulated physical
+ * memory, and counts references, hits, exits, faults and cycles.
+ *
+ * Configuration is a plain struct with defaults (vmem_mmu_config_default) and key=value
+ * setters (vmem_mmu_config_set); vmem_mmu_config_keys() lists every key with its meaning.
+ * Statistics are read as a struct or by dotted name (vmem_mmu_stat_get), the same names
+ * the CSV and JSON outputs use.
+ *
+ * Concurrency: none; one thread drives a machine.
+ */
+#ifndef VMEM_MMU_H
+#define VMEM_MMU_H
+
+#include "vmem/cost.h"
+#include "vmem/pwc.h"
+#include "vmem/tlb.h"
+#include "vmem/trace.h"
+#include "vmem/walk.h"
+
+enum vmem_mode {
+	VMEM_MODE_NATIVE = 0,
+	VMEM_MODE_NESTED = 1,
+	VMEM_MODE_SHADOW = 2,
+	VMEM_MODES = 3,
+};
+
+const char *vmem_mode_name(enum vmem_mode m);
+int vmem_mode_parse(const char *s, enum vmem_mode *out);
+
+/* How the VMM keeps shadow tables coherent with guest page-table writes. */
+enum vmem_shadow_sync {
+	VMEM_SHADOW_TRAP = 0,    /* every write to a shadowed guest table page exits */
+	VMEM_SHADOW_UNSYNC = 1,  /* last-level pages go unsync; resync at INVLPG / CR3 load */
+};
+
+struct vmem_mmu_config {
+	enum vmem_mode mode;
+	unsigned guest_levels;               /* 4 or 5 */
+	unsigned host_levels;                /* 4 or 5 */
+	enum vmem_page_size guest_page;      /* page size the guest maps on first touch */
+	enum vmem_page_size host_page;       /* page size the host maps on first touch */
+	uint64_t guest_mem;                  /* bytes of guest-physical memory per VM */
+	uint64_t host_mem;                   /* bytes of host-physical memory */
+	unsigned guest_placement;            /* 0 sequential, 1 random */
+	unsigned host_placement;
+	bool pcid;                           /* CR3 loads keep the TLB (PCID tags) */
+	bool vpid;                           /* VM switches keep the TLB (VPID tags) */
+	enum vmem_shadow_sync shadow_sync;
+	unsigned shadow_roots;               /* shadow roots cached per VM */
+	struct vmem_tlb_config tlb;
+	struct vmem_pwc_config pwc;          /* guest/native/shadow walks */
+	struct vmem_pwc_config host_pwc;     /* host (EPT) walks */
+	struct vmem_cache_geom ntlb;         /* nested TLB: gPA -> hPA */
+	struct vmem_cost cost;
+	uint64_t seed;
+};
+
+void vmem_mmu_config_default(struct vmem_mmu_config *cfg);
+
+/*
+ * Sets one key ("guest.levels", "tlb.l2", "cost.vm_exit", ...) from its text value.
+ * On error returns VMEM_EINVAL and writes a one-line reason into err (if not NULL).
+ */
+int vmem_mmu_config_set(struct vmem_mmu_config *cfg, const char *key, const char *value,
+			char *err, size_t errlen);
+
+/* Parses "key=value" (one assignment). */
+int vmem_mmu_config_assign(struct vmem_mmu_config *cfg, const char *assignment, char *err,
+			   size_t errlen);
+
+/*
+ * Reads a configuration file: one key=value per line, '#' starts a comment. Errors name
+ * the file and line.
+ */
+int vmem_mmu_config_load(struct vmem_mmu_config *cfg, const char *path, char *err,
+			 size_t errlen);
+
+struct vmem_config_key {
+	const char *key;
+	const char *help;
+};
+
+/* The documented keys, terminated by an entry with key == NULL. */
+const struct vmem_config_key *vmem_mmu_config_keys(void);
+
+/* Writes the value of key in cfg as text (the form vmem_mmu_config_set accepts). */
+int vmem_mmu_config_get(const struct vmem_mmu_config *cfg, const char *key, char *buf,
+			size_t len);
+
+enum vmem_exit_reason {
+	VMEM_EXIT_HIDDEN_FAULT = 0,  /* shadow entry missing, guest mapping present: fill */
+	VMEM_EXIT_GUEST_FAULT = 1,   /* shadow fault reflected to the guest as a #PF */
+	VMEM_EXIT_PTE_WRITE = 2,     /* write to a write-protected guest table page */
+	VMEM_EXIT_CR3_LOAD = 3,      /* guest MOV to CR3 */
+	VMEM_EXIT_INVLPG = 4,        /* guest INVLPG */
+	VMEM_EXIT_EPT_VIOLATION = 5, /* host mapping missing (nested and shadow) */
+	VMEM_EXIT_REASONS = 6,
+};
+
+const char *vmem_exit_reason_name(enum vmem_exit_reason r);
+
+#define VMEM_WALK_HIST 64   /* histogram buckets of memory references per walk */
+
+struct vmem_mmu_stats {
+	uint64_t records;
+	uint64_t accesses;            /* access records */
+	uint64_t translations;        /* page lookups (an access crossing a page: two) */
+	uint64_t tlb_l1_hits;
+	uint64_t tlb_l2_hits;
+	uint64_t tlb_misses;
+	uint64_t walks;               /* page walks, faulting ones included */
+	uint64_t walk_refs;           /* memory references made by walks */
+	uint64_t walk_refs_pwc;       /* references skipped by paging-structure caches */
+	uint64_t walk_refs_ntlb;      /* host references skipped by the nested TLB */
+	uint64_t walk_hist[VMEM_WALK_HIST];  /* walks by memory references made */
+	uint64_t guest_faults;        /* guest page faults (first touch, protection) */
+	uint64_t host_faults;         /* host first touches of guest-physical pages */
+	uint64_t exits[VMEM_EXIT_REASONS];
+	uint64_t exits_total;
+	uint64_t shadow_fills;
+	uint64_t shadow_zaps;         /* shadow entries dropped by guest table writes */
+	uint64_t shadow_resyncs;      /* unsync shadow pages resynchronized */
+	uint64_t shadow_root_hits;
+	uint64_t shadow_root_misses;
+	uint64_t guest_pte_writes;    /* entries the guest OS wrote in its tables */
+	uint64_t context_switches;
+	uint64_t vm_switches;
+	uint64_t invlpgs;
+	uint64_t unmaps;              /* pages unmapped by guest unmap events */
+	uint64_t protects;            /* pages re-protected by guest protect events */
+	uint64_t guest_table_pages;   /* now, all VMs */
+	uint64_t host_table_pages;    /* EPT table pages now */
+	uint64_t shadow_table_pages;  /* now */
+	uint64_t guest_frames;        /* guest-physical 4 KiB frames in use (data + tables) */
+	uint64_t host_frames;         /* host-physical 4 KiB frames in use */
+	uint64_t cycles_access;       /* accesses themselves */
+	uint64_t cycles_tlb;          /* TLB hits at L1/L2 */
+	uint64_t cycles_walk;         /* page walks */
+	uint64_t cycles_exits;        /* VM exits and the VMM work in them */
+	uint64_t cycles_faults;       /* guest and host fault handling */
+	uint64_t cycles_total;
+};
+
+struct vmem_mmu;
+
+/* Creates a machine; VMEM_EINVAL if the configuration is inconsistent. */
+int vmem_mmu_create(const struct vmem_mmu_config *cfg, struct vmem_mmu **out);
+void vmem_mmu_destroy(struct vmem_mmu *m);
+
+/*
+ * Applies one trace record. Returns 0, or a negative code when the record cannot be
+ * simulated (VMEM_ERANGE: address not canonical for the guest's paging depth;
+ * VMEM_ENOSPACE: guest or host memory exhausted); vmem_mmu_error() says more.
+ */
+int vmem_mmu_apply(struct vmem_mmu *m, const struct vmem_trace_rec *rec);
+
+/*
+ * Translates va for (vm, asid) as an access of type acc would, recording every reference
+ * of the walk(s) it takes into *walk (if not NULL). Faults are taken and retried as
+ * during replay. *pa gets the final physical address (host-physical under
+ * virtualization). Used by the walk explainer and by tests.
+ */
+int vmem_mmu_translate(struct vmem_mmu *m, uint16_t vm, uint32_t asid, uint64_t va,
+		       enum vmem_access_type acc, struct vmem_walk *walk, uint64_t *pa);
+
+/* Guest-physical address that (vm, asid, va) maps to now, without side effects. */
+int vmem_mmu_guest_lookup(const struct vmem_mmu *m, uint16_t vm, uint32_t asid, uint64_t va,
+			  uint64_t *gpa);
+
+/* Empties every TLB, paging-structure cache and the nested TLB. */
+void vmem_mmu_flush_caches(struct vmem_mmu *m);
+
+/* Statistics so far; the table-page and frame counts are refreshed on each call. */
+const struct vmem_mmu_stats *vmem_mmu_stats(struct vmem_mmu *m);
+const struct vmem_mmu_config *vmem_mmu_config(const struct vmem_mmu *m);
+
+/* Reads one statistic by its dotted name ("tlb.l1.hits", "exits.cr3_load", ...). */
+int vmem_mmu_stat_get(struct vmem_mmu *m, const char *name, double *value);
+
+/* The statistic names in output order, terminated by NULL. */
+const char *const *vmem_mmu_stat_names(void);
+
+const char *vmem_mmu_error(const struct vmem_mmu *m);
+
+#endif

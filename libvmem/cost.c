@@ -1,0 +1,46 @@
+/*
+ * Default cycle costs. They are a model's assumptions, each with where it comes from;
+ * every one can be set with cost.<name>=N (docs/COST-MODEL.md).
+ *
+ *   access 4       L1D load-to-use latency, Skylake: Intel 64 and IA-32 Architectures
+ *                  Optimization Reference Manual, 2.2 (table "Cache parameters").
+ *   tlb_l1_hit 0   an L1 DTLB hit is hidden in the load latency (same manual).
+ *   tlb_l2_hit 9   an STLB hit after an L1 DTLB miss costs about 9 cycles on Skylake
+ *                  (Agner Fog, "The microarchitecture of Intel, AMD and VIA CPUs", Skylake
+ *                  chapter; 7-cpu.com Skylake: "L1 DTLB miss, L2 TLB hit: 9 cycles").
+ *   walk_start 0   fixed cost of starting a walk (none by default).
+ *   ref_mem 20     one page-walk load; walker loads are cached in the data caches, so this
+ *                  is an average between an L2 hit (12) and an LLC hit (~40): an assumption
+ *                  to set from measurements of the machine of interest.
+ *   ref_pwc 0, ref_ntlb 0   a skipped reference costs nothing beyond the lookup, which
+ *                  runs alongside the walk.
+ *   vm_exit 1200   VM exit plus VM entry with minimal handling, of the order of a thousand
+ *                  cycles on recent Intel cores (Agesen et al., "Software techniques for
+ *                  avoiding hardware virtualization exits", USENIX ATC 2012).
+ *   guest_fault 5000, host_fault 5000   a first touch of an anonymous 4 KiB page, measured
+ *                  at 1.4-2.2 us on a 2-core x86-64 test machine, ~5000 cycles at 3 GHz
+ *                  (page allocation and zeroing dominate).
+ *   shadow_fill 600, pte_emulate 800, resync 3000   VMM work inside an exit: a software
+ *                  walk of the guest table and a shadow update; decoding and emulating the
+ *                  trapping store; re-reading 512 guest entries. Assumptions of this model.
+ */
+#include "vmem/cost.h"
+
+void vmem_cost_default(struct vmem_cost *c)
+{
+	*c = (struct vmem_cost){
+		.access = 4,
+		.tlb_l1_hit = 0,
+		.tlb_l2_hit = 9,
+		.walk_start = 0,
+		.ref_mem = 20,
+		.ref_pwc = 0,
+		.ref_ntlb = 0,
+		.vm_exit = 1200,
+		.guest_fault = 5000,
+		.host_fault = 5000,
+		.shadow_fill = 600,
+		.pte_emulate = 800,
+		.resync = 3000,
+	};
+}

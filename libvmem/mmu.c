@@ -1,0 +1,530 @@
+/*
+ * The translation machine: trace records in, TLB lookups, walks, faults and exits out.
+ *
+ * One logical CPU runs one VM and one of its address spaces at a time. Access records
+ * whose (vm, asid) differ from the running ones switch first, as the scheduler would:
+ * a VM switch, then a context switch (MOV to CR3) inside the VM.
+ *
+ * Flush rules (Intel SDM Vol. 3A, 4.10.4.1; Vol. 3C, 28.4.3):
+ *   MOV to CR3 without PCIDs invalidates the TLB entries and paging-structure-cache
+ *   entries of PCID 0 in the current VPID; with PCIDs (the no-flush form Linux uses for
+ *   a PCID it has kept current) nothing is invalidated.
+ *   VM entry/exit without VPIDs invalidates everything cached for linear addresses
+ *   (TLB and guest paging-structure caches) and, as a VMM without VPIDs typically also
+ *   issues INVEPT, the nested TLB and host paging-structure caches; with VPIDs nothing.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mmu_internal.h"
+
+/* How many fault-and-retry rounds one translation may take before we call it a bug. */
+#define MAX_RETRIES 16
+
+int mmu_errorf(struct vmem_mmu *m, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(m->err, sizeof(m->err), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+const char *vmem_mmu_error(const struct vmem_mmu *m)
+{
+	return m->err;
+}
+
+const struct vmem_mmu_config *vmem_mmu_config(const struct vmem_mmu *m)
+{
+	return &m->cfg;
+}
+
+static const char *const mode_names[VMEM_MODES] = { "native", "nested", "shadow" };
+
+const char *vmem_mode_name(enum vmem_mode mode)
+{
+	return (unsigned)mode < VMEM_MODES ? mode_names[mode] : "?";
+}
+
+int vmem_mode_parse(const char *s, enum vmem_mode *out)
+{
+	for (unsigned i = 0; i < VMEM_MODES; i++) {
+		if (strcmp(s, mode_names[i]) == 0) {
+			*out = (enum vmem_mode)i;
+			return 0;
+		}
+	}
+	return VMEM_EINVAL;
+}
+
+static const char *const exit_names[VMEM_EXIT_REASONS] = {
+	"hidden_fault", "guest_fault", "pte_write", "cr3_load", "invlpg", "ept_violation",
+};
+
+const char *vmem_exit_reason_name(enum vmem_exit_reason r)
+{
+	return (unsigned)r < VMEM_EXIT_REASONS ? exit_names[r] : "?";
+}
+
+void mmu_exit(struct vmem_mmu *m, enum vmem_exit_reason r, uint32_t vmm_cycles)
+{
+	m->st.exits[r]++;
+	m->st.exits_total++;
+	m->st.cycles_exits += (uint64_t)m->cfg.cost.vm_exit + vmm_cycles;
+	if (m->rec)
+		m->rec->exits++;
+}
+
+static void guest_write_observed(void *ctx, struct vmem_pt *pt, uint64_t table_pa,
+				 uint64_t va_base, unsigned level, unsigned index,
+				 uint64_t old_entry, uint64_t new_entry)
+{
+	struct aspace *as = ctx;
+
+	(void)pt;
+	(void)table_pa;
+	(void)old_entry;
+	(void)new_entry;
+	as->vm->mmu->st.guest_pte_writes++;
+	if (as->vm->mmu->cfg.mode == VMEM_MODE_SHADOW)
+		shadow_guest_write(as, va_base, level, index);
+}
+
+static struct vm *vm_get(struct vmem_mmu *m, uint16_t id, int *err)
+{
+	struct vm *vm = m->vms[id];
+	struct vmem_pt_config ept = { m->cfg.host_levels, VMEM_PT_EPT };
+	struct vmem_frame_source hsrc = { frames_alloc_table, frames_free_table, &m->hframes };
+
+	if (vm)
+		return vm;
+	vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		*err = VMEM_ENOMEM;
+		return NULL;
+	}
+	vm->mmu = m;
+	vm->id = id;
+	vm->vpid = m->cfg.vpid ? (uint16_t)(id + 1) : 0;
+	*err = frames_init(&vm->gframes, m->cfg.guest_mem, m->cfg.guest_placement,
+			   m->cfg.seed ^ (0x51ed27ull * (id + 1)));
+	if (*err) {
+		free(vm);
+		return NULL;
+	}
+	if (m->cfg.mode != VMEM_MODE_NATIVE) {
+		*err = vmem_pt_create(&ept, &hsrc, &vm->ept);
+		if (*err) {
+			frames_fini(&vm->gframes);
+			free(vm);
+			return NULL;
+		}
+	}
+	m->vms[id] = vm;
+	return vm;
+}
+
+static void vm_free(struct vm *vm)
+{
+	for (size_t i = 0; i < vm->nas; i++) {
+		struct aspace *as = vm->as[i];
+
+		vmem_pt_destroy(as->shadow);
+		vmem_pt_destroy(as->pt);
+		free(as->unsync);
+		free(as);
+	}
+	free(vm->as);
+	vmem_pt_destroy(vm->ept);
+	frames_fini(&vm->gframes);
+	free(vm);
+}
+
+static struct aspace *aspace_get(struct vmem_mmu *m, struct vm *vm, uint32_t asid, int *err)
+{
+	struct vmem_pt_config gcfg = { m->cfg.guest_levels, VMEM_PT_X86 };
+	struct vmem_frame_source gsrc = { frames_alloc_table, frames_free_table, &vm->gframes };
+	struct vmem_pt_observer obs = { guest_write_observed, NULL };
+	struct aspace *as;
+
+	for (size_t i = 0; i < vm->nas; i++)
+		if (vm->as[i]->asid == asid)
+			return vm->as[i];
+	if (vm->nas == vm->capas) {
+		size_t cap = vm->capas ? vm->capas * 2 : 8;
+		struct aspace **n = realloc(vm->as, cap * sizeof(*n));
+
+		if (!n) {
+			*err = VMEM_ENOMEM;
+			return NULL;
+		}
+		vm->as = n;
+		vm->capas = cap;
+	}
+	as = calloc(1, sizeof(*as));
+	if (!as) {
+		*err = VMEM_ENOMEM;
+		return NULL;
+	}
+	as->asid = asid;
+	as->vm = vm;
+	/* PCIDs are 12 bits; 0 stays for the no-PCID case. */
+	as->pcid = m->cfg.pcid ? (uint16_t)(asid % 4095u + 1u) : 0;
+	*err = vmem_pt_create(&gcfg, &gsrc, &as->pt);
+	if (*err) {
+		free(as);
+		return NULL;
+	}
+	obs.ctx = as;
+	vmem_pt_set_observer(as->pt, &obs);
+	vm->as[vm->nas++] = as;
+	return as;
+}
+
+/* The running address space becomes `as` (state only; flushes are the caller's). */
+static void set_running(struct vmem_mmu *m, struct aspace *as)
+{
+	m->vm = as->vm;
+	m->vm->cur = as;
+	m->as = as;
+	m->ctx = as_ctx(as);
+}
+
+/* A guest MOV to CR3 loading as's table. */
+static int cr3_load(struct vmem_mmu *m, struct aspace *as)
+{
+	set_running(m, as);
+	m->st.context_switches++;
+	if (!m->cfg.pcid) {
+		vmem_tlb_flush_ctx(m->tlb, m->ctx, VMEM_CTX_MASK_ALL);
+		vmem_pwc_flush_ctx(m->pwc, m->ctx, VMEM_CTX_MASK_ALL);
+	}
+	if (m->cfg.mode == VMEM_MODE_SHADOW)
+		return shadow_cr3_load(m, as);
+	return 0;
+}
+
+static int vm_switch(struct vmem_mmu *m, struct vm *vm)
+{
+	m->st.vm_switches++;
+	if (!m->cfg.vpid)
+		vmem_mmu_flush_caches(m);
+	m->vm = vm;
+	if (vm->cur)
+		set_running(m, vm->cur);
+	else
+		m->as = NULL;
+	return 0;
+}
+
+/* Makes (vm, asid) the running address space, switching VM and CR3 as needed. */
+static int switch_to(struct vmem_mmu *m, uint16_t vmid, uint32_t asid)
+{
+	int err = 0;
+	struct vm *vm = vm_get(m, vmid, &err);
+	struct aspace *as;
+
+	if (!vm)
+		return mmu_errorf(m, err, "cannot create VM %u: %s", vmid, vmem_strerror(err));
+	if (vm != m->vm && m->vm)
+		vm_switch(m, vm);
+	m->vm = vm;
+	if (m->as && m->as->vm == vm && m->as->asid == asid)
+		return 0;
+	as = aspace_get(m, vm, asid, &err);
+	if (!as)
+		return mmu_errorf(m, err, "cannot create address space %u of VM %u: %s", asid,
+				  vmid, vmem_strerror(err));
+	return cr3_load(m, as);
+}
+
+void mmu_invlpg(struct vmem_mmu *m, uint64_t va)
+{
+	m->st.invlpgs++;
+	vmem_tlb_invlpg(m->tlb, va, m->ctx);
+	vmem_pwc_flush_ctx(m->pwc, m->ctx, VMEM_CTX_MASK_ALL);
+	if (m->cfg.mode == VMEM_MODE_SHADOW)
+		shadow_invlpg(m, va);
+}
+
+/* Invalidates what the TLB and walk caches hold for one address space. */
+void mmu_flush_as(struct vmem_mmu *m, struct aspace *as)
+{
+	vmem_tlb_flush_ctx(m->tlb, as_ctx(as), VMEM_CTX_MASK_ALL);
+	vmem_pwc_flush_ctx(m->pwc, as_ctx(as), VMEM_CTX_MASK_ALL);
+}
+
+void vmem_mmu_flush_caches(struct vmem_mmu *m)
+{
+	vmem_tlb_flush_all(m->tlb);
+	vmem_pwc_flush_all(m->pwc);
+	vmem_pwc_flush_all(m->hpwc);
+	vmem_xcache_flush_all(m->ntlb);
+}
+
+static enum walk_outcome walk(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc,
+			      struct xlate *x)
+{
+	switch (m->cfg.mode) {
+	case VMEM_MODE_NESTED:
+		return walk_nested(m, va, acc, x);
+	case VMEM_MODE_SHADOW:
+		return walk_shadow(m, va, acc, x);
+	default:
+		return walk_native(m, va, acc, x);
+	}
+}
+
+/* Handles what stopped a walk; the caller walks again. */
+static int handle_fault(struct vmem_mmu *m, enum walk_outcome out, uint64_t va,
+			enum vmem_access_type acc)
+{
+	bool reflect = false;
+	int err;
+
+	switch (out) {
+	case WALK_GUEST_FAULT:
+		return guest_fault(m, va, acc);
+	case WALK_HOST_FAULT:
+		mmu_exit(m, VMEM_EXIT_EPT_VIOLATION, 0);
+		return host_fault(m, m->vm, m->fault_gpa);
+	case WALK_SHADOW_MISS:
+		err = shadow_fault(m, va, acc, &reflect);
+		if (err || !reflect)
+			return err;
+		return guest_fault(m, va, acc);
+	default:
+		return 0;
+	}
+}
+
+static int translate_page(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc,
+			  uint64_t *pa)
+{
+	bool ifetch = acc == VMEM_ACC_IFETCH;
+	unsigned need = acc_need(acc);
+	struct vmem_tlb_entry e;
+	enum vmem_tlb_hit hit;
+	struct xlate x;
+
+	m->st.translations++;
+	hit = vmem_tlb_lookup(m->tlb, va, m->ctx, ifetch, &e);
+	if (m->rec)
+		m->rec->tlb_hit = hit;
+	if (hit != VMEM_TLB_MISS) {
+		if (hit == VMEM_TLB_HIT_L1) {
+			m->st.tlb_l1_hits++;
+			m->st.cycles_tlb += m->cfg.cost.tlb_l1_hit;
+		} else {
+			m->st.tlb_l2_hits++;
+			m->st.cycles_tlb += m->cfg.cost.tlb_l2_hit;
+		}
+		if ((e.prot & need) == need) {
+			if (pa)
+				*pa = e.pa_base + (va & (vmem_page_bytes(e.size) - 1));
+			return 0;
+		}
+		/* A cached translation without the permission: the processor walks again
+		 * and faults if the tables agree (SDM Vol. 3A, 4.10.4.3). */
+	} else {
+		m->st.tlb_misses++;
+	}
+	for (int round = 0; round < MAX_RETRIES; round++) {
+		enum walk_outcome out = walk(m, va, acc, &x);
+		int err;
+
+		if (out == WALK_OK) {
+			e.pa_base = x.pa_base;
+			e.size = x.size;
+			e.prot = (uint8_t)x.prot;
+			vmem_tlb_fill(m->tlb, va, m->ctx, ifetch, &e);
+			if (pa)
+				*pa = x.pa_base + (va & (vmem_page_bytes(x.size) - 1));
+			if (m->rec) {
+				m->rec->pa = x.pa_base + (va & (vmem_page_bytes(x.size) - 1));
+				m->rec->size = x.size;
+			}
+			return 0;
+		}
+		err = handle_fault(m, out, va, acc);
+		if (err)
+			return err;
+	}
+	return mmu_errorf(m, VMEM_EINVAL, "translation of %#llx did not settle after %d faults",
+			  (unsigned long long)va, MAX_RETRIES);
+}
+
+static int check_va(struct vmem_mmu *m, uint64_t va)
+{
+	unsigned bits = 12 + 9 * m->cfg.guest_levels;
+
+	if (!vmem_addr_canonical(va, bits))
+		return mmu_errorf(m, VMEM_ERANGE,
+				  "address %#llx is not canonical for %u-level paging (%u bits)",
+				  (unsigned long long)va, m->cfg.guest_levels, bits);
+	return 0;
+}
+
+static int access(struct vmem_mmu *m, const struct vmem_trace_rec *r)
+{
+	enum vmem_access_type acc = (enum vmem_access_type)r->acc;
+	uint64_t last = r->addr + (r->size ? r->size - 1u : 0u);
+	int err = check_va(m, r->addr);
+
+	if (err)
+		return err;
+	m->st.accesses++;
+	m->st.cycles_access += m->cfg.cost.access;
+	err = translate_page(m, r->addr, acc, NULL);
+	/* An access that crosses into the next 4 KiB page needs that page too. */
+	if (!err && (last >> 12) != (r->addr >> 12) && vmem_addr_canonical(last, 12 + 9 * m->cfg.guest_levels))
+		err = translate_page(m, last & ~0xfffull, acc, NULL);
+	return err;
+}
+
+int vmem_mmu_apply(struct vmem_mmu *m, const struct vmem_trace_rec *r)
+{
+	int err;
+
+	m->st.records++;
+	if (r->type != VMEM_REC_SWITCH_VM &&
+	    (!m->as || r->vm != m->vm->id || r->asid != m->as->asid)) {
+		err = switch_to(m, r->vm, r->asid);
+		if (err)
+			return err;
+	}
+	switch (r->type) {
+	case VMEM_REC_ACCESS:
+		return access(m, r);
+	case VMEM_REC_SWITCH_AS:
+		return 0;   /* done by switch_to above; a switch to the running one is a no-op */
+	case VMEM_REC_SWITCH_VM: {
+		struct vm *vm = vm_get(m, r->vm, &err);
+
+		if (!vm)
+			return mmu_errorf(m, err, "cannot create VM %u", r->vm);
+		if (vm != m->vm)
+			vm_switch(m, vm);
+		return 0;
+	}
+	case VMEM_REC_UNMAP:
+		if ((err = check_va(m, r->addr)))
+			return err;
+		return guest_unmap(m, r->addr, r->len);
+	case VMEM_REC_PROTECT:
+		if ((err = check_va(m, r->addr)))
+			return err;
+		return guest_protect(m, r->addr, r->len, r->prot);
+	default:
+		return mmu_errorf(m, VMEM_EFORMAT, "unknown record type %u", r->type);
+	}
+}
+
+int vmem_mmu_translate(struct vmem_mmu *m, uint16_t vm, uint32_t asid, uint64_t va,
+		       enum vmem_access_type acc, struct vmem_walk *walk, uint64_t *pa)
+{
+	int err;
+
+	if (!m->as || m->vm->id != vm || m->as->asid != asid) {
+		err = switch_to(m, vm, asid);
+		if (err)
+			return err;
+	}
+	err = check_va(m, va);
+	if (err)
+		return err;
+	if (walk) {
+		memset(walk, 0, sizeof(*walk));
+		walk->va = va;
+	}
+	m->rec = walk;
+	err = translate_page(m, va, acc, pa);
+	m->rec = NULL;
+	return err;
+}
+
+int vmem_mmu_guest_lookup(const struct vmem_mmu *m, uint16_t vmid, uint32_t asid, uint64_t va,
+			  uint64_t *gpa)
+{
+	const struct vm *vm = m->vms[vmid];
+	struct vmem_pt_leaf leaf;
+
+	if (!vm)
+		return VMEM_ENOENT;
+	for (size_t i = 0; i < vm->nas; i++) {
+		if (vm->as[i]->asid != asid)
+			continue;
+		if (vmem_pt_lookup(vm->as[i]->pt, va, &leaf, NULL))
+			return VMEM_ENOENT;
+		*gpa = leaf.pa;
+		return 0;
+	}
+	return VMEM_ENOENT;
+}
+
+static int check_config(const struct vmem_mmu_config *c)
+{
+	if ((c->guest_levels != 4 && c->guest_levels != 5) ||
+	    (c->host_levels != 4 && c->host_levels != 5))
+		return VMEM_EINVAL;
+	if ((unsigned)c->mode >= VMEM_MODES || (unsigned)c->guest_page >= VMEM_PAGE_SIZES ||
+	    (unsigned)c->host_page >= VMEM_PAGE_SIZES)
+		return VMEM_EINVAL;
+	if (c->guest_mem < (2ull << 20) || c->host_mem < (2ull << 20) ||
+	    (c->guest_mem & ((2ull << 20) - 1)) || (c->host_mem & ((2ull << 20) - 1)))
+		return VMEM_EINVAL;
+	if (c->shadow_roots == 0)
+		return VMEM_EINVAL;
+	return 0;
+}
+
+int vmem_mmu_create(const struct vmem_mmu_config *cfg, struct vmem_mmu **out)
+{
+	struct vmem_mmu *m;
+	int err;
+
+	*out = NULL;
+	if ((err = check_config(cfg)))
+		return err;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return VMEM_ENOMEM;
+	m->cfg = *cfg;
+	m->vms = calloc(65536, sizeof(*m->vms));
+	if (!m->vms) {
+		free(m);
+		return VMEM_ENOMEM;
+	}
+	if ((err = vmem_tlb_create(&cfg->tlb, &m->tlb)) ||
+	    (err = vmem_pwc_create(&cfg->pwc, cfg->guest_levels, &m->pwc)) ||
+	    (err = vmem_pwc_create(&cfg->host_pwc, cfg->host_levels, &m->hpwc)) ||
+	    (err = vmem_xcache_create(&cfg->ntlb, cfg->seed, &m->ntlb)) ||
+	    (err = frames_init(&m->hframes, cfg->host_mem, cfg->host_placement, cfg->seed))) {
+		vmem_mmu_destroy(m);
+		return err;
+	}
+	*out = m;
+	return 0;
+}
+
+void vmem_mmu_destroy(struct vmem_mmu *m)
+{
+	if (!m)
+		return;
+	if (m->vms) {
+		for (unsigned i = 0; i < 65536; i++)
+			if (m->vms[i])
+				vm_free(m->vms[i]);
+		free(m->vms);
+	}
+	vmem_tlb_destroy(m->tlb);
+	vmem_pwc_destroy(m->pwc);
+	vmem_pwc_destroy(m->hpwc);
+	vmem_xcache_destroy(m->ntlb);
+	frames_fini(&m->hframes);
+	free(m);
+}

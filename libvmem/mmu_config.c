@@ -1,0 +1,417 @@
+/*
+ * Configuration of the translation machine: defaults and key=value parsing.
+ *
+ * Every key lives in one table with its type, its place in struct vmem_mmu_config and a
+ * line of help; parsing, printing and `vmemsim --help-config` all read that table.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmem/mmu.h"
+
+enum key_type {
+	K_UINT,      /* unsigned, 32-bit */
+	K_U64,       /* unsigned, 64-bit */
+	K_BYTES,     /* 64-bit byte count with optional k/m/g/t suffix (binary) */
+	K_BOOL,      /* 0/1, on/off, yes/no, true/false */
+	K_PAGE,      /* 4k / 2m / 1g */
+	K_GEOM,      /* ENTRIES[:WAYS[:lru|plru|random]] */
+	K_MODE,      /* native / nested / shadow */
+	K_SYNC,      /* trap / unsync */
+	K_PLACE,     /* sequential / random */
+	K_LEVELS,    /* 4 / 5 */
+};
+
+struct key_def {
+	const char *key;
+	enum key_type type;
+	size_t off;
+	const char *help;
+};
+
+#define F(field) offsetof(struct vmem_mmu_config, field)
+
+static const struct key_def keys[] = {
+	{ "mode", K_MODE, F(mode), "translation mode: native, nested or shadow" },
+	{ "guest.levels", K_LEVELS, F(guest_levels), "guest page-table levels: 4 or 5" },
+	{ "host.levels", K_LEVELS, F(host_levels), "host (EPT) page-table levels: 4 or 5" },
+	{ "guest.page", K_PAGE, F(guest_page),
+	  "page size the guest maps on first touch (4k, 2m, 1g; falls back to smaller)" },
+	{ "host.page", K_PAGE, F(host_page), "page size the host maps guest memory with" },
+	{ "guest.mem", K_BYTES, F(guest_mem), "guest-physical memory per VM, e.g. 16g" },
+	{ "host.mem", K_BYTES, F(host_mem), "host-physical memory, e.g. 64g" },
+	{ "guest.placement", K_PLACE, F(guest_placement),
+	  "guest frame placement: sequential or random (seeded)" },
+	{ "host.placement", K_PLACE, F(host_placement), "host frame placement likewise" },
+	{ "pcid", K_BOOL, F(pcid), "PCID tags: CR3 loads keep the TLB (1) or flush it (0)" },
+	{ "vpid", K_BOOL, F(vpid), "VPID tags: VM switches keep the TLB (1) or flush it (0)" },
+	{ "shadow.sync", K_SYNC, F(shadow_sync),
+	  "shadow coherence: trap (every guest PTE write exits) or unsync (KVM's unsync pages)" },
+	{ "shadow.roots", K_UINT, F(shadow_roots), "shadow roots cached per VM (LRU)" },
+	{ "seed", K_U64, F(seed), "seed for random placement and random replacement" },
+	{ "tlb.l1d.4k", K_GEOM, F(tlb.l1d[0]), "L1 data TLB, 4 KiB pages: ENTRIES[:WAYS[:REPL]]" },
+	{ "tlb.l1d.2m", K_GEOM, F(tlb.l1d[1]), "L1 data TLB, 2 MiB pages" },
+	{ "tlb.l1d.1g", K_GEOM, F(tlb.l1d[2]), "L1 data TLB, 1 GiB pages" },
+	{ "tlb.l1i.4k", K_GEOM, F(tlb.l1i[0]), "L1 instruction TLB, 4 KiB pages" },
+	{ "tlb.l1i.2m", K_GEOM, F(tlb.l1i[1]), "L1 instruction TLB, 2 MiB pages" },
+	{ "tlb.l1i.1g", K_GEOM, F(tlb.l1i[2]), "L1 instruction TLB, 1 GiB pages" },
+	{ "tlb.l2", K_GEOM, F(tlb.l2), "second-level TLB (STLB) for 4 KiB and 2 MiB pages" },
+	{ "tlb.l2.1g", K_GEOM, F(tlb.l2_1g), "second-level TLB for 1 GiB pages" },
+	{ "pwc.pml5e", K_GEOM, F(pwc.level[5]), "paging-structure cache of PML5 entries" },
+	{ "pwc.pml4e", K_GEOM, F(pwc.level[4]), "paging-structure cache of PML4 entries" },
+	{ "pwc.pdpte", K_GEOM, F(pwc.level[3]), "paging-structure cache of PDPT entries" },
+	{ "pwc.pde", K_GEOM, F(pwc.level[2]), "paging-structure cache of page-directory entries" },
+	{ "host.pwc.pml5e", K_GEOM, F(host_pwc.level[5]), "host (EPT) walk cache, level 5" },
+	{ "host.pwc.pml4e", K_GEOM, F(host_pwc.level[4]), "host (EPT) walk cache, level 4" },
+	{ "host.pwc.pdpte", K_GEOM, F(host_pwc.level[3]), "host (EPT) walk cache, level 3" },
+	{ "host.pwc.pde", K_GEOM, F(host_pwc.level[2]), "host (EPT) walk cache, level 2" },
+	{ "ntlb", K_GEOM, F(ntlb), "nested TLB (guest-physical -> host-physical, 4 KiB granules)" },
+	{ "cost.access", K_UINT, F(cost.access), "cycles of an access itself (not translation)" },
+	{ "cost.tlb_l1_hit", K_UINT, F(cost.tlb_l1_hit), "extra cycles of an L1 TLB hit" },
+	{ "cost.tlb_l2_hit", K_UINT, F(cost.tlb_l2_hit), "cycles of an L1 miss that hits the STLB" },
+	{ "cost.walk_start", K_UINT, F(cost.walk_start), "fixed cycles to start a page walk" },
+	{ "cost.ref_mem", K_UINT, F(cost.ref_mem), "cycles per walk reference made" },
+	{ "cost.ref_pwc", K_UINT, F(cost.ref_pwc), "cycles per reference skipped by a walk cache" },
+	{ "cost.ref_ntlb", K_UINT, F(cost.ref_ntlb), "cycles per host reference skipped by the nested TLB" },
+	{ "cost.vm_exit", K_UINT, F(cost.vm_exit), "cycles of a VM exit and re-entry" },
+	{ "cost.guest_fault", K_UINT, F(cost.guest_fault), "cycles of the guest's page-fault handler" },
+	{ "cost.host_fault", K_UINT, F(cost.host_fault), "cycles of the host's first-touch fault" },
+	{ "cost.shadow_fill", K_UINT, F(cost.shadow_fill), "VMM cycles to fill a shadow entry" },
+	{ "cost.pte_emulate", K_UINT, F(cost.pte_emulate), "VMM cycles to emulate a guest PTE write" },
+	{ "cost.resync", K_UINT, F(cost.resync), "VMM cycles to resync one unsync shadow page" },
+	{ NULL, 0, 0, NULL },
+};
+
+const struct vmem_config_key *vmem_mmu_config_keys(void)
+{
+	static struct vmem_config_key out[sizeof(keys) / sizeof(keys[0])];
+
+	if (!out[0].key)
+		for (size_t i = 0; keys[i].key; i++)
+			out[i] = (struct vmem_config_key){ keys[i].key, keys[i].help };
+	return out;
+}
+
+void vmem_mmu_config_default(struct vmem_mmu_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->mode = VMEM_MODE_NATIVE;
+	c->guest_levels = 4;
+	c->host_levels = 4;
+	c->guest_page = VMEM_PAGE_4K;
+	c->host_page = VMEM_PAGE_4K;
+	c->guest_mem = 16ull << 30;
+	c->host_mem = 64ull << 30;
+	c->pcid = true;
+	c->vpid = true;
+	c->shadow_sync = VMEM_SHADOW_TRAP;
+	/* KVM keeps the current root and KVM_MMU_NUM_PREV_ROOTS = 3 previous ones. */
+	c->shadow_roots = 4;
+	vmem_tlb_config_default(&c->tlb);
+	vmem_pwc_config_default(&c->pwc);
+	vmem_pwc_config_default(&c->host_pwc);
+	/* Nested TLB: 32 entries, fully associative (an assumption; AMD does not document
+	 * the size; Bhargava et al., ASPLOS 2008, evaluate NTLBs of this order). */
+	c->ntlb = (struct vmem_cache_geom){ 32, 0, VMEM_REPL_LRU };
+	vmem_cost_default(&c->cost);
+	c->seed = 1;
+}
+
+static const char *const sync_names[] = { "trap", "unsync" };
+static const char *const place_names[] = { "sequential", "random" };
+
+static int pick(const char *v, const char *const *names, unsigned n, unsigned *out)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (strcmp(v, names[i]) == 0) {
+			*out = i;
+			return 0;
+		}
+	}
+	return VMEM_EINVAL;
+}
+
+static int parse_u64(const char *v, uint64_t *out)
+{
+	char *end;
+
+	if (!*v || *v == '-')
+		return VMEM_EINVAL;
+	errno = 0;
+	*out = strtoull(v, &end, 0);
+	return errno || *end ? VMEM_EINVAL : 0;
+}
+
+static int parse_bytes(const char *v, uint64_t *out)
+{
+	char *end;
+	unsigned shift = 0;
+
+	if (!*v || *v == '-')
+		return VMEM_EINVAL;
+	errno = 0;
+	*out = strtoull(v, &end, 0);
+	if (errno)
+		return VMEM_EINVAL;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	}
+	if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end || (shift && *out > (UINT64_MAX >> shift)))
+		return VMEM_EINVAL;
+	*out <<= shift;
+	return 0;
+}
+
+static int parse_geom(const char *v, struct vmem_cache_geom *g)
+{
+	char buf[64], *ways, *repl;
+	uint64_t e, w = 0;
+
+	if (strlen(v) >= sizeof(buf))
+		return VMEM_EINVAL;
+	strcpy(buf, v);
+	ways = strchr(buf, ':');
+	if (ways) {
+		*ways++ = '\0';
+		repl = strchr(ways, ':');
+		if (repl)
+			*repl++ = '\0';
+	} else {
+		repl = NULL;
+	}
+	if (parse_u64(buf, &e) || e > (1u << 24) || (ways && parse_u64(ways, &w)) || w > e)
+		return VMEM_EINVAL;
+	struct vmem_cache_geom n = { (uint32_t)e, (uint32_t)w, g->repl };
+
+	if (repl && vmem_repl_parse(repl, &n.repl))
+		return VMEM_EINVAL;
+	if (vmem_xcache_geom_check(&n))
+		return VMEM_EINVAL;
+	*g = n;
+	return 0;
+}
+
+static const char *expected(enum key_type t)
+{
+	switch (t) {
+	case K_UINT: case K_U64: return "an unsigned number";
+	case K_BYTES: return "a size such as 512m or 16g";
+	case K_BOOL: return "0 or 1";
+	case K_PAGE: return "4k, 2m or 1g";
+	case K_GEOM: return "ENTRIES[:WAYS[:lru|plru|random]] with a power-of-two number of sets";
+	case K_MODE: return "native, nested or shadow";
+	case K_SYNC: return "trap or unsync";
+	case K_PLACE: return "sequential or random";
+	case K_LEVELS: return "4 or 5";
+	}
+	return "?";
+}
+
+static int set_value(struct vmem_mmu_config *c, const struct key_def *k, const char *v)
+{
+	char *p = (char *)c + k->off;
+	uint64_t u;
+	unsigned e;
+
+	switch (k->type) {
+	case K_UINT:
+		if (parse_u64(v, &u) || u > UINT32_MAX)
+			return VMEM_EINVAL;
+		*(uint32_t *)p = (uint32_t)u;
+		return 0;
+	case K_U64:
+		return parse_u64(v, (uint64_t *)p);
+	case K_BYTES:
+		return parse_bytes(v, (uint64_t *)p);
+	case K_BOOL: {
+		static const char *const t[] = { "0", "1", "off", "on", "no", "yes", "false", "true" };
+
+		if (pick(v, t, 8, &e))
+			return VMEM_EINVAL;
+		*(bool *)p = e & 1u;
+		return 0;
+	}
+	case K_PAGE:
+		return vmem_page_size_parse(v, (enum vmem_page_size *)p);
+	case K_GEOM:
+		return parse_geom(v, (struct vmem_cache_geom *)p);
+	case K_MODE:
+		return vmem_mode_parse(v, (enum vmem_mode *)p);
+	case K_SYNC:
+		if (pick(v, sync_names, 2, &e))
+			return VMEM_EINVAL;
+		*(enum vmem_shadow_sync *)p = (enum vmem_shadow_sync)e;
+		return 0;
+	case K_PLACE:
+		if (pick(v, place_names, 2, &e))
+			return VMEM_EINVAL;
+		*(unsigned *)p = e;
+		return 0;
+	case K_LEVELS:
+		if (strcmp(v, "4") && strcmp(v, "5"))
+			return VMEM_EINVAL;
+		*(unsigned *)p = (unsigned)(v[0] - '0');
+		return 0;
+	}
+	return VMEM_EINVAL;
+}
+
+static const struct key_def *find_key(const char *key)
+{
+	for (size_t i = 0; keys[i].key; i++)
+		if (strcmp(keys[i].key, key) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+int vmem_mmu_config_set(struct vmem_mmu_config *c, const char *key, const char *value,
+			char *err, size_t errlen)
+{
+	const struct key_def *k = find_key(key);
+
+	if (!k) {
+		if (err)
+			snprintf(err, errlen, "unknown key '%s' (vmemsim --help-config lists them)", key);
+		return VMEM_EINVAL;
+	}
+	if (set_value(c, k, value)) {
+		if (err)
+			snprintf(err, errlen, "%s: bad value '%s': expected %s", key, value,
+				 expected(k->type));
+		return VMEM_EINVAL;
+	}
+	return 0;
+}
+
+int vmem_mmu_config_assign(struct vmem_mmu_config *c, const char *assignment, char *err,
+			   size_t errlen)
+{
+	char key[128];
+	const char *eq = strchr(assignment, '=');
+	size_t n = eq ? (size_t)(eq - assignment) : 0;
+
+	if (!eq || n == 0 || n >= sizeof(key)) {
+		if (err)
+			snprintf(err, errlen, "'%s': expected key=value", assignment);
+		return VMEM_EINVAL;
+	}
+	memcpy(key, assignment, n);
+	key[n] = '\0';
+	return vmem_mmu_config_set(c, key, eq + 1, err, errlen);
+}
+
+/* Strips leading and trailing blanks in place. */
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+int vmem_mmu_config_load(struct vmem_mmu_config *c, const char *path, char *err,
+			 size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char line[512], msg[256];
+	unsigned lineno = 0;
+	int rc = 0;
+
+	if (!f) {
+		if (err)
+			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return VMEM_EIO;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *hash = strchr(line, '#'), *s;
+
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			if (err)
+				snprintf(err, errlen, "%s:%u: line longer than %zu bytes", path,
+					 lineno, sizeof(line) - 2);
+			rc = VMEM_EFORMAT;
+			break;
+		}
+		if (hash)
+			*hash = '\0';
+		s = trim(line);
+		if (!*s)
+			continue;
+		char *eq = strchr(s, '=');
+
+		if (eq) {
+			*eq = '\0';
+			rc = vmem_mmu_config_set(c, trim(s), trim(eq + 1), msg, sizeof(msg));
+		} else {
+			snprintf(msg, sizeof(msg), "'%s': expected key=value", s);
+			rc = VMEM_EINVAL;
+		}
+		if (rc) {
+			if (err)
+				snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+static void format_geom(const struct vmem_cache_geom *g, char *buf, size_t len)
+{
+	snprintf(buf, len, "%" PRIu32 ":%" PRIu32 ":%s", g->entries, g->ways, vmem_repl_name(g->repl));
+}
+
+int vmem_mmu_config_get(const struct vmem_mmu_config *c, const char *key, char *buf,
+			size_t len)
+{
+	const struct key_def *k = find_key(key);
+	const char *p;
+
+	if (!k)
+		return VMEM_ENOENT;
+	p = (const char *)c + k->off;
+	switch (k->type) {
+	case K_UINT:
+		snprintf(buf, len, "%" PRIu32, *(const uint32_t *)p);
+		break;
+	case K_U64: case K_BYTES:
+		snprintf(buf, len, "%" PRIu64, *(const uint64_t *)p);
+		break;
+	case K_BOOL:
+		snprintf(buf, len, "%d", *(const bool *)p ? 1 : 0);
+		break;
+	case K_PAGE:
+		snprintf(buf, len, "%s", vmem_page_size_name(*(const enum vmem_page_size *)p));
+		break;
+	case K_GEOM:
+		format_geom((const struct vmem_cache_geom *)p, buf, len);
+		break;
+	case K_MODE:
+		snprintf(buf, len, "%s", vmem_mode_name(*(const enum vmem_mode *)p));
+		break;
+	case K_SYNC:
+		snprintf(buf, len, "%s", sync_names[*(const enum vmem_shadow_sync *)p & 1]);
+		break;
+	case K_PLACE:
+		snprintf(buf, len, "%s", place_names[*(const unsigned *)p & 1]);
+		break;
+	case K_LEVELS:
+		snprintf(buf, len, "%u", *(const unsigned *)p);
+		break;
+	}
+	return 0;
+}

@@ -1,0 +1,122 @@
+/*
+ * State of the translation machine, shared by its parts:
+ *   mmu.c       records, context and VM switches, the translate loop, TLB fills
+ *   walk.c      the hardware walks: native, nested (2D) and shadow
+ *   guest_os.c  the guest OS model (first-touch faults, unmap, protect) and host faults
+ *   shadow.c    the VMM's shadow paging (hidden faults, write traps, CR3, INVLPG)
+ */
+#ifndef VMEM_MMU_INTERNAL_H
+#define VMEM_MMU_INTERNAL_H
+
+#include "vmem/mmu.h"
+#include "vmem/pt.h"
+
+#include "frames.h"
+#include "pt_internal.h"
+
+struct vm;
+
+/* One guest address space (a process): its guest page table and its shadow root. */
+struct aspace {
+	uint32_t asid;
+	uint16_t pcid;               /* 0 when PCIDs are off */
+	struct vm *vm;
+	struct vmem_pt *pt;          /* guest table, in guest-physical memory */
+	struct vmem_pt *shadow;      /* shadow table in host-physical memory, or NULL */
+	uint64_t shadow_used;        /* stamp of the last CR3 load, for root eviction */
+	uint64_t *unsync;            /* va_base of unsync last-level shadow pages */
+	size_t nunsync, capunsync;
+};
+
+struct vm {
+	struct vmem_mmu *mmu;
+	uint16_t id;
+	uint16_t vpid;               /* 0 when VPIDs are off */
+	struct frames gframes;       /* guest-physical memory */
+	struct vmem_pt *ept;         /* guest-physical -> host-physical (nested, shadow) */
+	struct aspace **as;
+	size_t nas, capas;
+	struct aspace *cur;
+	unsigned shadow_roots;       /* live shadow roots */
+};
+
+/* The result of a successful walk: what goes into the TLB. */
+struct xlate {
+	uint64_t pa_base;            /* base of the page at `size` */
+	enum vmem_page_size size;
+	unsigned prot;
+};
+
+enum walk_outcome {
+	WALK_OK = 0,
+	WALK_GUEST_FAULT,            /* guest entry missing or lacks a permission */
+	WALK_HOST_FAULT,             /* host entry missing (fault_gpa says where) */
+	WALK_SHADOW_MISS,            /* shadow entry missing or lacks a permission */
+};
+
+struct vmem_mmu {
+	struct vmem_mmu_config cfg;
+	struct vmem_tlb *tlb;
+	struct vmem_pwc *pwc;        /* guest, native and shadow walks */
+	struct vmem_pwc *hpwc;       /* host walks */
+	struct vmem_xcache *ntlb;    /* gPA page -> hPA page */
+	struct frames hframes;       /* host-physical memory */
+	struct vm **vms;             /* by VM id, created on first use */
+	struct vm *vm;               /* running VM */
+	struct aspace *as;           /* running address space (vm->cur) */
+	uint32_t ctx;                /* VMEM_CTX(vm->vpid, as->pcid) */
+	uint64_t fault_gpa;          /* set by WALK_HOST_FAULT */
+	uint64_t stamp;
+	struct vmem_walk *rec;       /* walk being recorded, or NULL */
+	struct vmem_mmu_stats st;
+	char err[256];
+};
+
+static inline bool acc_is_write(enum vmem_access_type a)
+{
+	return a == VMEM_ACC_STORE || a == VMEM_ACC_MODIFY;
+}
+
+/* The VMEM_PROT_* bit an access needs. */
+static inline unsigned acc_need(enum vmem_access_type a)
+{
+	return acc_is_write(a) ? VMEM_PROT_WRITE :
+	       a == VMEM_ACC_IFETCH ? VMEM_PROT_EXEC : VMEM_PROT_READ;
+}
+
+static inline uint32_t as_ctx(const struct aspace *as)
+{
+	return VMEM_CTX(as->vm->vpid, as->pcid);
+}
+
+/* walk.c */
+enum walk_outcome walk_native(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc,
+			      struct xlate *x);
+enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc,
+			      struct xlate *x);
+enum walk_outcome walk_shadow(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc,
+			      struct xlate *x);
+
+/* guest_os.c */
+int guest_fault(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc);
+int guest_unmap(struct vmem_mmu *m, uint64_t va, uint64_t len);
+int guest_protect(struct vmem_mmu *m, uint64_t va, uint64_t len, unsigned prot);
+/* Guest-physical -> host-physical via the VM's host table, mapping on first touch. */
+int host_map(struct vmem_mmu *m, struct vm *vm, uint64_t gpa, struct vmem_pt_leaf *leaf);
+int host_fault(struct vmem_mmu *m, struct vm *vm, uint64_t gpa);
+
+/* shadow.c */
+int shadow_fault(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc, bool *reflect);
+int shadow_cr3_load(struct vmem_mmu *m, struct aspace *as);
+void shadow_invlpg(struct vmem_mmu *m, uint64_t va);
+void shadow_guest_write(struct aspace *as, uint64_t va_base, unsigned level, unsigned index);
+void shadow_drop_root(struct vmem_mmu *m, struct aspace *as);
+
+/* mmu.c */
+void mmu_exit(struct vmem_mmu *m, enum vmem_exit_reason r, uint32_t vmm_cycles);
+void mmu_invlpg(struct vmem_mmu *m, uint64_t va);
+void mmu_flush_as(struct vmem_mmu *m, struct aspace *as);
+int mmu_errorf(struct vmem_mmu *m, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * Statistics of the translation machine by dotted name: the names printed in tables,
+ * CSV headers and JSON keys, read one at a time with vmem_mmu_stat_get().
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "mmu_internal.h"
+
+typedef double (*derive_fn)(const struct vmem_mmu_stats *s);
+
+static double ratio(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / (double)b : 0.0;
+}
+
+static double tlb_miss_rate(const struct vmem_mmu_stats *s)
+{
+	return ratio(s->tlb_misses, s->translations);
+}
+
+static double refs_per_walk(const struct vmem_mmu_stats *s)
+{
+	return ratio(s->walk_refs, s->walks);
+}
+
+static double cycles_per_access(const struct vmem_mmu_stats *s)
+{
+	return ratio(s->cycles_total, s->accesses);
+}
+
+static double translation_share(const struct vmem_mmu_stats *s)
+{
+	return ratio(s->cycles_tlb + s->cycles_walk + s->cycles_exits, s->cycles_total);
+}
+
+struct stat_def {
+	const char *name;
+	size_t off;          /* of a uint64_t in struct vmem_mmu_stats, unless derive is set */
+	derive_fn derive;
+};
+
+#define COUNT(n, f) { n, offsetof(struct vmem_mmu_stats, f), NULL }
+#define EXITS(n, r) { n, offsetof(struct vmem_mmu_stats, exits) + (r) * sizeof(uint64_t), NULL }
+#define DERIVED(n, fn) { n, 0, fn }
+
+static const struct stat_def stats[] = {
+	COUNT("records", records),
+	COUNT("accesses", accesses),
+	COUNT("translations", translations),
+	COUNT("tlb.l1.hits", tlb_l1_hits),
+	COUNT("tlb.l2.hits", tlb_l2_hits),
+	COUNT("tlb.misses", tlb_misses),
+	DERIVED("tlb.miss_rate", tlb_miss_rate),
+	COUNT("walks", walks),
+	COUNT("walk.refs", walk_refs),
+	DERIVED("walk.refs_per_walk", refs_per_walk),
+	COUNT("walk.refs_pwc", walk_refs_pwc),
+	COUNT("walk.refs_ntlb", walk_refs_ntlb),
+	COUNT("faults.guest", guest_faults),
+	COUNT("faults.host", host_faults),
+	COUNT("exits.total", exits_total),
+	EXITS("exits.hidden_fault", VMEM_EXIT_HIDDEN_FAULT),
+	EXITS("exits.guest_fault", VMEM_EXIT_GUEST_FAULT),
+	EXITS("exits.pte_write", VMEM_EXIT_PTE_WRITE),
+	EXITS("exits.cr3_load", VMEM_EXIT_CR3_LOAD),
+	EXITS("exits.invlpg", VMEM_EXIT_INVLPG),
+	EXITS("exits.ept_violation", VMEM_EXIT_EPT_VIOLATION),
+	COUNT("shadow.fills", shadow_fills),
+	COUNT("shadow.zaps", shadow_zaps),
+	COUNT("shadow.resyncs", shadow_resyncs),
+	COUNT("shadow.root_hits", shadow_root_hits),
+	COUNT("shadow.root_misses", shadow_root_misses),
+	COUNT("guest.pte_writes", guest_pte_writes),
+	COUNT("context_switches", context_switches),
+	COUNT("vm_switches", vm_switches),
+	COUNT("invlpgs", invlpgs),
+	COUNT("unmaps", unmaps),
+	COUNT("protects", protects),
+	COUNT("pages.guest_tables", guest_table_pages),
+	COUNT("pages.host_tables", host_table_pages),
+	COUNT("pages.shadow_tables", shadow_table_pages),
+	COUNT("frames.guest", guest_frames),
+	COUNT("frames.host", host_frames),
+	COUNT("cycles.access", cycles_access),
+	COUNT("cycles.tlb", cycles_tlb),
+	COUNT("cycles.walk", cycles_walk),
+	COUNT("cycles.exits", cycles_exits),
+	COUNT("cycles.faults", cycles_faults),
+	COUNT("cycles.total", cycles_total),
+	DERIVED("cycles.per_access", cycles_per_access),
+	DERIVED("cycles.translation_share", translation_share),
+};
+
+#define NSTATS (sizeof(stats) / sizeof(stats[0]))
+
+const char *const *vmem_mmu_stat_names(void)
+{
+	static const char *names[NSTATS + 1];
+
+	if (!names[0])
+		for (size_t i = 0; i < NSTATS; i++)
+			names[i] = stats[i].name;
+	return names;
+}
+
+const struct vmem_mmu_stats *vmem_mmu_stats(struct vmem_mmu *m)
+{
+	struct vmem_mmu_stats *s = &m->st;
+
+	s->guest_table_pages = s->host_table_pages = s->shadow_table_pages = 0;
+	s->guest_frames = 0;
+	for (unsigned id = 0; id < 65536; id++) {
+		const struct vm *vm = m->vms[id];
+
+		if (!vm)
+			continue;
+		s->guest_frames += vm->gframes.used;
+		if (vm->ept)
+			s->host_table_pages += vmem_pt_table_pages(vm->ept);
+		for (size_t i = 0; i < vm->nas; i++) {
+			s->guest_table_pages += vmem_pt_table_pages(vm->as[i]->pt);
+			if (vm->as[i]->shadow)
+				s->shadow_table_pages += vmem_pt_table_pages(vm->as[i]->shadow);
+		}
+	}
+	s->host_frames = m->hframes.used;
+	s->cycles_total = s->cycles_access + s->cycles_tlb + s->cycles_walk + s->cycles_exits +
+			  s->cycles_faults;
+	return s;
+}
+
+int vmem_mmu_stat_get(struct vmem_mmu *m, const char *name, double *value)
+{
+	const struct vmem_mmu_stats *s = vmem_mmu_stats(m);
+
+	for (size_t i = 0; i < NSTATS; i++) {
+		if (strcmp(stats[i].name, name) != 0)
+			continue;
+		if (stats[i].derive)
+			*value = stats[i].derive(s);
+		else
+			*value = (double)*(const uint64_t *)((const char *)s + stats[i].off);
+		return 0;
+	}
+	return VMEM_ENOENT;
+}

@@ -1,0 +1,379 @@
+/*
+ * Radix page tables in simulated physical memory.
+ *
+ * Entry formats:
+ *   x86 (Intel SDM Vol. 3A, 4.5, tables 4-15 to 4-20): P(0) R/W(1) U/S(2) A(5) D(6)
+ *     PS(7) XD(63), address bits 51:12. Non-leaf entries are written P|RW|US with XD
+ *     clear, so permissions are decided by the leaf alone, as Linux builds its tables.
+ *   EPT (SDM Vol. 3C, 29.3.2, tables 29-2 to 29-6): R(0) W(1) X(2) memory type 5:3
+ *     (6 = write-back, leaves only) PS(7) A(8) D(9), address bits 51:12.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pt_internal.h"
+
+#define X86_P (1ull << 0)
+#define X86_RW (1ull << 1)
+#define X86_US (1ull << 2)
+#define X86_A (1ull << 5)
+#define X86_D (1ull << 6)
+#define X86_PS (1ull << 7)
+#define X86_NX (1ull << 63)
+
+#define EPT_R (1ull << 0)
+#define EPT_W (1ull << 1)
+#define EPT_X (1ull << 2)
+#define EPT_WB (6ull << 3)
+#define EPT_PS (1ull << 7)
+#define EPT_A (1ull << 8)
+#define EPT_D (1ull << 9)
+
+uint64_t vmem_pte_encode(enum vmem_pt_format f, uint64_t pa, unsigned bits)
+{
+	uint64_t e = pa & VMEM_PTE_ADDR_MASK;
+
+	if (!(bits & VMEM_PTE_P))
+		return 0;
+	if (f == VMEM_PT_EPT) {
+		e |= EPT_R;
+		e |= bits & VMEM_PTE_RW ? EPT_W : 0;
+		e |= bits & VMEM_PTE_NX ? 0 : EPT_X;
+		e |= bits & VMEM_PTE_A ? EPT_A : 0;
+		e |= bits & VMEM_PTE_D ? EPT_D : 0;
+		e |= bits & VMEM_PTE_PS ? EPT_PS : 0;
+		return e;
+	}
+	e |= X86_P;
+	e |= bits & VMEM_PTE_RW ? X86_RW : 0;
+	e |= bits & VMEM_PTE_US ? X86_US : 0;
+	e |= bits & VMEM_PTE_A ? X86_A : 0;
+	e |= bits & VMEM_PTE_D ? X86_D : 0;
+	e |= bits & VMEM_PTE_PS ? X86_PS : 0;
+	e |= bits & VMEM_PTE_NX ? X86_NX : 0;
+	return e;
+}
+
+unsigned vmem_pte_decode(enum vmem_pt_format f, uint64_t e)
+{
+	unsigned b = 0;
+
+	if (f == VMEM_PT_EPT) {
+		if (!(e & (EPT_R | EPT_W | EPT_X)))
+			return 0;
+		b |= VMEM_PTE_P | VMEM_PTE_US;
+		b |= e & EPT_W ? VMEM_PTE_RW : 0;
+		b |= e & EPT_X ? 0 : VMEM_PTE_NX;
+		b |= e & EPT_A ? VMEM_PTE_A : 0;
+		b |= e & EPT_D ? VMEM_PTE_D : 0;
+		b |= e & EPT_PS ? VMEM_PTE_PS : 0;
+		return b;
+	}
+	if (!(e & X86_P))
+		return 0;
+	b |= VMEM_PTE_P;
+	b |= e & X86_RW ? VMEM_PTE_RW : 0;
+	b |= e & X86_US ? VMEM_PTE_US : 0;
+	b |= e & X86_A ? VMEM_PTE_A : 0;
+	b |= e & X86_D ? VMEM_PTE_D : 0;
+	b |= e & X86_PS ? VMEM_PTE_PS : 0;
+	b |= e & X86_NX ? VMEM_PTE_NX : 0;
+	return b;
+}
+
+unsigned vmem_pte_bits_to_prot(unsigned bits)
+{
+	unsigned prot = VMEM_PROT_READ;
+
+	if (!(bits & VMEM_PTE_P))
+		return 0;
+	prot |= bits & VMEM_PTE_RW ? VMEM_PROT_WRITE : 0;
+	prot |= bits & VMEM_PTE_NX ? 0 : VMEM_PROT_EXEC;
+	prot |= bits & VMEM_PTE_US ? VMEM_PROT_USER : 0;
+	return prot;
+}
+
+unsigned vmem_prot_to_pte_bits(unsigned prot)
+{
+	unsigned bits = VMEM_PTE_P;
+
+	bits |= prot & VMEM_PROT_WRITE ? VMEM_PTE_RW : 0;
+	bits |= prot & VMEM_PROT_EXEC ? 0 : VMEM_PTE_NX;
+	bits |= prot & VMEM_PROT_USER ? VMEM_PTE_US : 0;
+	return bits;
+}
+
+static struct pt_page *page_new(struct vmem_pt *pt, unsigned level, uint64_t va_base, int *err)
+{
+	struct pt_page *p;
+	uint64_t pfn;
+
+	*err = pt->src.alloc(pt->src.ctx, &pfn);
+	if (*err)
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		pt->src.free(pt->src.ctx, pfn);
+		*err = VMEM_ENOMEM;
+		return NULL;
+	}
+	p->pa = pfn << 12;
+	p->level = (uint8_t)level;
+	p->va_base = va_base;
+	pt->pages++;
+	return p;
+}
+
+/* Frees p and every table below it; returns how many table pages were freed. */
+static uint64_t page_free_tree(struct vmem_pt *pt, struct pt_page *p)
+{
+	uint64_t n = 1;
+
+	if (p->level > 1) {
+		for (unsigned i = 0; i < VMEM_PT_ENTRIES; i++)
+			if (p->child[i])
+				n += page_free_tree(pt, p->child[i]);
+	}
+	pt->src.free(pt->src.ctx, p->pa >> 12);
+	pt->pages--;
+	free(p);
+	return n;
+}
+
+static void entry_write(struct vmem_pt *pt, struct pt_page *p, unsigned i, uint64_t e)
+{
+	uint64_t old = p->e[i];
+	bool was = pt_entry_present(pt->format, old), is = pt_entry_present(pt->format, e);
+
+	p->e[i] = e;
+	p->used = (uint16_t)(p->used + (is && !was) - (was && !is));
+	if (pt->obs.on_write)
+		pt->obs.on_write(pt->obs.ctx, pt, p->pa, p->va_base, p->level, i, old, e);
+}
+
+int vmem_pt_create(const struct vmem_pt_config *cfg, const struct vmem_frame_source *src,
+		   struct vmem_pt **out)
+{
+	struct vmem_pt *pt;
+	int err;
+
+	*out = NULL;
+	if ((cfg->levels != 4 && cfg->levels != 5) || !src || !src->alloc || !src->free)
+		return VMEM_EINVAL;
+	pt = calloc(1, sizeof(*pt));
+	if (!pt)
+		return VMEM_ENOMEM;
+	pt->levels = cfg->levels;
+	pt->va_bits = 12 + 9 * cfg->levels;
+	pt->format = cfg->format;
+	pt->src = *src;
+	pt->root = page_new(pt, pt->levels, 0, &err);
+	if (!pt->root) {
+		free(pt);
+		return err;
+	}
+	*out = pt;
+	return 0;
+}
+
+void vmem_pt_destroy(struct vmem_pt *pt)
+{
+	if (!pt)
+		return;
+	page_free_tree(pt, pt->root);
+	free(pt);
+}
+
+void vmem_pt_set_observer(struct vmem_pt *pt, const struct vmem_pt_observer *obs)
+{
+	if (obs)
+		pt->obs = *obs;
+	else
+		memset(&pt->obs, 0, sizeof(pt->obs));
+}
+
+unsigned vmem_pt_levels(const struct vmem_pt *pt)
+{
+	return pt->levels;
+}
+
+enum vmem_pt_format vmem_pt_format(const struct vmem_pt *pt)
+{
+	return pt->format;
+}
+
+uint64_t vmem_pt_root(const struct vmem_pt *pt)
+{
+	return pt->root->pa;
+}
+
+uint64_t vmem_pt_table_pages(const struct vmem_pt *pt)
+{
+	return pt->pages;
+}
+
+/* Table-pointer entries grant everything; the leaf decides (see the top comment). */
+static uint64_t table_entry(const struct vmem_pt *pt, const struct pt_page *child)
+{
+	return vmem_pte_encode(pt->format, child->pa,
+			       VMEM_PTE_P | VMEM_PTE_RW | VMEM_PTE_US);
+}
+
+static uint64_t leaf_entry(const struct vmem_pt *pt, uint64_t pa, unsigned level, unsigned prot)
+{
+	unsigned bits = vmem_prot_to_pte_bits(prot);
+
+	if (level > 1)
+		bits |= VMEM_PTE_PS;
+	return vmem_pte_encode(pt->format, pa, bits);
+}
+
+int vmem_pt_map(struct vmem_pt *pt, uint64_t va, uint64_t pa, enum vmem_page_size size,
+		unsigned prot)
+{
+	unsigned leaf_level = 1 + (unsigned)size;
+	uint64_t align = vmem_page_bytes(size) - 1;
+	struct pt_page *p = pt->root;
+	int err;
+
+	if ((unsigned)size >= VMEM_PAGE_SIZES || (va & align) || (pa & align))
+		return VMEM_EINVAL;
+	if (!vmem_addr_canonical(va, pt->va_bits))
+		return VMEM_ERANGE;
+	for (unsigned level = pt->levels; level > leaf_level; level--) {
+		unsigned i = vmem_pt_index(va, level);
+		uint64_t e = p->e[i];
+
+		if (pt_entry_present(pt->format, e)) {
+			if (pt_entry_is_leaf(pt->format, e, level))
+				return VMEM_EEXIST;
+		} else {
+			uint64_t base = va & ~((1ull << vmem_level_shift(level)) - 1);
+			struct pt_page *c = page_new(pt, level - 1, base, &err);
+
+			if (!c)
+				return err;
+			p->child[i] = c;
+			entry_write(pt, p, i, table_entry(pt, c));
+		}
+		p = p->child[i];
+	}
+	{
+		unsigned i = vmem_pt_index(va, leaf_level);
+
+		if (pt_entry_present(pt->format, p->e[i]) || p->child[i])
+			return VMEM_EEXIST;
+		entry_write(pt, p, i, leaf_entry(pt, pa, leaf_level, prot));
+	}
+	return 0;
+}
+
+struct pt_page *pt_find_leaf(const struct vmem_pt *pt, uint64_t va, unsigned *index)
+{
+	struct pt_page *p = pt->root;
+
+	for (unsigned level = pt->levels; level >= 1; level--) {
+		unsigned i = vmem_pt_index(va, level);
+		uint64_t e = p->e[i];
+
+		if (!pt_entry_present(pt->format, e))
+			return NULL;
+		if (pt_entry_is_leaf(pt->format, e, level)) {
+			*index = i;
+			return p;
+		}
+		p = p->child[i];
+	}
+	return NULL;
+}
+
+struct pt_page *pt_find_table(const struct vmem_pt *pt, uint64_t va, unsigned level)
+{
+	struct pt_page *p = pt->root;
+
+	for (unsigned l = pt->levels; l > level; l--) {
+		p = p->child[vmem_pt_index(va, l)];
+		if (!p)
+			return NULL;
+	}
+	return p;
+}
+
+int vmem_pt_unmap(struct vmem_pt *pt, uint64_t va)
+{
+	unsigned i;
+	struct pt_page *p = pt_find_leaf(pt, va, &i);
+
+	if (!p)
+		return VMEM_ENOENT;
+	entry_write(pt, p, i, 0);
+	return 0;
+}
+
+int vmem_pt_protect(struct vmem_pt *pt, uint64_t va, unsigned prot)
+{
+	unsigned i;
+	struct pt_page *p = pt_find_leaf(pt, va, &i);
+	uint64_t e;
+	unsigned keep;
+
+	if (!p)
+		return VMEM_ENOENT;
+	e = p->e[i];
+	/* Keep the A and D bits the hardware set; replace the permissions. */
+	keep = vmem_pte_decode(pt->format, e) & (VMEM_PTE_A | VMEM_PTE_D | VMEM_PTE_PS);
+	entry_write(pt, p, i, vmem_pte_encode(pt->format, vmem_pte_addr(e),
+					      vmem_prot_to_pte_bits(prot) | keep));
+	return 0;
+}
+
+uint64_t vmem_pt_zap(struct vmem_pt *pt, uint64_t va, unsigned level)
+{
+	struct pt_page *p = pt_find_table(pt, va, level);
+	struct pt_page *c;
+	unsigned i;
+
+	if (!p)
+		return 0;
+	i = vmem_pt_index(va, level);
+	if (!pt_entry_present(pt->format, p->e[i]))
+		return 0;
+	c = p->child[i];
+	p->child[i] = NULL;
+	entry_write(pt, p, i, 0);
+	return c ? page_free_tree(pt, c) : 0;
+}
+
+int vmem_pt_lookup(const struct vmem_pt *pt, uint64_t va, struct vmem_pt_leaf *leaf,
+		   unsigned *level_out)
+{
+	const struct pt_page *p = pt->root;
+
+	if (!vmem_addr_canonical(va, pt->va_bits))
+		return VMEM_ERANGE;
+	for (unsigned level = pt->levels; level >= 1; level--) {
+		uint64_t e = p->e[vmem_pt_index(va, level)];
+
+		if (!pt_entry_present(pt->format, e)) {
+			if (level_out)
+				*level_out = level;
+			return VMEM_ENOENT;
+		}
+		if (pt_entry_is_leaf(pt->format, e, level)) {
+			uint64_t mask = (1ull << vmem_level_shift(level)) - 1;
+
+			leaf->bits = vmem_pte_decode(pt->format, e);
+			leaf->prot = vmem_pte_bits_to_prot(leaf->bits);
+			leaf->size = (enum vmem_page_size)(level - 1);
+			leaf->pa = vmem_pte_addr(e) + (va & mask);
+			return 0;
+		}
+		p = p->child[vmem_pt_index(va, level)];
+	}
+	return VMEM_ENOENT;
+}
+
+bool vmem_pt_has_table(const struct vmem_pt *pt, uint64_t va, unsigned level)
+{
+	return pt_find_table(pt, va, level) != NULL;
+}

@@ -1,0 +1,216 @@
+/*
+ * Shadow paging, as the KVM MMU does it without EPT/NPT (Linux
+ * Documentation/virt/kvm/x86/mmu.rst, "Shadow pages" and "Synchronized and unsync pages").
+ *
+ * The hardware walks a shadow table that maps guest-virtual straight to host-physical.
+ * The VMM builds it lazily: a missing or too-weak shadow entry is a page fault that exits
+ * to the VMM, which walks the guest table in software. If the guest maps the page, this is
+ * a hidden fault: the VMM translates the guest-physical address through its own mapping of
+ * guest RAM (mapping it on first touch), installs the shadow leaf at the smaller of the two
+ * page sizes with the intersection of the permissions, and resumes the guest. If the guest
+ * does not, the fault is reflected into the guest as a #PF.
+ *
+ * The shadow table mirrors the guest's: the shadow page at level L covering a region
+ * shadows the guest table page at level L covering it (a "direct" shadow page under a
+ * guest large page mapped by smaller host pages shadows nothing). A guest table page with
+ * a shadow page is write-protected, so the guest's writes to it exit:
+ *   trap    every such write exits; the VMM emulates it and drops the affected shadow
+ *           entry (and the subtree below it), to be refilled on demand.
+ *   unsync  the first write to a last-level page exits and marks the shadow page unsync:
+ *           the VMM stops protecting it, so later writes run at native speed and the
+ *           shadow may be stale until the guest flushes. An INVLPG (which exits) drops the
+ *           shadow entry of its address; a CR3 load (which exits) resynchronizes every
+ *           unsync page of the new root, comparing each shadow entry with the guest's and
+ *           dropping those that differ, and write-protects the pages again.
+ * Upper-level pages always stay write-protected, as in KVM.
+ *
+ * Each address space has its own shadow root; a VM keeps at most shadow.roots of them,
+ * evicting the least recently loaded (KVM keeps the current root and
+ * KVM_MMU_NUM_PREV_ROOTS = 3 previous ones per vCPU). An evicted root is freed whole.
+ *
+ * Simplified: shadow pages are per address space, not shared by gfn between roots;
+ * accessed/dirty bits of guest entries are not emulated; dropping shadow page tables
+ * flushes the TLB and walk caches of that address space (KVM's remote TLB flush).
+ */
+#include <stdlib.h>
+
+#include "mmu_internal.h"
+
+#define SP_UNSYNC 1u
+
+static int root_get(struct vmem_mmu *m, struct aspace *as)
+{
+	struct vm *vm = as->vm;
+	struct vmem_pt_config cfg = { m->cfg.guest_levels, VMEM_PT_X86 };
+	struct vmem_frame_source src = { frames_alloc_table, frames_free_table, &m->hframes };
+	int err;
+
+	if (as->shadow) {
+		m->st.shadow_root_hits++;
+		return 0;
+	}
+	m->st.shadow_root_misses++;
+	if (vm->shadow_roots >= m->cfg.shadow_roots) {
+		struct aspace *lru = NULL;
+
+		for (size_t i = 0; i < vm->nas; i++) {
+			struct aspace *o = vm->as[i];
+
+			if (o != as && o->shadow && (!lru || o->shadow_used < lru->shadow_used))
+				lru = o;
+		}
+		if (lru)
+			shadow_drop_root(m, lru);
+	}
+	err = vmem_pt_create(&cfg, &src, &as->shadow);
+	if (err)
+		return mmu_errorf(m, err, "cannot allocate a shadow root: %s", vmem_strerror(err));
+	vm->shadow_roots++;
+	return 0;
+}
+
+void shadow_drop_root(struct vmem_mmu *m, struct aspace *as)
+{
+	mmu_flush_as(m, as);
+	vmem_pt_destroy(as->shadow);
+	as->shadow = NULL;
+	as->nunsync = 0;
+	as->vm->shadow_roots--;
+}
+
+/* Drops the shadow entry at `level` covering va, and the shadow tables below it. */
+static void zap(struct vmem_mmu *m, struct aspace *as, struct pt_page *sp, uint64_t va,
+		unsigned level)
+{
+	if (!pt_entry_present(VMEM_PT_X86, sp->e[vmem_pt_index(va, level)]))
+		return;
+	m->st.shadow_zaps++;
+	if (vmem_pt_zap(as->shadow, va, level))
+		mmu_flush_as(m, as);
+}
+
+int shadow_fault(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc, bool *reflect)
+{
+	struct aspace *as = m->as;
+	struct vmem_pt_leaf g, h;
+	enum vmem_page_size size;
+	uint64_t mask;
+	int err;
+
+	*reflect = false;
+	if (vmem_pt_lookup(as->pt, va, &g, NULL) != 0 ||
+	    (g.prot & acc_need(acc)) != acc_need(acc)) {
+		mmu_exit(m, VMEM_EXIT_GUEST_FAULT, 0);
+		*reflect = true;
+		return 0;
+	}
+	mmu_exit(m, VMEM_EXIT_HIDDEN_FAULT, m->cfg.cost.shadow_fill);
+	m->st.shadow_fills++;
+	if ((err = root_get(m, as)) || (err = host_map(m, as->vm, g.pa, &h)))
+		return err;
+	size = g.size < h.size ? g.size : h.size;
+	mask = vmem_page_bytes(size) - 1;
+	/* Replace a stale leaf (weaker permissions), or smaller shadow pages left from an
+	 * earlier guest mapping of the region. */
+	vmem_pt_unmap(as->shadow, va);
+	err = vmem_pt_map(as->shadow, va & ~mask, h.pa & ~mask, size, g.prot & h.prot);
+	if (err == VMEM_EEXIST) {
+		struct pt_page *sp = pt_find_table(as->shadow, va, (unsigned)size + 1);
+
+		if (sp)
+			zap(m, as, sp, va, (unsigned)size + 1);
+		err = vmem_pt_map(as->shadow, va & ~mask, h.pa & ~mask, size, g.prot & h.prot);
+	}
+	if (err)
+		return mmu_errorf(m, err, "cannot build shadow entry for %#llx: %s",
+				  (unsigned long long)va, vmem_strerror(err));
+	return 0;
+}
+
+void shadow_guest_write(struct aspace *as, uint64_t va_base, unsigned level, unsigned index)
+{
+	struct vmem_mmu *m = as->vm->mmu;
+	uint64_t va = va_base + ((uint64_t)index << vmem_level_shift(level));
+	struct pt_page *sp;
+
+	if (!as->shadow)
+		return;
+	sp = pt_find_table(as->shadow, va_base, level);
+	if (!sp)
+		return;   /* this guest table page is not shadowed, so not write-protected */
+	if (m->cfg.shadow_sync == VMEM_SHADOW_UNSYNC && level == 1) {
+		if (sp->user_flags & SP_UNSYNC)
+			return;   /* no longer write-protected: the write does not exit */
+		if (as->nunsync == as->capunsync) {
+			size_t cap = as->capunsync ? as->capunsync * 2 : 16;
+			uint64_t *n = realloc(as->unsync, cap * sizeof(*n));
+
+			if (!n) {
+				/* Cannot track it: keep the page protected (trap behaviour). */
+				mmu_exit(m, VMEM_EXIT_PTE_WRITE, m->cfg.cost.pte_emulate);
+				zap(m, as, sp, va, level);
+				return;
+			}
+			as->unsync = n;
+			as->capunsync = cap;
+		}
+		sp->user_flags |= SP_UNSYNC;
+		as->unsync[as->nunsync++] = va_base;
+	}
+	mmu_exit(m, VMEM_EXIT_PTE_WRITE, m->cfg.cost.pte_emulate);
+	zap(m, as, sp, va, level);
+}
+
+/* Drops the shadow entries of an unsync page that no longer match the guest's. */
+static void resync_page(struct vmem_mmu *m, struct aspace *as, struct pt_page *sp)
+{
+	m->st.shadow_resyncs++;
+	m->st.cycles_exits += m->cfg.cost.resync;
+	for (unsigned i = 0; i < VMEM_PT_ENTRIES; i++) {
+		uint64_t e = sp->e[i], va = sp->va_base + ((uint64_t)i << 12);
+		struct vmem_pt_leaf g, h;
+		bool same = false;
+
+		if (!pt_entry_present(VMEM_PT_X86, e))
+			continue;
+		if (vmem_pt_lookup(as->pt, va, &g, NULL) == 0 &&
+		    vmem_pt_lookup(as->vm->ept, g.pa, &h, NULL) == 0)
+			same = vmem_pte_addr(e) == (h.pa & ~0xfffull) &&
+			       vmem_pte_bits_to_prot(vmem_pte_decode(VMEM_PT_X86, e)) ==
+				       (g.prot & h.prot);
+		if (!same)
+			zap(m, as, sp, va, 1);
+	}
+	sp->user_flags &= (uint8_t)~SP_UNSYNC;
+}
+
+int shadow_cr3_load(struct vmem_mmu *m, struct aspace *as)
+{
+	int err;
+
+	mmu_exit(m, VMEM_EXIT_CR3_LOAD, 0);
+	err = root_get(m, as);
+	if (err)
+		return err;
+	as->shadow_used = ++m->stamp;
+	for (size_t i = 0; i < as->nunsync; i++) {
+		struct pt_page *sp = pt_find_table(as->shadow, as->unsync[i], 1);
+
+		if (sp && (sp->user_flags & SP_UNSYNC))
+			resync_page(m, as, sp);
+	}
+	as->nunsync = 0;
+	return 0;
+}
+
+void shadow_invlpg(struct vmem_mmu *m, uint64_t va)
+{
+	struct aspace *as = m->as;
+	struct vmem_pt_leaf s;
+
+	mmu_exit(m, VMEM_EXIT_INVLPG, 0);
+	if (!as->shadow || vmem_pt_lookup(as->shadow, va, &s, NULL) != 0)
+		return;
+	m->st.shadow_zaps++;
+	vmem_pt_unmap(as->shadow, va);
+}

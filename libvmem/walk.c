@@ -1,0 +1,288 @@
+/*
+ * The hardware page walks: native (1D), nested (2D) and shadow.
+ *
+ * 1D walk (Intel SDM Vol. 3A, 4.5): starting at the root (CR3), read the level-n entry,
+ * then the entry it points to, down to a leaf: n references for a 4 KiB page, one fewer
+ * for each larger page size. The paging-structure caches (SDM 4.10.3) let the walk start
+ * lower: a hit in the level-L cache supplies the level-(L-1) table and skips the
+ * references above it. Only the entries of a walk that found a table are cached.
+ *
+ * 2D walk (SDM Vol. 3C, 29.3; AMD APM Vol. 2, 15.25.5; Bhargava et al., ASPLOS 2008):
+ * every guest table address is guest-physical, so before each guest reference the
+ * walker translates the table's gPA through the host table (m references, or one nested
+ * TLB hit), and after the guest leaf it translates the final gPA the same way:
+ * n*(m+1) + m = (n+1)(m+1) - 1 references, 24 for 4 over 4 levels. Guest paging-structure
+ * cache hits skip whole guest steps (the guest reference and its host walk); host
+ * paging-structure caches shorten the host walks; the nested TLB replaces a host walk.
+ * The TLB entry is the combined gVA -> hPA mapping at the smaller of the two page sizes.
+ *
+ * Shadow walk: a 1D walk of the VMM's shadow table (gVA -> hPA), which the hardware
+ * treats as an ordinary table. A missing entry is a hidden page fault for the VMM.
+ *
+ * Accessed/dirty bits are set as the walk goes (SDM 4.8); their memory writes are not
+ * counted as references.
+ */
+#include "mmu_internal.h"
+
+struct refcount {
+	unsigned mem;
+	unsigned pwc;
+	unsigned ntlb;
+};
+
+static inline void rec(struct vmem_mmu *m, enum vmem_dim dim, unsigned level,
+		       enum vmem_served served, unsigned gstep, uint64_t input, uint64_t table,
+		       unsigned index, uint64_t entry)
+{
+	struct vmem_walk *w = m->rec;
+
+	if (!w)
+		return;
+	if (w->nrefs == VMEM_WALK_MAX_REFS) {
+		w->truncated++;
+		return;
+	}
+	w->refs[w->nrefs++] = (struct vmem_walk_ref){
+		.dim = (uint8_t)dim, .level = (uint8_t)level, .served = (uint8_t)served,
+		.gstep = (uint8_t)gstep, .index = (uint16_t)index, .input = input,
+		.table = table, .entry = entry,
+	};
+}
+
+static void walk_begin(struct vmem_mmu *m)
+{
+	if (m->rec) {
+		m->rec->nrefs = 0;
+		m->rec->truncated = 0;
+		m->rec->walks++;
+	}
+}
+
+static void walk_end(struct vmem_mmu *m, const struct refcount *c)
+{
+	const struct vmem_cost *k = &m->cfg.cost;
+
+	m->st.walks++;
+	m->st.walk_refs += c->mem;
+	m->st.walk_refs_pwc += c->pwc;
+	m->st.walk_refs_ntlb += c->ntlb;
+	m->st.walk_hist[c->mem < VMEM_WALK_HIST ? c->mem : VMEM_WALK_HIST - 1]++;
+	m->st.cycles_walk += k->walk_start + (uint64_t)c->mem * k->ref_mem +
+			     (uint64_t)c->pwc * k->ref_pwc + (uint64_t)c->ntlb * k->ref_ntlb;
+}
+
+/* The table the paging-structure cache says the walk of va can start at, or NULL. */
+static struct pt_page *pwc_start(struct vmem_pwc *pwc, const struct vmem_pt *pt, uint64_t va,
+				 uint32_t ctx, unsigned *level)
+{
+	uint64_t table_pa;
+	unsigned start = vmem_pwc_lookup(pwc, va, ctx, &table_pa);
+	struct pt_page *t;
+
+	if (!start)
+		return NULL;
+	t = pt_find_table(pt, va, start);
+	/* A cached pointer to a table that is no longer there would be a missed
+	 * invalidation; walking from the root keeps the translation right. */
+	if (!t || t->pa != table_pa)
+		return NULL;
+	*level = start;
+	return t;
+}
+
+/*
+ * Walks pt from the root (or from a paging-structure cache hit) for va. Returns true and
+ * fills *x at a leaf granting `need`; false if an entry is missing or lacks a permission.
+ */
+static bool walk_1d(struct vmem_mmu *m, struct vmem_pt *pt, struct vmem_pwc *pwc,
+		    uint32_t ctx, enum vmem_dim dim, unsigned gstep, uint64_t va,
+		    unsigned need, bool write, struct xlate *x, struct refcount *c)
+{
+	enum vmem_pt_format f = pt->format;
+	unsigned level = pt->levels;
+	struct pt_page *p = pwc_start(pwc, pt, va, ctx, &level);
+
+	if (p) {
+		for (unsigned l = pt->levels; l > level; l--) {
+			rec(m, dim, l, VMEM_SERVED_PWC, dim == VMEM_DIM_HOST ? gstep : l, va, 0,
+			    vmem_pt_index(va, l), 0);
+			c->pwc++;
+		}
+	} else {
+		p = pt->root;
+	}
+	for (;; level--) {
+		unsigned i = vmem_pt_index(va, level);
+		uint64_t e = p->e[i];
+
+		rec(m, dim, level, VMEM_SERVED_MEM, dim == VMEM_DIM_HOST ? gstep : level, va,
+		    p->pa, i, e);
+		c->mem++;
+		if (!pt_entry_present(f, e))
+			return false;
+		if (pt_entry_is_leaf(f, e, level)) {
+			unsigned prot = vmem_pte_bits_to_prot(vmem_pte_decode(f, e));
+
+			if ((prot & need) != need)
+				return false;
+			pt_set_accessed(f, &p->e[i], true, write);
+			x->size = (enum vmem_page_size)(level - 1);
+			x->pa_base = vmem_pte_addr(e) & ~(vmem_page_bytes(x->size) - 1);
+			x->prot = prot;
+			return true;
+		}
+		pt_set_accessed(f, &p->e[i], false, false);
+		p = p->child[i];
+		vmem_pwc_fill(pwc, va, ctx, level, p->pa);
+	}
+}
+
+enum walk_outcome walk_native(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc,
+			      struct xlate *x)
+{
+	struct refcount c = { 0 };
+	bool ok;
+
+	walk_begin(m);
+	ok = walk_1d(m, m->as->pt, m->pwc, m->ctx, VMEM_DIM_NATIVE, 0, va, acc_need(acc),
+		     acc_is_write(acc), x, &c);
+	walk_end(m, &c);
+	return ok ? WALK_OK : WALK_GUEST_FAULT;
+}
+
+enum walk_outcome walk_shadow(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc,
+			      struct xlate *x)
+{
+	struct refcount c = { 0 };
+	bool ok;
+
+	if (!m->as->shadow)
+		return WALK_SHADOW_MISS;
+	walk_begin(m);
+	ok = walk_1d(m, m->as->shadow, m->pwc, m->ctx, VMEM_DIM_SHADOW, 0, va, acc_need(acc),
+		     acc_is_write(acc), x, &c);
+	walk_end(m, &c);
+	return ok ? WALK_OK : WALK_SHADOW_MISS;
+}
+
+/* Nested TLB values: host page base | size << 4 | prot. */
+static inline uint64_t ntlb_pack(uint64_t hpa, enum vmem_page_size size, unsigned prot)
+{
+	return (hpa & ~0xfffull) | ((uint64_t)size << 4) | (prot & 0xfu);
+}
+
+/*
+ * Translates gpa through the running VM's host table for guest step `gstep`. Returns
+ * false (and sets m->fault_gpa) if the host has not mapped it yet.
+ */
+static bool host_xlate(struct vmem_mmu *m, uint64_t gpa, unsigned gstep, bool write,
+		       uint64_t *hpa, struct xlate *hx, struct refcount *c)
+{
+	struct vm *vm = m->vm;
+	uint32_t hctx = VMEM_CTX(vm->vpid, 0);
+	unsigned mlev = vm->ept->levels;
+	uint64_t v;
+
+	if (vmem_xcache_lookup(m->ntlb, gpa >> 12, hctx, &v)) {
+		for (unsigned l = mlev; l >= 1; l--)
+			rec(m, VMEM_DIM_HOST, l, VMEM_SERVED_NTLB, gstep, gpa, 0,
+			    vmem_pt_index(gpa, l), 0);
+		c->ntlb += mlev;
+		hx->size = (enum vmem_page_size)((v >> 4) & 3);
+		hx->prot = v & 0xfu;
+		*hpa = (v & ~0xfffull) | (gpa & 0xfffu);
+		hx->pa_base = *hpa & ~(vmem_page_bytes(hx->size) - 1);
+		return true;
+	}
+	if (!walk_1d(m, vm->ept, m->hpwc, hctx, VMEM_DIM_HOST, gstep, gpa, 0, write, hx, c)) {
+		m->fault_gpa = gpa;
+		return false;
+	}
+	*hpa = hx->pa_base + (gpa & (vmem_page_bytes(hx->size) - 1));
+	vmem_xcache_fill(m->ntlb, gpa >> 12, hctx, ntlb_pack(*hpa, hx->size, hx->prot));
+	return true;
+}
+
+enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc,
+			      struct xlate *x)
+{
+	struct vmem_pt *gpt = m->as->pt;
+	enum vmem_pt_format f = gpt->format;
+	unsigned need = acc_need(acc), n = gpt->levels, mlev = m->vm->ept->levels;
+	unsigned level = n, gprot = 0;
+	bool write = acc_is_write(acc);
+	enum walk_outcome out = WALK_OK;
+	enum vmem_page_size gsize = VMEM_PAGE_4K;
+	struct refcount c = { 0 };
+	struct xlate hx;
+	uint64_t hpa, gpa = 0;
+	struct pt_page *p;
+
+	walk_begin(m);
+	p = pwc_start(m->pwc, gpt, va, m->ctx, &level);
+	if (p) {
+		/* Each skipped guest step skips its host walk too. */
+		for (unsigned l = n; l > level; l--) {
+			for (unsigned h = mlev; h >= 1; h--)
+				rec(m, VMEM_DIM_HOST, h, VMEM_SERVED_PWC, l, 0, 0, 0, 0);
+			rec(m, VMEM_DIM_GUEST, l, VMEM_SERVED_PWC, l, va, 0, vmem_pt_index(va, l), 0);
+			c.pwc += mlev + 1;
+		}
+	} else {
+		p = gpt->root;
+	}
+	for (;; level--) {
+		unsigned i = vmem_pt_index(va, level);
+		uint64_t e;
+
+		if (!host_xlate(m, p->pa, level, false, &hpa, &hx, &c)) {
+			out = WALK_HOST_FAULT;
+			goto done;
+		}
+		e = p->e[i];
+		rec(m, VMEM_DIM_GUEST, level, VMEM_SERVED_MEM, level, va, hpa, i, e);
+		c.mem++;
+		if (!pt_entry_present(f, e)) {
+			out = WALK_GUEST_FAULT;
+			goto done;
+		}
+		if (pt_entry_is_leaf(f, e, level)) {
+			gprot = vmem_pte_bits_to_prot(vmem_pte_decode(f, e));
+			if ((gprot & need) != need) {
+				out = WALK_GUEST_FAULT;
+				goto done;
+			}
+			pt_set_accessed(f, &p->e[i], true, write);
+			gsize = (enum vmem_page_size)(level - 1);
+			gpa = vmem_pte_addr(e) + (va & (vmem_page_bytes(gsize) - 1));
+			break;
+		}
+		pt_set_accessed(f, &p->e[i], false, false);
+		p = p->child[i];
+		vmem_pwc_fill(m->pwc, va, m->ctx, level, p->pa);
+	}
+	if (!host_xlate(m, gpa, 0, write, &hpa, &hx, &c)) {
+		out = WALK_HOST_FAULT;
+		goto done;
+	}
+	x->size = gsize < hx.size ? gsize : hx.size;
+	x->pa_base = hpa & ~(vmem_page_bytes(x->size) - 1);
+	x->prot = gprot & hx.prot;
+done:
+	walk_end(m, &c);
+	return out;
+}
+
+const char *vmem_dim_name(enum vmem_dim d)
+{
+	static const char *const names[] = { "native", "guest", "host", "shadow" };
+
+	return (unsigned)d < 4 ? names[d] : "?";
+}
+
+const char *vmem_served_name(enum vmem_served s)
+{
+	static const char *const names[] = { "memory", "pwc", "ntlb" };
+
+	return (unsigned)s < 3 ? names[s] : "?";
+}
