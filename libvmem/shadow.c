@@ -45,11 +45,8 @@ static int root_get(struct vmem_mmu *m, struct aspace *as)
 	struct vmem_frame_source src = { frames_alloc_table, frames_free_table, &m->hframes };
 	int err;
 
-	if (as->shadow) {
-		m->st.shadow_root_hits++;
+	if (as->shadow)
 		return 0;
-	}
-	m->st.shadow_root_misses++;
 	if (vm->shadow_roots >= m->cfg.shadow_roots) {
 		struct aspace *lru = NULL;
 
@@ -189,6 +186,10 @@ int shadow_cr3_load(struct vmem_mmu *m, struct aspace *as)
 	int err;
 
 	mmu_exit(m, VMEM_EXIT_CR3_LOAD, 0);
+	if (as->shadow)
+		m->st.shadow_root_hits++;
+	else
+		m->st.shadow_root_misses++;
 	err = root_get(m, as);
 	if (err)
 		return err;

@@ -1,0 +1,509 @@
+/*
+ * vmemsim: replay memory traces through the translation models and report what address
+ * translation costs natively, under nested paging and under shadow paging.
+ *
+ * One pass over each trace feeds every selected mode, so `--mode all` reads the trace once
+ * and the three machines see exactly the same records.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmem/mmu.h"
+#include "vmem/trace.h"
+
+#define BATCH 4096
+
+static const char usage[] =
+"usage: vmemsim [options] TRACE...\n"
+"\n"
+"Replays each TRACE (Valgrind Lackey text, ChampSim binary, or .vmt; compressed with\n"
+"gzip, xz or zstd or not) through models of x86-64 address translation and prints, per\n"
+"mode, TLB hits and misses, page walks and their memory references, walk-cache hits,\n"
+"VM exits by cause, faults and cycles.\n"
+"\n"
+"options:\n"
+"  -m, --mode MODE      native, nested, shadow or all (default: all)\n"
+"  -s, --set KEY=VALUE  set one configuration key (repeatable; see --help-config)\n"
+"  -c, --config FILE    read KEY=VALUE lines from FILE ('#' starts a comment)\n"
+"      --tlb LIST       shorthand for tlb.* keys: --tlb l1d.4k=64:4:lru,l2=1536:12\n"
+"      --pwc LIST       shorthand for pwc.* keys: --pwc pde=32:4,pdpte=4,pml4e=2\n"
+"      --csv FILE       write one CSV row per trace and mode (header = statistic names)\n"
+"      --json FILE      write the configuration and statistics as JSON\n"
+"      --hist FILE      write the distribution of memory references per walk as CSV\n"
+"      --label TEXT     label for the CSV/JSON rows (default: the trace file name)\n"
+"  -f, --format FMT     trace format: auto, lackey, champsim, vmt (default: auto)\n"
+"      --skip-bad       count and skip malformed trace records instead of stopping\n"
+"  -n, --limit N        replay at most N records of each trace\n"
+"  -q, --quiet          no table on standard output, no progress bar\n"
+"      --help-config    list every configuration key with its meaning and default\n"
+"  -h, --help           this text\n"
+"\n"
+"examples:\n"
+"  vmemsim traces/lackey/sort.lackey.zst\n"
+"  vmemsim --mode nested -s guest.page=2m -s host.page=2m --csv out.csv trace.vmt\n"
+"  vmemsim --mode shadow -s shadow.sync=unsync -s pcid=0 trace.vmt\n";
+
+struct options {
+	struct vmem_mmu_config cfg;
+	bool modes[VMEM_MODES];
+	const char *csv, *json, *hist, *label;
+	struct vmem_trace_reader_opts ropts;
+	uint64_t limit;
+	bool quiet;
+};
+
+static void die(const char *fmt, const char *a, const char *b)
+{
+	fprintf(stderr, "vmemsim: ");
+	fprintf(stderr, fmt, a, b);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static void set_key(struct options *o, const char *assignment)
+{
+	char err[256];
+
+	if (vmem_mmu_config_assign(&o->cfg, assignment, err, sizeof(err)))
+		die("%s%s", err, "");
+}
+
+/* "--tlb l1d.4k=64:4,l2=1536:12" sets tlb.l1d.4k and tlb.l2. */
+static void set_list(struct options *o, const char *prefix, const char *list)
+{
+	char *copy = strdup(list), *save = NULL;
+
+	if (!copy)
+		die("%s%s", "out of memory", "");
+	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char buf[256];
+
+		snprintf(buf, sizeof(buf), "%s.%s", prefix, item);
+		set_key(o, buf);
+	}
+	free(copy);
+}
+
+static void help_config(void)
+{
+	struct vmem_mmu_config def;
+	const struct vmem_config_key *k = vmem_mmu_config_keys();
+	char val[64];
+
+	vmem_mmu_config_default(&def);
+	printf("configuration keys (KEY=VALUE; defaults in brackets):\n\n");
+	for (; k->key; k++) {
+		vmem_mmu_config_get(&def, k->key, val, sizeof(val));
+		printf("  %-18s %s [%s]\n", k->key, k->help, val);
+	}
+	printf("\ncache geometry: ENTRIES[:WAYS[:REPL]], WAYS 0 or ENTRIES = fully associative,\n"
+	       "REPL lru, plru or random, ENTRIES 0 = absent. Sizes accept k, m, g suffixes.\n");
+}
+
+static void parse_args(int argc, char **argv, struct options *o)
+{
+	enum { O_TLB = 256, O_PWC, O_CSV, O_JSON, O_HIST, O_LABEL, O_SKIP, O_HELPCFG };
+	static const struct option longopts[] = {
+		{ "mode", required_argument, NULL, 'm' },
+		{ "set", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "tlb", required_argument, NULL, O_TLB },
+		{ "pwc", required_argument, NULL, O_PWC },
+		{ "csv", required_argument, NULL, O_CSV },
+		{ "json", required_argument, NULL, O_JSON },
+		{ "hist", required_argument, NULL, O_HIST },
+		{ "label", required_argument, NULL, O_LABEL },
+		{ "format", required_argument, NULL, 'f' },
+		{ "skip-bad", no_argument, NULL, O_SKIP },
+		{ "limit", required_argument, NULL, 'n' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help-config", no_argument, NULL, O_HELPCFG },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *mode = "all";
+	char err[256];
+	int c;
+
+	while ((c = getopt_long(argc, argv, "m:s:c:f:n:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm': mode = optarg; break;
+		case 's': set_key(o, optarg); break;
+		case 'c':
+			if (vmem_mmu_config_load(&o->cfg, optarg, err, sizeof(err)))
+				die("%s%s", err, "");
+			break;
+		case O_TLB: set_list(o, "tlb", optarg); break;
+		case O_PWC: set_list(o, "pwc", optarg); break;
+		case O_CSV: o->csv = optarg; break;
+		case O_JSON: o->json = optarg; break;
+		case O_HIST: o->hist = optarg; break;
+		case O_LABEL: o->label = optarg; break;
+		case 'f':
+			if (vmem_trace_format_parse(optarg, &o->ropts.format))
+				die("--format %s: expected auto, lackey, champsim or vmt", optarg, "");
+			break;
+		case O_SKIP: o->ropts.skip_bad = true; break;
+		case 'n': {
+			char *end;
+
+			errno = 0;
+			o->limit = strtoull(optarg, &end, 10);
+			if (errno || *end || !*optarg || *optarg == '-')
+				die("--limit %s: expected a number of records", optarg, "");
+			break;
+		}
+		case 'q': o->quiet = true; break;
+		case O_HELPCFG: help_config(); exit(0);
+		case 'h': fputs(usage, stdout); exit(0);
+		default: fputs(usage, stderr); exit(2);
+		}
+	}
+	if (strcmp(mode, "all") == 0) {
+		for (int i = 0; i < VMEM_MODES; i++)
+			o->modes[i] = true;
+	} else {
+		enum vmem_mode m;
+
+		if (vmem_mode_parse(mode, &m))
+			die("--mode %s: expected native, nested, shadow or all", mode, "");
+		o->modes[m] = true;
+	}
+	if (optind >= argc) {
+		fputs(usage, stderr);
+		exit(2);
+	}
+}
+
+struct run {
+	enum vmem_mode mode;
+	struct vmem_mmu *mmu;
+};
+
+/* A progress line on a terminal, at most a few times a second. */
+struct progress {
+	bool on;
+	off_t size;
+	struct timespec last;
+};
+
+static void progress_update(struct progress *p, const struct vmem_trace_reader *r,
+			    const char *path, uint64_t records, bool final)
+{
+	struct vmem_trace_counts c;
+	struct timespec now;
+
+	if (!p->on)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (!final && (now.tv_sec - p->last.tv_sec) * 1000000000L + (now.tv_nsec - p->last.tv_nsec) < 250000000L)
+		return;
+	p->last = now;
+	vmem_trace_counts(r, &c);
+	if (p->size > 0) {
+		int pct = (int)(100.0 * (double)c.bytes / (double)p->size);
+		int bar = pct / 4;
+
+		fprintf(stderr, "\r%s [%-25.*s] %3d%% %llu records", path, bar,
+			"#########################", pct, (unsigned long long)records);
+	} else {
+		fprintf(stderr, "\r%s %llu records", path, (unsigned long long)records);
+	}
+	if (final)
+		fputc('\n', stderr);
+}
+
+static const char *basename_of(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+/*
+ * Writes the position ("FILE:LINE" or "FILE: offset N") of record number `index` (from 1)
+ * of the trace: an error path, so it simply reads the trace again up to that record.
+ */
+static void locate(const char *path, const struct vmem_trace_reader_opts *ropts,
+		   uint64_t index, char *pos, size_t len)
+{
+	struct vmem_trace_reader *r = NULL;
+	struct vmem_trace_rec rec;
+	uint64_t n = 0;
+
+	snprintf(pos, len, "%s: record %llu", path, (unsigned long long)index);
+	if (vmem_trace_open(path, ropts, &r) == 0) {
+		while (n < index && vmem_trace_read(r, &rec, 1) == 1)
+			n++;
+		if (n == index)
+			vmem_trace_position(r, pos, len);
+	}
+	vmem_trace_close(r);
+}
+
+/* Replays one trace through every run; exits with a message on bad input. */
+static void replay(const struct options *o, const char *path, struct run *runs, int nruns)
+{
+	struct vmem_trace_reader *r = NULL;
+	struct vmem_trace_rec *recs = malloc(BATCH * sizeof(*recs));
+	struct progress prog = { .on = !o->quiet && isatty(2) };
+	struct stat sb;
+	uint64_t done = 0;
+	long n;
+
+	if (!recs)
+		die("%s%s", "out of memory", "");
+	if (vmem_trace_open(path, &o->ropts, &r)) {
+		fprintf(stderr, "vmemsim: %s\n", r ? vmem_trace_error(r) : path);
+		exit(1);
+	}
+	if (prog.on && stat(path, &sb) == 0)
+		prog.size = sb.st_size;
+	while ((n = vmem_trace_read(r, recs, BATCH)) > 0) {
+		size_t take = (size_t)n;
+
+		if (o->limit && done + take > o->limit)
+			take = (size_t)(o->limit - done);
+		for (int k = 0; k < nruns; k++) {
+			for (size_t i = 0; i < take; i++) {
+				int err = vmem_mmu_apply(runs[k].mmu, &recs[i]);
+
+				if (err) {
+					char pos[512];
+
+					locate(path, &o->ropts, done + i + 1, pos, sizeof(pos));
+					fprintf(stderr, "vmemsim: %s: %s (%s mode)\n", pos,
+						vmem_mmu_error(runs[k].mmu), vmem_mode_name(runs[k].mode));
+					exit(1);
+				}
+			}
+		}
+		done += take;
+		progress_update(&prog, r, path, done, false);
+		if (o->limit && done >= o->limit)
+			break;
+	}
+	if (n < 0) {
+		if (prog.on)
+			fputc('\n', stderr);
+		fprintf(stderr, "vmemsim: %s\n", vmem_trace_error(r));
+		exit(1);
+	}
+	progress_update(&prog, r, path, done, true);
+	if (!o->quiet) {
+		struct vmem_trace_counts c;
+
+		vmem_trace_counts(r, &c);
+		if (c.skipped_bad)
+			fprintf(stderr, "vmemsim: %s: skipped %llu malformed records\n", path,
+				(unsigned long long)c.skipped_bad);
+	}
+	vmem_trace_close(r);
+	free(recs);
+}
+
+static void print_value(FILE *f, double v)
+{
+	if (v == (double)(uint64_t)v && v < 1e18)
+		fprintf(f, "%llu", (unsigned long long)v);
+	else
+		fprintf(f, "%.6g", v);
+}
+
+static void print_table(const char *path, struct run *runs, int nruns)
+{
+	const char *const *names = vmem_mmu_stat_names();
+
+	printf("\n%s\n%-26s", path, "statistic");
+	for (int k = 0; k < nruns; k++)
+		printf(" %16s", vmem_mode_name(runs[k].mode));
+	printf("\n");
+	for (size_t i = 0; names[i]; i++) {
+		bool nonzero = false;
+		double v[VMEM_MODES];
+
+		for (int k = 0; k < nruns; k++) {
+			vmem_mmu_stat_get(runs[k].mmu, names[i], &v[k]);
+			nonzero |= v[k] != 0;
+		}
+		if (!nonzero)
+			continue;   /* keep the table short: shadow counters in native mode, ... */
+		printf("%-26s", names[i]);
+		for (int k = 0; k < nruns; k++) {
+			char buf[32];
+
+			if (v[k] == (double)(uint64_t)v[k])
+				snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v[k]);
+			else
+				snprintf(buf, sizeof(buf), "%.4f", v[k]);
+			printf(" %16s", buf);
+		}
+		printf("\n");
+	}
+}
+
+static FILE *open_out(const char *path)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+
+	if (!f)
+		die("%s: cannot create: %s", path, strerror(errno));
+	return f;
+}
+
+static void close_out(FILE *f, const char *path)
+{
+	if (ferror(f) || (f != stdout && fclose(f)))
+		die("%s: write failed: %s", path, strerror(errno));
+}
+
+static void csv_row(FILE *f, const char *label, struct run *run)
+{
+	const char *const *names = vmem_mmu_stat_names();
+
+	fprintf(f, "%s,%s", label, vmem_mode_name(run->mode));
+	for (size_t i = 0; names[i]; i++) {
+		double v;
+
+		vmem_mmu_stat_get(run->mmu, names[i], &v);
+		fputc(',', f);
+		print_value(f, v);
+	}
+	fputc('\n', f);
+}
+
+static void csv_header(FILE *f)
+{
+	const char *const *names = vmem_mmu_stat_names();
+
+	fprintf(f, "trace,mode");
+	for (size_t i = 0; names[i]; i++)
+		fprintf(f, ",%s", names[i]);
+	fputc('\n', f);
+}
+
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static void json_trace(FILE *f, const char *path, const char *label, struct run *runs,
+		       int nruns, bool first)
+{
+	const char *const *names = vmem_mmu_stat_names();
+	const struct vmem_config_key *k = vmem_mmu_config_keys();
+	char val[64];
+
+	fprintf(f, "%s\n    {\"trace\": ", first ? "" : ",");
+	json_string(f, path);
+	fprintf(f, ", \"label\": ");
+	json_string(f, label);
+	fprintf(f, ",\n     \"config\": {");
+	for (bool fk = true; k->key; k++, fk = false) {
+		if (strcmp(k->key, "mode") == 0)
+			continue;
+		vmem_mmu_config_get(vmem_mmu_config(runs[0].mmu), k->key, val, sizeof(val));
+		fprintf(f, "%s\"%s\": ", fk ? "" : ", ", k->key);
+		json_string(f, val);
+	}
+	fprintf(f, "},\n     \"modes\": {");
+	for (int r = 0; r < nruns; r++) {
+		fprintf(f, "%s\n       \"%s\": {", r ? "," : "", vmem_mode_name(runs[r].mode));
+		for (size_t i = 0; names[i]; i++) {
+			double v;
+
+			vmem_mmu_stat_get(runs[r].mmu, names[i], &v);
+			fprintf(f, "%s\"%s\": ", i ? ", " : "", names[i]);
+			print_value(f, v);
+		}
+		fputc('}', f);
+	}
+	fprintf(f, "}}");
+}
+
+static void hist_rows(FILE *f, const char *label, struct run *runs, int nruns)
+{
+	for (int r = 0; r < nruns; r++) {
+		const struct vmem_mmu_stats *s = vmem_mmu_stats(runs[r].mmu);
+
+		for (unsigned b = 0; b < VMEM_WALK_HIST; b++)
+			if (s->walk_hist[b])
+				fprintf(f, "%s,%s,%u,%llu\n", label, vmem_mode_name(runs[r].mode), b,
+					(unsigned long long)s->walk_hist[b]);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	FILE *csv = NULL, *json = NULL, *hist = NULL;
+
+	vmem_mmu_config_default(&o.cfg);
+	vmem_trace_reader_opts_default(&o.ropts);
+	parse_args(argc, argv, &o);
+	if (o.csv) {
+		csv = open_out(o.csv);
+		csv_header(csv);
+	}
+	if (o.json) {
+		json = open_out(o.json);
+		fprintf(json, "{\"traces\": [");
+	}
+	if (o.hist) {
+		hist = open_out(o.hist);
+		fprintf(hist, "trace,mode,refs,walks\n");
+	}
+	for (int t = optind; t < argc; t++) {
+		const char *path = argv[t], *label = o.label ? o.label : basename_of(path);
+		struct run runs[VMEM_MODES];
+		int nruns = 0;
+
+		for (int mode = 0; mode < VMEM_MODES; mode++) {
+			struct vmem_mmu_config cfg = o.cfg;
+			int err;
+
+			if (!o.modes[mode])
+				continue;
+			cfg.mode = (enum vmem_mode)mode;
+			err = vmem_mmu_create(&cfg, &runs[nruns].mmu);
+			if (err)
+				die("inconsistent configuration: %s%s", vmem_strerror(err), "");
+			runs[nruns++].mode = (enum vmem_mode)mode;
+		}
+		replay(&o, path, runs, nruns);
+		if (!o.quiet)
+			print_table(path, runs, nruns);
+		for (int r = 0; csv && r < nruns; r++)
+			csv_row(csv, label, &runs[r]);
+		if (json)
+			json_trace(json, path, label, runs, nruns, t == optind);
+		if (hist)
+			hist_rows(hist, label, runs, nruns);
+		for (int r = 0; r < nruns; r++)
+			vmem_mmu_destroy(runs[r].mmu);
+	}
+	if (csv)
+		close_out(csv, o.csv);
+	if (json) {
+		fprintf(json, "\n]}\n");
+		close_out(json, o.json);
+	}
+	if (hist)
+		close_out(hist, o.hist);
+	return 0;
+}
