@@ -266,6 +266,11 @@ void vmem_mmu_flush_caches(struct vmem_mmu *m)
 	vmem_xcache_flush_all(m->ntlb);
 }
 
+void vmem_mmu_flush_tlb(struct vmem_mmu *m)
+{
+	vmem_tlb_flush_all(m->tlb);
+}
+
 static enum walk_outcome walk(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc,
 			      struct xlate *x)
 {

@@ -183,6 +183,9 @@ int vmem_mmu_guest_lookup(const struct vmem_mmu *m, uint16_t vm, uint32_t asid, 
 /* Empties every TLB, paging-structure cache and the nested TLB. */
 void vmem_mmu_flush_caches(struct vmem_mmu *m);
 
+/* Empties the TLBs only; walk caches keep their entries. */
+void vmem_mmu_flush_tlb(struct vmem_mmu *m);
+
 /* Statistics so far; the table-page and frame counts are refreshed on each call. */
 const struct vmem_mmu_stats *vmem_mmu_stats(struct vmem_mmu *m);
 const struct vmem_mmu_config *vmem_mmu_config(const struct vmem_mmu *m);
