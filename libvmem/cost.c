@@ -2,16 +2,17 @@
  * Default cycle costs. They are a model's assumptions, each with where it comes from;
  * every one can be set with cost.<name>=N (docs/COST-MODEL.md).
  *
- *   access 4       L1D load-to-use latency, Skylake: Intel 64 and IA-32 Architectures
- *                  Optimization Reference Manual, 2.2 (table "Cache parameters").
- *   tlb_l1_hit 0   an L1 DTLB hit is hidden in the load latency (same manual).
- *   tlb_l2_hit 9   an STLB hit after an L1 DTLB miss costs about 9 cycles on Skylake
- *                  (Agner Fog, "The microarchitecture of Intel, AMD and VIA CPUs", Skylake
- *                  chapter; 7-cpu.com Skylake: "L1 DTLB miss, L2 TLB hit: 9 cycles").
+ *   access 4       L1D load-to-use latency, Skylake client: Intel 64 and IA-32
+ *                  Architectures Optimization Reference Manual, 2.2, table "Cache
+ *                  Parameters of the Skylake Microarchitecture" (L1D 4, L2 12, L3 44).
+ *   tlb_l1_hit 0   an L1 DTLB hit is hidden in the load latency.
+ *   tlb_l2_hit 9   an L1 DTLB miss that hits the STLB: about 9 cycles, the figure
+ *                  microbenchmarks report for Skylake (7-cpu.com); an assumption to
+ *                  re-measure on the machine of interest.
  *   walk_start 0   fixed cost of starting a walk (none by default).
- *   ref_mem 20     one page-walk load; walker loads are cached in the data caches, so this
- *                  is an average between an L2 hit (12) and an LLC hit (~40): an assumption
- *                  to set from measurements of the machine of interest.
+ *   ref_mem 20     one page-walk load. The walker's loads go through the data caches, so
+ *                  this sits between an L2 hit (12) and an L3 hit (44) of the same table:
+ *                  an assumption to set from measurements of the machine of interest.
  *   ref_pwc 0, ref_ntlb 0   a skipped reference costs nothing beyond the lookup, which
  *                  runs alongside the walk.
  *   vm_exit 1200   VM exit plus VM entry with minimal handling, of the order of a thousand
