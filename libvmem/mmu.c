@@ -94,6 +94,22 @@ static void guest_write_observed(void *ctx, struct vmem_pt *pt, uint64_t table_p
 		shadow_guest_write(as, va_base, level, index);
 }
 
+static void vm_free(struct vm *vm)
+{
+	for (size_t i = 0; i < vm->nas; i++) {
+		struct aspace *as = vm->as[i];
+
+		vmem_pt_destroy(as->shadow);
+		vmem_pt_destroy(as->pt);
+		free(as->unsync);
+		free(as);
+	}
+	free(vm->as);
+	vmem_pt_destroy(vm->ept);
+	frames_fini(&vm->gframes);
+	free(vm);
+}
+
 static struct vm *vm_get(struct vmem_mmu *m, uint16_t id, int *err)
 {
 	struct vm *vm = m->vms[id];
@@ -124,24 +140,20 @@ static struct vm *vm_get(struct vmem_mmu *m, uint16_t id, int *err)
 			return NULL;
 		}
 	}
+	if (!(m->nvm & (m->nvm + 1))) {
+		/* Grow at 0, 1, 3, 7, ... entries: doubling capacity. */
+		struct vm **n = realloc(m->vm_list, (2 * m->nvm + 1) * sizeof(*n));
+
+		if (!n) {
+			vm_free(vm);
+			*err = VMEM_ENOMEM;
+			return NULL;
+		}
+		m->vm_list = n;
+	}
+	m->vm_list[m->nvm++] = vm;
 	m->vms[id] = vm;
 	return vm;
-}
-
-static void vm_free(struct vm *vm)
-{
-	for (size_t i = 0; i < vm->nas; i++) {
-		struct aspace *as = vm->as[i];
-
-		vmem_pt_destroy(as->shadow);
-		vmem_pt_destroy(as->pt);
-		free(as->unsync);
-		free(as);
-	}
-	free(vm->as);
-	vmem_pt_destroy(vm->ept);
-	frames_fini(&vm->gframes);
-	free(vm);
 }
 
 static struct aspace *aspace_get(struct vmem_mmu *m, struct vm *vm, uint32_t asid, int *err)
@@ -520,12 +532,10 @@ void vmem_mmu_destroy(struct vmem_mmu *m)
 {
 	if (!m)
 		return;
-	if (m->vms) {
-		for (unsigned i = 0; i < 65536; i++)
-			if (m->vms[i])
-				vm_free(m->vms[i]);
-		free(m->vms);
-	}
+	for (size_t i = 0; i < m->nvm; i++)
+		vm_free(m->vm_list[i]);
+	free(m->vm_list);
+	free(m->vms);
 	vmem_tlb_destroy(m->tlb);
 	vmem_pwc_destroy(m->pwc);
 	vmem_pwc_destroy(m->hpwc);

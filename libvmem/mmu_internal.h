@@ -62,6 +62,8 @@ struct vmem_mmu {
 	struct vmem_xcache *ntlb;    /* gPA page -> hPA page */
 	struct frames hframes;       /* host-physical memory */
 	struct vm **vms;             /* by VM id, created on first use */
+	struct vm **vm_list;         /* the created ones, in creation order */
+	size_t nvm;
 	struct vm *vm;               /* running VM */
 	struct aspace *as;           /* running address space (vm->cur) */
 	uint32_t ctx;                /* VMEM_CTX(vm->vpid, as->pcid) */

@@ -110,11 +110,9 @@ const struct vmem_mmu_stats *vmem_mmu_stats(struct vmem_mmu *m)
 
 	s->guest_table_pages = s->host_table_pages = s->shadow_table_pages = 0;
 	s->guest_frames = 0;
-	for (unsigned id = 0; id < 65536; id++) {
-		const struct vm *vm = m->vms[id];
+	for (size_t v = 0; v < m->nvm; v++) {
+		const struct vm *vm = m->vm_list[v];
 
-		if (!vm)
-			continue;
 		s->guest_frames += vm->gframes.used;
 		if (vm->ept)
 			s->host_table_pages += vmem_pt_table_pages(vm->ept);
