@@ -1,0 +1,573 @@
+/*
+ * vmem-trace: convert, inspect and print memory traces.
+ *
+ *   vmem-trace convert [options] [--to vmt|lackey] [--zstd] [--level N] IN OUT
+ *       Reads IN in any supported format (Lackey text, ChampSim, .vmt; plain, .gz, .xz or
+ *       .zst) and writes OUT as .vmt (default; --zstd compresses the record stream) or as
+ *       Lackey text (--to lackey; control records have no Lackey form and are dropped,
+ *       with a note). "-" is standard input or output.
+ *   vmem-trace info [options] FILE
+ *       Prints "key: value" lines: the format, record counts by type and accesses by
+ *       kind, distinct 4K pages touched (per VM and address space), the lowest and
+ *       highest access address, skipped lines or records, and bytes read.
+ *   vmem-trace cat [options] [--limit N] FILE
+ *       Prints the records as text, one per line.
+ *
+ * Options for reading: --from FMT or --format FMT (auto, lackey, champsim, vmt),
+ * --skip-bad (count and skip malformed records), --vm N and --asid N (ids given to
+ * records of formats that carry none).
+ *
+ * Exit status: 0 on success, 1 when a trace cannot be read or written, 2 on bad usage.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmem/vmem.h"
+
+#define BATCH 4096
+
+static const char *const usage_text =
+	"usage: vmem-trace convert [--from FMT] [--to vmt|lackey] [--zstd] [--level N]\n"
+	"                          [--skip-bad] [--vm N] [--asid N] IN OUT\n"
+	"       vmem-trace info [--format FMT] [--skip-bad] [--vm N] [--asid N] FILE\n"
+	"       vmem-trace cat [--format FMT] [--skip-bad] [--vm N] [--asid N] [--limit N] FILE\n"
+	"FMT is auto, lackey, champsim or vmt; \"-\" is standard input or output.\n";
+
+static int usage(const char *msg)
+{
+	if (msg)
+		fprintf(stderr, "vmem-trace: %s\n", msg);
+	fputs(usage_text, stderr);
+	return 2;
+}
+
+struct cli {
+	struct vmem_trace_reader_opts ropts;
+	struct vmem_trace_writer_opts wopts;
+	bool to_lackey;
+	uint64_t limit;
+	const char *args[2];
+	int nargs;
+};
+
+static bool parse_u64(const char *s, uint64_t maxv, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s || *s == '-')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || *end || v > maxv)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Parses options and positional arguments; returns 0 or an exit status. */
+static int parse_args(int argc, char **argv, const char *cmd, int want_args, struct cli *c)
+{
+	bool is_convert = strcmp(cmd, "convert") == 0;
+	bool is_cat = strcmp(cmd, "cat") == 0;
+
+	memset(c, 0, sizeof(*c));
+	vmem_trace_reader_opts_default(&c->ropts);
+	vmem_trace_writer_opts_default(&c->wopts);
+	c->limit = UINT64_MAX;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		uint64_t x;
+
+		if (a[0] != '-' || strcmp(a, "-") == 0) {
+			if (c->nargs >= want_args)
+				return usage("too many arguments");
+			c->args[c->nargs++] = a;
+			continue;
+		}
+		if (strcmp(a, "--from") == 0 || strcmp(a, "--format") == 0) {
+			if (!v || vmem_trace_format_parse(v, &c->ropts.format) < 0)
+				return usage("--from/--format needs auto, lackey, champsim or vmt");
+			i++;
+		} else if (strcmp(a, "--skip-bad") == 0) {
+			c->ropts.skip_bad = true;
+		} else if (strcmp(a, "--vm") == 0) {
+			if (!parse_u64(v, UINT16_MAX, &x))
+				return usage("--vm needs a number 0..65535");
+			c->ropts.vm = (uint16_t)x;
+			i++;
+		} else if (strcmp(a, "--asid") == 0) {
+			if (!parse_u64(v, UINT32_MAX, &x))
+				return usage("--asid needs a number 0..4294967295");
+			c->ropts.asid = (uint32_t)x;
+			i++;
+		} else if (is_convert && strcmp(a, "--to") == 0) {
+			if (v && strcmp(v, "vmt") == 0)
+				c->to_lackey = false;
+			else if (v && strcmp(v, "lackey") == 0)
+				c->to_lackey = true;
+			else
+				return usage("--to needs vmt or lackey");
+			i++;
+		} else if (is_convert && strcmp(a, "--zstd") == 0) {
+			c->wopts.zstd = true;
+		} else if (is_convert && strcmp(a, "--level") == 0) {
+			if (!parse_u64(v, 19, &x) || x < 1)
+				return usage("--level needs a number 1..19");
+			c->wopts.zstd_level = (int)x;
+			i++;
+		} else if (is_cat && strcmp(a, "--limit") == 0) {
+			if (!parse_u64(v, UINT64_MAX, &x))
+				return usage("--limit needs a number");
+			c->limit = x;
+			i++;
+		} else {
+			fprintf(stderr, "vmem-trace: unknown option %s for %s\n", a, cmd);
+			return usage(NULL);
+		}
+	}
+	if (c->nargs != want_args)
+		return usage(want_args == 2 ? "convert needs IN and OUT" : "a trace file is needed");
+	if (c->to_lackey && c->wopts.zstd)
+		return usage("--zstd applies to .vmt output only");
+	return 0;
+}
+
+static int open_reader(const char *path, const struct cli *c, struct vmem_trace_reader **r)
+{
+	int rc = vmem_trace_open(path, &c->ropts, r);
+
+	if (rc < 0) {
+		fprintf(stderr, "vmem-trace: %s\n",
+			*r ? vmem_trace_error(*r) : vmem_strerror(rc));
+		vmem_trace_close(*r);
+		*r = NULL;
+		return 1;
+	}
+	return 0;
+}
+
+static int read_failed(struct vmem_trace_reader *r)
+{
+	fprintf(stderr, "vmem-trace: %s\n", vmem_trace_error(r));
+	vmem_trace_close(r);
+	return 1;
+}
+
+/* ---- Lackey text output ------------------------------------------------------------ */
+
+static char *put_hex(char *p, uint64_t a)
+{
+	static const char digits[] = "0123456789abcdef";
+	char tmp[16];
+	int n = 0;
+
+	do {
+		tmp[n++] = digits[a & 15];
+		a >>= 4;
+	} while (a);
+	for (int i = n; i < 8; i++)  /* like Valgrind's %08lx */
+		*p++ = '0';
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *put_dec(char *p, unsigned v)
+{
+	char tmp[10];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static const char *const lackey_prefix[4] = {
+	[VMEM_ACC_LOAD] = " L ",
+	[VMEM_ACC_STORE] = " S ",
+	[VMEM_ACC_IFETCH] = "I  ",
+	[VMEM_ACC_MODIFY] = " M ",
+};
+
+static int convert_to_lackey(struct vmem_trace_reader *r, const char *out_path,
+			     uint64_t *written, uint64_t *dropped)
+{
+	FILE *f = strcmp(out_path, "-") == 0 ? stdout : fopen(out_path, "w");
+	struct vmem_trace_rec *recs = malloc(BATCH * sizeof(*recs));
+	char *line = malloc((size_t)BATCH * 40);
+	long n;
+	int status = 0;
+
+	if (!f || !recs || !line) {
+		fprintf(stderr, "vmem-trace: %s: %s\n", out_path,
+			f ? "out of memory" : strerror(errno));
+		status = 1;
+		goto out;
+	}
+	while ((n = vmem_trace_read(r, recs, BATCH)) > 0) {
+		char *p = line;
+
+		for (long i = 0; i < n; i++) {
+			const struct vmem_trace_rec *x = &recs[i];
+
+			if (x->type != VMEM_REC_ACCESS) {
+				(*dropped)++;
+				continue;
+			}
+			memcpy(p, lackey_prefix[x->acc & 3], 3);
+			p = put_hex(p + 3, x->addr);
+			*p++ = ',';
+			p = put_dec(p, x->size);
+			*p++ = '\n';
+			(*written)++;
+		}
+		if (fwrite(line, 1, (size_t)(p - line), f) != (size_t)(p - line)) {
+			fprintf(stderr, "vmem-trace: %s: write error: %s\n", out_path,
+				strerror(errno));
+			status = 1;
+			goto out;
+		}
+	}
+	if (n < 0) {
+		fprintf(stderr, "vmem-trace: %s\n", vmem_trace_error(r));
+		status = 1;
+	}
+out:
+	if (f && f != stdout) {
+		if (fclose(f) != 0 && !status) {
+			fprintf(stderr, "vmem-trace: %s: %s\n", out_path, strerror(errno));
+			status = 1;
+		}
+	} else if (f && fflush(f) != 0 && !status) {
+		fprintf(stderr, "vmem-trace: %s: %s\n", out_path, strerror(errno));
+		status = 1;
+	}
+	free(line);
+	free(recs);
+	return status;
+}
+
+static int convert_to_vmt(struct vmem_trace_reader *r, const char *out_path,
+			  const struct vmem_trace_writer_opts *wopts, uint64_t *written)
+{
+	struct vmem_trace_writer *w = NULL;
+	struct vmem_trace_rec *recs = malloc(BATCH * sizeof(*recs));
+	long n;
+	int rc, status = 0;
+
+	if (!recs) {
+		fprintf(stderr, "vmem-trace: out of memory\n");
+		return 1;
+	}
+	rc = vmem_trace_writer_open(out_path, wopts, &w);
+	if (rc < 0) {
+		fprintf(stderr, "vmem-trace: %s\n",
+			w ? vmem_trace_writer_error(w) : vmem_strerror(rc));
+		vmem_trace_writer_close(w);
+		free(recs);
+		return 1;
+	}
+	while ((n = vmem_trace_read(r, recs, BATCH)) > 0) {
+		rc = vmem_trace_write(w, recs, (size_t)n);
+		if (rc < 0) {
+			fprintf(stderr, "vmem-trace: %s\n", vmem_trace_writer_error(w));
+			status = 1;
+			break;
+		}
+		*written += (uint64_t)n;
+	}
+	if (n < 0) {
+		fprintf(stderr, "vmem-trace: %s\n", vmem_trace_error(r));
+		status = 1;
+	}
+	rc = vmem_trace_writer_close(w);
+	if (rc < 0 && !status) {
+		fprintf(stderr, "vmem-trace: %s: %s\n", out_path, vmem_strerror(rc));
+		status = 1;
+	}
+	free(recs);
+	return status;
+}
+
+static int cmd_convert(int argc, char **argv)
+{
+	struct cli c;
+	struct vmem_trace_reader *r = NULL;
+	struct vmem_trace_counts cnt;
+	uint64_t written = 0, dropped = 0;
+	int status = parse_args(argc, argv, "convert", 2, &c);
+
+	if (status)
+		return status;
+	if (strcmp(c.args[0], "-") != 0 && strcmp(c.args[0], c.args[1]) == 0) {
+		fprintf(stderr, "vmem-trace: input and output are the same file\n");
+		return 2;
+	}
+	if (open_reader(c.args[0], &c, &r))
+		return 1;
+	if (c.to_lackey)
+		status = convert_to_lackey(r, c.args[1], &written, &dropped);
+	else
+		status = convert_to_vmt(r, c.args[1], &c.wopts, &written);
+	vmem_trace_counts(r, &cnt);
+	if (!status) {
+		fprintf(stderr, "vmem-trace: %s (%s) -> %s (%s): %" PRIu64 " records",
+			strcmp(c.args[0], "-") == 0 ? "<stdin>" : c.args[0],
+			vmem_trace_format_name(vmem_trace_reader_format(r)),
+			strcmp(c.args[1], "-") == 0 ? "<stdout>" : c.args[1],
+			c.to_lackey ? "lackey" : (c.wopts.zstd ? "vmt+zstd" : "vmt"), written);
+		if (cnt.skipped_bad)
+			fprintf(stderr, ", %" PRIu64 " bad skipped", cnt.skipped_bad);
+		fputc('\n', stderr);
+		if (dropped)
+			fprintf(stderr, "vmem-trace: %" PRIu64 " control records have no Lackey "
+				"form and were dropped\n", dropped);
+	}
+	vmem_trace_close(r);
+	return status;
+}
+
+/* ---- info --------------------------------------------------------------------------- */
+
+/* A set of (context, 4K page) pairs: open addressing, linear probing, grows at 1/2. */
+struct page_set {
+	uint64_t *ctx;      /* vm << 32 | asid; EMPTY marks a free slot */
+	uint64_t *page;
+	size_t cap, n;
+};
+
+#define EMPTY UINT64_MAX
+
+static size_t ps_slot(const struct page_set *s, uint64_t ctx, uint64_t page)
+{
+	uint64_t h = (page ^ (ctx * 0xff51afd7ed558ccdull)) * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)(h >> 17) & (s->cap - 1);
+}
+
+static int ps_init(struct page_set *s, size_t cap)
+{
+	s->cap = cap;
+	s->n = 0;
+	s->ctx = malloc(cap * sizeof(*s->ctx));
+	s->page = malloc(cap * sizeof(*s->page));
+	if (!s->ctx || !s->page)
+		return -1;
+	for (size_t i = 0; i < cap; i++)
+		s->ctx[i] = EMPTY;
+	return 0;
+}
+
+static void ps_free(struct page_set *s)
+{
+	free(s->ctx);
+	free(s->page);
+}
+
+static void ps_put(struct page_set *s, uint64_t ctx, uint64_t page)
+{
+	size_t i = ps_slot(s, ctx, page);
+
+	while (s->ctx[i] != EMPTY) {
+		if (s->ctx[i] == ctx && s->page[i] == page)
+			return;
+		i = (i + 1) & (s->cap - 1);
+	}
+	s->ctx[i] = ctx;
+	s->page[i] = page;
+	s->n++;
+}
+
+static int ps_add(struct page_set *s, uint64_t ctx, uint64_t page)
+{
+	if (2 * (s->n + 1) > s->cap) {
+		struct page_set t;
+
+		if (ps_init(&t, s->cap * 2) < 0) {
+			ps_free(&t);
+			return -1;
+		}
+		for (size_t i = 0; i < s->cap; i++) {
+			if (s->ctx[i] != EMPTY)
+				ps_put(&t, s->ctx[i], s->page[i]);
+		}
+		ps_free(s);
+		*s = t;
+	}
+	ps_put(s, ctx, page);
+	return 0;
+}
+
+static const char *const rec_names[VMEM_REC_TYPES] = {
+	"access", "switch_as", "switch_vm", "unmap", "protect",
+};
+
+static const char *const acc_names[4] = { "load", "store", "ifetch", "modify" };
+
+static int cmd_info(int argc, char **argv)
+{
+	struct cli c;
+	struct vmem_trace_reader *r = NULL;
+	struct vmem_trace_rec *recs;
+	struct vmem_trace_counts cnt;
+	struct page_set pages;
+	uint64_t by_type[VMEM_REC_TYPES] = { 0 }, by_acc[4] = { 0 };
+	uint64_t amin = UINT64_MAX, amax = 0;
+	long n;
+	int status = parse_args(argc, argv, "info", 1, &c);
+
+	if (status)
+		return status;
+	if (open_reader(c.args[0], &c, &r))
+		return 1;
+	recs = malloc(BATCH * sizeof(*recs));
+	if (!recs || ps_init(&pages, 1u << 16) < 0) {
+		fprintf(stderr, "vmem-trace: out of memory\n");
+		return 1;
+	}
+	while ((n = vmem_trace_read(r, recs, BATCH)) > 0) {
+		for (long i = 0; i < n; i++) {
+			const struct vmem_trace_rec *x = &recs[i];
+
+			by_type[x->type < VMEM_REC_TYPES ? x->type : 0]++;
+			if (x->type != VMEM_REC_ACCESS)
+				continue;
+			by_acc[x->acc & 3]++;
+			if (x->addr < amin)
+				amin = x->addr;
+			if (x->addr > amax)
+				amax = x->addr;
+			if (ps_add(&pages, (uint64_t)x->vm << 32 | x->asid, x->addr >> 12) < 0) {
+				fprintf(stderr, "vmem-trace: out of memory\n");
+				status = 1;
+				goto out;
+			}
+		}
+	}
+	if (n < 0) {
+		fprintf(stderr, "vmem-trace: %s\n", vmem_trace_error(r));
+		status = 1;
+		goto out;
+	}
+	vmem_trace_counts(r, &cnt);
+	printf("file: %s\n", strcmp(c.args[0], "-") == 0 ? "<stdin>" : c.args[0]);
+	printf("format: %s\n", vmem_trace_format_name(vmem_trace_reader_format(r)));
+	printf("records: %" PRIu64 "\n", cnt.records);
+	for (int t = 0; t < VMEM_REC_TYPES; t++)
+		printf("records.%s: %" PRIu64 "\n", rec_names[t], by_type[t]);
+	for (int a = 0; a < 4; a++)
+		printf("accesses.%s: %" PRIu64 "\n", acc_names[a], by_acc[a]);
+	printf("pages_4k: %zu\n", pages.n);
+	if (by_type[VMEM_REC_ACCESS]) {
+		printf("addr_min: 0x%" PRIx64 "\n", amin);
+		printf("addr_max: 0x%" PRIx64 "\n", amax);
+	} else {
+		printf("addr_min: none\naddr_max: none\n");
+	}
+	printf("skipped_bad: %" PRIu64 "\n", cnt.skipped_bad);
+	printf("skipped_other: %" PRIu64 "\n", cnt.skipped_other);
+	printf("bytes: %" PRIu64 "\n", cnt.bytes);
+out:
+	ps_free(&pages);
+	free(recs);
+	vmem_trace_close(r);
+	return status;
+}
+
+/* ---- cat ---------------------------------------------------------------------------- */
+
+static void print_rec(FILE *f, const struct vmem_trace_rec *x)
+{
+	switch (x->type) {
+	case VMEM_REC_ACCESS:
+		fprintf(f, "%-9s vm=%u asid=%u addr=0x%" PRIx64 " size=%u\n",
+			acc_names[x->acc & 3], x->vm, x->asid, x->addr, x->size);
+		break;
+	case VMEM_REC_SWITCH_AS:
+	case VMEM_REC_SWITCH_VM:
+		fprintf(f, "%-9s vm=%u asid=%u\n", rec_names[x->type], x->vm, x->asid);
+		break;
+	case VMEM_REC_UNMAP:
+		fprintf(f, "%-9s vm=%u asid=%u addr=0x%" PRIx64 " len=0x%" PRIx64 "\n",
+			"unmap", x->vm, x->asid, x->addr, x->len);
+		break;
+	case VMEM_REC_PROTECT:
+		fprintf(f, "%-9s vm=%u asid=%u addr=0x%" PRIx64 " len=0x%" PRIx64
+			" prot=%c%c%c%c\n", "protect", x->vm, x->asid, x->addr, x->len,
+			x->prot & VMEM_PROT_READ ? 'r' : '-',
+			x->prot & VMEM_PROT_WRITE ? 'w' : '-',
+			x->prot & VMEM_PROT_EXEC ? 'x' : '-',
+			x->prot & VMEM_PROT_USER ? 'u' : '-');
+		break;
+	default:
+		fprintf(f, "type%u\n", x->type);
+		break;
+	}
+}
+
+static int cmd_cat(int argc, char **argv)
+{
+	struct cli c;
+	struct vmem_trace_reader *r = NULL;
+	struct vmem_trace_rec *recs;
+	uint64_t left;
+	long n = 0;
+	int status = parse_args(argc, argv, "cat", 1, &c);
+
+	if (status)
+		return status;
+	if (open_reader(c.args[0], &c, &r))
+		return 1;
+	recs = malloc(BATCH * sizeof(*recs));
+	if (!recs) {
+		vmem_trace_close(r);
+		return 1;
+	}
+	left = c.limit;
+	while (left > 0) {
+		n = vmem_trace_read(r, recs, left < BATCH ? (size_t)left : BATCH);
+		if (n <= 0)
+			break;
+		for (long i = 0; i < n; i++)
+			print_rec(stdout, &recs[i]);
+		left -= (uint64_t)n;
+	}
+	free(recs);
+	if (left > 0 && n < 0) {
+		fflush(stdout);
+		return read_failed(r);
+	}
+	vmem_trace_close(r);
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "vmem-trace: write error: %s\n", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage(NULL);
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "convert") == 0)
+		return cmd_convert(argc - 2, argv + 2);
+	if (strcmp(argv[1], "info") == 0)
+		return cmd_info(argc - 2, argv + 2);
+	if (strcmp(argv[1], "cat") == 0)
+		return cmd_cat(argc - 2, argv + 2);
+	fprintf(stderr, "vmem-trace: unknown command %s\n", argv[1]);
+	return usage(NULL);
+}

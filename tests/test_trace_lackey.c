@@ -1,0 +1,651 @@
+/*
+ * Lackey trace reader: exact records, skipped lines, every class of malformed line with
+ * its line number, skip_bad, compressed input, stdin, streaming, format detection.
+ * Inputs are written to temporary files (mkstemps) and removed afterwards.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <lzma.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "vmem/trace.h"
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+static char *temp_path(const char *suffix)
+{
+	char *path = malloc(64);
+	int fd;
+
+	assert_non_null(path);
+	snprintf(path, 64, "/tmp/vmem-lackey-XXXXXX%s", suffix);
+	fd = mkstemps(path, (int)strlen(suffix));
+	assert_true(fd >= 0);
+	close(fd);
+	return path;
+}
+
+static void put_file(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static char *write_temp(const char *suffix, const void *data, size_t len)
+{
+	char *path = temp_path(suffix);
+
+	put_file(path, data, len);
+	return path;
+}
+
+static char *write_gz(const char *suffix, const void *data, size_t len)
+{
+	char *path = temp_path(suffix);
+	gzFile g = gzopen(path, "wb6");
+
+	assert_non_null(g);
+	if (len)
+		assert_int_equal(gzwrite(g, data, (unsigned)len), (int)len);
+	assert_int_equal(gzclose(g), Z_OK);
+	return path;
+}
+
+static char *write_xz(const char *suffix, const void *data, size_t len)
+{
+	size_t cap = len + len / 2 + 4096, out = 0;
+	uint8_t *buf = malloc(cap);
+	char *path;
+
+	assert_non_null(buf);
+	assert_int_equal(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, NULL, data, len,
+						 buf, &out, cap), LZMA_OK);
+	path = write_temp(suffix, buf, out);
+	free(buf);
+	return path;
+}
+
+static char *write_zst(const char *suffix, const void *data, size_t len)
+{
+	size_t cap = ZSTD_compressBound(len);
+	void *buf = malloc(cap);
+	size_t out;
+	char *path;
+
+	assert_non_null(buf);
+	out = ZSTD_compress(buf, cap, data, len, 3);
+	assert_false(ZSTD_isError(out));
+	path = write_temp(suffix, buf, out);
+	free(buf);
+	return path;
+}
+
+static void drop(char *path)
+{
+	unlink(path);
+	free(path);
+}
+
+static struct vmem_trace_reader *open_ok(const char *path,
+					 const struct vmem_trace_reader_opts *o)
+{
+	struct vmem_trace_reader *r = NULL;
+	int rc = vmem_trace_open(path, o, &r);
+
+	if (rc != 0)
+		fail_msg("open %s: %d %s", path, rc, r ? vmem_trace_error(r) : "");
+	assert_non_null(r);
+	return r;
+}
+
+/* Reads everything in batches of max into a new array; returns the count or fails. */
+static size_t read_all(struct vmem_trace_reader *r, size_t max, struct vmem_trace_rec **out)
+{
+	size_t cap = 1024, n = 0;
+	struct vmem_trace_rec *v = malloc(cap * sizeof(*v));
+	long k;
+
+	assert_non_null(v);
+	for (;;) {
+		if (cap - n < max) {
+			cap = 2 * cap + max;
+			v = realloc(v, cap * sizeof(*v));
+			assert_non_null(v);
+		}
+		k = vmem_trace_read(r, v + n, max);
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	if (k < 0)
+		fail_msg("read: %ld %s", k, vmem_trace_error(r));
+	*out = v;
+	return n;
+}
+
+static void assert_rec(const struct vmem_trace_rec *x, uint8_t acc, uint64_t addr,
+		       uint8_t size, uint16_t vm, uint32_t asid)
+{
+	assert_int_equal(x->type, VMEM_REC_ACCESS);
+	assert_int_equal(x->acc, acc);
+	assert_int_equal(x->addr, addr);
+	assert_int_equal(x->size, size);
+	assert_int_equal(x->vm, vm);
+	assert_int_equal(x->asid, asid);
+	assert_int_equal(x->prot, 0);
+	assert_int_equal(x->len, 0);
+}
+
+static const char good_text[] =
+	"==4242== Lackey, an example Valgrind tool\n"
+	"==4242== Command: ./a.out\n"
+	"\n"
+	"I  0400d7d4,8\n"
+	" L 04ffe4fc,8\n"
+	" S 7ff000100,4\n"
+	" M 0000000000001000,2\n"
+	"I  0400D7DC,3\r\n"
+	" L ff80000000001000,16\n"
+	" S 0,255\n"
+	"==4242== \n";
+
+static void check_good(const struct vmem_trace_rec *v, size_t n, uint16_t vm, uint32_t asid)
+{
+	assert_int_equal(n, 7);
+	assert_rec(&v[0], VMEM_ACC_IFETCH, 0x0400d7d4, 8, vm, asid);
+	assert_rec(&v[1], VMEM_ACC_LOAD, 0x04ffe4fc, 8, vm, asid);
+	assert_rec(&v[2], VMEM_ACC_STORE, 0x7ff000100, 4, vm, asid);
+	assert_rec(&v[3], VMEM_ACC_MODIFY, 0x1000, 2, vm, asid);
+	assert_rec(&v[4], VMEM_ACC_IFETCH, 0x0400d7dc, 3, vm, asid);
+	assert_rec(&v[5], VMEM_ACC_LOAD, 0xff80000000001000ull, 16, vm, asid);
+	assert_rec(&v[6], VMEM_ACC_STORE, 0, 255, vm, asid);
+}
+
+/* ---- tests -------------------------------------------------------------------------- */
+
+static void test_lackey_good_input_exact_records(void **state)
+{
+	char *path = write_temp(".txt", good_text, strlen(good_text));
+	struct vmem_trace_reader *r = open_ok(path, NULL);
+	struct vmem_trace_counts c;
+	struct vmem_trace_rec *v;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(vmem_trace_reader_format(r), VMEM_TRACE_LACKEY);
+	n = read_all(r, 4096, &v);
+	check_good(v, n, 0, 0);
+	vmem_trace_counts(r, &c);
+	assert_int_equal(c.records, 7);
+	/* 3 banners + 1 blank line. */
+	assert_int_equal(c.skipped_other, 4);
+	assert_int_equal(c.skipped_bad, 0);
+	assert_int_equal(c.bytes, strlen(good_text));
+	assert_int_equal(vmem_trace_read(r, v, 16), 0);
+	free(v);
+	vmem_trace_close(r);
+	drop(path);
+}
+
+static void test_lackey_opts_vm_asid_given_to_records(void **state)
+{
+	char *path = write_temp(".txt", good_text, strlen(good_text));
+	struct vmem_trace_reader_opts o;
+	struct vmem_trace_reader *r;
+	struct vmem_trace_rec *v;
+	size_t n;
+
+	(void)state;
+	vmem_trace_reader_opts_default(&o);
+	o.vm = 3;
+	o.asid = 77;
+	r = open_ok(path, &o);
+	n = read_all(r, 2, &v);
+	check_good(v, n, 3, 77);
+	free(v);
+	vmem_trace_close(r);
+	drop(path);
+}
+
+static void test_lackey_batch_of_one_same_records(void **state)
+{
+	char *path = write_temp(".txt", good_text, strlen(good_text));
+	struct vmem_trace_reader *r = open_ok(path, NULL);
+	struct vmem_trace_rec *v;
+	size_t n;
+
+	(void)state;
+	n = read_all(r, 1, &v);
+	check_good(v, n, 0, 0);
+	free(v);
+	vmem_trace_close(r);
+	drop(path);
+}
+
+struct bad_case {
+	const char *text;
+	unsigned line;
+	long good;           /* records before the bad line */
+	const char *expect;  /* substring of the message */
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "I  1000,4\nX 1000,4\n", 2, 1, "expected \"I  \"" },
+	{ "I  1000,4\n\tI  1000,4\n", 2, 1, "expected \"I  \"" },
+	{ " X 1000,4\n", 1, 0, "expected \"I  \"" },
+	{ "I 1000,4\n", 1, 0, "expected two spaces after 'I'" },
+	{ " L1000,4\n", 1, 0, "expected a space after 'L'" },
+	{ " L zz,8\n", 1, 0, "expected hex address after 'L'" },
+	{ "I  1,1\n S ,8\n", 2, 1, "expected hex address after 'S'" },
+	{ " L 12345678901234567,8\n", 1, 0, "expected at most 16 hex digits" },
+	{ " L 00000000000000001,8\n", 1, 0, "expected at most 16 hex digits" },
+	{ " S 1000;8\n", 1, 0, "expected ',' after address" },
+	{ " M 1000,\n", 1, 0, "expected decimal size after ','" },
+	{ " M 1000,x\n", 1, 0, "expected decimal size after ','" },
+	{ " L 1000,8x\n", 1, 0, "expected end of line after size" },
+	{ " L 1000,8 \n", 1, 0, "expected end of line after size" },
+	{ " L 1000,0\n", 1, 0, "expected size 1..255, got 0" },
+	{ " L 1000,256\n", 1, 0, "expected size 1..255, got 256" },
+	{ " L 1000,99999999999999999999\n", 1, 0, "expected size 1..255" },
+	{ "\n\nI  1,1\n L 0100000000000000,8\n", 4, 1, "canonical 57-bit address" },
+	{ " L 8000000000000000,8\n", 1, 0, "0x8000000000000000" },
+	/* A last line cut inside a field (no newline at end of file). */
+	{ "I  0400d7d4,8\n L 04ffe4", 2, 1, "expected ',' after address" },
+	{ "I  0400d7d4,8\n L 04ffe4fc,", 2, 1, "expected decimal size after ','" },
+	{ "I  0400d7d4,8\n L", 2, 1, "expected a space after 'L'" },
+};
+
+static void test_lackey_malformed_lines_fail_with_file_and_line(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad_case *b = &bad_cases[i];
+		char *path = write_temp(".lackey", b->text, strlen(b->text));
+		struct vmem_trace_reader_opts o;
+		struct vmem_trace_reader *r;
+		struct vmem_trace_rec v[16];
+		char want[128];
+		long k;
+
+		vmem_trace_reader_opts_default(&o);
+		o.format = VMEM_TRACE_LACKEY;
+		r = open_ok(path, &o);
+		k = vmem_trace_read(r, v, 16);
+		if (b->good) {
+			assert_int_equal(k, b->good);
+			k = vmem_trace_read(r, v, 16);
+		}
+		if (k != VMEM_EFORMAT)
+			fail_msg("case %zu: got %ld, want VMEM_EFORMAT", i, k);
+		snprintf(want, sizeof(want), "%s:%u: ", path, b->line);
+		if (strncmp(vmem_trace_error(r), want, strlen(want)) != 0 ||
+		    !strstr(vmem_trace_error(r), b->expect))
+			fail_msg("case %zu: message \"%s\", want prefix \"%s\" and \"%s\"", i,
+				 vmem_trace_error(r), want, b->expect);
+		vmem_trace_close(r);
+		drop(path);
+	}
+}
+
+static void test_lackey_error_after_good_prefix_returned_next_call_and_sticks(void **state)
+{
+	static const char text[] = "I  1,1\n L 2,2\n\nbad line\nI  3,3\n";
+	char *path = write_temp(".txt", text, strlen(text));
+	struct vmem_trace_reader *r = open_ok(path, NULL);
+	struct vmem_trace_rec v[16];
+	char pos[256], want[256];
+
+	(void)state;
+	assert_int_equal(vmem_trace_read(r, v, 16), 2);
+	vmem_trace_position(r, pos, sizeof(pos));
+	snprintf(want, sizeof(want), "%s:2", path);
+	assert_string_equal(pos, want);
+	assert_int_equal(vmem_trace_read(r, v, 16), VMEM_EFORMAT);
+	assert_int_equal(vmem_trace_read(r, v, 16), VMEM_EFORMAT);
+	snprintf(want, sizeof(want), "%s:4: ", path);
+	assert_true(strncmp(vmem_trace_error(r), want, strlen(want)) == 0);
+	vmem_trace_close(r);
+	drop(path);
+}
+
+static void test_lackey_truncated_last_line_that_parses_accepted(void **state)
+{
+	static const char text[] = "I  0400d7d4,8\n L 04ffe4fc,8";
+	char *path = write_temp(".txt", text, strlen(text));
+	struct vmem_trace_reader *r = open_ok(path, NULL);
+	struct vmem_trace_rec *v;
+	char pos[256], want[256];
+	size_t n;
+
+	(void)state;
+	n = read_all(r, 16, &v);
+	assert_int_equal(n, 2);
+	assert_rec(&v[1], VMEM_ACC_LOAD, 0x04ffe4fc, 8, 0, 0);
+	vmem_trace_position(r, pos, sizeof(pos));
+	snprintf(want, sizeof(want), "%s:2", path);
+	assert_string_equal(pos, want);
+	free(v);
+	vmem_trace_close(r);
+	drop(path);
+}
+
+static void test_lackey_skip_bad_counts_and_continues(void **state)
+{
+	static const char text[] =
+		"I  1000,4\n"
+		"garbage\n"
+		" L 1000,0\n"
+		" L 0100000000000000,8\n"
+		"==1== banner\n"
+		" S 2000,8\n"
+		" M 3000,4x\n"
+		" M 3000,4";
+	char *path = write_temp(".txt", text, strlen(text));
+	struct vmem_trace_reader_opts o;
+	struct vmem_trace_reader *r;
+	struct vmem_trace_counts c;
+	struct vmem_trace_rec *v;
+	size_t n;
+
+	(void)state;
+	vmem_trace_reader_opts_default(&o);
+	o.skip_bad = true;
+	r = open_ok(path, &o);
+	n = read_all(r, 16, &v);
+	assert_int_equal(n, 3);
+	assert_rec(&v[0], VMEM_ACC_IFETCH, 0x1000, 4, 0, 0);
+	assert_rec(&v[1], VMEM_ACC_STORE, 0x2000, 8, 0, 0);
+	assert_rec(&v[2], VMEM_ACC_MODIFY, 0x3000, 4, 0, 0);
+	vmem_trace_counts(r, &c);
+	/* garbage, size 0, non-canonical, trailing 'x'. */
+	assert_int_equal(c.skipped_bad, 4);
+	assert_int_equal(c.skipped_other, 1);
+	assert_int_equal(c.records, 3);
+	free(v);
+	vmem_trace_close(r);
+	drop(path);
+}
+
+static void test_lackey_empty_file_no_records(void **state)
+{
+	char *path = write_temp(".txt", "", 0);
+	struct vmem_trace_reader *r = open_ok(path, NULL);
+	struct vmem_trace_rec v[4];
+	char pos[256];
+
+	(void)state;
+	assert_int_equal(vmem_trace_reader_format(r), VMEM_TRACE_LACKEY);
+	assert_int_equal(vmem_trace_read(r, v, 4), 0);
+	vmem_trace_position(r, pos, sizeof(pos));
+	assert_string_equal(pos, path);
+	vmem_trace_close(r);
+	drop(path);
+}
+
+/* Deterministic multi-megabyte Lackey text: line i has kind i % 4 and a varied address. */
+static uint64_t gen_addr(size_t i)
+{
+	return ((uint64_t)i * 0x9e3779b97f4a7c15ull) >> 17;  /* 47 bits */
+}
+
+static char *gen_text(size_t lines, size_t *len)
+{
+	static const char *const pre[4] = { "I  ", " L ", " S ", " M " };
+	char *t = malloc(lines * 32 + 64);
+	size_t o = 0;
+
+	assert_non_null(t);
+	o += (size_t)sprintf(t, "==1== start\n");
+	for (size_t i = 0; i < lines; i++)
+		o += (size_t)sprintf(t + o, "%s%08llx,%u\n", pre[i % 4],
+				     (unsigned long long)gen_addr(i), (unsigned)(i % 255 + 1));
+	*len = o;
+	return t;
+}
+
+static const uint8_t gen_acc[4] = {
+	VMEM_ACC_IFETCH, VMEM_ACC_LOAD, VMEM_ACC_STORE, VMEM_ACC_MODIFY
+};
+
+static void check_stream(const char *path, size_t lines, size_t batch)
+{
+	struct vmem_trace_reader *r = open_ok(path, NULL);
+	struct vmem_trace_rec v[64];
+	struct vmem_trace_counts c;
+	char pos[256], want[256];
+	size_t i = 0;
+	long k;
+
+	assert_true(batch <= 64);
+	while ((k = vmem_trace_read(r, v, batch)) > 0) {
+		for (long j = 0; j < k; j++, i++) {
+			if (v[j].addr != gen_addr(i) || v[j].acc != gen_acc[i % 4] ||
+			    v[j].size != i % 255 + 1)
+				fail_msg("%s: record %zu differs", path, i);
+		}
+	}
+	assert_int_equal(k, 0);
+	assert_int_equal(i, lines);
+	vmem_trace_counts(r, &c);
+	assert_int_equal(c.records, lines);
+	assert_int_equal(c.skipped_other, 1);
+	vmem_trace_position(r, pos, sizeof(pos));
+	snprintf(want, sizeof(want), "%s:%zu", path, lines + 1);
+	assert_string_equal(pos, want);
+	vmem_trace_close(r);
+}
+
+static void test_lackey_multi_megabyte_small_batches_streams_exactly(void **state)
+{
+	size_t lines = 300000, len;  /* about 5.4 MB, more than five input windows */
+	char *text = gen_text(lines, &len);
+	char *plain = write_temp(".txt", text, len);
+	char *gz = write_gz(".txt.gz", text, len);
+
+	(void)state;
+	assert_true(len > 4u << 20);
+	check_stream(plain, lines, 7);
+	check_stream(gz, lines, 61);
+	drop(plain);
+	drop(gz);
+	free(text);
+}
+
+static void test_lackey_compressed_inputs_decode_identically(void **state)
+{
+	char *paths[4];
+	char *two;
+	size_t half = strlen(good_text) / 2;
+
+	(void)state;
+	while (good_text[half - 1] != '\n')
+		half++;
+	paths[0] = write_gz(".gz", good_text, strlen(good_text));
+	paths[1] = write_xz(".xz", good_text, strlen(good_text));
+	paths[2] = write_zst(".zst", good_text, strlen(good_text));
+	/* Two gzip members back to back, as `cat a.gz b.gz` makes. */
+	{
+		char *a = write_gz(".gz", good_text, half);
+		char *b = write_gz(".gz", good_text + half, strlen(good_text) - half);
+		FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+		char buf[4096];
+		size_t na, nb;
+
+		assert_non_null(fa);
+		assert_non_null(fb);
+		na = fread(buf, 1, sizeof(buf) / 2, fa);
+		nb = fread(buf + na, 1, sizeof(buf) / 2, fb);
+		fclose(fa);
+		fclose(fb);
+		two = write_temp(".gz", buf, na + nb);
+		drop(a);
+		drop(b);
+	}
+	paths[3] = two;
+	for (int i = 0; i < 4; i++) {
+		struct vmem_trace_reader *r = open_ok(paths[i], NULL);
+		struct vmem_trace_rec *v;
+		struct vmem_trace_counts c;
+		size_t n = read_all(r, 3, &v);
+
+		assert_int_equal(vmem_trace_reader_format(r), VMEM_TRACE_LACKEY);
+		check_good(v, n, 0, 0);
+		vmem_trace_counts(r, &c);
+		assert_int_equal(c.skipped_other, 4);
+		free(v);
+		vmem_trace_close(r);
+		drop(paths[i]);
+	}
+}
+
+static void test_lackey_truncated_gzip_fails_with_io_error(void **state)
+{
+	size_t lines = 20000, len;
+	char *text = gen_text(lines, &len);
+	char *gz = write_gz(".gz", text, len);
+	struct vmem_trace_reader *r;
+	struct vmem_trace_rec v[256];
+	size_t got = 0;
+	long k;
+
+	(void)state;
+	assert_int_equal(truncate(gz, 2000), 0);
+	r = open_ok(gz, NULL);
+	while ((k = vmem_trace_read(r, v, 256)) > 0) {
+		/* The complete lines decoded before the cut come first, unchanged. */
+		for (long j = 0; j < k; j++, got++)
+			assert_int_equal(v[j].addr, gen_addr(got));
+	}
+	assert_true(got > 0 && got < lines);
+	assert_int_equal(k, VMEM_EIO);
+	assert_non_null(strstr(vmem_trace_error(r), gz));
+	assert_non_null(strstr(vmem_trace_error(r), "truncated gzip"));
+	vmem_trace_close(r);
+	drop(gz);
+	free(text);
+}
+
+static void test_lackey_stdin_dash_reads_standard_input(void **state)
+{
+	char *path = write_gz(".gz", good_text, strlen(good_text));
+	int saved = dup(STDIN_FILENO);
+	int fd = open(path, O_RDONLY);
+	struct vmem_trace_reader *r;
+	struct vmem_trace_rec *v;
+	size_t n;
+
+	(void)state;
+	assert_true(saved >= 0 && fd >= 0);
+	assert_int_equal(dup2(fd, STDIN_FILENO), STDIN_FILENO);
+	close(fd);
+	r = open_ok("-", NULL);
+	n = read_all(r, 4096, &v);
+	check_good(v, n, 0, 0);
+	vmem_trace_close(r);
+	assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
+	close(saved);
+	free(v);
+	drop(path);
+}
+
+static void test_lackey_overlong_line_fails(void **state)
+{
+	size_t len = (3u << 20) / 2;
+	char *text = malloc(len + 1);
+	char *path;
+	struct vmem_trace_reader *r;
+	struct vmem_trace_rec v[4];
+
+	(void)state;
+	assert_non_null(text);
+	memset(text, '=', len);
+	text[len] = '\n';
+	path = write_temp(".txt", text, len + 1);
+	r = open_ok(path, NULL);
+	assert_int_equal(vmem_trace_read(r, v, 4), VMEM_EFORMAT);
+	assert_non_null(strstr(vmem_trace_error(r), ":1: line longer than"));
+	vmem_trace_close(r);
+	drop(path);
+	free(text);
+}
+
+static void test_detect_unknown_content_fails_with_format_hint(void **state)
+{
+	static const unsigned char junk[64] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
+	char *path = write_temp(".bin", junk, sizeof(junk));
+	struct vmem_trace_reader *r = NULL;
+	char want[256];
+
+	(void)state;
+	assert_int_equal(vmem_trace_open(path, NULL, &r), VMEM_EFORMAT);
+	assert_non_null(r);
+	snprintf(want, sizeof(want), "%s: cannot detect trace format; use --format", path);
+	assert_string_equal(vmem_trace_error(r), want);
+	vmem_trace_close(r);
+	drop(path);
+}
+
+static void test_open_missing_file_fails_with_io_error(void **state)
+{
+	struct vmem_trace_reader *r = NULL;
+	struct vmem_trace_rec v[1];
+
+	(void)state;
+	assert_int_equal(vmem_trace_open("/nonexistent/x.lackey", NULL, &r), VMEM_EIO);
+	assert_non_null(r);
+	assert_non_null(strstr(vmem_trace_error(r), "/nonexistent/x.lackey: cannot open"));
+	assert_int_equal(vmem_trace_read(r, v, 1), VMEM_EIO);
+	vmem_trace_close(r);
+}
+
+static void test_format_names_parse_back(void **state)
+{
+	enum vmem_trace_format f;
+
+	(void)state;
+	for (int i = VMEM_TRACE_AUTO; i <= VMEM_TRACE_VMT; i++) {
+		assert_int_equal(vmem_trace_format_parse(vmem_trace_format_name(i), &f), 0);
+		assert_int_equal(f, i);
+	}
+	assert_string_equal(vmem_trace_format_name(VMEM_TRACE_LACKEY), "lackey");
+	assert_int_equal(vmem_trace_format_parse("LACKEY", &f), 0);
+	assert_int_equal(f, VMEM_TRACE_LACKEY);
+	assert_int_equal(vmem_trace_format_parse("pin", &f), VMEM_EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lackey_good_input_exact_records),
+		cmocka_unit_test(test_lackey_opts_vm_asid_given_to_records),
+		cmocka_unit_test(test_lackey_batch_of_one_same_records),
+		cmocka_unit_test(test_lackey_malformed_lines_fail_with_file_and_line),
+		cmocka_unit_test(test_lackey_error_after_good_prefix_returned_next_call_and_sticks),
+		cmocka_unit_test(test_lackey_truncated_last_line_that_parses_accepted),
+		cmocka_unit_test(test_lackey_skip_bad_counts_and_continues),
+		cmocka_unit_test(test_lackey_empty_file_no_records),
+		cmocka_unit_test(test_lackey_multi_megabyte_small_batches_streams_exactly),
+		cmocka_unit_test(test_lackey_compressed_inputs_decode_identically),
+		cmocka_unit_test(test_lackey_truncated_gzip_fails_with_io_error),
+		cmocka_unit_test(test_lackey_stdin_dash_reads_standard_input),
+		cmocka_unit_test(test_lackey_overlong_line_fails),
+		cmocka_unit_test(test_detect_unknown_content_fails_with_format_hint),
+		cmocka_unit_test(test_open_missing_file_fails_with_io_error),
+		cmocka_unit_test(test_format_names_parse_back),
+	};
+
+	return cmocka_run_group_tests_name("trace_lackey", tests, NULL, NULL);
+}

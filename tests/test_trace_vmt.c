@@ -1,0 +1,739 @@
+/*
+ * .vmt format (traces/FORMAT.md): writer -> reader round trips with every record type,
+ * plain and zstd; header bytes; every class of bad header and bad record, each reported
+ * with its byte offset (the same in plain and zstd files); skip_bad; the writer's
+ * checks; outer compression; streaming of multi-megabyte traces in small batches.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <lzma.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "vmem/trace.h"
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+static char *temp_path(const char *suffix)
+{
+	char *path = malloc(64);
+	int fd;
+
+	assert_non_null(path);
+	snprintf(path, 64, "/tmp/vmem-vmt-XXXXXX%s", suffix);
+	fd = mkstemps(path, (int)strlen(suffix));
+	assert_true(fd >= 0);
+	close(fd);
+	return path;
+}
+
+static char *write_temp(const char *suffix, const void *data, size_t len)
+{
+	char *path = temp_path(suffix);
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+	return path;
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	struct stat st;
+	unsigned char *buf;
+
+	assert_non_null(f);
+	assert_int_equal(fstat(fileno(f), &st), 0);
+	buf = malloc((size_t)st.st_size + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)st.st_size, f), (size_t)st.st_size);
+	fclose(f);
+	*len = (size_t)st.st_size;
+	return buf;
+}
+
+static void drop(char *path)
+{
+	unlink(path);
+	free(path);
+}
+
+static void put16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static const unsigned char magic[8] = { 0x89, 'V', 'M', 'T', '\r', '\n', 0x1a, '\n' };
+
+static void header(unsigned char *p, uint16_t version, uint16_t flags, uint32_t hsize)
+{
+	memset(p, 0, 32);
+	memcpy(p, magic, 8);
+	put16(p + 8, version);
+	put16(p + 10, flags);
+	put32(p + 12, hsize);
+}
+
+/* A raw record as FORMAT.md lays it out; returns its size (16, or 24 with a length). */
+static size_t raw_rec(unsigned char *p, uint8_t op, uint8_t arg, uint16_t vm, uint32_t asid,
+		      uint64_t addr, bool long_rec, uint64_t len)
+{
+	p[0] = op;
+	p[1] = arg;
+	put16(p + 2, vm);
+	put32(p + 4, asid);
+	put64(p + 8, addr);
+	if (!long_rec)
+		return 16;
+	put64(p + 16, len);
+	return 24;
+}
+
+/* A .vmt file from a raw record stream; zstd-compresses it when zstd is set. */
+static char *make_vmt(const unsigned char *recs, size_t len, bool zstd)
+{
+	size_t cap = 32 + ZSTD_compressBound(len);
+	unsigned char *buf = malloc(cap);
+	size_t n = 32;
+	char *path;
+
+	assert_non_null(buf);
+	header(buf, 1, zstd ? 1 : 0, 32);
+	if (zstd) {
+		size_t z = ZSTD_compress(buf + 32, cap - 32, recs, len, 3);
+
+		assert_false(ZSTD_isError(z));
+		n += z;
+	} else {
+		memcpy(buf + 32, recs, len);
+		n += len;
+	}
+	path = write_temp(".vmt", buf, n);
+	free(buf);
+	return path;
+}
+
+static struct vmem_trace_reader *open_opts(const char *path, bool skip_bad)
+{
+	struct vmem_trace_reader_opts o;
+	struct vmem_trace_reader *r = NULL;
+	int rc;
+
+	vmem_trace_reader_opts_default(&o);
+	o.skip_bad = skip_bad;
+	o.vm = 5;      /* never used: .vmt records carry their own ids */
+	o.asid = 6;
+	rc = vmem_trace_open(path, &o, &r);
+	if (rc != 0)
+		fail_msg("open %s: %d %s", path, rc, r ? vmem_trace_error(r) : "");
+	return r;
+}
+
+static size_t read_all(struct vmem_trace_reader *r, size_t max, struct vmem_trace_rec **out,
+		       long *last)
+{
+	size_t cap = 1024, n = 0;
+	struct vmem_trace_rec *v = malloc(cap * sizeof(*v));
+	long k;
+
+	assert_non_null(v);
+	for (;;) {
+		if (cap - n < max) {
+			cap = 2 * cap + max;
+			v = realloc(v, cap * sizeof(*v));
+			assert_non_null(v);
+		}
+		k = vmem_trace_read(r, v + n, max);
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	*last = k;
+	*out = v;
+	return n;
+}
+
+static void assert_same(const struct vmem_trace_rec *a, const struct vmem_trace_rec *b,
+			size_t i)
+{
+	if (a->type != b->type || a->acc != b->acc || a->prot != b->prot ||
+	    a->size != b->size || a->vm != b->vm || a->asid != b->asid ||
+	    a->addr != b->addr || a->len != b->len)
+		fail_msg("record %zu: got type %u acc %u prot %u size %u vm %u asid %u addr "
+			 "0x%llx len 0x%llx; want type %u acc %u prot %u size %u vm %u asid %u "
+			 "addr 0x%llx len 0x%llx", i, a->type, a->acc, a->prot, a->size, a->vm,
+			 a->asid, (unsigned long long)a->addr, (unsigned long long)a->len,
+			 b->type, b->acc, b->prot, b->size, b->vm, b->asid,
+			 (unsigned long long)b->addr, (unsigned long long)b->len);
+}
+
+/* Every record type and access kind, extreme field values included. */
+static const struct vmem_trace_rec all_types[] = {
+	{ .type = VMEM_REC_SWITCH_VM, .vm = 1 },
+	{ .type = VMEM_REC_SWITCH_AS, .vm = 1, .asid = 42 },
+	{ .type = VMEM_REC_ACCESS, .acc = VMEM_ACC_IFETCH, .size = 4, .vm = 1, .asid = 42,
+	  .addr = 0x401000 },
+	{ .type = VMEM_REC_ACCESS, .acc = VMEM_ACC_LOAD, .size = 8, .vm = 1, .asid = 42,
+	  .addr = 0x7ffffffff000 },
+	{ .type = VMEM_REC_ACCESS, .acc = VMEM_ACC_STORE, .size = 255, .vm = 65535,
+	  .asid = 0xffffffffu, .addr = 0x00ffffffffffffffull },
+	{ .type = VMEM_REC_ACCESS, .acc = VMEM_ACC_MODIFY, .size = 1, .vm = 0, .asid = 0,
+	  .addr = 0xff00000000000000ull },
+	{ .type = VMEM_REC_UNMAP, .vm = 1, .asid = 42, .addr = 0x600000, .len = 0x200000 },
+	{ .type = VMEM_REC_PROTECT, .prot = VMEM_PROT_READ | VMEM_PROT_USER, .vm = 1,
+	  .asid = 42, .addr = 0x601000, .len = 4096 },
+	{ .type = VMEM_REC_PROTECT, .prot = 0, .vm = 2, .asid = 3, .addr = 0x1000,
+	  .len = UINT64_MAX },
+	{ .type = VMEM_REC_ACCESS, .acc = VMEM_ACC_LOAD, .size = 2, .vm = 2, .asid = 3,
+	  .addr = 0 },
+};
+
+#define NALL (sizeof(all_types) / sizeof(all_types[0]))
+
+static char *write_with(const struct vmem_trace_rec *v, size_t n, bool zstd)
+{
+	char *path = temp_path(".vmt");
+	struct vmem_trace_writer_opts o;
+	struct vmem_trace_writer *w = NULL;
+
+	vmem_trace_writer_opts_default(&o);
+	o.zstd = zstd;
+	assert_int_equal(vmem_trace_writer_open(path, &o, &w), 0);
+	assert_int_equal(vmem_trace_write(w, v, n), 0);
+	assert_int_equal(vmem_trace_writer_close(w), 0);
+	return path;
+}
+
+static void round_trip(bool zstd)
+{
+	char *path = write_with(all_types, NALL, zstd);
+
+	for (size_t max = 1; max <= NALL + 1; max++) {
+		struct vmem_trace_reader *r = open_opts(path, false);
+		struct vmem_trace_counts c;
+		struct vmem_trace_rec *v;
+		long last;
+		size_t n = read_all(r, max, &v, &last);
+
+		assert_int_equal(vmem_trace_reader_format(r), VMEM_TRACE_VMT);
+		assert_int_equal(last, 0);
+		assert_int_equal(n, NALL);
+		for (size_t i = 0; i < n; i++)
+			assert_same(&v[i], &all_types[i], i);
+		vmem_trace_counts(r, &c);
+		assert_int_equal(c.records, NALL);
+		assert_int_equal(c.skipped_bad, 0);
+		free(v);
+		vmem_trace_close(r);
+	}
+	drop(path);
+}
+
+/* ---- tests -------------------------------------------------------------------------- */
+
+static void test_vmt_round_trip_all_types_plain_exact(void **state)
+{
+	(void)state;
+	round_trip(false);
+}
+
+static void test_vmt_round_trip_all_types_zstd_exact(void **state)
+{
+	(void)state;
+	round_trip(true);
+}
+
+static void test_vmt_writer_bytes_match_spec(void **state)
+{
+	/* Expected bytes derived by hand from traces/FORMAT.md. */
+	static const unsigned char want[32 + 16 + 24] = {
+		0x89, 'V', 'M', 'T', '\r', '\n', 0x1a, '\n',   /* magic */
+		1, 0, 0, 0, 32, 0, 0, 0,                         /* version 1, flags 0, 32 */
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* reserved */
+		0x10, 8, 0x34, 0x12, 0x78, 0x56, 0x34, 0x12,     /* store, size 8, vm, asid */
+		0x00, 0x10, 0x40, 0, 0, 0, 0, 0,                 /* addr 0x401000 */
+		0x04, 0x07, 1, 0, 2, 0, 0, 0,                    /* protect rwx, vm 1, asid 2 */
+		0x00, 0x20, 0, 0, 0, 0, 0, 0,                    /* addr 0x2000 */
+		0x00, 0x30, 0, 0, 0, 0, 0, 0,                    /* len 0x3000 */
+	};
+	const struct vmem_trace_rec v[2] = {
+		{ .type = VMEM_REC_ACCESS, .acc = VMEM_ACC_STORE, .size = 8, .vm = 0x1234,
+		  .asid = 0x12345678, .addr = 0x401000 },
+		{ .type = VMEM_REC_PROTECT, .prot = 7, .vm = 1, .asid = 2, .addr = 0x2000,
+		  .len = 0x3000, .size = 99, .acc = 3 },  /* size, acc: unused, not stored */
+	};
+	char *path = write_with(v, 2, false);
+	size_t len;
+	unsigned char *got = slurp(path, &len);
+
+	(void)state;
+	assert_int_equal(len, sizeof(want));
+	assert_memory_equal(got, want, sizeof(want));
+	free(got);
+	drop(path);
+
+	path = write_with(v, 0, true);
+	got = slurp(path, &len);
+	assert_true(len >= 32);
+	assert_int_equal(got[10], 1);     /* flags: zstd */
+	assert_int_equal(got[32], 0x28);  /* a zstd frame follows the header */
+	free(got);
+	drop(path);
+}
+
+struct bad_header {
+	uint16_t version, flags;
+	uint32_t hsize;
+	int reserved_at;      /* a non-zero reserved byte there, or -1 */
+	size_t cut;           /* file length, or 0 for the whole header */
+	unsigned off;
+	const char *expect;
+};
+
+static const struct bad_header bad_headers[] = {
+	{ 2, 0, 32, -1, 0, 8, "unsupported version 2" },
+	{ 0, 0, 32, -1, 0, 8, "unsupported version 0" },
+	{ 1, 2, 32, -1, 0, 10, "unknown flags 0x2" },
+	{ 1, 0x8001, 32, -1, 0, 10, "unknown flags 0x8001" },
+	{ 1, 0, 40, -1, 0, 12, "expected header size 32, got 40" },
+	{ 1, 0, 32, 16, 0, 16, "reserved header bytes" },
+	{ 1, 0, 32, 31, 0, 31, "reserved header bytes" },
+	{ 1, 0, 32, -1, 20, 20, "expected a 32-byte header, got 20 bytes" },
+};
+
+static void test_vmt_bad_header_fails_with_field_offset(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_headers) / sizeof(bad_headers[0]); i++) {
+		const struct bad_header *b = &bad_headers[i];
+		unsigned char buf[48];
+		char *path;
+		struct vmem_trace_reader *r = NULL;
+		char want[256];
+		int rc;
+
+		header(buf, b->version, b->flags, b->hsize);
+		if (b->reserved_at >= 0)
+			buf[b->reserved_at] = 1;
+		raw_rec(buf + 32, 0, 8, 0, 0, 0x1000, false, 0);
+		path = write_temp(".vmt", buf, b->cut ? b->cut : sizeof(buf));
+		rc = vmem_trace_open(path, NULL, &r);
+		assert_int_equal(rc, VMEM_EFORMAT);
+		snprintf(want, sizeof(want), "%s: offset %u: ", path, b->off);
+		if (strncmp(vmem_trace_error(r), want, strlen(want)) != 0 ||
+		    !strstr(vmem_trace_error(r), b->expect))
+			fail_msg("case %zu: \"%s\", want \"%s\" and \"%s\"", i,
+				 vmem_trace_error(r), want, b->expect);
+		vmem_trace_close(r);
+		drop(path);
+	}
+}
+
+static void test_vmt_wrong_magic_fails_at_offset_zero(void **state)
+{
+	static const char text[] = "I  0400d7d4,8\n L 04ffe4fc,8\n S 04ffe4fc,8\n";
+	char *path = write_temp(".vmt", text, strlen(text));
+	struct vmem_trace_reader_opts o;
+	struct vmem_trace_reader *r = NULL;
+	char want[256];
+
+	(void)state;
+	vmem_trace_reader_opts_default(&o);
+	o.format = VMEM_TRACE_VMT;
+	assert_int_equal(vmem_trace_open(path, &o, &r), VMEM_EFORMAT);
+	snprintf(want, sizeof(want), "%s: offset 0: expected the .vmt magic", path);
+	assert_true(strncmp(vmem_trace_error(r), want, strlen(want)) == 0);
+	vmem_trace_close(r);
+	drop(path);
+}
+
+struct bad_rec {
+	uint8_t op, arg;
+	uint64_t addr;
+	bool long_rec;
+	uint64_t len;
+	size_t cut;          /* bytes of the bad record present (a truncated file), 0 = all */
+	bool fatal;          /* fails even with skip_bad */
+	const char *expect;
+};
+
+static const struct bad_rec bad_recs[] = {
+	{ 0x05, 0, 0x1000, false, 0, 0, true, "unknown type 5" },
+	{ 0x0f, 0, 0x1000, false, 0, 0, true, "unknown type 15" },
+	{ 0x40, 8, 0x1000, false, 0, 0, false, "expected access kind 0..3, got 4" },
+	{ 0xf0, 8, 0x1000, false, 0, 0, false, "expected access kind 0..3, got 15" },
+	{ 0x00, 0, 0x1000, false, 0, 0, false, "expected access size 1..255, got 0" },
+	{ 0x00, 8, 0x0100000000000000ull, false, 0, 0, false, "canonical 57-bit address" },
+	{ 0x01, 0, 0x8000000000000000ull, false, 0, 0, false, "0x8000000000000000" },
+	{ 0x11, 0, 0x1000, false, 0, 0, false, "bits 4-7 of byte 0" },
+	{ 0x02, 3, 0, false, 0, 0, false, "expected byte 1 to be 0" },
+	{ 0x03, 1, 0x1000, true, 4096, 0, false, "expected byte 1 to be 0" },
+	{ 0x04, 0x10, 0x1000, true, 4096, 0, false, "expected protection bits" },
+	{ 0x03, 0, 0x1000, true, 0, 0, false, "expected a non-zero length" },
+	{ 0x04, 1, 0x1000, true, 0, 0, false, "expected a non-zero length" },
+	{ 0x00, 8, 0x1000, false, 0, 15, false, "expected a 16-byte record, got 15 bytes" },
+	{ 0x00, 8, 0x1000, false, 0, 1, false, "expected a 16-byte record, got 1 bytes" },
+	{ 0x03, 0, 0x1000, true, 4096, 20, false, "expected a 24-byte record, got 20 bytes" },
+	{ 0x04, 1, 0x1000, true, 4096, 16, false, "expected a 24-byte record, got 16 bytes" },
+};
+
+/* Stream: good ACCESS at 32, good UNMAP at 48, the bad record at 72, a good one after. */
+static size_t bad_stream(unsigned char *buf, const struct bad_rec *b, bool *has_tail)
+{
+	size_t n = 0, m;
+
+	n += raw_rec(buf + n, 0x20, 4, 1, 2, 0x401000, false, 0);
+	n += raw_rec(buf + n, 0x03, 0, 1, 2, 0x600000, true, 8192);
+	m = raw_rec(buf + n, b->op, b->arg, 1, 2, b->addr, b->long_rec, b->len);
+	if (b->cut) {
+		*has_tail = false;
+		return n + b->cut;
+	}
+	n += m;
+	n += raw_rec(buf + n, 0x10, 8, 1, 2, 0x7ff000, false, 0);
+	*has_tail = true;
+	return n;
+}
+
+static void check_good_prefix(const struct vmem_trace_rec *v)
+{
+	assert_int_equal(v[0].type, VMEM_REC_ACCESS);
+	assert_int_equal(v[0].acc, VMEM_ACC_IFETCH);
+	assert_int_equal(v[0].addr, 0x401000);
+	assert_int_equal(v[1].type, VMEM_REC_UNMAP);
+	assert_int_equal(v[1].len, 8192);
+}
+
+static void test_vmt_bad_records_fail_with_offset_plain_and_zstd(void **state)
+{
+	(void)state;
+	for (int z = 0; z < 2; z++) {
+		for (size_t i = 0; i < sizeof(bad_recs) / sizeof(bad_recs[0]); i++) {
+			const struct bad_rec *b = &bad_recs[i];
+			unsigned char buf[128];
+			bool tail;
+			size_t len = bad_stream(buf, b, &tail);
+			char *path = make_vmt(buf, len, z);
+			struct vmem_trace_reader *r = open_opts(path, false);
+			struct vmem_trace_rec *v;
+			char want[256];
+			long last;
+			size_t n = read_all(r, 3, &v, &last);
+
+			assert_int_equal(n, 2);
+			check_good_prefix(v);
+			assert_int_equal(last, VMEM_EFORMAT);
+			snprintf(want, sizeof(want), "%s: offset 72: ", path);
+			if (strncmp(vmem_trace_error(r), want, strlen(want)) != 0 ||
+			    !strstr(vmem_trace_error(r), b->expect))
+				fail_msg("zstd %d case %zu: \"%s\", want \"%s\" and \"%s\"", z, i,
+					 vmem_trace_error(r), want, b->expect);
+			free(v);
+			vmem_trace_close(r);
+			drop(path);
+		}
+	}
+}
+
+static void test_vmt_skip_bad_skips_known_size_records_unknown_type_fatal(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad_recs) / sizeof(bad_recs[0]); i++) {
+		const struct bad_rec *b = &bad_recs[i];
+		unsigned char buf[128];
+		bool tail;
+		size_t len = bad_stream(buf, b, &tail);
+		char *path = make_vmt(buf, len, false);
+		struct vmem_trace_reader *r = open_opts(path, true);
+		struct vmem_trace_counts c;
+		struct vmem_trace_rec *v;
+		long last;
+		size_t n = read_all(r, 16, &v, &last);
+
+		vmem_trace_counts(r, &c);
+		if (b->fatal) {
+			assert_int_equal(n, 2);
+			assert_int_equal(last, VMEM_EFORMAT);
+			assert_non_null(strstr(vmem_trace_error(r), "offset 72: "));
+			assert_int_equal(c.skipped_bad, 0);
+		} else {
+			assert_int_equal(last, 0);
+			assert_int_equal(n, tail ? 3 : 2);
+			check_good_prefix(v);
+			if (tail)
+				assert_int_equal(v[2].addr, 0x7ff000);
+			assert_int_equal(c.skipped_bad, 1);
+		}
+		free(v);
+		vmem_trace_close(r);
+		drop(path);
+	}
+}
+
+static void test_vmt_truncated_zstd_stream_fails_with_io_error(void **state)
+{
+	struct vmem_trace_rec *recs = malloc(50000 * sizeof(*recs));
+	char *path;
+	struct vmem_trace_reader *r;
+	struct vmem_trace_rec v[512];
+	size_t got = 0;
+	long k;
+
+	(void)state;
+	assert_non_null(recs);
+	for (size_t i = 0; i < 50000; i++)
+		recs[i] = (struct vmem_trace_rec){ .type = VMEM_REC_ACCESS, .size = 8,
+			.addr = (i * 0x9e3779b97f4a7c15ull) >> 20 };
+	path = write_with(recs, 50000, true);
+	assert_int_equal(truncate(path, 100000), 0);
+	r = open_opts(path, false);
+	while ((k = vmem_trace_read(r, v, 512)) > 0) {
+		for (long j = 0; j < k; j++, got++)
+			assert_int_equal(v[j].addr, recs[got].addr);
+	}
+	assert_int_equal(k, VMEM_EIO);
+	assert_true(got < 50000);
+	assert_non_null(strstr(vmem_trace_error(r), "truncated zstd stream"));
+	vmem_trace_close(r);
+	drop(path);
+	free(recs);
+}
+
+static void test_vmt_writer_rejects_invalid_record_writes_nothing(void **state)
+{
+	static const struct vmem_trace_rec bad[] = {
+		{ .type = 5 },
+		{ .type = VMEM_REC_ACCESS, .acc = 4, .size = 1 },
+		{ .type = VMEM_REC_ACCESS, .acc = 0, .size = 0 },
+		{ .type = VMEM_REC_ACCESS, .size = 1, .addr = 0x0100000000000000ull },
+		{ .type = VMEM_REC_PROTECT, .prot = 0x10, .len = 1 },
+		{ .type = VMEM_REC_UNMAP, .len = 0 },
+	};
+	char *path = temp_path(".vmt");
+	struct vmem_trace_writer *w = NULL;
+	struct vmem_trace_reader *r;
+	struct vmem_trace_rec *v;
+	long last;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(vmem_trace_writer_open(path, NULL, &w), 0);
+	assert_int_equal(vmem_trace_write(w, all_types, 2), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct vmem_trace_rec batch[2] = { all_types[2], bad[i] };
+
+		assert_int_equal(vmem_trace_write(w, batch, 2), VMEM_EINVAL);
+		assert_non_null(strstr(vmem_trace_writer_error(w), path));
+		assert_non_null(strstr(vmem_trace_writer_error(w), "record 3: "));
+	}
+	/* The writer is still usable after a rejected batch. */
+	assert_int_equal(vmem_trace_write(w, all_types + 2, 1), 0);
+	assert_int_equal(vmem_trace_writer_close(w), 0);
+	r = open_opts(path, false);
+	n = read_all(r, 16, &v, &last);
+	assert_int_equal(last, 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++)
+		assert_same(&v[i], &all_types[i], i);
+	free(v);
+	vmem_trace_close(r);
+	drop(path);
+}
+
+static void test_vmt_writer_bad_path_reports_error(void **state)
+{
+	struct vmem_trace_writer *w = NULL;
+
+	(void)state;
+	assert_int_equal(vmem_trace_writer_open("/nonexistent/dir/x.vmt", NULL, &w), VMEM_EIO);
+	assert_non_null(w);
+	assert_non_null(strstr(vmem_trace_writer_error(w), "/nonexistent/dir/x.vmt: cannot create"));
+	assert_int_equal(vmem_trace_writer_close(w), VMEM_EIO);
+}
+
+/* Record i of a long mixed trace; every 7th is a 24-byte UNMAP or PROTECT. */
+static struct vmem_trace_rec gen(size_t i)
+{
+	struct vmem_trace_rec x = { .vm = (uint16_t)(i % 3), .asid = (uint32_t)(i % 5) };
+
+	if (i % 7 == 3) {
+		x.type = i % 2 ? VMEM_REC_UNMAP : VMEM_REC_PROTECT;
+		x.prot = x.type == VMEM_REC_PROTECT ? (uint8_t)(i % 16) : 0;
+		x.addr = (uint64_t)i << 12;
+		x.len = 4096 * (i % 9 + 1);
+	} else if (i % 1000 == 999) {
+		x.type = VMEM_REC_SWITCH_AS;
+	} else {
+		x.type = VMEM_REC_ACCESS;
+		x.acc = (uint8_t)(i % 4);
+		x.size = (uint8_t)(i % 255 + 1);
+		x.addr = (i * 0x9e3779b97f4a7c15ull) >> 17;
+	}
+	return x;
+}
+
+static void stream_check(bool zstd, size_t count, size_t batch)
+{
+	struct vmem_trace_writer_opts o;
+	struct vmem_trace_writer *w = NULL;
+	char *path = temp_path(".vmt");
+	struct vmem_trace_rec chunk[1000];
+	struct vmem_trace_rec v[64];
+	struct vmem_trace_reader *r;
+	struct vmem_trace_counts c;
+	char pos[256], want[256];
+	uint64_t off = 32, last_off = 0;
+	size_t i = 0;
+	long k;
+
+	vmem_trace_writer_opts_default(&o);
+	o.zstd = zstd;
+	assert_int_equal(vmem_trace_writer_open(path, &o, &w), 0);
+	for (size_t base = 0; base < count; base += 1000) {
+		for (size_t j = 0; j < 1000; j++)
+			chunk[j] = gen(base + j);
+		assert_int_equal(vmem_trace_write(w, chunk, 1000), 0);
+	}
+	assert_int_equal(vmem_trace_writer_close(w), 0);
+
+	r = open_opts(path, false);
+	while ((k = vmem_trace_read(r, v, batch)) > 0) {
+		for (long j = 0; j < k; j++, i++) {
+			struct vmem_trace_rec x = gen(i);
+
+			assert_same(&v[j], &x, i);
+			last_off = off;
+			off += x.type == VMEM_REC_UNMAP || x.type == VMEM_REC_PROTECT ? 24 : 16;
+		}
+	}
+	assert_int_equal(k, 0);
+	assert_int_equal(i, count);
+	vmem_trace_counts(r, &c);
+	assert_int_equal(c.records, count);
+	vmem_trace_position(r, pos, sizeof(pos));
+	snprintf(want, sizeof(want), "%s: offset %llu", path, (unsigned long long)last_off);
+	assert_string_equal(pos, want);
+	vmem_trace_close(r);
+	drop(path);
+}
+
+static void test_vmt_multi_megabyte_small_batches_streams_exactly(void **state)
+{
+	(void)state;
+	/* 400000 records: about 6.9 MB of records, several input windows. */
+	stream_check(false, 400000, 5);
+	stream_check(true, 400000, 64);
+}
+
+static void test_vmt_outer_compression_decodes_identically(void **state)
+{
+	char *path = write_with(all_types, NALL, false);
+	char *zpath = write_with(all_types, NALL, true);
+	size_t len, zlen;
+	unsigned char *plain = slurp(path, &len);
+	unsigned char *inner = slurp(zpath, &zlen);
+	char *outer[2];
+
+	(void)state;
+	/* .vmt inside gzip, and a zstd-flagged .vmt inside xz. */
+	{
+		char *p = temp_path(".vmt.gz");
+		gzFile g = gzopen(p, "wb");
+
+		assert_non_null(g);
+		assert_int_equal(gzwrite(g, plain, (unsigned)len), (int)len);
+		assert_int_equal(gzclose(g), Z_OK);
+		outer[0] = p;
+	}
+	{
+		size_t cap = zlen + 4096, out = 0;
+		uint8_t *buf = malloc(cap);
+
+		assert_non_null(buf);
+		assert_int_equal(lzma_easy_buffer_encode(1, LZMA_CHECK_CRC32, NULL, inner, zlen,
+							 buf, &out, cap), LZMA_OK);
+		outer[1] = write_temp(".vmt.xz", buf, out);
+		free(buf);
+	}
+	for (int i = 0; i < 2; i++) {
+		struct vmem_trace_reader *r = open_opts(outer[i], false);
+		struct vmem_trace_rec *v;
+		long last;
+		size_t n = read_all(r, 3, &v, &last);
+
+		assert_int_equal(vmem_trace_reader_format(r), VMEM_TRACE_VMT);
+		assert_int_equal(last, 0);
+		assert_int_equal(n, NALL);
+		for (size_t j = 0; j < n; j++)
+			assert_same(&v[j], &all_types[j], j);
+		free(v);
+		vmem_trace_close(r);
+		drop(outer[i]);
+	}
+	free(plain);
+	free(inner);
+	drop(path);
+	drop(zpath);
+}
+
+static void test_vmt_empty_trace_reads_no_records(void **state)
+{
+	char *path = write_with(NULL, 0, false);
+	char *zpath = write_with(NULL, 0, true);
+	struct vmem_trace_rec v[4];
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		struct vmem_trace_reader *r = open_opts(i ? zpath : path, false);
+
+		assert_int_equal(vmem_trace_read(r, v, 4), 0);
+		vmem_trace_close(r);
+	}
+	drop(path);
+	drop(zpath);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vmt_round_trip_all_types_plain_exact),
+		cmocka_unit_test(test_vmt_round_trip_all_types_zstd_exact),
+		cmocka_unit_test(test_vmt_writer_bytes_match_spec),
+		cmocka_unit_test(test_vmt_bad_header_fails_with_field_offset),
+		cmocka_unit_test(test_vmt_wrong_magic_fails_at_offset_zero),
+		cmocka_unit_test(test_vmt_bad_records_fail_with_offset_plain_and_zstd),
+		cmocka_unit_test(test_vmt_skip_bad_skips_known_size_records_unknown_type_fatal),
+		cmocka_unit_test(test_vmt_truncated_zstd_stream_fails_with_io_error),
+		cmocka_unit_test(test_vmt_writer_rejects_invalid_record_writes_nothing),
+		cmocka_unit_test(test_vmt_writer_bad_path_reports_error),
+		cmocka_unit_test(test_vmt_multi_megabyte_small_batches_streams_exactly),
+		cmocka_unit_test(test_vmt_outer_compression_decodes_identically),
+		cmocka_unit_test(test_vmt_empty_trace_reads_no_records),
+	};
+
+	return cmocka_run_group_tests_name("trace_vmt", tests, NULL, NULL);
+}
