@@ -1,0 +1,452 @@
+/*
+ * Set-associative translation cache: the building block of the TLBs, the paging-structure
+ * caches and the nested TLB (contract in include/vmem/xcache.h).
+ *
+ * Model
+ * -----
+ * A cache of E entries and W ways has S = E / W sets (S a power of two; W = 0 or W = E
+ * gives one set, fully associative). An entry holds (key, ctx) -> val. The set of a key is
+ * key & (S - 1), the low bits of the key, as a TLB is indexed by the low bits of the
+ * virtual page number (Intel SDM Vol. 3A, 4.10.2; the index function of real Intel STLBs
+ * hashes more bits, which is not modelled). A lookup hits when an entry of that set has the
+ * same full key and the same full context.
+ *
+ * Replacement, within one set, on a fill that finds no entry for (key, ctx):
+ *   - an invalid way, if any, is used first: the lowest-numbered one (all policies);
+ *   - LRU: exact least recently used. Every use (a lookup hit or a fill, including a fill
+ *     that overwrites an existing entry in place) stamps the way with a per-cache counter
+ *     that increments on every use; the victim is the valid way with the smallest stamp.
+ *   - PLRU: tree pseudo-LRU (as described, e.g., by Al-Zoubi, Milenkovic and Milenkovic,
+ *     "Performance evaluation of cache replacement policies for the SPEC CPU2000
+ *     benchmark suite", ACM-SE 2004). W must be a power of two; the set keeps W - 1 bits,
+ *     one per inner node of a complete binary tree over the ways, numbered in heap order:
+ *     node 1 is the root, node n has children 2n (lower-numbered half of its ways) and
+ *     2n + 1 (upper half); leaf W + w is way w. Bit convention: bit n = 0 means the
+ *     pseudo-LRU side of node n is its lower half (left), 1 its upper half (right).
+ *     A use of way w sets every node on the root-to-w path to point away from w (to 1
+ *     when w lies in the node's left half, to 0 when in its right half). The victim is
+ *     found from the root by following the bits. All bits start at 0.
+ *   - RANDOM: a uniformly chosen way from xorshift64* (Marsaglia, "Xorshift RNGs", J. Stat.
+ *     Software 8(14), 2003; the * output scrambler from Vigna, "An experimental
+ *     exploration of Marsaglia's xorshift generators, scrambled", ACM TOMS 42(4), 2016).
+ *     One generator per cache, state = seed (or 0x9E3779B97F4A7C15 if seed is 0, since
+ *     xorshift has no zero state). A number is drawn only when the set has no invalid way:
+ *         x ^= x >> 12; x ^= x << 25; x ^= x >> 27; r = x * 0x2545F4914F6CDD1D;
+ *         victim = ((r >> 32) * W) >> 32
+ *     (a multiply-shift range reduction: no division). The sequence of victims is thus a
+ *     pure function of the seed and of the order of evicting fills.
+ * Invalidation (invalidate, flush_ctx, flush_all) clears only the valid state of entries;
+ * the LRU stamps and PLRU bits are left as they are, as in hardware where a flush does not
+ * reset the replacement state.
+ *
+ * Statistics: lookups counts every call to vmem_xcache_lookup, also on an absent cache
+ * (entries == 0), where it never hits. fills counts fills that stored something (a new
+ * entry or an in-place update); fills into an absent cache are dropped and not counted.
+ * evictions counts fills that displaced a valid entry; invalidations counts valid entries
+ * removed by invalidate, flush_ctx and flush_all.
+ *
+ * Layout (this is the simulator's hot path): flat arrays indexed by set * W + way; the W
+ * keys of a set are contiguous, and so are their W tags. A tag is the 32-bit context with
+ * bit 32 set for a valid entry and 0 for an invalid one, so a probe is two 64-bit compares
+ * per way and an invalid way never matches. No allocation after create, no division.
+ *
+ * Concurrency: none; one thread uses a cache at a time.
+ */
+#include <stdlib.h>
+#include <strings.h>
+
+#include "vmem/xcache.h"
+
+#define XC_VALID (1ull << 32)
+#define XC_RNG_ZERO_SEED 0x9E3779B97F4A7C15ull
+
+struct vmem_xcache {
+	uint64_t *keys;      /* [sets * ways] */
+	uint64_t *tags;      /* [sets * ways]: ctx | XC_VALID, or 0 when invalid */
+	uint64_t *vals;      /* [sets * ways] */
+	uint64_t *stamps;    /* LRU: [sets * ways] last-use stamps */
+	uint64_t *plru;      /* PLRU: [sets * plru_words] tree bits, bit n = node n */
+	uint64_t *plru_clr;  /* PLRU, ways <= 64: [ways] bits a use of the way clears */
+	uint64_t *plru_set;  /* PLRU, ways <= 64: [ways] bits a use of the way sets */
+	uint64_t set_mask;   /* sets - 1 */
+	uint64_t clock;      /* LRU stamp counter */
+	uint64_t rng;        /* RANDOM generator state */
+	uint32_t ways;       /* 0 for an absent cache */
+	uint32_t sets;
+	uint32_t ways_log2;  /* PLRU tree depth */
+	uint32_t plru_words;
+	enum vmem_repl repl;
+	struct vmem_xcache_stats stats;
+};
+
+static const char *const repl_names[] = {
+	[VMEM_REPL_LRU] = "lru",
+	[VMEM_REPL_PLRU] = "plru",
+	[VMEM_REPL_RANDOM] = "random",
+};
+
+const char *vmem_repl_name(enum vmem_repl r)
+{
+	if ((unsigned)r < sizeof(repl_names) / sizeof(repl_names[0]))
+		return repl_names[r];
+	return "?";
+}
+
+int vmem_repl_parse(const char *s, enum vmem_repl *out)
+{
+	if (s == NULL || out == NULL)
+		return VMEM_EINVAL;
+	for (unsigned i = 0; i < sizeof(repl_names) / sizeof(repl_names[0]); i++) {
+		if (strcasecmp(s, repl_names[i]) == 0) {
+			*out = (enum vmem_repl)i;
+			return 0;
+		}
+	}
+	return VMEM_EINVAL;
+}
+
+static bool is_pow2(uint32_t x)
+{
+	return x != 0 && (x & (x - 1)) == 0;
+}
+
+static uint32_t log2_u32(uint32_t x)
+{
+	uint32_t l = 0;
+
+	while (x > 1) {
+		x >>= 1;
+		l++;
+	}
+	return l;
+}
+
+/* Resolves geom into ways per set and number of sets; 0 or VMEM_EINVAL. */
+static int geom_resolve(const struct vmem_cache_geom *geom, uint32_t *ways, uint32_t *sets)
+{
+	uint32_t w;
+
+	if (geom == NULL)
+		return VMEM_EINVAL;
+	if (geom->repl != VMEM_REPL_LRU && geom->repl != VMEM_REPL_PLRU &&
+	    geom->repl != VMEM_REPL_RANDOM)
+		return VMEM_EINVAL;
+	if (geom->entries == 0) {
+		/* Absent structure; ways is ignored. */
+		*ways = 0;
+		*sets = 1;
+		return 0;
+	}
+	w = geom->ways == 0 ? geom->entries : geom->ways;
+	if (w > geom->entries || geom->entries % w != 0)
+		return VMEM_EINVAL;
+	if (!is_pow2(geom->entries / w))
+		return VMEM_EINVAL;
+	if (geom->repl == VMEM_REPL_PLRU && !is_pow2(w))
+		return VMEM_EINVAL;
+	*ways = w;
+	*sets = geom->entries / w;
+	return 0;
+}
+
+int vmem_xcache_geom_check(const struct vmem_cache_geom *geom)
+{
+	uint32_t ways, sets;
+
+	return geom_resolve(geom, &ways, &sets);
+}
+
+/* Marks way (in set) as most recently used: the tree walk of the model comment. */
+static void plru_touch_walk(struct vmem_xcache *c, uint64_t set, uint32_t way)
+{
+	uint64_t *bits = c->plru + set * c->plru_words;
+	uint32_t node = 1;
+
+	for (uint32_t d = c->ways_log2; d-- > 0;) {
+		uint32_t upper = (way >> d) & 1u;
+		uint64_t bit = 1ull << (node & 63);
+
+		/* Point away from the half that holds way. */
+		if (upper)
+			bits[node >> 6] &= ~bit;
+		else
+			bits[node >> 6] |= bit;
+		node = 2 * node + upper;
+	}
+}
+
+/*
+ * For ways <= 64 (the tree fits one word), precomputes per way the node bits a use of
+ * that way clears and sets, so that a use is one and-or (plru_touch).
+ */
+static int plru_masks_init(struct vmem_xcache *c)
+{
+	c->plru_clr = calloc(c->ways, sizeof(*c->plru_clr));
+	c->plru_set = calloc(c->ways, sizeof(*c->plru_set));
+	if (c->plru_clr == NULL || c->plru_set == NULL)
+		return VMEM_ENOMEM;
+	for (uint32_t w = 0; w < c->ways; w++) {
+		uint32_t node = 1;
+
+		for (uint32_t d = c->ways_log2; d-- > 0;) {
+			uint32_t upper = (w >> d) & 1u;
+
+			if (upper)
+				c->plru_clr[w] |= 1ull << node;
+			else
+				c->plru_set[w] |= 1ull << node;
+			node = 2 * node + upper;
+		}
+	}
+	return 0;
+}
+
+int vmem_xcache_create(const struct vmem_cache_geom *geom, uint64_t seed,
+		       struct vmem_xcache **out)
+{
+	struct vmem_xcache *c;
+	uint32_t ways, sets;
+	size_t n;
+	int err;
+
+	if (out == NULL)
+		return VMEM_EINVAL;
+	*out = NULL;
+	err = geom_resolve(geom, &ways, &sets);
+	if (err)
+		return err;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return VMEM_ENOMEM;
+	c->ways = ways;
+	c->sets = sets;
+	c->set_mask = (uint64_t)sets - 1;
+	c->repl = geom->repl;
+	c->rng = seed != 0 ? seed : XC_RNG_ZERO_SEED;
+	/*
+	 * An absent cache still gets one-element arrays so that the probe loop, which runs
+	 * zero times, never forms a pointer from NULL.
+	 */
+	n = (size_t)sets * ways;
+	if (n == 0)
+		n = 1;
+	c->keys = calloc(n, sizeof(*c->keys));
+	c->tags = calloc(n, sizeof(*c->tags));
+	c->vals = calloc(n, sizeof(*c->vals));
+	if (c->keys == NULL || c->tags == NULL || c->vals == NULL)
+		goto nomem;
+	if (c->repl == VMEM_REPL_LRU) {
+		c->stamps = calloc(n, sizeof(*c->stamps));
+		if (c->stamps == NULL)
+			goto nomem;
+	} else if (c->repl == VMEM_REPL_PLRU && ways != 0) {
+		c->ways_log2 = log2_u32(ways);
+		c->plru_words = (uint32_t)(((uint64_t)ways + 63) >> 6);
+		c->plru = calloc((size_t)sets * c->plru_words, sizeof(*c->plru));
+		if (c->plru == NULL)
+			goto nomem;
+		if (ways <= 64 && plru_masks_init(c) != 0)
+			goto nomem;
+	}
+	*out = c;
+	return 0;
+nomem:
+	vmem_xcache_destroy(c);
+	return VMEM_ENOMEM;
+}
+
+void vmem_xcache_destroy(struct vmem_xcache *c)
+{
+	if (c == NULL)
+		return;
+	free(c->keys);
+	free(c->tags);
+	free(c->vals);
+	free(c->stamps);
+	free(c->plru);
+	free(c->plru_clr);
+	free(c->plru_set);
+	free(c);
+}
+
+/*
+ * The same update in one step when the tree fits a word (ways <= 64): the bits a use of
+ * each way clears and sets are precomputed at create.
+ */
+static inline void plru_touch(struct vmem_xcache *c, uint64_t set, uint32_t way)
+{
+	if (c->plru_set != NULL)
+		c->plru[set] = (c->plru[set] & ~c->plru_clr[way]) | c->plru_set[way];
+	else
+		plru_touch_walk(c, set, way);
+}
+
+static inline uint32_t plru_victim(const struct vmem_xcache *c, uint64_t set)
+{
+	const uint64_t *bits = c->plru + set * c->plru_words;
+	uint32_t node = 1;
+
+	for (uint32_t d = 0; d < c->ways_log2; d++)
+		node = 2 * node + (uint32_t)((bits[node >> 6] >> (node & 63)) & 1u);
+	return node - c->ways;
+}
+
+static inline uint32_t random_victim(struct vmem_xcache *c)
+{
+	uint64_t x = c->rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	c->rng = x;
+	x *= 0x2545F4914F6CDD1Dull;
+	return (uint32_t)(((x >> 32) * (uint64_t)c->ways) >> 32);
+}
+
+static inline uint32_t lru_victim(const struct vmem_xcache *c, size_t base)
+{
+	const uint64_t *st = c->stamps + base;
+	uint32_t victim = 0;
+
+	for (uint32_t w = 1; w < c->ways; w++)
+		if (st[w] < st[victim])
+			victim = w;
+	return victim;
+}
+
+static inline void touch(struct vmem_xcache *c, uint64_t set, size_t base, uint32_t way)
+{
+	switch (c->repl) {
+	case VMEM_REPL_LRU:
+		c->stamps[base + way] = ++c->clock;
+		break;
+	case VMEM_REPL_PLRU:
+		plru_touch(c, set, way);
+		break;
+	case VMEM_REPL_RANDOM:
+		break;
+	}
+}
+
+bool vmem_xcache_lookup(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t *val)
+{
+	const uint64_t tag = (uint64_t)ctx | XC_VALID;
+	const uint64_t set = key & c->set_mask;
+	const size_t base = (size_t)set * c->ways;
+	const uint64_t *keys = c->keys + base;
+	const uint64_t *tags = c->tags + base;
+	const uint32_t ways = c->ways;
+
+	c->stats.lookups++;
+	for (uint32_t w = 0; w < ways; w++) {
+		if (keys[w] == key && tags[w] == tag) {
+			c->stats.hits++;
+			*val = c->vals[base + w];
+			touch(c, set, base, w);
+			return true;
+		}
+	}
+	return false;
+}
+
+bool vmem_xcache_fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t val)
+{
+	const uint64_t tag = (uint64_t)ctx | XC_VALID;
+	const uint64_t set = key & c->set_mask;
+	const size_t base = (size_t)set * c->ways;
+	const uint64_t *keys = c->keys + base;
+	const uint64_t *tags = c->tags + base;
+	const uint32_t ways = c->ways;
+	uint32_t way = ways;   /* first invalid way, ways if none */
+	bool evict = false;
+
+	if (ways == 0)
+		return false;   /* absent: dropped */
+	for (uint32_t w = 0; w < ways; w++) {
+		if (keys[w] == key && tags[w] == tag) {
+			c->vals[base + w] = val;
+			touch(c, set, base, w);
+			c->stats.fills++;
+			return false;
+		}
+		if (tags[w] == 0 && way == ways)
+			way = w;
+	}
+	if (way == ways) {
+		switch (c->repl) {
+		case VMEM_REPL_LRU:
+			way = lru_victim(c, base);
+			break;
+		case VMEM_REPL_PLRU:
+			way = plru_victim(c, set);
+			break;
+		case VMEM_REPL_RANDOM:
+			way = random_victim(c);
+			break;
+		}
+		evict = true;
+		c->stats.evictions++;
+	}
+	c->keys[base + way] = key;
+	c->tags[base + way] = tag;
+	c->vals[base + way] = val;
+	touch(c, set, base, way);
+	c->stats.fills++;
+	return evict;
+}
+
+void vmem_xcache_invalidate(struct vmem_xcache *c, uint64_t key, uint32_t ctx)
+{
+	const uint64_t tag = (uint64_t)ctx | XC_VALID;
+	const size_t base = (size_t)(key & c->set_mask) * c->ways;
+
+	for (uint32_t w = 0; w < c->ways; w++) {
+		if (c->keys[base + w] == key && c->tags[base + w] == tag) {
+			c->tags[base + w] = 0;
+			c->stats.invalidations++;
+			return;   /* (key, ctx) is present at most once */
+		}
+	}
+}
+
+void vmem_xcache_flush_ctx(struct vmem_xcache *c, uint32_t ctx, uint32_t mask)
+{
+	const size_t n = (size_t)c->sets * c->ways;
+	const uint32_t want = ctx & mask;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t t = c->tags[i];
+
+		if (t != 0 && ((uint32_t)t & mask) == want) {
+			c->tags[i] = 0;
+			c->stats.invalidations++;
+		}
+	}
+}
+
+void vmem_xcache_flush_all(struct vmem_xcache *c)
+{
+	const size_t n = (size_t)c->sets * c->ways;
+
+	for (size_t i = 0; i < n; i++) {
+		if (c->tags[i] != 0) {
+			c->tags[i] = 0;
+			c->stats.invalidations++;
+		}
+	}
+}
+
+uint32_t vmem_xcache_occupancy(const struct vmem_xcache *c)
+{
+	const size_t n = (size_t)c->sets * c->ways;
+	uint32_t count = 0;
+
+	for (size_t i = 0; i < n; i++)
+		count += c->tags[i] != 0;
+	return count;
+}
+
+const struct vmem_xcache_stats *vmem_xcache_stats(const struct vmem_xcache *c)
+{
+	return &c->stats;
+}
