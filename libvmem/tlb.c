@@ -76,11 +76,28 @@ enum {
 	TLB_ARR_L2_1G = 7,
 };
 
+/*
+ * The last L1 hit of each L1 TLB (data, instruction). Replaying traces, most lookups
+ * repeat the previous one. Hitting the same entry again, with no other lookup, fill or
+ * invalidation of that L1 in between, changes no replacement state (it is already the
+ * most recently used way of its set under LRU and PLRU; RANDOM keeps no use state), so
+ * such a lookup can be answered from here with only the TLB statistics updated. Any
+ * other use of the L1 goes the full way and refreshes or clears the memo.
+ */
+struct l1_memo {
+	uint64_t vpn;        /* va >> 12: a 4 KiB granule even for a large-page entry, since a
+			      * 4 KiB entry elsewhere in the large page would take precedence */
+	uint64_t val;        /* packed entry */
+	uint32_t ctx;
+	bool valid;
+};
+
 struct vmem_tlb {
 	struct vmem_xcache *l1d[VMEM_PAGE_SIZES];
 	struct vmem_xcache *l1i[VMEM_PAGE_SIZES];
 	struct vmem_xcache *l2;
 	struct vmem_xcache *l2_1g;
+	struct l1_memo memo[2];  /* [0] data, [1] instruction */
 	struct vmem_tlb_stats stats;
 };
 
@@ -201,19 +218,31 @@ enum vmem_tlb_hit vmem_tlb_lookup(struct vmem_tlb *t, uint64_t va, uint32_t ctx,
 				  struct vmem_tlb_entry *e)
 {
 	struct vmem_xcache *const *l1 = ifetch ? t->l1i : t->l1d;
+	struct l1_memo *memo = &t->memo[ifetch];
 	uint64_t v;
 
 	if (ifetch)
 		t->stats.l1i_lookups++;
 	else
 		t->stats.l1d_lookups++;
+	if (memo->valid && memo->ctx == ctx && (va >> 12) == memo->vpn) {
+		if (ifetch)
+			t->stats.l1i_hits++;
+		else
+			t->stats.l1d_hits++;
+		unpack(memo->val, e);
+		return VMEM_TLB_HIT_L1;
+	}
+	memo->valid = false;
 	for (unsigned s = 0; s < VMEM_PAGE_SIZES; s++) {
-		if (vmem_xcache_lookup(l1[s], va >> vmem_page_shift((enum vmem_page_size)s),
-				       ctx, &v)) {
+		unsigned shift = vmem_page_shift((enum vmem_page_size)s);
+
+		if (vmem_xcache_lookup(l1[s], va >> shift, ctx, &v)) {
 			if (ifetch)
 				t->stats.l1i_hits++;
 			else
 				t->stats.l1d_hits++;
+			*memo = (struct l1_memo){ va >> 12, v, ctx, true };
 			unpack(v, e);
 			return VMEM_TLB_HIT_L1;
 		}
@@ -247,6 +276,7 @@ void vmem_tlb_fill(struct vmem_tlb *t, uint64_t va, uint32_t ctx, bool ifetch,
 
 	if (e == NULL || (unsigned)e->size >= VMEM_PAGE_SIZES)
 		return;
+	t->memo[ifetch].valid = false;
 	s = (unsigned)e->size;
 	v = pack(e);
 	if (s == VMEM_PAGE_1G)
@@ -258,6 +288,7 @@ void vmem_tlb_fill(struct vmem_tlb *t, uint64_t va, uint32_t ctx, bool ifetch,
 
 void vmem_tlb_invlpg(struct vmem_tlb *t, uint64_t va, uint32_t ctx)
 {
+	t->memo[0].valid = t->memo[1].valid = false;
 	for (unsigned s = 0; s < VMEM_PAGE_SIZES; s++) {
 		uint64_t vpn = va >> vmem_page_shift((enum vmem_page_size)s);
 
@@ -273,6 +304,7 @@ void vmem_tlb_invlpg(struct vmem_tlb *t, uint64_t va, uint32_t ctx)
 
 void vmem_tlb_flush_ctx(struct vmem_tlb *t, uint32_t ctx, uint32_t mask)
 {
+	t->memo[0].valid = t->memo[1].valid = false;
 	for (unsigned i = 0; i <= TLB_ARR_L2_1G; i++)
 		vmem_xcache_flush_ctx(*tlb_array(t, i), ctx, mask);
 	t->stats.flushes++;
@@ -280,6 +312,7 @@ void vmem_tlb_flush_ctx(struct vmem_tlb *t, uint32_t ctx, uint32_t mask)
 
 void vmem_tlb_flush_all(struct vmem_tlb *t)
 {
+	t->memo[0].valid = t->memo[1].valid = false;
 	for (unsigned i = 0; i <= TLB_ARR_L2_1G; i++)
 		vmem_xcache_flush_all(*tlb_array(t, i));
 	t->stats.flushes++;
