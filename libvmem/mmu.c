@@ -341,8 +341,14 @@ static int translate_page(struct vmem_mmu *m, uint64_t va, enum vmem_access_type
 			m->st.cycles_tlb += m->cfg.cost.tlb_l2_hit;
 		}
 		if ((e.prot & need) == need) {
+			uint64_t hit_pa = e.pa_base + (va & (vmem_page_bytes(e.size) - 1));
+
 			if (pa)
-				*pa = e.pa_base + (va & (vmem_page_bytes(e.size) - 1));
+				*pa = hit_pa;
+			if (m->rec) {
+				m->rec->pa = hit_pa;
+				m->rec->size = e.size;
+			}
 			return 0;
 		}
 		/* A cached translation without the permission: the processor walks again

@@ -219,13 +219,20 @@ static uint64_t table_entry(const struct vmem_pt *pt, const struct pt_page *chil
 			       VMEM_PTE_P | VMEM_PTE_RW | VMEM_PTE_US);
 }
 
+/* EPT entries that map a page carry a memory type in bits 5:3 (SDM Vol. 3C, table 29-6);
+ * guest RAM is write-back. Non-leaf EPT entries have those bits reserved (0). */
+static uint64_t leaf_memtype(const struct vmem_pt *pt)
+{
+	return pt->format == VMEM_PT_EPT ? EPT_WB : 0;
+}
+
 static uint64_t leaf_entry(const struct vmem_pt *pt, uint64_t pa, unsigned level, unsigned prot)
 {
 	unsigned bits = vmem_prot_to_pte_bits(prot);
 
 	if (level > 1)
 		bits |= VMEM_PTE_PS;
-	return vmem_pte_encode(pt->format, pa, bits);
+	return vmem_pte_encode(pt->format, pa, bits) | leaf_memtype(pt);
 }
 
 int vmem_pt_map(struct vmem_pt *pt, uint64_t va, uint64_t pa, enum vmem_page_size size,
@@ -323,7 +330,8 @@ int vmem_pt_protect(struct vmem_pt *pt, uint64_t va, unsigned prot)
 	/* Keep the A and D bits the hardware set; replace the permissions. */
 	keep = vmem_pte_decode(pt->format, e) & (VMEM_PTE_A | VMEM_PTE_D | VMEM_PTE_PS);
 	entry_write(pt, p, i, vmem_pte_encode(pt->format, vmem_pte_addr(e),
-					      vmem_prot_to_pte_bits(prot) | keep));
+					      vmem_prot_to_pte_bits(prot) | keep) |
+				      leaf_memtype(pt));
 	return 0;
 }
 
