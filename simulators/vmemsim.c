@@ -414,12 +414,13 @@ static void json_trace(FILE *f, const char *path, const char *label, struct run 
 	fprintf(f, ", \"label\": ");
 	json_string(f, label);
 	fprintf(f, ",\n     \"config\": {");
-	for (bool fk = true; k->key; k++, fk = false) {
+	for (bool fk = true; k->key; k++) {
 		if (strcmp(k->key, "mode") == 0)
 			continue;
 		vmem_mmu_config_get(vmem_mmu_config(runs[0].mmu), k->key, val, sizeof(val));
 		fprintf(f, "%s\"%s\": ", fk ? "" : ", ", k->key);
 		json_string(f, val);
+		fk = false;
 	}
 	fprintf(f, "},\n     \"modes\": {");
 	for (int r = 0; r < nruns; r++) {

@@ -1,0 +1,91 @@
+#!/bin/sh
+# End-to-end checks of vmemsim on a bundled real trace (the first 60,000 lines of a
+# Valgrind Lackey trace of `ls /`): the CSV must match the checked-in expected output,
+# the three modes must agree on what does not depend on the mode, the same trace in .vmt
+# form must give the same figures, and bad input must stop with a located message.
+bin=${1:?usage: vmemsim.sh BIN_DIR}
+here=$(cd "$(dirname "$0")/.." && pwd)
+trace=$here/data/ls-head.lackey.zst
+expected=$here/expected/ls-head.csv
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+
+check() { # name expected actual
+	if [ "$2" = "$3" ]; then pass=$((pass + 1)); echo "ok   $1"
+	else fail=$((fail + 1)); echo "FAIL $1: expected '$2', got '$3'"; fi
+}
+
+col() { # csv mode column-name: the value of a column in a mode's row
+	awk -F, -v mode="$2" -v name="$3" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+		$2 == mode { print $c[name] }' "$1"
+}
+
+"$bin/vmemsim" -q --label ls-head --csv "$tmp/out.csv" --json "$tmp/out.json" \
+	--hist "$tmp/hist.csv" "$trace"
+check "exit status of a replay" 0 $?
+if [ "${VMEM_UPDATE_EXPECTED:-0}" = 1 ]; then cp "$tmp/out.csv" "$expected"; fi
+if cmp -s "$tmp/out.csv" "$expected"; then check "CSV matches tests/expected/ls-head.csv" 0 0
+else check "CSV matches tests/expected/ls-head.csv" same "$(diff "$expected" "$tmp/out.csv" | head -5)"; fi
+
+# What the mode does not change: records, accesses, TLB lookups and misses (4 KiB pages
+# everywhere, so every TLB entry has the same size in every mode), guest faults.
+for stat in accesses translations tlb.misses faults.guest guest.pte_writes; do
+	n=$(col "$tmp/out.csv" native $stat)
+	check "$stat equal in nested and native" "$n" "$(col "$tmp/out.csv" nested $stat)"
+	check "$stat equal in shadow and native" "$n" "$(col "$tmp/out.csv" shadow $stat)"
+done
+# Each first touch of a page is one guest fault; native mode has no exits.
+check "native mode exits" 0 "$(col "$tmp/out.csv" native exits.total)"
+# Shadow exits add up by cause.
+sum=0
+for cause in hidden_fault guest_fault pte_write cr3_load invlpg ept_violation; do
+	sum=$((sum + $(col "$tmp/out.csv" shadow exits.$cause)))
+done
+check "shadow exits add up by cause" "$(col "$tmp/out.csv" shadow exits.total)" "$sum"
+# The walk histogram accounts for every walk.
+for mode in native nested shadow; do
+	walks=$(awk -F, -v m=$mode '$2 == m { s += $4 } END { print s }' "$tmp/hist.csv")
+	check "$mode histogram sums to walks" "$(col "$tmp/out.csv" $mode walks)" "$walks"
+done
+python3 -m json.tool "$tmp/out.json" >/dev/null 2>&1
+check "JSON output parses" 0 $?
+
+# The same trace as .vmt (plain and zstd) gives the same figures.
+"$bin/vmem-trace" convert "$trace" "$tmp/t.vmt" 2>/dev/null
+"$bin/vmem-trace" convert --zstd "$trace" "$tmp/tz.vmt" 2>/dev/null
+"$bin/vmemsim" -q --label ls-head --csv "$tmp/vmt.csv" "$tmp/t.vmt"
+"$bin/vmemsim" -q --label ls-head --csv "$tmp/vmtz.csv" "$tmp/tz.vmt"
+check ".vmt replay equals Lackey replay" "$(cat "$tmp/out.csv")" "$(cat "$tmp/vmt.csv")"
+check ".vmt.zst replay equals Lackey replay" "$(cat "$tmp/out.csv")" "$(cat "$tmp/vmtz.csv")"
+
+# Bad input: malformed line -> FILE:LINE message, exit 1; --skip-bad counts and goes on.
+printf 'I  0400d7d4,8\n L 04ffe4fc,8\n S 0x4zz,8\n L 04ffe500,4\n' > "$tmp/bad.lackey"
+"$bin/vmemsim" -q "$tmp/bad.lackey" 2>"$tmp/err"
+check "malformed trace exit status" 1 $?
+check "malformed trace message names the line" 1 "$(grep -c "bad.lackey:3:" "$tmp/err")"
+"$bin/vmemsim" --skip-bad -m native --csv "$tmp/skip.csv" "$tmp/bad.lackey" >/dev/null 2>"$tmp/err"
+check "--skip-bad exit status" 0 $?
+check "--skip-bad replays the good records" 3 "$(col "$tmp/skip.csv" native accesses)"
+check "--skip-bad reports the count" 1 "$(grep -c "skipped 1 malformed" "$tmp/err")"
+
+# An address a 4-level guest cannot map: located error, exit 1; fine with 5 levels.
+printf ' L 04ffe4fc,8\n L 00ff000000001000,8\n' > "$tmp/wide.lackey"
+"$bin/vmemsim" -q -m native "$tmp/wide.lackey" 2>"$tmp/err"
+check "non-canonical address exit status" 1 $?
+check "non-canonical address message names the line" 1 \
+	"$(grep -c "wide.lackey:2: address 0xff000000001000 is not canonical" "$tmp/err")"
+"$bin/vmemsim" -q -m native -s guest.levels=5 "$tmp/wide.lackey"
+check "5-level guest maps a 57-bit address" 0 $?
+
+# Bad configuration and arguments: exit 2 with what was expected.
+"$bin/vmemsim" -q -s tlb.l2=100:7 "$trace" 2>"$tmp/err"
+check "bad geometry exit status" 2 $?
+check "bad geometry message" 1 "$(grep -c "tlb.l2: bad value '100:7': expected" "$tmp/err")"
+"$bin/vmemsim" -q -s no.such.key=1 "$trace" 2>"$tmp/err"
+check "unknown key exit status" 2 $?
+"$bin/vmemsim" -q "$tmp/missing.lackey" 2>"$tmp/err"
+check "missing trace exit status" 1 $?
+
+echo "vmemsim: $pass passed, $fail failed"
+[ "$fail" = 0 ]
