@@ -90,6 +90,11 @@ int frames_alloc(struct frames *f, enum vmem_page_size size, uint64_t *pfn)
 void frames_free(struct frames *f, uint64_t pfn, enum vmem_page_size size)
 {
 	block_mark(f, pfn, 1ull << (9 * (unsigned)size), false);
+	/* Keep each next-fit cursor at or below the lowest free block, so sequential
+	 * placement hands out the lowest free frame and freed frames are reused first. */
+	for (unsigned s = 0; s < VMEM_PAGE_SIZES; s++)
+		if (pfn >> (9 * s) < f->cursor[s])
+			f->cursor[s] = pfn >> (9 * s);
 }
 
 int frames_alloc_table(void *ctx, uint64_t *pfn)

@@ -209,11 +209,16 @@ static void set_running(struct vmem_mmu *m, struct aspace *as)
 /* A guest MOV to CR3 loading as's table. */
 static int cr3_load(struct vmem_mmu *m, struct aspace *as)
 {
+	struct aspace **owner = &as->vm->pcid_owner[as->pcid];
+
 	set_running(m, as);
 	m->st.context_switches++;
-	if (!m->cfg.pcid) {
+	/* Without PCIDs every load flushes; with them, only when the PCID last tagged
+	 * another address space's entries (as Linux flushes a recycled ASID). */
+	if (!m->cfg.pcid || *owner != as) {
 		vmem_tlb_flush_ctx(m->tlb, m->ctx, VMEM_CTX_MASK_ALL);
 		vmem_pwc_flush_ctx(m->pwc, m->ctx, VMEM_CTX_MASK_ALL);
+		*owner = as;
 	}
 	if (m->cfg.mode == VMEM_MODE_SHADOW)
 		return shadow_cr3_load(m, as);
@@ -517,6 +522,11 @@ int vmem_mmu_create(const struct vmem_mmu_config *cfg, struct vmem_mmu **out)
 	if (!m)
 		return VMEM_ENOMEM;
 	m->cfg = *cfg;
+	/* One `seed` drives every random choice: placement and random replacement. */
+	m->cfg.tlb.seed = cfg->seed;
+	m->cfg.pwc.seed = cfg->seed ^ 0x5043ull;
+	m->cfg.host_pwc.seed = cfg->seed ^ 0x48505743ull;
+	cfg = &m->cfg;
 	m->vms = calloc(65536, sizeof(*m->vms));
 	if (!m->vms) {
 		free(m);

@@ -229,9 +229,12 @@ static int set_value(struct vmem_mmu_config *c, const struct key_def *k, const c
 		*(uint32_t *)p = (uint32_t)u;
 		return 0;
 	case K_U64:
-		return parse_u64(v, (uint64_t *)p);
 	case K_BYTES:
-		return parse_bytes(v, (uint64_t *)p);
+		/* Parse into u: the parsers leave partial results behind on errors. */
+		if (k->type == K_U64 ? parse_u64(v, &u) : parse_bytes(v, &u))
+			return VMEM_EINVAL;
+		*(uint64_t *)p = u;
+		return 0;
 	case K_BOOL: {
 		static const char *const t[] = { "0", "1", "off", "on", "no", "yes", "false", "true" };
 

@@ -38,6 +38,9 @@ struct vm {
 	size_t nas, capas;
 	struct aspace *cur;
 	unsigned shadow_roots;       /* live shadow roots */
+	/* PCIDs are 12 bits, address-space ids 32: the address space whose entries a PCID's
+	 * TLB and walk-cache entries belong to, so a reuse by another one flushes first. */
+	struct aspace *pcid_owner[4096];
 };
 
 /* The result of a successful walk: what goes into the TLB. */

@@ -184,11 +184,12 @@ static bool host_xlate(struct vmem_mmu *m, uint64_t gpa, unsigned gstep, bool wr
 	uint64_t v;
 
 	if (vmem_xcache_lookup(m->ntlb, gpa >> 12, hctx, &v)) {
-		for (unsigned l = mlev; l >= 1; l--)
+		hx->size = (enum vmem_page_size)((v >> 4) & 3);
+		/* The host walk this hit replaces: down to the level of the host leaf. */
+		for (unsigned l = mlev; l > (unsigned)hx->size; l--)
 			rec(m, VMEM_DIM_HOST, l, VMEM_SERVED_NTLB, gstep, gpa, 0,
 			    vmem_pt_index(gpa, l), 0);
-		c->ntlb += mlev;
-		hx->size = (enum vmem_page_size)((v >> 4) & 3);
+		c->ntlb += mlev - (unsigned)hx->size;
 		hx->prot = v & 0xfu;
 		*hpa = (v & ~0xfffull) | (gpa & 0xfffu);
 		hx->pa_base = *hpa & ~(vmem_page_bytes(hx->size) - 1);
@@ -221,12 +222,20 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 	walk_begin(m);
 	p = pwc_start(m->pwc, gpt, va, m->ctx, &level);
 	if (p) {
-		/* Each skipped guest step skips its host walk too. */
+		/* Each skipped guest step skips its host walk too, as deep as the host maps
+		 * that guest table page. */
 		for (unsigned l = n; l > level; l--) {
-			for (unsigned h = mlev; h >= 1; h--)
-				rec(m, VMEM_DIM_HOST, h, VMEM_SERVED_PWC, l, 0, 0, 0, 0);
+			uint64_t tgpa = pt_find_table(gpt, va, l)->pa;
+			unsigned idx, depth = mlev;
+			const struct pt_page *hleaf = pt_find_leaf(m->vm->ept, tgpa, &idx);
+
+			if (hleaf)
+				depth = mlev - hleaf->level + 1;
+			for (unsigned h = mlev; h > mlev - depth; h--)
+				rec(m, VMEM_DIM_HOST, h, VMEM_SERVED_PWC, l, tgpa, 0,
+				    vmem_pt_index(tgpa, h), 0);
 			rec(m, VMEM_DIM_GUEST, l, VMEM_SERVED_PWC, l, va, 0, vmem_pt_index(va, l), 0);
-			c.pwc += mlev + 1;
+			c.pwc += depth + 1;
 		}
 	} else {
 		p = gpt->root;
