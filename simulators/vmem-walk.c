@@ -121,7 +121,7 @@ static void replay(struct vmem_mmu *m, const char *path, uint64_t limit)
 static void print_grid(const struct vmem_mmu_config *cfg, const struct vmem_walk *w)
 {
 	unsigned n = cfg->guest_levels, mlev = cfg->host_levels;
-	char cell[VMEM_MAX_LEVELS + 1][VMEM_MAX_LEVELS + 2][8];
+	char cell[VMEM_MAX_LEVELS + 1][VMEM_MAX_LEVELS + 2][12];
 
 	memset(cell, 0, sizeof(cell));
 	for (unsigned i = 0; i < w->nrefs; i++) {
@@ -133,9 +133,9 @@ static void print_grid(const struct vmem_mmu_config *cfg, const struct vmem_walk
 		if (r->gstep > VMEM_MAX_LEVELS || col > VMEM_MAX_LEVELS)
 			continue;
 		if (tag)
-			snprintf(cell[r->gstep][col], 8, "%s", tag);
+			snprintf(cell[r->gstep][col], sizeof(cell[0][0]), "%s", tag);
 		else
-			snprintf(cell[r->gstep][col], 8, "%u", i + 1);
+			snprintf(cell[r->gstep][col], sizeof(cell[0][0]), "%u", i + 1);
 	}
 	printf("\n2D walk grid: one row per guest step, host references left to right, then the\n"
 	       "guest entry. Numbers give the order of memory references; P = skipped thanks to\n"
