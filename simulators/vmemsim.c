@@ -186,12 +186,18 @@ struct run {
 	struct vmem_mmu *mmu;
 };
 
-/* A progress line on a terminal, at most a few times a second. */
+/* A progress line on a terminal for runs longer than a second, four times a second. */
 struct progress {
 	bool on;
+	bool shown;
 	off_t size;
-	struct timespec last;
+	struct timespec start, last;
 };
+
+static long elapsed_ms(const struct timespec *from, const struct timespec *to)
+{
+	return (to->tv_sec - from->tv_sec) * 1000L + (to->tv_nsec - from->tv_nsec) / 1000000L;
+}
 
 static void progress_update(struct progress *p, const struct vmem_trace_reader *r,
 			    const char *path, uint64_t records, bool final)
@@ -202,9 +208,13 @@ static void progress_update(struct progress *p, const struct vmem_trace_reader *
 	if (!p->on)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (!final && (now.tv_sec - p->last.tv_sec) * 1000000000L + (now.tv_nsec - p->last.tv_nsec) < 250000000L)
+	if (!p->start.tv_sec && !p->start.tv_nsec)
+		p->start = p->last = now;
+	if (final ? !p->shown : elapsed_ms(&p->start, &now) < 1000 ||
+				elapsed_ms(&p->last, &now) < 250)
 		return;
 	p->last = now;
+	p->shown = true;
 	vmem_trace_counts(r, &c);
 	if (p->size > 0) {
 		int pct = (int)(100.0 * (double)c.bytes / (double)p->size);
