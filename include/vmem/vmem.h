@@ -1,8 +1,15 @@
-/* libvmem: the whole public API. */
+/* libvmem: the whole public API in one include. */
 #ifndef VMEM_VMEM_H
 #define VMEM_VMEM_H
 
 #include "vmem/common.h"
+#include "vmem/cost.h"
+#include "vmem/mmu.h"
+#include "vmem/pt.h"
+#include "vmem/pwc.h"
+#include "vmem/tlb.h"
 #include "vmem/trace.h"
+#include "vmem/walk.h"
+#include "vmem/xcache.h"
 
 #endif
