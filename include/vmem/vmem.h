@@ -9,6 +9,7 @@
 #include "vmem/pwc.h"
 #include "vmem/tlb.h"
 #include "vmem/trace.h"
+#include "vmem/tracegen.h"
 #include "vmem/walk.h"
 #include "vmem/xcache.h"
 
