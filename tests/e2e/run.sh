@@ -9,5 +9,5 @@ for t in "$dir"/*.sh; do
 	echo "== $(basename "$t")"
 	if sh "$t" "$bin"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $t" >&2; fi
 done
-echo "end-to-end scripts: $passed passed, $failed failed"
+echo "e2e: $passed passed, $failed failed"
 [ "$failed" = 0 ]
