@@ -285,3 +285,41 @@ bad:
 		r->last_pos = rec_line;
 	return (long)n;
 }
+
+size_t vmem_trace_lackey_line(const struct vmem_trace_rec *r, char *buf)
+{
+	static const char *const prefix[4] = {
+		[VMEM_ACC_LOAD] = " L ",
+		[VMEM_ACC_STORE] = " S ",
+		[VMEM_ACC_IFETCH] = "I  ",
+		[VMEM_ACC_MODIFY] = " M ",
+	};
+	static const char digits[] = "0123456789abcdef";
+	char tmp[20];
+	char *p = buf;
+	uint64_t a = r->addr;
+	unsigned v = r->size;
+	int n = 0;
+
+	if (r->type != VMEM_REC_ACCESS)
+		return 0;
+	memcpy(p, prefix[r->acc & 3], 3);
+	p += 3;
+	do {
+		tmp[n++] = digits[a & 15];
+		a >>= 4;
+	} while (a);
+	for (int i = n; i < 8; i++)   /* Valgrind prints %08lx */
+		*p++ = '0';
+	while (n)
+		*p++ = tmp[--n];
+	*p++ = ',';
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	*p++ = '\n';
+	return (size_t)(p - buf);
+}

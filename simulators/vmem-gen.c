@@ -84,39 +84,8 @@ struct lackey_out {
 	ZSTD_CCtx *cctx;
 	char *zbuf;
 	size_t zcap;
-	char text[BATCH * 32];
+	char text[BATCH * VMEM_LACKEY_LINE_MAX];
 };
-
-static char *put_hex(char *p, uint64_t a)
-{
-	static const char digits[] = "0123456789abcdef";
-	char tmp[16];
-	int n = 0;
-
-	do {
-		tmp[n++] = digits[a & 15];
-		a >>= 4;
-	} while (a);
-	for (int i = n; i < 8; i++)   /* Valgrind prints %08lx */
-		*p++ = '0';
-	while (n)
-		*p++ = tmp[--n];
-	return p;
-}
-
-static char *put_dec(char *p, unsigned v)
-{
-	char tmp[10];
-	int n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*p++ = tmp[--n];
-	return p;
-}
 
 static int lk_emit(struct lackey_out *o, const char *buf, size_t len, ZSTD_EndDirective end)
 {
@@ -143,23 +112,11 @@ static int lk_emit(struct lackey_out *o, const char *buf, size_t len, ZSTD_EndDi
 
 static int lk_write(struct lackey_out *o, const struct vmem_trace_rec *recs, size_t n)
 {
-	static const char *const prefix[4] = {
-		[VMEM_ACC_LOAD] = " L ",
-		[VMEM_ACC_STORE] = " S ",
-		[VMEM_ACC_IFETCH] = "I  ",
-		[VMEM_ACC_MODIFY] = " M ",
-	};
 	char *p = o->text;
 
-	for (size_t i = 0; i < n; i++) {
-		if (recs[i].type != VMEM_REC_ACCESS)
-			continue;   /* refused before generation; never reached */
-		memcpy(p, prefix[recs[i].acc & 3], 3);
-		p = put_hex(p + 3, recs[i].addr);
-		*p++ = ',';
-		p = put_dec(p, recs[i].size);
-		*p++ = '\n';
-	}
+	/* Control records were refused before generation: every record has a line. */
+	for (size_t i = 0; i < n; i++)
+		p += vmem_trace_lackey_line(&recs[i], p);
 	return lk_emit(o, o->text, (size_t)(p - o->text), ZSTD_e_continue);
 }
 

@@ -160,50 +160,13 @@ static int read_failed(struct vmem_trace_reader *r)
 
 /* ---- Lackey text output ------------------------------------------------------------ */
 
-static char *put_hex(char *p, uint64_t a)
-{
-	static const char digits[] = "0123456789abcdef";
-	char tmp[16];
-	int n = 0;
-
-	do {
-		tmp[n++] = digits[a & 15];
-		a >>= 4;
-	} while (a);
-	for (int i = n; i < 8; i++)  /* like Valgrind's %08lx */
-		*p++ = '0';
-	while (n)
-		*p++ = tmp[--n];
-	return p;
-}
-
-static char *put_dec(char *p, unsigned v)
-{
-	char tmp[10];
-	int n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*p++ = tmp[--n];
-	return p;
-}
-
-static const char *const lackey_prefix[4] = {
-	[VMEM_ACC_LOAD] = " L ",
-	[VMEM_ACC_STORE] = " S ",
-	[VMEM_ACC_IFETCH] = "I  ",
-	[VMEM_ACC_MODIFY] = " M ",
-};
 
 static int convert_to_lackey(struct vmem_trace_reader *r, const char *out_path,
 			     uint64_t *written, uint64_t *dropped)
 {
 	FILE *f = strcmp(out_path, "-") == 0 ? stdout : fopen(out_path, "w");
 	struct vmem_trace_rec *recs = malloc(BATCH * sizeof(*recs));
-	char *line = malloc((size_t)BATCH * 40);
+	char *line = malloc((size_t)BATCH * VMEM_LACKEY_LINE_MAX);
 	long n;
 	int status = 0;
 
@@ -219,15 +182,13 @@ static int convert_to_lackey(struct vmem_trace_reader *r, const char *out_path,
 		for (long i = 0; i < n; i++) {
 			const struct vmem_trace_rec *x = &recs[i];
 
-			if (x->type != VMEM_REC_ACCESS) {
+			size_t len = vmem_trace_lackey_line(x, p);
+
+			if (len == 0) {
 				(*dropped)++;
 				continue;
 			}
-			memcpy(p, lackey_prefix[x->acc & 3], 3);
-			p = put_hex(p + 3, x->addr);
-			*p++ = ',';
-			p = put_dec(p, x->size);
-			*p++ = '\n';
+			p += len;
 			(*written)++;
 		}
 		if (fwrite(line, 1, (size_t)(p - line), f) != (size_t)(p - line)) {

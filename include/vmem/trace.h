@@ -110,6 +110,17 @@ void vmem_trace_counts(const struct vmem_trace_reader *r, struct vmem_trace_coun
 
 void vmem_trace_close(struct vmem_trace_reader *r);
 
+/* Longest line vmem_trace_lackey_line() writes, newline included. */
+#define VMEM_LACKEY_LINE_MAX 32
+
+/*
+ * Formats an access record as one line of Lackey text, as Valgrind prints it
+ * ("I  0400d7d4,8", " L ...", " S ...", " M ...", address as %08lx), newline included,
+ * into buf (at least VMEM_LACKEY_LINE_MAX bytes). Returns the length, or 0 for a record
+ * Lackey cannot express (a control event).
+ */
+size_t vmem_trace_lackey_line(const struct vmem_trace_rec *r, char *buf);
+
 /* .vmt writer. */
 struct vmem_trace_writer;
 
