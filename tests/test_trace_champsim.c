@@ -10,92 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
-#include <lzma.h>
-#include <zlib.h>
-#include <zstd.h>
 
+#include "trace_testlib.h"
 #include "vmem/trace.h"
 
 /* ---- helpers ------------------------------------------------------------------------ */
-
-static char *temp_path(const char *suffix)
-{
-	char *path = malloc(64);
-	int fd;
-
-	assert_non_null(path);
-	snprintf(path, 64, "/tmp/vmem-champsim-XXXXXX%s", suffix);
-	fd = mkstemps(path, (int)strlen(suffix));
-	assert_true(fd >= 0);
-	close(fd);
-	return path;
-}
-
-static char *write_temp(const char *suffix, const void *data, size_t len)
-{
-	char *path = temp_path(suffix);
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(data, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-	return path;
-}
-
-static char *write_gz(const char *suffix, const void *data, size_t len)
-{
-	char *path = temp_path(suffix);
-	gzFile g = gzopen(path, "wb6");
-
-	assert_non_null(g);
-	assert_int_equal(gzwrite(g, data, (unsigned)len), (int)len);
-	assert_int_equal(gzclose(g), Z_OK);
-	return path;
-}
-
-static char *write_xz(const char *suffix, const void *data, size_t len)
-{
-	size_t cap = len + len / 2 + 4096, out = 0;
-	uint8_t *buf = malloc(cap);
-	char *path;
-
-	assert_non_null(buf);
-	assert_int_equal(lzma_easy_buffer_encode(1, LZMA_CHECK_CRC64, NULL, data, len,
-						 buf, &out, cap), LZMA_OK);
-	path = write_temp(suffix, buf, out);
-	free(buf);
-	return path;
-}
-
-static char *write_zst(const char *suffix, const void *data, size_t len)
-{
-	size_t cap = ZSTD_compressBound(len);
-	void *buf = malloc(cap);
-	size_t out;
-	char *path;
-
-	assert_non_null(buf);
-	out = ZSTD_compress(buf, cap, data, len, 3);
-	assert_false(ZSTD_isError(out));
-	path = write_temp(suffix, buf, out);
-	free(buf);
-	return path;
-}
-
-static void drop(char *path)
-{
-	unlink(path);
-	free(path);
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
 
 /*
  * One ChampSim input_instr: ip at 0, is_branch 8, branch_taken 9, destination_registers
@@ -104,69 +25,34 @@ static void put64(unsigned char *p, uint64_t v)
 static void cs_rec(unsigned char *p, uint64_t ip, const uint64_t src[4], const uint64_t dst[2])
 {
 	memset(p, 0, 64);
-	put64(p, ip);
+	ttl_put64(p, ip);
 	p[8] = 1;      /* is_branch, ignored */
 	p[9] = 1;      /* branch_taken, ignored */
 	p[10] = 25;    /* registers, ignored */
 	p[12] = 26;
 	for (int i = 0; i < 2; i++)
-		put64(p + 16 + 8 * i, dst ? dst[i] : 0);
+		ttl_put64(p + 16 + 8 * i, dst ? dst[i] : 0);
 	for (int i = 0; i < 4; i++)
-		put64(p + 32 + 8 * i, src ? src[i] : 0);
+		ttl_put64(p + 32 + 8 * i, src ? src[i] : 0);
 }
 
 static struct vmem_trace_reader *open_fmt(const char *path, enum vmem_trace_format f,
 					  bool skip_bad)
 {
 	struct vmem_trace_reader_opts o;
-	struct vmem_trace_reader *r = NULL;
-	int rc;
 
 	vmem_trace_reader_opts_default(&o);
 	o.format = f;
 	o.skip_bad = skip_bad;
 	o.vm = 2;
 	o.asid = 9;
-	rc = vmem_trace_open(path, &o, &r);
-	if (rc != 0)
-		fail_msg("open %s: %d %s", path, rc, r ? vmem_trace_error(r) : "");
-	return r;
+	return ttl_open(path, &o);
 }
 
-static size_t read_all(struct vmem_trace_reader *r, size_t max, struct vmem_trace_rec **out,
-		       long *last)
-{
-	size_t cap = 1024, n = 0;
-	struct vmem_trace_rec *v = malloc(cap * sizeof(*v));
-	long k;
-
-	assert_non_null(v);
-	for (;;) {
-		if (cap - n < max) {
-			cap = 2 * cap + max;
-			v = realloc(v, cap * sizeof(*v));
-			assert_non_null(v);
-		}
-		k = vmem_trace_read(r, v + n, max);
-		if (k <= 0)
-			break;
-		n += (size_t)k;
-	}
-	*last = k;
-	*out = v;
-	return n;
-}
-
+/* An access of the reader opened by open_fmt (vm 2, asid 9). */
 static void assert_rec(const struct vmem_trace_rec *x, uint8_t acc, uint64_t addr, uint8_t size)
 {
-	assert_int_equal(x->type, VMEM_REC_ACCESS);
-	assert_int_equal(x->acc, acc);
-	assert_int_equal(x->addr, addr);
-	assert_int_equal(x->size, size);
-	assert_int_equal(x->vm, 2);
-	assert_int_equal(x->asid, 9);
-	assert_int_equal(x->prot, 0);
-	assert_int_equal(x->len, 0);
+	ttl_assert_rec(x, acc, addr, size, 2, 9);
 }
 
 /* Three instructions: no operands; 2 loads + 1 store; every slot used. 1 + 4 + 7 records. */
@@ -215,9 +101,9 @@ static void test_champsim_good_records_expand_in_order(void **state)
 
 	(void)state;
 	make_good();
-	path = write_temp(".bin", good, sizeof(good));
+	path = ttl_write_temp(".bin", good, sizeof(good));
 	r = open_fmt(path, VMEM_TRACE_CHAMPSIM, false);
-	n = read_all(r, 4096, &v, &last);
+	n = ttl_read_all(r, 4096, &v, &last);
 	assert_int_equal(last, 0);
 	check_good(v, n);
 	vmem_trace_counts(r, &c);
@@ -229,7 +115,7 @@ static void test_champsim_good_records_expand_in_order(void **state)
 	assert_string_equal(pos, want);
 	free(v);
 	vmem_trace_close(r);
-	drop(path);
+	ttl_drop(path);
 }
 
 static void test_champsim_small_batches_split_instructions_identically(void **state)
@@ -238,19 +124,19 @@ static void test_champsim_small_batches_split_instructions_identically(void **st
 
 	(void)state;
 	make_good();
-	path = write_temp(".bin", good, sizeof(good));
+	path = ttl_write_temp(".bin", good, sizeof(good));
 	for (size_t max = 1; max <= 13; max++) {
 		struct vmem_trace_reader *r = open_fmt(path, VMEM_TRACE_CHAMPSIM, false);
 		struct vmem_trace_rec *v;
 		long last;
-		size_t n = read_all(r, max, &v, &last);
+		size_t n = ttl_read_all(r, max, &v, &last);
 
 		assert_int_equal(last, 0);
 		check_good(v, n);
 		free(v);
 		vmem_trace_close(r);
 	}
-	drop(path);
+	ttl_drop(path);
 }
 
 static void test_champsim_position_names_offset_of_split_instruction(void **state)
@@ -262,7 +148,7 @@ static void test_champsim_position_names_offset_of_split_instruction(void **stat
 
 	(void)state;
 	make_good();
-	path = write_temp(".bin", good, sizeof(good));
+	path = ttl_write_temp(".bin", good, sizeof(good));
 	r = open_fmt(path, VMEM_TRACE_CHAMPSIM, false);
 	/* 1 record of instruction 0, then 2 of instruction 1 (at offset 64). */
 	assert_int_equal(vmem_trace_read(r, v, 3), 3);
@@ -276,7 +162,7 @@ static void test_champsim_position_names_offset_of_split_instruction(void **stat
 	snprintf(want, sizeof(want), "%s: offset 128", path);
 	assert_string_equal(pos, want);
 	vmem_trace_close(r);
-	drop(path);
+	ttl_drop(path);
 }
 
 static void test_champsim_trailing_partial_record_fails_with_offset(void **state)
@@ -293,10 +179,10 @@ static void test_champsim_trailing_partial_record_fails_with_offset(void **state
 	make_good();
 	memcpy(buf, good, sizeof(good));
 	memset(buf + sizeof(good), 0x11, 10);
-	path = write_temp(".champsim", buf, sizeof(buf));
+	path = ttl_write_temp(".champsim", buf, sizeof(buf));
 	r = open_fmt(path, VMEM_TRACE_AUTO, false);
 	assert_int_equal(vmem_trace_reader_format(r), VMEM_TRACE_CHAMPSIM);
-	n = read_all(r, 4096, &v, &last);
+	n = ttl_read_all(r, 4096, &v, &last);
 	check_good(v, n);
 	assert_int_equal(last, VMEM_EFORMAT);
 	snprintf(want, sizeof(want), "%s: offset 192: expected a 64-byte record, got 10 bytes",
@@ -305,7 +191,7 @@ static void test_champsim_trailing_partial_record_fails_with_offset(void **state
 	assert_int_equal(vmem_trace_read(r, v, 4), VMEM_EFORMAT);
 	free(v);
 	vmem_trace_close(r);
-	drop(path);
+	ttl_drop(path);
 }
 
 static void test_champsim_noncanonical_address_fails_with_record_offset(void **state)
@@ -341,9 +227,9 @@ static void test_champsim_noncanonical_address_fails_with_record_offset(void **s
 			dst[cases[i].slot - 4] = bad;
 		memcpy(buf, good, sizeof(good));
 		cs_rec(buf + 192, ip, src, dst);
-		path = write_temp(".bin", buf, sizeof(buf));
+		path = ttl_write_temp(".bin", buf, sizeof(buf));
 		r = open_fmt(path, VMEM_TRACE_CHAMPSIM, false);
-		n = read_all(r, 5, &v, &last);
+		n = ttl_read_all(r, 5, &v, &last);
 		check_good(v, n);
 		assert_int_equal(last, VMEM_EFORMAT);
 		snprintf(want, sizeof(want), "%s: offset 192: ", path);
@@ -353,7 +239,7 @@ static void test_champsim_noncanonical_address_fails_with_record_offset(void **s
 			fail_msg("case %zu: \"%s\"", i, vmem_trace_error(r));
 		free(v);
 		vmem_trace_close(r);
-		drop(path);
+		ttl_drop(path);
 	}
 }
 
@@ -375,9 +261,9 @@ static void test_champsim_skip_bad_counts_and_continues(void **state)
 	memcpy(buf + 128, good + 64, 128);
 	cs_rec(buf + 256, 0x8000000000000000ull, NULL, NULL); /* bad ip */
 	memset(buf + 320, 0, 7);                              /* partial tail */
-	path = write_temp(".bin", buf, sizeof(buf));
+	path = ttl_write_temp(".bin", buf, sizeof(buf));
 	r = open_fmt(path, VMEM_TRACE_CHAMPSIM, true);
-	n = read_all(r, 4, &v, &last);
+	n = ttl_read_all(r, 4, &v, &last);
 	assert_int_equal(last, 0);
 	check_good(v, n);
 	vmem_trace_counts(r, &c);
@@ -385,7 +271,7 @@ static void test_champsim_skip_bad_counts_and_continues(void **state)
 	assert_int_equal(c.records, 12);
 	free(v);
 	vmem_trace_close(r);
-	drop(path);
+	ttl_drop(path);
 }
 
 static void test_champsim_detected_only_by_name(void **state)
@@ -405,28 +291,28 @@ static void test_champsim_detected_only_by_name(void **state)
 		size_t n;
 
 		if (strstr(named[i], ".xz"))
-			path = write_xz(named[i], good, sizeof(good));
+			path = ttl_write_xz(named[i], good, sizeof(good), 1, LZMA_CHECK_CRC64);
 		else if (strstr(named[i], ".gz"))
-			path = write_gz(named[i], good, sizeof(good));
+			path = ttl_write_gz(named[i], good, sizeof(good));
 		else if (strstr(named[i], ".zst"))
-			path = write_zst(named[i], good, sizeof(good));
+			path = ttl_write_zst(named[i], good, sizeof(good));
 		else
-			path = write_temp(named[i], good, sizeof(good));
+			path = ttl_write_temp(named[i], good, sizeof(good));
 		r = open_fmt(path, VMEM_TRACE_AUTO, false);
 		assert_int_equal(vmem_trace_reader_format(r), VMEM_TRACE_CHAMPSIM);
-		n = read_all(r, 4096, &v, &last);
+		n = ttl_read_all(r, 4096, &v, &last);
 		assert_int_equal(last, 0);
 		check_good(v, n);
 		free(v);
 		vmem_trace_close(r);
-		drop(path);
+		ttl_drop(path);
 	}
 	/* Same bytes under another name: no guess. */
-	path = write_temp(".trace", good, sizeof(good));
+	path = ttl_write_temp(".trace", good, sizeof(good));
 	assert_int_equal(vmem_trace_open(path, NULL, &r), VMEM_EFORMAT);
 	assert_non_null(strstr(vmem_trace_error(r), "cannot detect trace format; use --format"));
 	vmem_trace_close(r);
-	drop(path);
+	ttl_drop(path);
 }
 
 static void test_champsim_compressed_inputs_decode_identically(void **state)
@@ -435,20 +321,20 @@ static void test_champsim_compressed_inputs_decode_identically(void **state)
 
 	(void)state;
 	make_good();
-	paths[0] = write_gz(".gz", good, sizeof(good));
-	paths[1] = write_xz(".xz", good, sizeof(good));
-	paths[2] = write_zst(".zst", good, sizeof(good));
+	paths[0] = ttl_write_gz(".gz", good, sizeof(good));
+	paths[1] = ttl_write_xz(".xz", good, sizeof(good), 1, LZMA_CHECK_CRC64);
+	paths[2] = ttl_write_zst(".zst", good, sizeof(good));
 	for (int i = 0; i < 3; i++) {
 		struct vmem_trace_reader *r = open_fmt(paths[i], VMEM_TRACE_CHAMPSIM, false);
 		struct vmem_trace_rec *v;
 		long last;
-		size_t n = read_all(r, 5, &v, &last);
+		size_t n = ttl_read_all(r, 5, &v, &last);
 
 		assert_int_equal(last, 0);
 		check_good(v, n);
 		free(v);
 		vmem_trace_close(r);
-		drop(paths[i]);
+		ttl_drop(paths[i]);
 	}
 }
 
@@ -511,12 +397,12 @@ static void test_champsim_multi_megabyte_small_batches_streams_exactly(void **st
 	assert_non_null(buf);
 	for (size_t i = 0; i < count; i++)
 		gen(buf + 64 * i, i);
-	plain = write_temp(".bin", buf, count * 64);
-	xz = write_xz(".xz", buf, count * 64);
+	plain = ttl_write_temp(".bin", buf, count * 64);
+	xz = ttl_write_xz(".xz", buf, count * 64, 1, LZMA_CHECK_CRC64);
 	check_stream(plain, count, 5);
 	check_stream(xz, count, 16);
-	drop(plain);
-	drop(xz);
+	ttl_drop(plain);
+	ttl_drop(xz);
 	free(buf);
 }
 
@@ -534,5 +420,6 @@ int main(void)
 		cmocka_unit_test(test_champsim_multi_megabyte_small_batches_streams_exactly),
 	};
 
+	ttl_temp_tag("champsim");
 	return cmocka_run_group_tests_name("trace_champsim", tests, NULL, NULL);
 }

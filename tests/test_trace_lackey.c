@@ -14,140 +14,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <lzma.h>
-#include <zlib.h>
-#include <zstd.h>
 
+#include "trace_testlib.h"
 #include "vmem/trace.h"
 
 /* ---- helpers ------------------------------------------------------------------------ */
-
-static char *temp_path(const char *suffix)
-{
-	char *path = malloc(64);
-	int fd;
-
-	assert_non_null(path);
-	snprintf(path, 64, "/tmp/vmem-lackey-XXXXXX%s", suffix);
-	fd = mkstemps(path, (int)strlen(suffix));
-	assert_true(fd >= 0);
-	close(fd);
-	return path;
-}
-
-static void put_file(const char *path, const void *data, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(data, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-}
-
-static char *write_temp(const char *suffix, const void *data, size_t len)
-{
-	char *path = temp_path(suffix);
-
-	put_file(path, data, len);
-	return path;
-}
-
-static char *write_gz(const char *suffix, const void *data, size_t len)
-{
-	char *path = temp_path(suffix);
-	gzFile g = gzopen(path, "wb6");
-
-	assert_non_null(g);
-	if (len)
-		assert_int_equal(gzwrite(g, data, (unsigned)len), (int)len);
-	assert_int_equal(gzclose(g), Z_OK);
-	return path;
-}
-
-static char *write_xz(const char *suffix, const void *data, size_t len)
-{
-	size_t cap = len + len / 2 + 4096, out = 0;
-	uint8_t *buf = malloc(cap);
-	char *path;
-
-	assert_non_null(buf);
-	assert_int_equal(lzma_easy_buffer_encode(6, LZMA_CHECK_CRC64, NULL, data, len,
-						 buf, &out, cap), LZMA_OK);
-	path = write_temp(suffix, buf, out);
-	free(buf);
-	return path;
-}
-
-static char *write_zst(const char *suffix, const void *data, size_t len)
-{
-	size_t cap = ZSTD_compressBound(len);
-	void *buf = malloc(cap);
-	size_t out;
-	char *path;
-
-	assert_non_null(buf);
-	out = ZSTD_compress(buf, cap, data, len, 3);
-	assert_false(ZSTD_isError(out));
-	path = write_temp(suffix, buf, out);
-	free(buf);
-	return path;
-}
-
-static void drop(char *path)
-{
-	unlink(path);
-	free(path);
-}
-
-static struct vmem_trace_reader *open_ok(const char *path,
-					 const struct vmem_trace_reader_opts *o)
-{
-	struct vmem_trace_reader *r = NULL;
-	int rc = vmem_trace_open(path, o, &r);
-
-	if (rc != 0)
-		fail_msg("open %s: %d %s", path, rc, r ? vmem_trace_error(r) : "");
-	assert_non_null(r);
-	return r;
-}
-
-/* Reads everything in batches of max into a new array; returns the count or fails. */
-static size_t read_all(struct vmem_trace_reader *r, size_t max, struct vmem_trace_rec **out)
-{
-	size_t cap = 1024, n = 0;
-	struct vmem_trace_rec *v = malloc(cap * sizeof(*v));
-	long k;
-
-	assert_non_null(v);
-	for (;;) {
-		if (cap - n < max) {
-			cap = 2 * cap + max;
-			v = realloc(v, cap * sizeof(*v));
-			assert_non_null(v);
-		}
-		k = vmem_trace_read(r, v + n, max);
-		if (k <= 0)
-			break;
-		n += (size_t)k;
-	}
-	if (k < 0)
-		fail_msg("read: %ld %s", k, vmem_trace_error(r));
-	*out = v;
-	return n;
-}
-
-static void assert_rec(const struct vmem_trace_rec *x, uint8_t acc, uint64_t addr,
-		       uint8_t size, uint16_t vm, uint32_t asid)
-{
-	assert_int_equal(x->type, VMEM_REC_ACCESS);
-	assert_int_equal(x->acc, acc);
-	assert_int_equal(x->addr, addr);
-	assert_int_equal(x->size, size);
-	assert_int_equal(x->vm, vm);
-	assert_int_equal(x->asid, asid);
-	assert_int_equal(x->prot, 0);
-	assert_int_equal(x->len, 0);
-}
 
 static const char good_text[] =
 	"==4242== Lackey, an example Valgrind tool\n"
@@ -165,28 +36,28 @@ static const char good_text[] =
 static void check_good(const struct vmem_trace_rec *v, size_t n, uint16_t vm, uint32_t asid)
 {
 	assert_int_equal(n, 7);
-	assert_rec(&v[0], VMEM_ACC_IFETCH, 0x0400d7d4, 8, vm, asid);
-	assert_rec(&v[1], VMEM_ACC_LOAD, 0x04ffe4fc, 8, vm, asid);
-	assert_rec(&v[2], VMEM_ACC_STORE, 0x7ff000100, 4, vm, asid);
-	assert_rec(&v[3], VMEM_ACC_MODIFY, 0x1000, 2, vm, asid);
-	assert_rec(&v[4], VMEM_ACC_IFETCH, 0x0400d7dc, 3, vm, asid);
-	assert_rec(&v[5], VMEM_ACC_LOAD, 0xff80000000001000ull, 16, vm, asid);
-	assert_rec(&v[6], VMEM_ACC_STORE, 0, 255, vm, asid);
+	ttl_assert_rec(&v[0], VMEM_ACC_IFETCH, 0x0400d7d4, 8, vm, asid);
+	ttl_assert_rec(&v[1], VMEM_ACC_LOAD, 0x04ffe4fc, 8, vm, asid);
+	ttl_assert_rec(&v[2], VMEM_ACC_STORE, 0x7ff000100, 4, vm, asid);
+	ttl_assert_rec(&v[3], VMEM_ACC_MODIFY, 0x1000, 2, vm, asid);
+	ttl_assert_rec(&v[4], VMEM_ACC_IFETCH, 0x0400d7dc, 3, vm, asid);
+	ttl_assert_rec(&v[5], VMEM_ACC_LOAD, 0xff80000000001000ull, 16, vm, asid);
+	ttl_assert_rec(&v[6], VMEM_ACC_STORE, 0, 255, vm, asid);
 }
 
 /* ---- tests -------------------------------------------------------------------------- */
 
 static void test_lackey_good_input_exact_records(void **state)
 {
-	char *path = write_temp(".txt", good_text, strlen(good_text));
-	struct vmem_trace_reader *r = open_ok(path, NULL);
+	char *path = ttl_write_temp(".txt", good_text, strlen(good_text));
+	struct vmem_trace_reader *r = ttl_open(path, NULL);
 	struct vmem_trace_counts c;
 	struct vmem_trace_rec *v;
 	size_t n;
 
 	(void)state;
 	assert_int_equal(vmem_trace_reader_format(r), VMEM_TRACE_LACKEY);
-	n = read_all(r, 4096, &v);
+	n = ttl_read_all(r, 4096, &v, NULL);
 	check_good(v, n, 0, 0);
 	vmem_trace_counts(r, &c);
 	assert_int_equal(c.records, 7);
@@ -197,12 +68,12 @@ static void test_lackey_good_input_exact_records(void **state)
 	assert_int_equal(vmem_trace_read(r, v, 16), 0);
 	free(v);
 	vmem_trace_close(r);
-	drop(path);
+	ttl_drop(path);
 }
 
 static void test_lackey_opts_vm_asid_given_to_records(void **state)
 {
-	char *path = write_temp(".txt", good_text, strlen(good_text));
+	char *path = ttl_write_temp(".txt", good_text, strlen(good_text));
 	struct vmem_trace_reader_opts o;
 	struct vmem_trace_reader *r;
 	struct vmem_trace_rec *v;
@@ -212,27 +83,27 @@ static void test_lackey_opts_vm_asid_given_to_records(void **state)
 	vmem_trace_reader_opts_default(&o);
 	o.vm = 3;
 	o.asid = 77;
-	r = open_ok(path, &o);
-	n = read_all(r, 2, &v);
+	r = ttl_open(path, &o);
+	n = ttl_read_all(r, 2, &v, NULL);
 	check_good(v, n, 3, 77);
 	free(v);
 	vmem_trace_close(r);
-	drop(path);
+	ttl_drop(path);
 }
 
 static void test_lackey_batch_of_one_same_records(void **state)
 {
-	char *path = write_temp(".txt", good_text, strlen(good_text));
-	struct vmem_trace_reader *r = open_ok(path, NULL);
+	char *path = ttl_write_temp(".txt", good_text, strlen(good_text));
+	struct vmem_trace_reader *r = ttl_open(path, NULL);
 	struct vmem_trace_rec *v;
 	size_t n;
 
 	(void)state;
-	n = read_all(r, 1, &v);
+	n = ttl_read_all(r, 1, &v, NULL);
 	check_good(v, n, 0, 0);
 	free(v);
 	vmem_trace_close(r);
-	drop(path);
+	ttl_drop(path);
 }
 
 struct bad_case {
@@ -273,7 +144,7 @@ static void test_lackey_malformed_lines_fail_with_file_and_line(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
 		const struct bad_case *b = &bad_cases[i];
-		char *path = write_temp(".lackey", b->text, strlen(b->text));
+		char *path = ttl_write_temp(".lackey", b->text, strlen(b->text));
 		struct vmem_trace_reader_opts o;
 		struct vmem_trace_reader *r;
 		struct vmem_trace_rec v[16];
@@ -282,7 +153,7 @@ static void test_lackey_malformed_lines_fail_with_file_and_line(void **state)
 
 		vmem_trace_reader_opts_default(&o);
 		o.format = VMEM_TRACE_LACKEY;
-		r = open_ok(path, &o);
+		r = ttl_open(path, &o);
 		k = vmem_trace_read(r, v, 16);
 		if (b->good) {
 			assert_int_equal(k, b->good);
@@ -296,15 +167,15 @@ static void test_lackey_malformed_lines_fail_with_file_and_line(void **state)
 			fail_msg("case %zu: message \"%s\", want prefix \"%s\" and \"%s\"", i,
 				 vmem_trace_error(r), want, b->expect);
 		vmem_trace_close(r);
-		drop(path);
+		ttl_drop(path);
 	}
 }
 
 static void test_lackey_error_after_good_prefix_returned_next_call_and_sticks(void **state)
 {
 	static const char text[] = "I  1,1\n L 2,2\n\nbad line\nI  3,3\n";
-	char *path = write_temp(".txt", text, strlen(text));
-	struct vmem_trace_reader *r = open_ok(path, NULL);
+	char *path = ttl_write_temp(".txt", text, strlen(text));
+	struct vmem_trace_reader *r = ttl_open(path, NULL);
 	struct vmem_trace_rec v[16];
 	char pos[256], want[256];
 
@@ -318,28 +189,28 @@ static void test_lackey_error_after_good_prefix_returned_next_call_and_sticks(vo
 	snprintf(want, sizeof(want), "%s:4: ", path);
 	assert_true(strncmp(vmem_trace_error(r), want, strlen(want)) == 0);
 	vmem_trace_close(r);
-	drop(path);
+	ttl_drop(path);
 }
 
 static void test_lackey_truncated_last_line_that_parses_accepted(void **state)
 {
 	static const char text[] = "I  0400d7d4,8\n L 04ffe4fc,8";
-	char *path = write_temp(".txt", text, strlen(text));
-	struct vmem_trace_reader *r = open_ok(path, NULL);
+	char *path = ttl_write_temp(".txt", text, strlen(text));
+	struct vmem_trace_reader *r = ttl_open(path, NULL);
 	struct vmem_trace_rec *v;
 	char pos[256], want[256];
 	size_t n;
 
 	(void)state;
-	n = read_all(r, 16, &v);
+	n = ttl_read_all(r, 16, &v, NULL);
 	assert_int_equal(n, 2);
-	assert_rec(&v[1], VMEM_ACC_LOAD, 0x04ffe4fc, 8, 0, 0);
+	ttl_assert_rec(&v[1], VMEM_ACC_LOAD, 0x04ffe4fc, 8, 0, 0);
 	vmem_trace_position(r, pos, sizeof(pos));
 	snprintf(want, sizeof(want), "%s:2", path);
 	assert_string_equal(pos, want);
 	free(v);
 	vmem_trace_close(r);
-	drop(path);
+	ttl_drop(path);
 }
 
 static void test_lackey_skip_bad_counts_and_continues(void **state)
@@ -353,7 +224,7 @@ static void test_lackey_skip_bad_counts_and_continues(void **state)
 		" S 2000,8\n"
 		" M 3000,4x\n"
 		" M 3000,4";
-	char *path = write_temp(".txt", text, strlen(text));
+	char *path = ttl_write_temp(".txt", text, strlen(text));
 	struct vmem_trace_reader_opts o;
 	struct vmem_trace_reader *r;
 	struct vmem_trace_counts c;
@@ -363,12 +234,12 @@ static void test_lackey_skip_bad_counts_and_continues(void **state)
 	(void)state;
 	vmem_trace_reader_opts_default(&o);
 	o.skip_bad = true;
-	r = open_ok(path, &o);
-	n = read_all(r, 16, &v);
+	r = ttl_open(path, &o);
+	n = ttl_read_all(r, 16, &v, NULL);
 	assert_int_equal(n, 3);
-	assert_rec(&v[0], VMEM_ACC_IFETCH, 0x1000, 4, 0, 0);
-	assert_rec(&v[1], VMEM_ACC_STORE, 0x2000, 8, 0, 0);
-	assert_rec(&v[2], VMEM_ACC_MODIFY, 0x3000, 4, 0, 0);
+	ttl_assert_rec(&v[0], VMEM_ACC_IFETCH, 0x1000, 4, 0, 0);
+	ttl_assert_rec(&v[1], VMEM_ACC_STORE, 0x2000, 8, 0, 0);
+	ttl_assert_rec(&v[2], VMEM_ACC_MODIFY, 0x3000, 4, 0, 0);
 	vmem_trace_counts(r, &c);
 	/* garbage, size 0, non-canonical, trailing 'x'. */
 	assert_int_equal(c.skipped_bad, 4);
@@ -376,13 +247,13 @@ static void test_lackey_skip_bad_counts_and_continues(void **state)
 	assert_int_equal(c.records, 3);
 	free(v);
 	vmem_trace_close(r);
-	drop(path);
+	ttl_drop(path);
 }
 
 static void test_lackey_empty_file_no_records(void **state)
 {
-	char *path = write_temp(".txt", "", 0);
-	struct vmem_trace_reader *r = open_ok(path, NULL);
+	char *path = ttl_write_temp(".txt", "", 0);
+	struct vmem_trace_reader *r = ttl_open(path, NULL);
 	struct vmem_trace_rec v[4];
 	char pos[256];
 
@@ -392,7 +263,7 @@ static void test_lackey_empty_file_no_records(void **state)
 	vmem_trace_position(r, pos, sizeof(pos));
 	assert_string_equal(pos, path);
 	vmem_trace_close(r);
-	drop(path);
+	ttl_drop(path);
 }
 
 /* Deterministic multi-megabyte Lackey text: line i has kind i % 4 and a varied address. */
@@ -422,7 +293,7 @@ static const uint8_t gen_acc[4] = {
 
 static void check_stream(const char *path, size_t lines, size_t batch)
 {
-	struct vmem_trace_reader *r = open_ok(path, NULL);
+	struct vmem_trace_reader *r = ttl_open(path, NULL);
 	struct vmem_trace_rec v[64];
 	struct vmem_trace_counts c;
 	char pos[256], want[256];
@@ -452,15 +323,15 @@ static void test_lackey_multi_megabyte_small_batches_streams_exactly(void **stat
 {
 	size_t lines = 300000, len;  /* about 5.4 MB, more than five input windows */
 	char *text = gen_text(lines, &len);
-	char *plain = write_temp(".txt", text, len);
-	char *gz = write_gz(".txt.gz", text, len);
+	char *plain = ttl_write_temp(".txt", text, len);
+	char *gz = ttl_write_gz(".txt.gz", text, len);
 
 	(void)state;
 	assert_true(len > 4u << 20);
 	check_stream(plain, lines, 7);
 	check_stream(gz, lines, 61);
-	drop(plain);
-	drop(gz);
+	ttl_drop(plain);
+	ttl_drop(gz);
 	free(text);
 }
 
@@ -473,13 +344,13 @@ static void test_lackey_compressed_inputs_decode_identically(void **state)
 	(void)state;
 	while (good_text[half - 1] != '\n')
 		half++;
-	paths[0] = write_gz(".gz", good_text, strlen(good_text));
-	paths[1] = write_xz(".xz", good_text, strlen(good_text));
-	paths[2] = write_zst(".zst", good_text, strlen(good_text));
+	paths[0] = ttl_write_gz(".gz", good_text, strlen(good_text));
+	paths[1] = ttl_write_xz(".xz", good_text, strlen(good_text), 6, LZMA_CHECK_CRC64);
+	paths[2] = ttl_write_zst(".zst", good_text, strlen(good_text));
 	/* Two gzip members back to back, as `cat a.gz b.gz` makes. */
 	{
-		char *a = write_gz(".gz", good_text, half);
-		char *b = write_gz(".gz", good_text + half, strlen(good_text) - half);
+		char *a = ttl_write_gz(".gz", good_text, half);
+		char *b = ttl_write_gz(".gz", good_text + half, strlen(good_text) - half);
 		FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
 		char buf[4096];
 		size_t na, nb;
@@ -490,16 +361,16 @@ static void test_lackey_compressed_inputs_decode_identically(void **state)
 		nb = fread(buf + na, 1, sizeof(buf) / 2, fb);
 		fclose(fa);
 		fclose(fb);
-		two = write_temp(".gz", buf, na + nb);
-		drop(a);
-		drop(b);
+		two = ttl_write_temp(".gz", buf, na + nb);
+		ttl_drop(a);
+		ttl_drop(b);
 	}
 	paths[3] = two;
 	for (int i = 0; i < 4; i++) {
-		struct vmem_trace_reader *r = open_ok(paths[i], NULL);
+		struct vmem_trace_reader *r = ttl_open(paths[i], NULL);
 		struct vmem_trace_rec *v;
 		struct vmem_trace_counts c;
-		size_t n = read_all(r, 3, &v);
+		size_t n = ttl_read_all(r, 3, &v, NULL);
 
 		assert_int_equal(vmem_trace_reader_format(r), VMEM_TRACE_LACKEY);
 		check_good(v, n, 0, 0);
@@ -507,7 +378,7 @@ static void test_lackey_compressed_inputs_decode_identically(void **state)
 		assert_int_equal(c.skipped_other, 4);
 		free(v);
 		vmem_trace_close(r);
-		drop(paths[i]);
+		ttl_drop(paths[i]);
 	}
 }
 
@@ -515,7 +386,7 @@ static void test_lackey_truncated_gzip_fails_with_io_error(void **state)
 {
 	size_t lines = 20000, len;
 	char *text = gen_text(lines, &len);
-	char *gz = write_gz(".gz", text, len);
+	char *gz = ttl_write_gz(".gz", text, len);
 	struct vmem_trace_reader *r;
 	struct vmem_trace_rec v[256];
 	size_t got = 0;
@@ -523,7 +394,7 @@ static void test_lackey_truncated_gzip_fails_with_io_error(void **state)
 
 	(void)state;
 	assert_int_equal(truncate(gz, 2000), 0);
-	r = open_ok(gz, NULL);
+	r = ttl_open(gz, NULL);
 	while ((k = vmem_trace_read(r, v, 256)) > 0) {
 		/* The complete lines decoded before the cut come first, unchanged. */
 		for (long j = 0; j < k; j++, got++)
@@ -534,13 +405,13 @@ static void test_lackey_truncated_gzip_fails_with_io_error(void **state)
 	assert_non_null(strstr(vmem_trace_error(r), gz));
 	assert_non_null(strstr(vmem_trace_error(r), "truncated gzip"));
 	vmem_trace_close(r);
-	drop(gz);
+	ttl_drop(gz);
 	free(text);
 }
 
 static void test_lackey_stdin_dash_reads_standard_input(void **state)
 {
-	char *path = write_gz(".gz", good_text, strlen(good_text));
+	char *path = ttl_write_gz(".gz", good_text, strlen(good_text));
 	int saved = dup(STDIN_FILENO);
 	int fd = open(path, O_RDONLY);
 	struct vmem_trace_reader *r;
@@ -551,14 +422,14 @@ static void test_lackey_stdin_dash_reads_standard_input(void **state)
 	assert_true(saved >= 0 && fd >= 0);
 	assert_int_equal(dup2(fd, STDIN_FILENO), STDIN_FILENO);
 	close(fd);
-	r = open_ok("-", NULL);
-	n = read_all(r, 4096, &v);
+	r = ttl_open("-", NULL);
+	n = ttl_read_all(r, 4096, &v, NULL);
 	check_good(v, n, 0, 0);
 	vmem_trace_close(r);
 	assert_int_equal(dup2(saved, STDIN_FILENO), STDIN_FILENO);
 	close(saved);
 	free(v);
-	drop(path);
+	ttl_drop(path);
 }
 
 static void test_lackey_overlong_line_fails(void **state)
@@ -573,19 +444,19 @@ static void test_lackey_overlong_line_fails(void **state)
 	assert_non_null(text);
 	memset(text, '=', len);
 	text[len] = '\n';
-	path = write_temp(".txt", text, len + 1);
-	r = open_ok(path, NULL);
+	path = ttl_write_temp(".txt", text, len + 1);
+	r = ttl_open(path, NULL);
 	assert_int_equal(vmem_trace_read(r, v, 4), VMEM_EFORMAT);
 	assert_non_null(strstr(vmem_trace_error(r), ":1: line longer than"));
 	vmem_trace_close(r);
-	drop(path);
+	ttl_drop(path);
 	free(text);
 }
 
 static void test_detect_unknown_content_fails_with_format_hint(void **state)
 {
 	static const unsigned char junk[64] = { 1, 2, 3, 4, 5, 6, 7, 8, 9 };
-	char *path = write_temp(".bin", junk, sizeof(junk));
+	char *path = ttl_write_temp(".bin", junk, sizeof(junk));
 	struct vmem_trace_reader *r = NULL;
 	char want[256];
 
@@ -595,7 +466,7 @@ static void test_detect_unknown_content_fails_with_format_hint(void **state)
 	snprintf(want, sizeof(want), "%s: cannot detect trace format; use --format", path);
 	assert_string_equal(vmem_trace_error(r), want);
 	vmem_trace_close(r);
-	drop(path);
+	ttl_drop(path);
 }
 
 static void test_open_missing_file_fails_with_io_error(void **state)
@@ -647,5 +518,6 @@ int main(void)
 		cmocka_unit_test(test_format_names_parse_back),
 	};
 
+	ttl_temp_tag("lackey");
 	return cmocka_run_group_tests_name("trace_lackey", tests, NULL, NULL);
 }

@@ -15,37 +15,12 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <lzma.h>
-#include <zlib.h>
 #include <zstd.h>
 
+#include "trace_testlib.h"
 #include "vmem/trace.h"
 
 /* ---- helpers ------------------------------------------------------------------------ */
-
-static char *temp_path(const char *suffix)
-{
-	char *path = malloc(64);
-	int fd;
-
-	assert_non_null(path);
-	snprintf(path, 64, "/tmp/vmem-vmt-XXXXXX%s", suffix);
-	fd = mkstemps(path, (int)strlen(suffix));
-	assert_true(fd >= 0);
-	close(fd);
-	return path;
-}
-
-static char *write_temp(const char *suffix, const void *data, size_t len)
-{
-	char *path = temp_path(suffix);
-	FILE *f = fopen(path, "wb");
-
-	assert_non_null(f);
-	assert_int_equal(fwrite(data, 1, len, f), len);
-	assert_int_equal(fclose(f), 0);
-	return path;
-}
 
 static unsigned char *slurp(const char *path, size_t *len)
 {
@@ -63,39 +38,15 @@ static unsigned char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-static void drop(char *path)
-{
-	unlink(path);
-	free(path);
-}
-
-static void put16(unsigned char *p, uint16_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
 static const unsigned char magic[8] = { 0x89, 'V', 'M', 'T', '\r', '\n', 0x1a, '\n' };
 
 static void header(unsigned char *p, uint16_t version, uint16_t flags, uint32_t hsize)
 {
 	memset(p, 0, 32);
 	memcpy(p, magic, 8);
-	put16(p + 8, version);
-	put16(p + 10, flags);
-	put32(p + 12, hsize);
+	ttl_put16(p + 8, version);
+	ttl_put16(p + 10, flags);
+	ttl_put32(p + 12, hsize);
 }
 
 /* A raw record as FORMAT.md lays it out; returns its size (16, or 24 with a length). */
@@ -104,12 +55,12 @@ static size_t raw_rec(unsigned char *p, uint8_t op, uint8_t arg, uint16_t vm, ui
 {
 	p[0] = op;
 	p[1] = arg;
-	put16(p + 2, vm);
-	put32(p + 4, asid);
-	put64(p + 8, addr);
+	ttl_put16(p + 2, vm);
+	ttl_put32(p + 4, asid);
+	ttl_put64(p + 8, addr);
 	if (!long_rec)
 		return 16;
-	put64(p + 16, len);
+	ttl_put64(p + 16, len);
 	return 24;
 }
 
@@ -132,7 +83,7 @@ static char *make_vmt(const unsigned char *recs, size_t len, bool zstd)
 		memcpy(buf + 32, recs, len);
 		n += len;
 	}
-	path = write_temp(".vmt", buf, n);
+	path = ttl_write_temp(".vmt", buf, n);
 	free(buf);
 	return path;
 }
@@ -140,41 +91,12 @@ static char *make_vmt(const unsigned char *recs, size_t len, bool zstd)
 static struct vmem_trace_reader *open_opts(const char *path, bool skip_bad)
 {
 	struct vmem_trace_reader_opts o;
-	struct vmem_trace_reader *r = NULL;
-	int rc;
 
 	vmem_trace_reader_opts_default(&o);
 	o.skip_bad = skip_bad;
 	o.vm = 5;      /* never used: .vmt records carry their own ids */
 	o.asid = 6;
-	rc = vmem_trace_open(path, &o, &r);
-	if (rc != 0)
-		fail_msg("open %s: %d %s", path, rc, r ? vmem_trace_error(r) : "");
-	return r;
-}
-
-static size_t read_all(struct vmem_trace_reader *r, size_t max, struct vmem_trace_rec **out,
-		       long *last)
-{
-	size_t cap = 1024, n = 0;
-	struct vmem_trace_rec *v = malloc(cap * sizeof(*v));
-	long k;
-
-	assert_non_null(v);
-	for (;;) {
-		if (cap - n < max) {
-			cap = 2 * cap + max;
-			v = realloc(v, cap * sizeof(*v));
-			assert_non_null(v);
-		}
-		k = vmem_trace_read(r, v + n, max);
-		if (k <= 0)
-			break;
-		n += (size_t)k;
-	}
-	*last = k;
-	*out = v;
-	return n;
+	return ttl_open(path, &o);
 }
 
 static void assert_same(const struct vmem_trace_rec *a, const struct vmem_trace_rec *b,
@@ -216,7 +138,7 @@ static const struct vmem_trace_rec all_types[] = {
 
 static char *write_with(const struct vmem_trace_rec *v, size_t n, bool zstd)
 {
-	char *path = temp_path(".vmt");
+	char *path = ttl_temp_path(".vmt");
 	struct vmem_trace_writer_opts o;
 	struct vmem_trace_writer *w = NULL;
 
@@ -237,7 +159,7 @@ static void round_trip(bool zstd)
 		struct vmem_trace_counts c;
 		struct vmem_trace_rec *v;
 		long last;
-		size_t n = read_all(r, max, &v, &last);
+		size_t n = ttl_read_all(r, max, &v, &last);
 
 		assert_int_equal(vmem_trace_reader_format(r), VMEM_TRACE_VMT);
 		assert_int_equal(last, 0);
@@ -250,7 +172,7 @@ static void round_trip(bool zstd)
 		free(v);
 		vmem_trace_close(r);
 	}
-	drop(path);
+	ttl_drop(path);
 }
 
 /* ---- tests -------------------------------------------------------------------------- */
@@ -294,7 +216,7 @@ static void test_vmt_writer_bytes_match_spec(void **state)
 	assert_int_equal(len, sizeof(want));
 	assert_memory_equal(got, want, sizeof(want));
 	free(got);
-	drop(path);
+	ttl_drop(path);
 
 	path = write_with(v, 0, true);
 	got = slurp(path, &len);
@@ -302,7 +224,7 @@ static void test_vmt_writer_bytes_match_spec(void **state)
 	assert_int_equal(got[10], 1);     /* flags: zstd */
 	assert_int_equal(got[32], 0x28);  /* a zstd frame follows the header */
 	free(got);
-	drop(path);
+	ttl_drop(path);
 }
 
 struct bad_header {
@@ -340,7 +262,7 @@ static void test_vmt_bad_header_fails_with_field_offset(void **state)
 		if (b->reserved_at >= 0)
 			buf[b->reserved_at] = 1;
 		raw_rec(buf + 32, 0, 8, 0, 0, 0x1000, false, 0);
-		path = write_temp(".vmt", buf, b->cut ? b->cut : sizeof(buf));
+		path = ttl_write_temp(".vmt", buf, b->cut ? b->cut : sizeof(buf));
 		rc = vmem_trace_open(path, NULL, &r);
 		assert_int_equal(rc, VMEM_EFORMAT);
 		snprintf(want, sizeof(want), "%s: offset %u: ", path, b->off);
@@ -349,14 +271,14 @@ static void test_vmt_bad_header_fails_with_field_offset(void **state)
 			fail_msg("case %zu: \"%s\", want \"%s\" and \"%s\"", i,
 				 vmem_trace_error(r), want, b->expect);
 		vmem_trace_close(r);
-		drop(path);
+		ttl_drop(path);
 	}
 }
 
 static void test_vmt_wrong_magic_fails_at_offset_zero(void **state)
 {
 	static const char text[] = "I  0400d7d4,8\n L 04ffe4fc,8\n S 04ffe4fc,8\n";
-	char *path = write_temp(".vmt", text, strlen(text));
+	char *path = ttl_write_temp(".vmt", text, strlen(text));
 	struct vmem_trace_reader_opts o;
 	struct vmem_trace_reader *r = NULL;
 	char want[256];
@@ -368,7 +290,7 @@ static void test_vmt_wrong_magic_fails_at_offset_zero(void **state)
 	snprintf(want, sizeof(want), "%s: offset 0: expected the .vmt magic", path);
 	assert_true(strncmp(vmem_trace_error(r), want, strlen(want)) == 0);
 	vmem_trace_close(r);
-	drop(path);
+	ttl_drop(path);
 }
 
 struct bad_rec {
@@ -442,7 +364,7 @@ static void test_vmt_bad_records_fail_with_offset_plain_and_zstd(void **state)
 			struct vmem_trace_rec *v;
 			char want[256];
 			long last;
-			size_t n = read_all(r, 3, &v, &last);
+			size_t n = ttl_read_all(r, 3, &v, &last);
 
 			assert_int_equal(n, 2);
 			check_good_prefix(v);
@@ -454,7 +376,7 @@ static void test_vmt_bad_records_fail_with_offset_plain_and_zstd(void **state)
 					 vmem_trace_error(r), want, b->expect);
 			free(v);
 			vmem_trace_close(r);
-			drop(path);
+			ttl_drop(path);
 		}
 	}
 }
@@ -472,7 +394,7 @@ static void test_vmt_skip_bad_skips_known_size_records_unknown_type_fatal(void *
 		struct vmem_trace_counts c;
 		struct vmem_trace_rec *v;
 		long last;
-		size_t n = read_all(r, 16, &v, &last);
+		size_t n = ttl_read_all(r, 16, &v, &last);
 
 		vmem_trace_counts(r, &c);
 		if (b->fatal) {
@@ -490,7 +412,7 @@ static void test_vmt_skip_bad_skips_known_size_records_unknown_type_fatal(void *
 		}
 		free(v);
 		vmem_trace_close(r);
-		drop(path);
+		ttl_drop(path);
 	}
 }
 
@@ -519,7 +441,7 @@ static void test_vmt_truncated_zstd_stream_fails_with_io_error(void **state)
 	assert_true(got < 50000);
 	assert_non_null(strstr(vmem_trace_error(r), "truncated zstd stream"));
 	vmem_trace_close(r);
-	drop(path);
+	ttl_drop(path);
 	free(recs);
 }
 
@@ -533,7 +455,7 @@ static void test_vmt_writer_rejects_invalid_record_writes_nothing(void **state)
 		{ .type = VMEM_REC_PROTECT, .prot = 0x10, .len = 1 },
 		{ .type = VMEM_REC_UNMAP, .len = 0 },
 	};
-	char *path = temp_path(".vmt");
+	char *path = ttl_temp_path(".vmt");
 	struct vmem_trace_writer *w = NULL;
 	struct vmem_trace_reader *r;
 	struct vmem_trace_rec *v;
@@ -554,14 +476,14 @@ static void test_vmt_writer_rejects_invalid_record_writes_nothing(void **state)
 	assert_int_equal(vmem_trace_write(w, all_types + 2, 1), 0);
 	assert_int_equal(vmem_trace_writer_close(w), 0);
 	r = open_opts(path, false);
-	n = read_all(r, 16, &v, &last);
+	n = ttl_read_all(r, 16, &v, &last);
 	assert_int_equal(last, 0);
 	assert_int_equal(n, 3);
 	for (size_t i = 0; i < n; i++)
 		assert_same(&v[i], &all_types[i], i);
 	free(v);
 	vmem_trace_close(r);
-	drop(path);
+	ttl_drop(path);
 }
 
 static void test_vmt_writer_bad_path_reports_error(void **state)
@@ -600,7 +522,7 @@ static void stream_check(bool zstd, size_t count, size_t batch)
 {
 	struct vmem_trace_writer_opts o;
 	struct vmem_trace_writer *w = NULL;
-	char *path = temp_path(".vmt");
+	char *path = ttl_temp_path(".vmt");
 	struct vmem_trace_rec chunk[1000];
 	struct vmem_trace_rec v[64];
 	struct vmem_trace_reader *r;
@@ -638,7 +560,7 @@ static void stream_check(bool zstd, size_t count, size_t batch)
 	snprintf(want, sizeof(want), "%s: offset %llu", path, (unsigned long long)last_off);
 	assert_string_equal(pos, want);
 	vmem_trace_close(r);
-	drop(path);
+	ttl_drop(path);
 }
 
 static void test_vmt_multi_megabyte_small_batches_streams_exactly(void **state)
@@ -660,30 +582,13 @@ static void test_vmt_outer_compression_decodes_identically(void **state)
 
 	(void)state;
 	/* .vmt inside gzip, and a zstd-flagged .vmt inside xz. */
-	{
-		char *p = temp_path(".vmt.gz");
-		gzFile g = gzopen(p, "wb");
-
-		assert_non_null(g);
-		assert_int_equal(gzwrite(g, plain, (unsigned)len), (int)len);
-		assert_int_equal(gzclose(g), Z_OK);
-		outer[0] = p;
-	}
-	{
-		size_t cap = zlen + 4096, out = 0;
-		uint8_t *buf = malloc(cap);
-
-		assert_non_null(buf);
-		assert_int_equal(lzma_easy_buffer_encode(1, LZMA_CHECK_CRC32, NULL, inner, zlen,
-							 buf, &out, cap), LZMA_OK);
-		outer[1] = write_temp(".vmt.xz", buf, out);
-		free(buf);
-	}
+	outer[0] = ttl_write_gz(".vmt.gz", plain, len);
+	outer[1] = ttl_write_xz(".vmt.xz", inner, zlen, 1, LZMA_CHECK_CRC32);
 	for (int i = 0; i < 2; i++) {
 		struct vmem_trace_reader *r = open_opts(outer[i], false);
 		struct vmem_trace_rec *v;
 		long last;
-		size_t n = read_all(r, 3, &v, &last);
+		size_t n = ttl_read_all(r, 3, &v, &last);
 
 		assert_int_equal(vmem_trace_reader_format(r), VMEM_TRACE_VMT);
 		assert_int_equal(last, 0);
@@ -692,12 +597,12 @@ static void test_vmt_outer_compression_decodes_identically(void **state)
 			assert_same(&v[j], &all_types[j], j);
 		free(v);
 		vmem_trace_close(r);
-		drop(outer[i]);
+		ttl_drop(outer[i]);
 	}
 	free(plain);
 	free(inner);
-	drop(path);
-	drop(zpath);
+	ttl_drop(path);
+	ttl_drop(zpath);
 }
 
 static void test_vmt_empty_trace_reads_no_records(void **state)
@@ -713,8 +618,8 @@ static void test_vmt_empty_trace_reads_no_records(void **state)
 		assert_int_equal(vmem_trace_read(r, v, 4), 0);
 		vmem_trace_close(r);
 	}
-	drop(path);
-	drop(zpath);
+	ttl_drop(path);
+	ttl_drop(zpath);
 }
 
 int main(void)
@@ -735,5 +640,6 @@ int main(void)
 		cmocka_unit_test(test_vmt_empty_trace_reads_no_records),
 	};
 
+	ttl_temp_tag("vmt");
 	return cmocka_run_group_tests_name("trace_vmt", tests, NULL, NULL);
 }
