@@ -40,6 +40,31 @@
 #define CS_IFETCH_SIZE 4
 #define CS_DATA_SIZE   8
 
+/*
+ * Content check for files whose name does not say ChampSim: every complete record among
+ * the first few must look like an x86-64 instruction record (a non-zero canonical user
+ * ip, is_branch and branch_taken each 0 or 1, taken only for a branch, canonical operand
+ * addresses), and there must be at least one whole record. Text never passes: the bytes
+ * at offsets 8 and 9 would have to be 0 or 1.
+ */
+bool vmem_trace_champsim_sniff(const unsigned char *p, size_t n)
+{
+	size_t recs = n / CS_REC < 8 ? n / CS_REC : 8;
+
+	if (recs == 0)
+		return false;
+	for (size_t r = 0; r < recs; r++, p += CS_REC) {
+		uint64_t ip = vmem_le64(p);
+
+		if (ip == 0 || !vmem_addr_canonical(ip, 48) || p[8] > 1 || p[9] > p[8])
+			return false;
+		for (int i = 0; i < 6; i++)
+			if (!vmem_addr_canonical(vmem_le64(p + CS_DST + 8 * i), VMEM_TRACE_VA_BITS))
+				return false;
+	}
+	return true;
+}
+
 /* Decodes one record into out (room for VMEM_TRACE_CHAMPSIM_MAXREC); -1 if bad. */
 static inline int cs_decode(const unsigned char *p, uint16_t vm, uint32_t asid,
 			    struct vmem_trace_rec *out)

@@ -151,6 +151,8 @@ long vmem_trace_lackey_read(struct vmem_trace_reader *r, struct vmem_trace_rec *
 long vmem_trace_champsim_read(struct vmem_trace_reader *r, struct vmem_trace_rec *recs,
 			      size_t max);
 bool vmem_trace_vmt_sniff(const unsigned char *p, size_t n);
+/* True if the first bytes look like ChampSim records (see trace_champsim.c). */
+bool vmem_trace_champsim_sniff(const unsigned char *p, size_t n);
 int vmem_trace_vmt_start(struct vmem_trace_reader *r);
 long vmem_trace_vmt_read(struct vmem_trace_reader *r, struct vmem_trace_rec *recs,
 			 size_t max);

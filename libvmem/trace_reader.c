@@ -13,12 +13,14 @@
  *   2. Lackey text: after any leading empty lines, the first line starts
  *      with "==" (a Valgrind banner), "I  ", " L ", " S " or " M "       -> lackey
  *   3. the file name, less one .gz/.xz/.zst/.zstd suffix, ends in
- *      .champsim or .champsimtrace (case-insensitive)                   -> champsim
+ *      .champsim or .champsimtrace (case-insensitive), or the first
+ *      records look like ChampSim instruction records (trace_champsim.c) -> champsim
  *   4. an empty input is an empty Lackey trace (no records)             -> lackey
  *   5. anything else: "FILE: cannot detect trace format; use --format".
  *
- * ChampSim traces have no magic number (they are bare arrays of 64-byte records), so they
- * are only recognised by name; any other ChampSim file needs the format given explicitly.
+ * ChampSim traces have no magic number (they are bare arrays of 64-byte records): they are
+ * recognised by name, or by the shape of their first records; a file that passes neither
+ * needs the format given explicitly.
  * A format given explicitly is used without looking at the content (a .vmt reader still
  * checks its magic).
  */
@@ -150,7 +152,7 @@ static int detect(struct vmem_trace_reader *r)
 		r->format = VMEM_TRACE_VMT;
 	else if (vmem_trace_lackey_sniff(p, (size_t)k))
 		r->format = VMEM_TRACE_LACKEY;
-	else if (name_is_champsim(r->name))
+	else if (name_is_champsim(r->name) || vmem_trace_champsim_sniff(p, (size_t)k))
 		r->format = VMEM_TRACE_CHAMPSIM;
 	else if (k == 0)
 		r->format = VMEM_TRACE_LACKEY;

@@ -274,7 +274,7 @@ static void test_champsim_skip_bad_counts_and_continues(void **state)
 	ttl_drop(path);
 }
 
-static void test_champsim_detected_only_by_name(void **state)
+static void test_champsim_detected_by_name_or_record_shape(void **state)
 {
 	static const char *const named[] = {
 		".champsim", ".champsimtrace", ".CHAMPSIMTRACE", ".champsimtrace.xz",
@@ -307,12 +307,25 @@ static void test_champsim_detected_only_by_name(void **state)
 		vmem_trace_close(r);
 		ttl_drop(path);
 	}
-	/* Same bytes under another name: no guess. */
+	/* Same bytes under another name: recognised by the shape of the records. */
 	path = ttl_write_temp(".trace", good, sizeof(good));
-	assert_int_equal(vmem_trace_open(path, NULL, &r), VMEM_EFORMAT);
-	assert_non_null(strstr(vmem_trace_error(r), "cannot detect trace format; use --format"));
+	r = open_fmt(path, VMEM_TRACE_AUTO, false);
+	assert_int_equal(vmem_trace_reader_format(r), VMEM_TRACE_CHAMPSIM);
 	vmem_trace_close(r);
 	ttl_drop(path);
+	/* A record whose is_branch byte is 2 is no instruction record: no guess. */
+	{
+		unsigned char odd[sizeof(good)];
+
+		memcpy(odd, good, sizeof(good));
+		odd[8] = 2;
+		path = ttl_write_temp(".trace", odd, sizeof(odd));
+		assert_int_equal(vmem_trace_open(path, NULL, &r), VMEM_EFORMAT);
+		assert_non_null(strstr(vmem_trace_error(r),
+				       "cannot detect trace format; use --format"));
+		vmem_trace_close(r);
+		ttl_drop(path);
+	}
 }
 
 static void test_champsim_compressed_inputs_decode_identically(void **state)
@@ -415,7 +428,7 @@ int main(void)
 		cmocka_unit_test(test_champsim_trailing_partial_record_fails_with_offset),
 		cmocka_unit_test(test_champsim_noncanonical_address_fails_with_record_offset),
 		cmocka_unit_test(test_champsim_skip_bad_counts_and_continues),
-		cmocka_unit_test(test_champsim_detected_only_by_name),
+		cmocka_unit_test(test_champsim_detected_by_name_or_record_shape),
 		cmocka_unit_test(test_champsim_compressed_inputs_decode_identically),
 		cmocka_unit_test(test_champsim_multi_megabyte_small_batches_streams_exactly),
 	};
