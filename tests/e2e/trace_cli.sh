@@ -151,7 +151,15 @@ else
 	bad "champsim detected by name, expands to ifetch, load, store"
 	sed 's/^/    /' "$T/c.cat" "$T/err"
 fi
+cp "$T/t.champsim" "$T/t.rec"
+if "$VT" info "$T/t.rec" >"$T/out" 2>"$T/err" && has "$T/out" "format: champsim"; then
+	ok "champsim detected by record shape under another name"
+else
+	bad "champsim detected by record shape under another name"; sed 's/^/    /' "$T/out" "$T/err"
+fi
+# is_branch = 2: no instruction record, so nothing recognises it.
 cp "$T/t.champsim" "$T/t.bin"
+printf '\002' | dd of="$T/t.bin" bs=1 seek=8 conv=notrunc 2>/dev/null
 "$VT" info "$T/t.bin" >/dev/null 2>"$T/err"
 st=$?
 if [ $st -eq 1 ] && has "$T/err" "$T/t.bin: cannot detect trace format; use --format"; then
