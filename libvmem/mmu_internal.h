@@ -69,6 +69,9 @@ struct vmem_mmu {
 	size_t nvm;
 	struct vm *vm;               /* running VM */
 	struct aspace *as;           /* running address space (vm->cur) */
+	uint16_t run_vm;             /* as->vm->id and as->asid, kept at hand for the */
+	uint32_t run_asid;           /* per-record check */
+	unsigned va_bits;            /* canonical width of guest-virtual addresses: 48 or 57 */
 	uint32_t ctx;                /* VMEM_CTX(vm->vpid, as->pcid) */
 	uint64_t fault_gpa;          /* set by WALK_HOST_FAULT */
 	uint64_t stamp;

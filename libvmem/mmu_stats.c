@@ -123,6 +123,10 @@ const struct vmem_mmu_stats *vmem_mmu_stats(struct vmem_mmu *m)
 		}
 	}
 	s->host_frames = m->hframes.used;
+	/* Fixed costs per event, so derived here rather than added up per access. */
+	s->cycles_access = s->accesses * m->cfg.cost.access;
+	s->cycles_tlb = s->tlb_l1_hits * m->cfg.cost.tlb_l1_hit +
+			s->tlb_l2_hits * m->cfg.cost.tlb_l2_hit;
 	s->cycles_total = s->cycles_access + s->cycles_tlb + s->cycles_walk + s->cycles_exits +
 			  s->cycles_faults;
 	return s;
