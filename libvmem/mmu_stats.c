@@ -52,6 +52,18 @@ static const struct stat_def stats[] = {
 	COUNT("tlb.l2.hits", tlb_l2_hits),
 	COUNT("tlb.misses", tlb_misses),
 	DERIVED("tlb.miss_rate", tlb_miss_rate),
+	COUNT("tlb.l1d.lookups", tlb_l1d_lookups),
+	COUNT("tlb.l1d.misses", tlb_l1d_misses),
+	COUNT("tlb.l1i.lookups", tlb_l1i_lookups),
+	COUNT("tlb.l1i.misses", tlb_l1i_misses),
+	COUNT("tlb.l2.lookups", tlb_l2_lookups),
+	COUNT("tlb.l2.misses", tlb_l2_misses),
+	COUNT("pwc.lookups", pwc_lookups),
+	COUNT("pwc.hits", pwc_hits),
+	COUNT("host_pwc.lookups", host_pwc_lookups),
+	COUNT("host_pwc.hits", host_pwc_hits),
+	COUNT("ntlb.lookups", ntlb_lookups),
+	COUNT("ntlb.hits", ntlb_hits),
 	COUNT("walks", walks),
 	COUNT("walk.refs", walk_refs),
 	DERIVED("walk.refs_per_walk", refs_per_walk),
@@ -104,9 +116,34 @@ const char *const *vmem_mmu_stat_names(void)
 	return names;
 }
 
+static uint64_t pwc_hits(const struct vmem_pwc *p)
+{
+	const struct vmem_pwc_stats *ps = vmem_pwc_stats(p);
+	uint64_t n = 0;
+
+	for (unsigned l = 0; l <= VMEM_MAX_LEVELS; l++)
+		n += ps->hits[l];
+	return n;
+}
+
 const struct vmem_mmu_stats *vmem_mmu_stats(struct vmem_mmu *m)
 {
 	struct vmem_mmu_stats *s = &m->st;
+	const struct vmem_tlb_stats *t = vmem_tlb_stats(m->tlb);
+	const struct vmem_xcache_stats *n = vmem_xcache_stats(m->ntlb);
+
+	s->tlb_l1d_lookups = t->l1d_lookups;
+	s->tlb_l1d_misses = t->l1d_lookups - t->l1d_hits;
+	s->tlb_l1i_lookups = t->l1i_lookups;
+	s->tlb_l1i_misses = t->l1i_lookups - t->l1i_hits;
+	s->tlb_l2_lookups = t->l2_lookups;
+	s->tlb_l2_misses = t->l2_lookups - t->l2_hits;
+	s->pwc_lookups = vmem_pwc_stats(m->pwc)->lookups;
+	s->pwc_hits = pwc_hits(m->pwc);
+	s->host_pwc_lookups = vmem_pwc_stats(m->hpwc)->lookups;
+	s->host_pwc_hits = pwc_hits(m->hpwc);
+	s->ntlb_lookups = n->lookups;
+	s->ntlb_hits = n->hits;
 
 	s->guest_table_pages = s->host_table_pages = s->shadow_table_pages = 0;
 	s->guest_frames = 0;

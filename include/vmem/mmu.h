@@ -121,6 +121,13 @@ struct vmem_mmu_stats {
 	uint64_t tlb_l1_hits;
 	uint64_t tlb_l2_hits;
 	uint64_t tlb_misses;
+	/* Per structure, refreshed from the TLB and walk caches by vmem_mmu_stats(). */
+	uint64_t tlb_l1d_lookups, tlb_l1d_misses;
+	uint64_t tlb_l1i_lookups, tlb_l1i_misses;
+	uint64_t tlb_l2_lookups, tlb_l2_misses;
+	uint64_t pwc_lookups, pwc_hits;            /* guest / native / shadow walks */
+	uint64_t host_pwc_lookups, host_pwc_hits;  /* host (EPT) walks */
+	uint64_t ntlb_lookups, ntlb_hits;
 	uint64_t walks;               /* page walks, faulting ones included */
 	uint64_t walk_refs;           /* memory references made by walks */
 	uint64_t walk_refs_pwc;       /* references skipped by paging-structure caches */

@@ -28,6 +28,15 @@ if [ "${VMEM_UPDATE_EXPECTED:-0}" = 1 ]; then cp "$tmp/out.csv" "$expected"; fi
 if cmp -s "$tmp/out.csv" "$expected"; then check "CSV matches tests/expected/ls-head.csv" 0 0
 else check "CSV matches tests/expected/ls-head.csv" same "$(diff "$expected" "$tmp/out.csv" | head -5)"; fi
 
+# Every bundled trace, real and synthetic, in all three modes, against the checked-in
+# figures (one vmemsim run over all of them).
+bundled=$here/expected/bundled.csv
+"$bin/vmemsim" -q --csv "$tmp/bundled.csv" "$here"/../traces/lackey/*.zst "$here"/../traces/synthetic/*.zst
+check "exit status of the bundled replay" 0 $?
+if [ "${VMEM_UPDATE_EXPECTED:-0}" = 1 ]; then cp "$tmp/bundled.csv" "$bundled"; fi
+if cmp -s "$tmp/bundled.csv" "$bundled"; then check "bundled traces match tests/expected/bundled.csv" 0 0
+else check "bundled traces match tests/expected/bundled.csv" same "$(diff "$bundled" "$tmp/bundled.csv" | head -5)"; fi
+
 # What the mode does not change: records, accesses, TLB lookups and misses (4 KiB pages
 # everywhere, so every TLB entry has the same size in every mode), guest faults.
 for stat in accesses translations tlb.misses faults.guest guest.pte_writes; do
