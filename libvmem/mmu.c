@@ -227,7 +227,8 @@ static int cr3_load(struct vmem_mmu *m, struct aspace *as)
 	return 0;
 }
 
-static int vm_switch(struct vmem_mmu *m, struct vm *vm)
+/* The CPU leaves the running VM for vm: without VPIDs, every cached translation goes. */
+static void vm_switch(struct vmem_mmu *m, struct vm *vm)
 {
 	m->st.vm_switches++;
 	if (!m->cfg.vpid)
@@ -237,7 +238,6 @@ static int vm_switch(struct vmem_mmu *m, struct vm *vm)
 		set_running(m, vm->cur);
 	else
 		m->as = NULL;
-	return 0;
 }
 
 /* Makes (vm, asid) the running address space, switching VM and CR3 as needed. */
