@@ -36,7 +36,8 @@ struct key_def {
 #define F(field) offsetof(struct vmem_mmu_config, field)
 
 static const struct key_def keys[] = {
-	{ "mode", K_MODE, F(mode), "translation mode: native, nested or shadow" },
+	{ "mode", K_MODE, F(mode),
+	  "translation mode: native, nested or shadow (vmemsim and vmem-walk take --mode)" },
 	{ "guest.levels", K_LEVELS, F(guest_levels), "guest page-table levels: 4 or 5" },
 	{ "host.levels", K_LEVELS, F(host_levels), "host (EPT) page-table levels: 4 or 5" },
 	{ "guest.page", K_PAGE, F(guest_page),
@@ -373,6 +374,22 @@ int vmem_mmu_config_load(struct vmem_mmu_config *c, const char *path, char *err,
 	return rc;
 }
 
+/* The largest binary suffix that divides the size exactly: 16g, 512m, 4096. */
+static void format_bytes(uint64_t v, char *buf, size_t len)
+{
+	static const char suffix[] = "tgmk";
+
+	for (unsigned i = 0; i < 4; i++) {
+		unsigned shift = 40 - 10 * i;
+
+		if (v && v % (1ull << shift) == 0) {
+			snprintf(buf, len, "%" PRIu64 "%c", v >> shift, suffix[i]);
+			return;
+		}
+	}
+	snprintf(buf, len, "%" PRIu64, v);
+}
+
 static void format_geom(const struct vmem_cache_geom *g, char *buf, size_t len)
 {
 	snprintf(buf, len, "%" PRIu32 ":%" PRIu32 ":%s", g->entries, g->ways, vmem_repl_name(g->repl));
@@ -391,8 +408,11 @@ int vmem_mmu_config_get(const struct vmem_mmu_config *c, const char *key, char *
 	case K_UINT:
 		snprintf(buf, len, "%" PRIu32, *(const uint32_t *)p);
 		break;
-	case K_U64: case K_BYTES:
+	case K_U64:
 		snprintf(buf, len, "%" PRIu64, *(const uint64_t *)p);
+		break;
+	case K_BYTES:
+		format_bytes(*(const uint64_t *)p, buf, len);
 		break;
 	case K_BOOL:
 		snprintf(buf, len, "%d", *(const bool *)p ? 1 : 0);

@@ -31,8 +31,8 @@ static const struct key_value {
 	{ "host.levels", "5", "5" },
 	{ "guest.page", "1g", "1g" },
 	{ "host.page", "2M", "2m" },                         /* page sizes: any case */
-	{ "guest.mem", "512m", "536870912" },                /* 512 << 20 */
-	{ "host.mem", "1t", "1099511627776" },               /* 1 << 40 */
+	{ "guest.mem", "536870912", "512m" },                /* 512 << 20, shown with its suffix */
+	{ "host.mem", "1099511627776", "1t" },               /* 1 << 40 */
 	{ "guest.placement", "random", "random" },
 	{ "host.placement", "random", "random" },
 	{ "pcid", "off", "0" },
