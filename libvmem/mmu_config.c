@@ -13,6 +13,8 @@
 
 #include "vmem/mmu.h"
 
+#include "parse.h"
+
 enum key_type {
 	K_UINT,      /* unsigned, 32-bit */
 	K_U64,       /* unsigned, 64-bit */
@@ -136,6 +138,11 @@ static int pick(const char *v, const char *const *names, unsigned n, unsigned *o
 	return VMEM_EINVAL;
 }
 
+/*
+ * Numbers in strtoull's grammar, base 0: 0x hex, octal after a leading 0 ("010" is 8),
+ * leading blanks and a sign allowed. Byte sizes add an optional k/m/g/t and then an
+ * optional b ("512b", "16gb"; not "16GiB"). The parsers of parse.h read a stricter grammar.
+ */
 static int parse_u64(const char *v, uint64_t *out)
 {
 	char *end;
@@ -222,6 +229,7 @@ static int set_value(struct vmem_mmu_config *c, const struct key_def *k, const c
 	char *p = (char *)c + k->off;
 	uint64_t u;
 	unsigned e;
+	bool b;
 
 	switch (k->type) {
 	case K_UINT:
@@ -236,14 +244,11 @@ static int set_value(struct vmem_mmu_config *c, const struct key_def *k, const c
 			return VMEM_EINVAL;
 		*(uint64_t *)p = u;
 		return 0;
-	case K_BOOL: {
-		static const char *const t[] = { "0", "1", "off", "on", "no", "yes", "false", "true" };
-
-		if (pick(v, t, 8, &e))
+	case K_BOOL:
+		if (!vmem_parse_bool(v, VMEM_PARSE_CASE_EXACT, &b))
 			return VMEM_EINVAL;
-		*(bool *)p = e & 1u;
+		*(bool *)p = b;
 		return 0;
-	}
 	case K_PAGE:
 		return vmem_page_size_parse(v, (enum vmem_page_size *)p);
 	case K_GEOM:

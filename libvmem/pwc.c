@@ -41,6 +41,8 @@
 
 #include "vmem/pwc.h"
 
+#include "rng.h"
+
 struct vmem_pwc {
 	struct vmem_xcache *level[VMEM_MAX_LEVELS + 1];   /* [2..levels] */
 	unsigned levels;
@@ -68,11 +70,7 @@ void vmem_pwc_config_default(struct vmem_pwc_config *cfg)
 /* Seed of the level-L cache: splitmix64 output function of seed + L * golden ratio. */
 static uint64_t pwc_level_seed(uint64_t seed, unsigned level)
 {
-	uint64_t z = seed + (uint64_t)level * 0x9E3779B97F4A7C15ull;
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
+	return rng_mix64(seed + (uint64_t)level * 0x9E3779B97F4A7C15ull);
 }
 
 int vmem_pwc_create(const struct vmem_pwc_config *cfg, unsigned levels, struct vmem_pwc **out)

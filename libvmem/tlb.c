@@ -63,6 +63,8 @@
 
 #include "vmem/tlb.h"
 
+#include "rng.h"
+
 #define TLB_L2_SIZE_SHIFT 60
 #define TLB_VAL_SIZE_SHIFT 52
 #define TLB_VAL_PROT_SHIFT 56
@@ -129,11 +131,7 @@ void vmem_tlb_config_default(struct vmem_tlb_config *cfg)
  */
 static uint64_t tlb_array_seed(uint64_t seed, unsigned idx)
 {
-	uint64_t z = seed + (uint64_t)(idx + 1) * 0x9E3779B97F4A7C15ull;
-
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
+	return rng_mix64(seed + (uint64_t)(idx + 1) * 0x9E3779B97F4A7C15ull);
 }
 
 static struct vmem_xcache **tlb_array(struct vmem_tlb *t, unsigned idx)
