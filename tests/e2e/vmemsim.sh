@@ -68,6 +68,24 @@ check "JSON output parses" 0 $?
 check ".vmt replay equals Lackey replay" "$(cat "$tmp/out.csv")" "$(cat "$tmp/vmt.csv")"
 check ".vmt.zst replay equals Lackey replay" "$(cat "$tmp/out.csv")" "$(cat "$tmp/vmtz.csv")"
 
+# A ChampSim trace (xz-compressed, 2 instructions: one load, one store) replays as 4
+# accesses: an instruction fetch per instruction plus its memory operands.
+{
+	printf '\000\020\100\000\000\000\000\000'              # ip 0x401000
+	printf '\000\000\000\000\000\000\000\000'              # flags, registers
+	printf '\000\000\000\000\000\000\000\000%.0s' 1 2      # no destinations
+	printf '\000\020\000\000\000\000\000\000'              # source_memory[0] 0x1000
+	printf '\000\000\000\000\000\000\000\000%.0s' 1 2 3
+	printf '\004\020\100\000\000\000\000\000'              # ip 0x401004
+	printf '\000\000\000\000\000\000\000\000'
+	printf '\000\040\000\000\000\000\000\000'              # destination_memory[0] 0x2000
+	printf '\000\000\000\000\000\000\000\000%.0s' 1 2 3 4 5
+} | xz -c > "$tmp/t.champsimtrace.xz"
+"$bin/vmemsim" -q -m native --csv "$tmp/cs.csv" "$tmp/t.champsimtrace.xz"
+check "ChampSim .xz replay exit status" 0 $?
+check "ChampSim accesses" 4 "$(col "$tmp/cs.csv" native accesses)"
+check "ChampSim pages touched (guest faults)" 3 "$(col "$tmp/cs.csv" native faults.guest)"
+
 # Bad input: malformed line -> FILE:LINE message, exit 1; --skip-bad counts and goes on.
 printf 'I  0400d7d4,8\n L 04ffe4fc,8\n S 0x4zz,8\n L 04ffe500,4\n' > "$tmp/bad.lackey"
 "$bin/vmemsim" -q "$tmp/bad.lackey" 2>"$tmp/err"
