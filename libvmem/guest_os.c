@@ -115,19 +115,19 @@ int host_map(struct vmem_mmu *m, struct vm *vm, uint64_t gpa, struct vmem_pt_lea
 /* Pages changed by one unmap/protect event, for the TLB invalidation that follows. */
 struct flush_list {
 	uint64_t va[FLUSH_CEILING];
+	enum vmem_page_size size[FLUSH_CEILING];
 	unsigned n;
 	bool full;
-	bool large;    /* a page larger than 4 KiB changed */
 };
 
 static void flush_note(struct flush_list *fl, uint64_t va, enum vmem_page_size size)
 {
-	if (size > VMEM_PAGE_4K)
-		fl->large = true;
-	if (fl->n < FLUSH_CEILING)
-		fl->va[fl->n++] = va;
-	else
+	if (fl->n < FLUSH_CEILING) {
+		fl->va[fl->n] = va;
+		fl->size[fl->n++] = size;
+	} else {
 		fl->full = true;
+	}
 }
 
 static void flush_apply(struct vmem_mmu *m, const struct flush_list *fl)
@@ -142,16 +142,7 @@ static void flush_apply(struct vmem_mmu *m, const struct flush_list *fl)
 		return;
 	}
 	for (unsigned i = 0; i < fl->n; i++)
-		mmu_invlpg(m, fl->va[i]);
-	/*
-	 * INVLPG of an address in a large page invalidates every TLB entry for that page
-	 * (SDM Vol. 3A, 4.10.4.1), also the smaller entries a nested walk makes when the host
-	 * maps the page with smaller pages (combined mappings, SDM Vol. 3C, 28.4.1). The TLB
-	 * model invalidates by page number, so a 4 KiB fragment elsewhere in the large page
-	 * would survive: drop the context's entries instead (a superset, as permitted).
-	 */
-	if (fl->large && m->cfg.mode == VMEM_MODE_NESTED)
-		vmem_tlb_flush_ctx(m->tlb, m->ctx, VMEM_CTX_MASK_ALL);
+		mmu_invlpg(m, fl->va[i], fl->size[i]);
 }
 
 /*
@@ -163,7 +154,7 @@ static int for_each_leaf(struct vmem_mmu *m, uint64_t va, uint64_t len,
 				       const struct vmem_pt_leaf *leaf, unsigned arg),
 			 unsigned arg, uint64_t *count)
 {
-	struct flush_list fl = { .n = 0, .full = false, .large = false };
+	struct flush_list fl = { .n = 0, .full = false };
 	uint64_t a = va & ~0xfffull, end = va + len;
 	int err = 0;
 

@@ -261,10 +261,19 @@ static int switch_to(struct vmem_mmu *m, uint16_t vmid, uint32_t asid)
 	return cr3_load(m, as);
 }
 
-void mmu_invlpg(struct vmem_mmu *m, uint64_t va)
+void mmu_invlpg(struct vmem_mmu *m, uint64_t va, enum vmem_page_size guest_size)
 {
 	m->st.invlpgs++;
 	vmem_tlb_invlpg(m->tlb, va, m->ctx);
+	/*
+	 * INVLPG of an address in a large page invalidates every TLB entry for that page
+	 * (SDM Vol. 3A, 4.10.4.1), also the smaller entries a nested walk makes when the host
+	 * maps the page with smaller pages (combined mappings, SDM Vol. 3C, 28.4.1). The TLB
+	 * invalidates by page number, so a 4 KiB fragment elsewhere in the large page would
+	 * survive: drop the context's entries instead (a superset, as permitted).
+	 */
+	if (guest_size > VMEM_PAGE_4K && m->cfg.mode == VMEM_MODE_NESTED)
+		vmem_tlb_flush_ctx(m->tlb, m->ctx, VMEM_CTX_MASK_ALL);
 	vmem_pwc_flush_ctx(m->pwc, m->ctx, VMEM_CTX_MASK_ALL);
 	if (m->cfg.mode == VMEM_MODE_SHADOW)
 		shadow_invlpg(m, va);

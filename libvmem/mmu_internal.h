@@ -122,7 +122,8 @@ void shadow_drop_root(struct vmem_mmu *m, struct aspace *as);
 
 /* mmu.c */
 void mmu_exit(struct vmem_mmu *m, enum vmem_exit_reason r, uint32_t vmm_cycles);
-void mmu_invlpg(struct vmem_mmu *m, uint64_t va);
+/* A guest INVLPG of va, which the guest maps with a page of guest_size. */
+void mmu_invlpg(struct vmem_mmu *m, uint64_t va, enum vmem_page_size guest_size);
 void mmu_flush_as(struct vmem_mmu *m, struct aspace *as);
 int mmu_errorf(struct vmem_mmu *m, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
