@@ -370,10 +370,13 @@ static int translate_page(struct vmem_mmu *m, uint64_t va, enum vmem_access_type
 		m->st.tlb_misses++;
 	}
 	for (int round = 0; round < MAX_RETRIES; round++) {
+		uint64_t refs_before = m->st.walk_refs;
 		enum walk_outcome out = walk(m, va, acc, &x);
 		int err;
 
 		if (out == WALK_OK) {
+			m->st.walks_completed++;
+			m->st.walk_refs_completed += m->st.walk_refs - refs_before;
 			e.pa_base = x.pa_base;
 			e.size = x.size;
 			e.prot = (uint8_t)x.prot;

@@ -77,6 +77,11 @@ struct vmem_mmu {
 	uint64_t stamp;
 	struct vmem_walk *rec;       /* walk being recorded, or NULL */
 	struct vmem_mmu_stats st;
+	/* The TLB and walk-cache counters at the last vmem_mmu_stats_reset(): statistics
+	 * report the difference, so a reset leaves those structures untouched. */
+	struct vmem_tlb_stats tlb_base;
+	struct vmem_pwc_stats pwc_base, hpwc_base;
+	struct vmem_xcache_stats ntlb_base;
 	char err[256];
 };
 

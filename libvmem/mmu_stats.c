@@ -24,6 +24,11 @@ static double refs_per_walk(const struct vmem_mmu_stats *s)
 	return ratio(s->walk_refs, s->walks);
 }
 
+static double refs_per_completed_walk(const struct vmem_mmu_stats *s)
+{
+	return ratio(s->walk_refs_completed, s->walks_completed);
+}
+
 static double cycles_per_access(const struct vmem_mmu_stats *s)
 {
 	return ratio(s->cycles_total, s->accesses);
@@ -67,6 +72,9 @@ static const struct stat_def stats[] = {
 	COUNT("walks", walks),
 	COUNT("walk.refs", walk_refs),
 	DERIVED("walk.refs_per_walk", refs_per_walk),
+	COUNT("walk.completed", walks_completed),
+	COUNT("walk.refs_completed", walk_refs_completed),
+	DERIVED("walk.refs_per_completed", refs_per_completed_walk),
 	COUNT("walk.refs_pwc", walk_refs_pwc),
 	COUNT("walk.refs_ntlb", walk_refs_ntlb),
 	COUNT("faults.guest", guest_faults),
@@ -116,9 +124,8 @@ const char *const *vmem_mmu_stat_names(void)
 	return names;
 }
 
-static uint64_t pwc_hits(const struct vmem_pwc *p)
+static uint64_t pwc_hits(const struct vmem_pwc_stats *ps)
 {
-	const struct vmem_pwc_stats *ps = vmem_pwc_stats(p);
 	uint64_t n = 0;
 
 	for (unsigned l = 0; l <= VMEM_MAX_LEVELS; l++)
@@ -129,21 +136,22 @@ static uint64_t pwc_hits(const struct vmem_pwc *p)
 const struct vmem_mmu_stats *vmem_mmu_stats(struct vmem_mmu *m)
 {
 	struct vmem_mmu_stats *s = &m->st;
-	const struct vmem_tlb_stats *t = vmem_tlb_stats(m->tlb);
+	const struct vmem_tlb_stats *t = vmem_tlb_stats(m->tlb), *t0 = &m->tlb_base;
+	const struct vmem_pwc_stats *p = vmem_pwc_stats(m->pwc), *hp = vmem_pwc_stats(m->hpwc);
 	const struct vmem_xcache_stats *n = vmem_xcache_stats(m->ntlb);
 
-	s->tlb_l1d_lookups = t->l1d_lookups;
-	s->tlb_l1d_misses = t->l1d_lookups - t->l1d_hits;
-	s->tlb_l1i_lookups = t->l1i_lookups;
-	s->tlb_l1i_misses = t->l1i_lookups - t->l1i_hits;
-	s->tlb_l2_lookups = t->l2_lookups;
-	s->tlb_l2_misses = t->l2_lookups - t->l2_hits;
-	s->pwc_lookups = vmem_pwc_stats(m->pwc)->lookups;
-	s->pwc_hits = pwc_hits(m->pwc);
-	s->host_pwc_lookups = vmem_pwc_stats(m->hpwc)->lookups;
-	s->host_pwc_hits = pwc_hits(m->hpwc);
-	s->ntlb_lookups = n->lookups;
-	s->ntlb_hits = n->hits;
+	s->tlb_l1d_lookups = t->l1d_lookups - t0->l1d_lookups;
+	s->tlb_l1d_misses = s->tlb_l1d_lookups - (t->l1d_hits - t0->l1d_hits);
+	s->tlb_l1i_lookups = t->l1i_lookups - t0->l1i_lookups;
+	s->tlb_l1i_misses = s->tlb_l1i_lookups - (t->l1i_hits - t0->l1i_hits);
+	s->tlb_l2_lookups = t->l2_lookups - t0->l2_lookups;
+	s->tlb_l2_misses = s->tlb_l2_lookups - (t->l2_hits - t0->l2_hits);
+	s->pwc_lookups = p->lookups - m->pwc_base.lookups;
+	s->pwc_hits = pwc_hits(p) - pwc_hits(&m->pwc_base);
+	s->host_pwc_lookups = hp->lookups - m->hpwc_base.lookups;
+	s->host_pwc_hits = pwc_hits(hp) - pwc_hits(&m->hpwc_base);
+	s->ntlb_lookups = n->lookups - m->ntlb_base.lookups;
+	s->ntlb_hits = n->hits - m->ntlb_base.hits;
 
 	s->guest_table_pages = s->host_table_pages = s->shadow_table_pages = 0;
 	s->guest_frames = 0;
@@ -169,10 +177,22 @@ const struct vmem_mmu_stats *vmem_mmu_stats(struct vmem_mmu *m)
 	return s;
 }
 
+void vmem_mmu_stats_reset(struct vmem_mmu *m)
+{
+	memset(&m->st, 0, sizeof(m->st));
+	m->tlb_base = *vmem_tlb_stats(m->tlb);
+	m->pwc_base = *vmem_pwc_stats(m->pwc);
+	m->hpwc_base = *vmem_pwc_stats(m->hpwc);
+	m->ntlb_base = *vmem_xcache_stats(m->ntlb);
+}
+
 int vmem_mmu_stat_get(struct vmem_mmu *m, const char *name, double *value)
 {
-	const struct vmem_mmu_stats *s = vmem_mmu_stats(m);
+	return vmem_mmu_stats_value(vmem_mmu_stats(m), name, value);
+}
 
+int vmem_mmu_stats_value(const struct vmem_mmu_stats *s, const char *name, double *value)
+{
 	for (size_t i = 0; i < NSTATS; i++) {
 		if (strcmp(stats[i].name, name) != 0)
 			continue;

@@ -4,9 +4,15 @@
  *
  * One pass over each trace feeds every selected mode, so `--mode all` reads the trace once
  * and the three machines see exactly the same records.
+ *
+ * With --warmup N the first N records warm the machines up (tables built, TLBs and walk
+ * caches filled); the statistics then restart and the rest of the trace gives the
+ * steady-state figures. Both sets are reported, as phases "cold" and "steady"; without a
+ * warm-up the single phase is "whole".
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,10 +42,15 @@ static const char usage[] =
 "      --csv FILE       write one CSV row per trace and mode (header = statistic names)\n"
 "      --json FILE      write the configuration and statistics as JSON\n"
 "      --hist FILE      write the distribution of memory references per walk as CSV\n"
+"                       (of the steady state when --warmup is given)\n"
 "      --label TEXT     label for the CSV/JSON rows (default: the trace file name)\n"
 "  -f, --format FMT     trace format: auto, lackey, champsim, vmt (default: auto)\n"
 "      --skip-bad       count and skip malformed trace records instead of stopping\n"
 "  -n, --limit N        replay at most N records of each trace\n"
+"  -w, --warmup N       the first N records of each trace warm the machine up: report\n"
+"                       them apart (phase cold), then restart the statistics (phase\n"
+"                       steady); the machine keeps its tables, TLBs and caches\n"
+"  -d, --data-only      skip instruction-fetch records (replay data accesses only)\n"
 "  -q, --quiet          no table on standard output, no progress bar\n"
 "      --help-config    list every configuration key with its meaning and default\n"
 "  -h, --help           this text\n"
@@ -47,7 +58,8 @@ static const char usage[] =
 "examples:\n"
 "  vmemsim traces/lackey/sort.lackey.zst\n"
 "  vmemsim --mode nested -s guest.page=2m -s host.page=2m --csv out.csv trace.vmt\n"
-"  vmemsim --mode shadow -s shadow.sync=unsync -s pcid=0 trace.vmt\n";
+"  vmemsim --mode shadow -s shadow.sync=unsync -s pcid=0 trace.vmt\n"
+"  vmemsim --warmup 1000000 --data-only --csv steady.csv trace.lackey.zst\n";
 
 struct options {
 	struct vmem_mmu_config cfg;
@@ -55,6 +67,8 @@ struct options {
 	const char *csv, *json, *hist, *label;
 	struct vmem_trace_reader_opts ropts;
 	uint64_t limit;
+	uint64_t warmup;
+	bool data_only;
 	bool quiet;
 };
 
@@ -106,6 +120,27 @@ static void help_config(void)
 	       "REPL lru, plru or random, ENTRIES 0 = absent. Sizes accept k, m, g suffixes.\n");
 }
 
+/* A count of records: decimal digits only. */
+static uint64_t record_count(const char *opt, const char *text)
+{
+	char *end;
+	uint64_t n;
+
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	if (errno || *end || !*text || *text < '0' || *text > '9')
+		die("%s %s: expected a number of records", opt, text);
+	return n;
+}
+
+static const char *warmup_text(uint64_t n)
+{
+	static char buf[24];
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, n);
+	return buf;
+}
+
 static void parse_args(int argc, char **argv, struct options *o)
 {
 	enum { O_TLB = 256, O_PWC, O_CSV, O_JSON, O_HIST, O_LABEL, O_SKIP, O_HELPCFG };
@@ -122,6 +157,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "format", required_argument, NULL, 'f' },
 		{ "skip-bad", no_argument, NULL, O_SKIP },
 		{ "limit", required_argument, NULL, 'n' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "data-only", no_argument, NULL, 'd' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help-config", no_argument, NULL, O_HELPCFG },
 		{ "help", no_argument, NULL, 'h' },
@@ -131,7 +168,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 	char err[256];
 	int c;
 
-	while ((c = getopt_long(argc, argv, "m:s:c:f:n:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:s:c:f:n:w:dqh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': mode = optarg; break;
 		case 's': set_key(o, optarg); break;
@@ -150,15 +187,9 @@ static void parse_args(int argc, char **argv, struct options *o)
 				die("--format %s: expected auto, lackey, champsim or vmt", optarg, "");
 			break;
 		case O_SKIP: o->ropts.skip_bad = true; break;
-		case 'n': {
-			char *end;
-
-			errno = 0;
-			o->limit = strtoull(optarg, &end, 10);
-			if (errno || *end || !*optarg || *optarg == '-')
-				die("--limit %s: expected a number of records", optarg, "");
-			break;
-		}
+		case 'n': o->limit = record_count("--limit", optarg); break;
+		case 'w': o->warmup = record_count("--warmup", optarg); break;
+		case 'd': o->data_only = true; break;
 		case 'q': o->quiet = true; break;
 		case O_HELPCFG: help_config(); exit(0);
 		case 'h': fputs(usage, stdout); exit(0);
@@ -179,12 +210,69 @@ static void parse_args(int argc, char **argv, struct options *o)
 		fputs(usage, stderr);
 		exit(2);
 	}
+	if (o->limit && o->warmup >= o->limit)
+		die("--warmup %s: must be less than --limit, or nothing is left to measure",
+		    warmup_text(o->warmup), "");
 }
 
 struct run {
 	enum vmem_mode mode;
 	struct vmem_mmu *mmu;
+	struct vmem_mmu_stats cold;   /* at the end of the warm-up, when there is one */
 };
+
+static void locate(const char *path, const struct vmem_trace_reader_opts *ropts,
+		   uint64_t index, char *pos, size_t len);
+
+/* What a row of output reports: the whole replay, or one side of the warm-up. */
+enum phase { PHASE_WHOLE, PHASE_COLD, PHASE_STEADY };
+
+static const char *const phase_names[] = { "whole", "cold", "steady" };
+
+static const struct vmem_mmu_stats *phase_stats(struct run *run, enum phase ph)
+{
+	return ph == PHASE_COLD ? &run->cold : vmem_mmu_stats(run->mmu);
+}
+
+static double stat_value(struct run *run, enum phase ph, const char *name)
+{
+	double v = 0;
+
+	vmem_mmu_stats_value(phase_stats(run, ph), name, &v);
+	return v;
+}
+
+/* Applies recs[from, to) to one machine; exits with a located message on an error. */
+static void apply_range(const struct options *o, const char *path, struct run *run,
+			const struct vmem_trace_rec *recs, size_t from, size_t to,
+			uint64_t first_index)
+{
+	for (size_t i = from; i < to; i++) {
+		int err;
+
+		if (o->data_only && recs[i].type == VMEM_REC_ACCESS &&
+		    recs[i].acc == VMEM_ACC_IFETCH)
+			continue;
+		err = vmem_mmu_apply(run->mmu, &recs[i]);
+		if (err) {
+			char pos[512];
+
+			locate(path, &o->ropts, first_index + i + 1, pos, sizeof(pos));
+			fprintf(stderr, "vmemsim: %s: %s (%s mode)\n", pos,
+				vmem_mmu_error(run->mmu), vmem_mode_name(run->mode));
+			exit(1);
+		}
+	}
+}
+
+/* The warm-up ends: keep its figures, restart the statistics. */
+static void end_warmup(struct run *runs, int nruns)
+{
+	for (int k = 0; k < nruns; k++) {
+		runs[k].cold = *vmem_mmu_stats(runs[k].mmu);
+		vmem_mmu_stats_reset(runs[k].mmu);
+	}
+}
 
 /* A progress line on a terminal for runs longer than a second, four times a second. */
 struct progress {
@@ -276,24 +364,22 @@ static void replay(const struct options *o, const char *path, struct run *runs, 
 	if (prog.on && stat(path, &sb) == 0)
 		prog.size = sb.st_size;
 	while ((n = vmem_trace_read(r, recs, BATCH)) > 0) {
-		size_t take = (size_t)n;
+		size_t take = (size_t)n, split = take;
 
 		if (o->limit && done + take > o->limit)
 			take = (size_t)(o->limit - done);
-		for (int k = 0; k < nruns; k++) {
-			for (size_t i = 0; i < take; i++) {
-				int err = vmem_mmu_apply(runs[k].mmu, &recs[i]);
-
-				if (err) {
-					char pos[512];
-
-					locate(path, &o->ropts, done + i + 1, pos, sizeof(pos));
-					fprintf(stderr, "vmemsim: %s: %s (%s mode)\n", pos,
-						vmem_mmu_error(runs[k].mmu), vmem_mode_name(runs[k].mode));
-					exit(1);
-				}
-			}
-		}
+		/* The warm-up may end inside this batch: split it there. */
+		if (o->warmup > done && o->warmup - done < take)
+			split = (size_t)(o->warmup - done);
+		else
+			split = take;
+		for (int k = 0; k < nruns; k++)
+			apply_range(o, path, &runs[k], recs, 0, split, done);
+		if (o->warmup && done + split == o->warmup)
+			end_warmup(runs, nruns);
+		if (split < take)
+			for (int k = 0; k < nruns; k++)
+				apply_range(o, path, &runs[k], recs, split, take, done);
 		done += take;
 		progress_update(&prog, r, path, done, false);
 		if (o->limit && done >= o->limit)
@@ -306,6 +392,15 @@ static void replay(const struct options *o, const char *path, struct run *runs, 
 		exit(1);
 	}
 	progress_update(&prog, r, path, done, true);
+	if (done == 0) {
+		fprintf(stderr, "vmemsim: %s: no trace records\n", path);
+		exit(1);
+	}
+	if (o->warmup && done <= o->warmup) {
+		fprintf(stderr, "vmemsim: %s: %" PRIu64 " records; --warmup %" PRIu64
+			" leaves none for the steady state\n", path, done, o->warmup);
+		exit(1);
+	}
 	if (!o->quiet) {
 		struct vmem_trace_counts c;
 
@@ -326,11 +421,17 @@ static void print_value(FILE *f, double v)
 		fprintf(f, "%.6g", v);
 }
 
-static void print_table(const char *path, struct run *runs, int nruns)
+static void print_table(const char *path, struct run *runs, int nruns, enum phase ph,
+			uint64_t warmup)
 {
 	const char *const *names = vmem_mmu_stat_names();
 
-	printf("\n%s\n%-26s", path, "statistic");
+	printf("\n%s", path);
+	if (ph == PHASE_COLD)
+		printf(": cold start, the first %" PRIu64 " records", warmup);
+	else if (ph == PHASE_STEADY)
+		printf(": steady state, after %" PRIu64 " warm-up records", warmup);
+	printf("\n%-26s", "statistic");
 	for (int k = 0; k < nruns; k++)
 		printf(" %16s", vmem_mode_name(runs[k].mode));
 	printf("\n");
@@ -339,7 +440,7 @@ static void print_table(const char *path, struct run *runs, int nruns)
 		double v[VMEM_MODES];
 
 		for (int k = 0; k < nruns; k++) {
-			vmem_mmu_stat_get(runs[k].mmu, names[i], &v[k]);
+			v[k] = stat_value(&runs[k], ph, names[i]);
 			nonzero |= v[k] != 0;
 		}
 		if (!nonzero)
@@ -373,17 +474,16 @@ static void close_out(FILE *f, const char *path)
 		die("%s: write failed: %s", path, strerror(errno));
 }
 
-static void csv_row(FILE *f, const char *label, struct run *run)
+static void csv_row(FILE *f, const char *label, struct run *run, enum phase ph,
+		    uint64_t warmup)
 {
 	const char *const *names = vmem_mmu_stat_names();
 
-	fprintf(f, "%s,%s", label, vmem_mode_name(run->mode));
+	fprintf(f, "%s,%s,%s,%" PRIu64, label, vmem_mode_name(run->mode), phase_names[ph],
+		warmup);
 	for (size_t i = 0; names[i]; i++) {
-		double v;
-
-		vmem_mmu_stat_get(run->mmu, names[i], &v);
 		fputc(',', f);
-		print_value(f, v);
+		print_value(f, stat_value(run, ph, names[i]));
 	}
 	fputc('\n', f);
 }
@@ -392,7 +492,7 @@ static void csv_header(FILE *f)
 {
 	const char *const *names = vmem_mmu_stat_names();
 
-	fprintf(f, "trace,mode");
+	fprintf(f, "trace,mode,phase,warmup");
 	for (size_t i = 0; names[i]; i++)
 		fprintf(f, ",%s", names[i]);
 	fputc('\n', f);
@@ -412,10 +512,29 @@ static void json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static void json_trace(FILE *f, const char *path, const char *label, struct run *runs,
-		       int nruns, bool first)
+static void json_modes(FILE *f, struct run *runs, int nruns, enum phase ph)
 {
 	const char *const *names = vmem_mmu_stat_names();
+
+	fputc('{', f);
+	for (int r = 0; r < nruns; r++) {
+		fprintf(f, "%s\n       \"%s\": {", r ? "," : "", vmem_mode_name(runs[r].mode));
+		for (size_t i = 0; names[i]; i++) {
+			fprintf(f, "%s\"%s\": ", i ? ", " : "", names[i]);
+			print_value(f, stat_value(&runs[r], ph, names[i]));
+		}
+		fputc('}', f);
+	}
+	fputc('}', f);
+}
+
+/*
+ * One trace: its configuration, then "modes" (the whole replay, or the steady state
+ * after a warm-up) and, after a warm-up, "cold" with the warm-up's own figures.
+ */
+static void json_trace(FILE *f, const char *path, const char *label, struct run *runs,
+		       int nruns, bool first, const struct options *o)
+{
 	const struct vmem_config_key *k = vmem_mmu_config_keys();
 	char val[64];
 
@@ -432,19 +551,14 @@ static void json_trace(FILE *f, const char *path, const char *label, struct run 
 		json_string(f, val);
 		fk = false;
 	}
-	fprintf(f, "},\n     \"modes\": {");
-	for (int r = 0; r < nruns; r++) {
-		fprintf(f, "%s\n       \"%s\": {", r ? "," : "", vmem_mode_name(runs[r].mode));
-		for (size_t i = 0; names[i]; i++) {
-			double v;
-
-			vmem_mmu_stat_get(runs[r].mmu, names[i], &v);
-			fprintf(f, "%s\"%s\": ", i ? ", " : "", names[i]);
-			print_value(f, v);
-		}
-		fputc('}', f);
+	fprintf(f, "},\n     \"warmup\": %" PRIu64 ", \"data_only\": %s,\n     \"modes\": ",
+		o->warmup, o->data_only ? "true" : "false");
+	json_modes(f, runs, nruns, o->warmup ? PHASE_STEADY : PHASE_WHOLE);
+	if (o->warmup) {
+		fprintf(f, ",\n     \"cold\": ");
+		json_modes(f, runs, nruns, PHASE_COLD);
 	}
-	fprintf(f, "}}");
+	fputc('}', f);
 }
 
 static void hist_rows(FILE *f, const char *label, struct run *runs, int nruns)
@@ -497,12 +611,19 @@ int main(int argc, char **argv)
 			runs[nruns++].mode = (enum vmem_mode)mode;
 		}
 		replay(&o, path, runs, nruns);
+		if (!o.quiet && o.warmup)
+			print_table(path, runs, nruns, PHASE_COLD, o.warmup);
 		if (!o.quiet)
-			print_table(path, runs, nruns);
-		for (int r = 0; csv && r < nruns; r++)
-			csv_row(csv, label, &runs[r]);
+			print_table(path, runs, nruns, o.warmup ? PHASE_STEADY : PHASE_WHOLE,
+				    o.warmup);
+		for (int r = 0; csv && r < nruns; r++) {
+			if (o.warmup)
+				csv_row(csv, label, &runs[r], PHASE_COLD, o.warmup);
+			csv_row(csv, label, &runs[r], o.warmup ? PHASE_STEADY : PHASE_WHOLE,
+				o.warmup);
+		}
 		if (json)
-			json_trace(json, path, label, runs, nruns, t == optind);
+			json_trace(json, path, label, runs, nruns, t == optind, &o);
 		if (hist)
 			hist_rows(hist, label, runs, nruns);
 		for (int r = 0; r < nruns; r++)

@@ -130,6 +130,8 @@ struct vmem_mmu_stats {
 	uint64_t ntlb_lookups, ntlb_hits;
 	uint64_t walks;               /* page walks, faulting ones included */
 	uint64_t walk_refs;           /* memory references made by walks */
+	uint64_t walks_completed;     /* walks that ended in a translation (no fault) */
+	uint64_t walk_refs_completed; /* memory references made by those walks */
 	uint64_t walk_refs_pwc;       /* references skipped by paging-structure caches */
 	uint64_t walk_refs_ntlb;      /* host references skipped by the nested TLB */
 	uint64_t walk_hist[VMEM_WALK_HIST];  /* walks by memory references made */
@@ -195,10 +197,21 @@ void vmem_mmu_flush_tlb(struct vmem_mmu *m);
 
 /* Statistics so far; the table-page and frame counts are refreshed on each call. */
 const struct vmem_mmu_stats *vmem_mmu_stats(struct vmem_mmu *m);
+
+/*
+ * Restarts the statistics, as at the end of a warm-up: every counter, those of the TLBs
+ * and walk caches included, reads zero from here on, while the machine keeps its state
+ * (tables, TLB and walk-cache contents, shadow pages, frames). The gauges (table pages and
+ * frames in use now) are not counters and keep reading what is there.
+ */
+void vmem_mmu_stats_reset(struct vmem_mmu *m);
 const struct vmem_mmu_config *vmem_mmu_config(const struct vmem_mmu *m);
 
 /* Reads one statistic by its dotted name ("tlb.l1.hits", "exits.cr3_load", ...). */
 int vmem_mmu_stat_get(struct vmem_mmu *m, const char *name, double *value);
+
+/* The same, from a copy of the statistics kept earlier (e.g. at the end of a warm-up). */
+int vmem_mmu_stats_value(const struct vmem_mmu_stats *s, const char *name, double *value);
 
 /* The statistic names in output order, terminated by NULL. */
 const char *const *vmem_mmu_stat_names(void);

@@ -63,11 +63,11 @@ fi
 
 check "sweep-tlb.sh runs every default STLB and L1 DTLB geometry" \
 	sh "$ROOT/scripts/sweep-tlb.sh" "$BIN" "$T/two-pass.lackey" "$OUT/sweep-tlb.csv"
-hdr=$(head -n 1 "$OUT/sweep-tlb.csv" 2>/dev/null | cut -d, -f1-5)
-if [ "$hdr" = "structure,entries,mode,trace,records" ]; then
-	ok "sweep CSV header starts structure,entries,mode,trace,records"
+hdr=$(head -n 1 "$OUT/sweep-tlb.csv" 2>/dev/null | cut -d, -f1-7)
+if [ "$hdr" = "structure,entries,mode,trace,phase,warmup,records" ]; then
+	ok "sweep CSV header starts structure,entries,mode,trace,phase,warmup,records"
 else
-	bad "sweep CSV header starts structure,entries,mode,trace,records, saw '$hdr'"
+	bad "sweep CSV header starts structure,entries,mode,trace,phase,warmup,records, saw '$hdr'"
 fi
 rows=$(tail -n +2 "$OUT/sweep-tlb.csv" 2>/dev/null | wc -l)
 # 8 STLB sizes + 5 L1 DTLB sizes, in 2 modes.
