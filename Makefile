@@ -5,7 +5,7 @@
 #   make check      every unit and end-to-end test (SANITIZE=1: under ASan + UBSan)
 #   make bench      throughput benchmarks, written to bench/results.txt
 #   make plots      PNGs from the CSVs the demo and sweeps wrote
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local    (make uninstall PREFIX=... removes it again)
 #
 # New sources need no edit here: libvmem/*.c go into the library, simulators/*.c and
 # bench/*.c each become a program, tests/test_*.c each become a cmocka test.
@@ -41,7 +41,7 @@ TESTS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_HELPER_SRC := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
 TEST_HELPER_OBJ := $(TEST_HELPER_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all lib progs tests deps demo check unit e2e bench plots install clean
+.PHONY: all lib progs tests deps demo check unit e2e bench plots install uninstall clean
 
 all: lib progs tests $(BENCHES)
 
@@ -60,8 +60,11 @@ $(BUILD)/libvmem.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libvmem.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libvmem.so.0 $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+# Only the vmem_ API is exported (libvmem/libvmem.map); the layers' internal functions stay
+# inside the library.
+$(BUILD)/libvmem.so: $(LIB_OBJ) libvmem/libvmem.map
+	$(CC) -shared -Wl,-soname,libvmem.so.0 -Wl,--version-script=libvmem/libvmem.map \
+		$(LDFLAGS_SAN) -o $@ $(LIB_OBJ) $(LDLIBS)
 
 $(BUILD)/bin/%: $(BUILD)/simulators/%.o $(BUILD)/libvmem.a
 	@mkdir -p $(dir $@)
@@ -108,6 +111,18 @@ install: lib progs
 	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' libvmem.pc.in \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/libvmem.pc
+	@# Refresh the loader's cache when installing into this system's own library path.
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && ldconfig -v -N 2>/dev/null | \
+		grep -q "^$(PREFIX)/lib:"; then ldconfig; fi
+
+INSTALLED_HEADERS := $(notdir $(wildcard include/vmem/*.h))
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libvmem.a $(DESTDIR)$(PREFIX)/lib/libvmem.so \
+		$(DESTDIR)$(PREFIX)/lib/libvmem.so.0 $(DESTDIR)$(PREFIX)/lib/libvmem.so.$(VERSION) \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig/libvmem.pc \
+		$(addprefix $(DESTDIR)$(PREFIX)/include/vmem/,$(INSTALLED_HEADERS)) \
+		$(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(PROGS)))
+	-rmdir $(DESTDIR)$(PREFIX)/include/vmem 2>/dev/null
 
 clean:
 	rm -rf build

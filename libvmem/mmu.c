@@ -38,7 +38,7 @@ const char *vmem_mmu_error(const struct vmem_mmu *m)
 	return m->err;
 }
 
-const struct vmem_mmu_config *vmem_mmu_config(const struct vmem_mmu *m)
+const struct vmem_mmu_config *vmem_mmu_get_config(const struct vmem_mmu *m)
 {
 	return &m->cfg;
 }

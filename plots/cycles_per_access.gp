@@ -17,9 +17,17 @@
 # each bar, and the segments tall enough to hold a number are labelled with theirs.
 # STLB hits and walks are often too thin to see, so their sum is printed as "TLB+walk": in
 # the access segment, or above the total when that segment is too short.
+#
+# Options (-e "name='value'"):
+#   what='translation'  leave the accesses themselves out: the bars are the cycles spent
+#                       translating (STLB hits, walks, exits) and faulting, per access
+#   subtitle='...'      a second title line, e.g. which phase of a warm-up the rows are
 
 if (!exists("in")) in = "out/demo.csv"
 if (!exists("out")) out = "out/plots/cycles_per_access.png"
+if (!exists("what")) what = "all"
+if (!exists("subtitle")) subtitle = ""
+xlate = what eq "translation"
 
 set datafile separator ","
 set datafile columnheaders
@@ -30,7 +38,7 @@ strip(s, suf) = (strlen(s) > strlen(suf) && s[strlen(s) - strlen(suf) + 1:] eq s
 short(s) = strip(strip(strip(strip(s, ".zst"), ".gz"), ".xz"), ".lackey")
 
 per(name) = column(name) / column("accesses")
-s1(x) = per("cycles.access")
+s1(x) = xlate ? 0 : per("cycles.access")
 s2(x) = s1(x) + per("cycles.tlb")
 s3(x) = s2(x) + per("cycles.walk")
 s4(x) = s3(x) + per("cycles.exits")
@@ -83,11 +91,13 @@ seg(lo, hi, top) = (hi - lo) > 0.07 * top ? sprintf("%.2f", hi - lo) : ""
 xw(x) = sprintf("TLB+walk\n%.3f", s3(x) - s1(x))
 # "TLB+walk" goes into the access segment when that is tall enough, else above the total.
 inside(top) = s1(0) > 0.16 * top
-xw_in(top) = inside(top) ? xw(0) : ""
-xw_up(top) = inside(top) ? "" : xw(0)
+xw_in(top) = xlate || !inside(top) ? "" : xw(0)
+xw_up(top) = xlate || inside(top) ? "" : xw(0)
 
-set multiplot title "Cycles per memory access by component (vmemsim cost model; total above each bar)" . \
-	(shared ? "" : "\neach panel has its own y scale")
+set multiplot title (xlate ? \
+	"Translation cycles per memory access: STLB hits, walks, VM exits and faults (vmemsim cost model)" : \
+	"Cycles per memory access by component (vmemsim cost model; total above each bar)") . \
+	(subtitle eq "" ? "" : "\n" . subtitle) . (shared ? "" : "\neach panel has its own y scale")
 set style fill solid 0.9 border lc rgb "#404040"
 set boxwidth 0.8
 set ytics nomirror
@@ -111,7 +121,7 @@ do for [i = 1:nt] {
 		if (tid[r] == i) { set xtics add (rmode[r] xs[r]) }
 	}
 	if (i == 1) {
-		set ylabel "cycles per access"
+		set ylabel (xlate ? "translation cycles per access" : "cycles per access")
 		set key at screen 1 - 10.0 / width, ytop top right vertical reverse Left samplen 2 \
 			spacing 1.3 title "component"
 	} else {
@@ -122,12 +132,14 @@ do for [i = 1:nt] {
 	     "" using (bx(i)):(s4(0)) with boxes lc rgb "#ff7f0e" title "VM exits", \
 	     "" using (bx(i)):(s3(0)) with boxes lc rgb "#9467bd" title "page walks", \
 	     "" using (bx(i)):(s2(0)) with boxes lc rgb "#2ca02c" title "STLB hits", \
-	     "" using (bx(i)):(s1(0)) with boxes lc rgb "#aec7e8" title "the access itself", \
-	     "" using (bx(i)):(s5(0)):(sprintf("%.2f", column("cycles.total") / column("accesses"))) \
+	     "" using (bx(i)):(s1(0)) with boxes lc rgb "#aec7e8" title (xlate ? "" : "the access itself"), \
+	     "" using (bx(i)):(s5(0)):(sprintf(xlate ? "%.3f" : "%.2f", s5(0))) \
 	        with labels offset 0, 0.8 font ",11:Bold" notitle, \
 	     "" using (bx(i)):(s5(0)):(xw_up(top)) with labels offset 0, 2.6 font ",9" notitle, \
 	     "" using (bx(i)):((s4(0) + s5(0)) / 2):(seg(s4(0), s5(0), top)) with labels font ",9" notitle, \
 	     "" using (bx(i)):((s3(0) + s4(0)) / 2):(seg(s3(0), s4(0), top)) with labels font ",9" notitle, \
+	     "" using (bx(i)):((s2(0) + s3(0)) / 2):(xlate ? seg(s2(0), s3(0), top) : "") with labels font ",9" notitle, \
+	     "" using (bx(i)):((s1(0) + s2(0)) / 2):(xlate ? seg(s1(0), s2(0), top) : "") with labels font ",9" notitle, \
 	     "" using (bx(i)):(s1(0) / 2):(seg(0, s1(0), top)) with labels font ",9" notitle, \
 	     "" using (bx(i)):(s1(0)):(xw_in(top)) with labels offset 0, -1.6 font ",9" notitle
 }

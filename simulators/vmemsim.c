@@ -546,7 +546,7 @@ static void json_trace(FILE *f, const char *path, const char *label, struct run 
 	for (bool fk = true; k->key; k++) {
 		if (strcmp(k->key, "mode") == 0)
 			continue;
-		vmem_mmu_config_get(vmem_mmu_config(runs[0].mmu), k->key, val, sizeof(val));
+		vmem_mmu_config_get(vmem_mmu_get_config(runs[0].mmu), k->key, val, sizeof(val));
 		fprintf(f, "%s\"%s\": ", fk ? "" : ", ", k->key);
 		json_string(f, val);
 		fk = false;

@@ -258,7 +258,7 @@ int mt_expected_pa(const struct vmem_mmu *m, uint16_t vm, uint32_t asid, uint64_
 
 	if (vmem_mmu_guest_lookup(m, vm, asid, va, &gpa))
 		return VMEM_ENOENT;
-	if (vmem_mmu_config(m)->mode == VMEM_MODE_NATIVE) {
+	if (vmem_mmu_get_config(m)->mode == VMEM_MODE_NATIVE) {
 		*pa = gpa;
 		return 0;
 	}

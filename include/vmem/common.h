@@ -12,6 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum vmem_err {
 	VMEM_OK = 0,
 	VMEM_EINVAL = -1,    /* bad argument or configuration */
@@ -78,4 +82,8 @@ static inline bool vmem_addr_canonical(uint64_t va, unsigned bits)
 	return (uint64_t)s == va;
 }
 
+
+#ifdef __cplusplus
+}
+#endif
 #endif

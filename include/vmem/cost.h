@@ -7,6 +7,10 @@
 
 #include "vmem/common.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct vmem_cost {
 	uint32_t access;       /* an access itself, translation aside (L1D load-to-use) */
 	uint32_t tlb_l1_hit;   /* extra cycles of an L1 TLB hit */
@@ -25,4 +29,8 @@ struct vmem_cost {
 
 void vmem_cost_default(struct vmem_cost *c);
 
+
+#ifdef __cplusplus
+}
+#endif
 #endif

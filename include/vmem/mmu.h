@@ -30,6 +30,10 @@
 #include "vmem/trace.h"
 #include "vmem/walk.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum vmem_mode {
 	VMEM_MODE_NATIVE = 0,
 	VMEM_MODE_NESTED = 1,
@@ -205,7 +209,7 @@ const struct vmem_mmu_stats *vmem_mmu_stats(struct vmem_mmu *m);
  * frames in use now) are not counters and keep reading what is there.
  */
 void vmem_mmu_stats_reset(struct vmem_mmu *m);
-const struct vmem_mmu_config *vmem_mmu_config(const struct vmem_mmu *m);
+const struct vmem_mmu_config *vmem_mmu_get_config(const struct vmem_mmu *m);
 
 /* Reads one statistic by its dotted name ("tlb.l1.hits", "exits.cr3_load", ...). */
 int vmem_mmu_stat_get(struct vmem_mmu *m, const char *name, double *value);
@@ -218,4 +222,8 @@ const char *const *vmem_mmu_stat_names(void);
 
 const char *vmem_mmu_error(const struct vmem_mmu *m);
 
+
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -22,6 +22,10 @@
 
 #include "vmem/common.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum vmem_pt_format {
 	VMEM_PT_X86 = 0,  /* IA-32e paging: P RW US PWT PCD A D PS G ... XD(63) */
 	VMEM_PT_EPT = 1,  /* EPT: R W X memtype IPAT PS(7) A(8) D(9) */
@@ -137,4 +141,8 @@ int vmem_pt_lookup(const struct vmem_pt *pt, uint64_t va, struct vmem_pt_leaf *l
 /* True if a table page exists at `level` on the path of va (the root level always). */
 bool vmem_pt_has_table(const struct vmem_pt *pt, uint64_t va, unsigned level);
 
+
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -23,6 +23,10 @@
 
 #include "vmem/xcache.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define VMEM_MAX_LEVELS 5
 
 struct vmem_pwc_config {
@@ -71,4 +75,8 @@ struct vmem_pwc_stats {
 
 const struct vmem_pwc_stats *vmem_pwc_stats(const struct vmem_pwc *p);
 
+
+#ifdef __cplusplus
+}
+#endif
 #endif

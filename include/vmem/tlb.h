@@ -25,6 +25,10 @@
 
 #include "vmem/xcache.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 struct vmem_tlb_config {
 	struct vmem_cache_geom l1d[VMEM_PAGE_SIZES];  /* L1 data TLB per page size */
 	struct vmem_cache_geom l1i[VMEM_PAGE_SIZES];  /* L1 instruction TLB per page size */
@@ -76,4 +80,8 @@ void vmem_tlb_flush_all(struct vmem_tlb *t);
 
 const struct vmem_tlb_stats *vmem_tlb_stats(const struct vmem_tlb *t);
 
+
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -30,6 +30,10 @@
 
 #include "vmem/common.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum vmem_rec_type {
 	VMEM_REC_ACCESS = 0,     /* a memory access: acc, size, addr */
 	VMEM_REC_SWITCH_AS = 1,  /* context switch in vm to address space asid (a CR3 load) */
@@ -139,4 +143,8 @@ const char *vmem_trace_writer_error(const struct vmem_trace_writer *w);
 /* Flushes and closes; returns the first error seen, if any. Frees w in all cases. */
 int vmem_trace_writer_close(struct vmem_trace_writer *w);
 
+
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -48,6 +48,10 @@
 #include "vmem/common.h"
 #include "vmem/trace.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum vmem_tracegen_pattern {
 	VMEM_TRACEGEN_SEQUENTIAL = 0,
 	VMEM_TRACEGEN_STRIDED,
@@ -158,4 +162,8 @@ void vmem_tracegen_counts(const struct vmem_tracegen *g, struct vmem_tracegen_co
 
 void vmem_tracegen_destroy(struct vmem_tracegen *g);
 
+
+#ifdef __cplusplus
+}
+#endif
 #endif

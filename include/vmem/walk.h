@@ -14,6 +14,10 @@
 
 #include "vmem/common.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum vmem_dim {
 	VMEM_DIM_NATIVE = 0,  /* the only table of a native walk */
 	VMEM_DIM_GUEST = 1,   /* guest table, read at a host-physical address */
@@ -66,4 +70,8 @@ struct vmem_walk {
 	struct vmem_walk_ref refs[VMEM_WALK_MAX_REFS];
 };
 
+
+#ifdef __cplusplus
+}
+#endif
 #endif

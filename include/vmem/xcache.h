@@ -20,6 +20,10 @@
 
 #include "vmem/common.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum vmem_repl {
 	VMEM_REPL_LRU = 0,
 	VMEM_REPL_PLRU = 1,
@@ -89,4 +93,8 @@ uint32_t vmem_xcache_occupancy(const struct vmem_xcache *c);
 
 const struct vmem_xcache_stats *vmem_xcache_stats(const struct vmem_xcache *c);
 
+
+#ifdef __cplusplus
+}
+#endif
 #endif

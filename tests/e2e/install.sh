@@ -35,5 +35,35 @@ cc -std=c11 $sanflags $flags "$top/examples/walk_cost.c" -o "$prefix/walk_cost_s
 	-L"$prefix/lib" -lvmem -Wl,-rpath,"$prefix/lib"
 check "example builds against the shared library" 0 $?
 check "shared build gives the same output" "$out" "$("$prefix/walk_cost_so" || echo failed)"
+
+# The shared library exports the vmem_ API only (the version node VMEM_0 is not a symbol).
+check "nm -D of libvmem.so lists only vmem_ symbols" "" \
+	"$(nm -D --defined-only "$prefix/lib/libvmem.so" | awk '$2 != "A" && $3 !~ /^vmem_/ { print $3 }')"
+check "nm -D of libvmem.so lists the API" yes \
+	"$(nm -D --defined-only "$prefix/lib/libvmem.so" | grep -q ' vmem_mmu_create@@VMEM_0$' && echo yes)"
+
+# C++: every public header compiles as C++17 (checked with -pedantic), the C example builds
+# as C++, and the C++ example runs against the shared library found through the rpath
+# that pkg-config gives.
+for h in "$prefix"/include/vmem/*.h; do echo "#include <vmem/$(basename "$h")>"; done >"$prefix/all.cpp"
+echo 'int main() { return 0; }' >>"$prefix/all.cpp"
+c++ -std=c++17 -Wall -Wextra -pedantic -Werror $flags -c "$prefix/all.cpp" -o "$prefix/all.o"
+check "every public header compiles as C++17" 0 $?
+c++ -std=c++17 $sanflags $flags -x c++ "$top/examples/walk_cost.c" -x none -o "$prefix/walk_cost_cxx" \
+	$(pkg-config --libs libvmem)
+check "the C example builds as C++" 0 $?
+check "the C example built as C++ gives the same output" "$out" "$("$prefix/walk_cost_cxx" || echo failed)"
+c++ -std=c++17 -Wall -Wextra $sanflags $flags "$top/examples/steady_state.cpp" \
+	-o "$prefix/steady_state" $(pkg-config --libs libvmem)
+check "examples/steady_state.cpp builds with pkg-config" 0 $?
+ss=$("$prefix/steady_state" "$top/tests/data/ls-head.lackey.zst" 20000)
+check "examples/steady_state.cpp runs (rpath from pkg-config)" 0 $?
+check "steady state after 20000 of 59994 records" "accesses 39994" "$(echo "$ss" | head -n 1)"
+
+# make uninstall takes back what make install put there.
+make -s -C "$top" uninstall BUILD="$build" SANITIZE="${san:-0}" PREFIX="$prefix" >/dev/null
+check "make uninstall" 0 $?
+check "nothing of libvmem left after make uninstall" "" \
+	"$(cd "$prefix" && find lib include bin -type f 2>/dev/null)"
 echo "install: $pass passed, $fail failed"
 [ "$fail" = 0 ]
