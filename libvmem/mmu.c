@@ -9,9 +9,15 @@
  *   MOV to CR3 without PCIDs invalidates the TLB entries and paging-structure-cache
  *   entries of PCID 0 in the current VPID; with PCIDs (the no-flush form Linux uses for
  *   a PCID it has kept current) nothing is invalidated.
- *   VM entry/exit without VPIDs invalidates everything cached for linear addresses
- *   (TLB and guest paging-structure caches) and, as a VMM without VPIDs typically also
- *   issues INVEPT, the nested TLB and host paging-structure caches; with VPIDs nothing.
+ *   VM entry/exit without VPIDs invalidates the linear and combined mappings of VPID 0
+ *   (SDM Vol. 3C, 29.4.3.1 in recent revisions, 28.3.3.1 in older ones): the TLB and the
+ *   guest paging-structure caches. That happens on every VM exit and the VM entry that
+ *   resumes the guest (mmu_exit), not only on a VM switch. Guest-physical mappings (the
+ *   nested TLB and the host paging-structure caches) are tagged by EPTP, not VPID, and
+ *   VM entries and exits leave them alone (same section); only INVEPT drops them.
+ *   A VM switch without VPIDs flushes them too: the model tags them with the VPID, so
+ *   two VMs would share tag 0, and a VMM switching EPTPs without VPIDs has to INVEPT
+ *   when it reuses a root anyway.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,6 +83,19 @@ void mmu_exit(struct vmem_mmu *m, enum vmem_exit_reason r, uint32_t vmm_cycles)
 	m->st.cycles_exits += (uint64_t)m->cfg.cost.vm_exit + vmm_cycles;
 	if (m->rec)
 		m->rec->exits++;
+	/*
+	 * An exit implies the VM entry that resumes the guest. Without VPIDs both run with
+	 * VPID 0 and invalidate every linear and combined mapping of VPID 0, for all PCIDs
+	 * (SDM Vol. 3C, 29.4.3.1): the whole TLB and the guest paging-structure caches. The
+	 * nested TLB and host walk caches hold guest-physical mappings, which VM entries and
+	 * exits do not invalidate. When this happens inside translate_page's fault-and-retry
+	 * loop (an EPT violation or a shadow fault), the retried walk starts cold, as the
+	 * hardware's would after the VM entry.
+	 */
+	if (!m->cfg.vpid) {
+		vmem_tlb_flush_ctx(m->tlb, VMEM_CTX(0, 0), VMEM_CTX_MASK_VPID);
+		vmem_pwc_flush_ctx(m->pwc, VMEM_CTX(0, 0), VMEM_CTX_MASK_VPID);
+	}
 }
 
 static void guest_write_observed(void *ctx, struct vmem_pt *pt, uint64_t table_pa,

@@ -603,6 +603,97 @@ static void test_tlb_pcid_tags_of_asids_4095_apart_do_not_alias(void **state)
 	vmem_mmu_destroy(m);
 }
 
+/*
+ * Without VPIDs, every VM exit and the VM entry after it invalidate the linear and combined
+ * mappings of VPID 0 (SDM Vol. 3C, 29.4.3.1): the TLB and the guest paging-structure
+ * caches, not only a VM switch. Guest-physical mappings (nested TLB, host walk caches) are
+ * tagged by EPTP and survive.
+ *
+ * Nested 4/4, default caches, one VM, asid 1:
+ *   1. A's first touch maps guest root 0, data 0x1000, PDPT 0x2000, PD 0x3000, PT 0x4000;
+ *      the walks that follow the EPT violations leave all five gPAs in the nested TLB.
+ *   2. B's first touch: guest fault (no exit in nested mode), then the final gPA 0x5000 is
+ *      not host-mapped: EPT violation, an exit. vpid=0: TLB and guest PWC flushed here; the
+ *      retried walk of B refills the guest PWC with the PML4E, PDPTE and PDE of the region
+ *      that A shares.
+ *   3. A: vpid=1: still an L1 TLB hit, no walk. vpid=0: TLB miss; the guest PDE-cache hit
+ *      skips guest steps 4, 3, 2 and their host walks (3 * (4 + 1) = 15 PWC); the PT's
+ *      gPA 0x4000 and the data gPA 0x1000 hit the nested TLB (4 + 4 = 8); the guest PTE
+ *      is the one memory reference: 24 = 1 + 15 + 8.
+ */
+static void test_tlb_nested_exit_without_vpid_flushes_tlb_and_guest_pwc(void **state)
+{
+	struct vmem_mmu_config c;
+	struct vmem_mmu *m;
+	struct vmem_walk w;
+	unsigned mem, pwc, ntlb;
+
+	(void)state;
+	for (int vpid = 1; vpid >= 0; vpid--) {
+		mt_config(&c, VMEM_MODE_NESTED, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
+		c.vpid = vpid;
+		m = mt_create(&c);
+		mt_touch(m, 0, 1, A, VMEM_ACC_LOAD);
+		mt_touch(m, 0, 1, B, VMEM_ACC_LOAD);
+		assert_int_equal(mt_stat(m, "exits.ept_violation"), 6);  /* 0, 0x1000..0x5000 */
+		assert_int_equal(mt_stat(m, "vm_switches"), 0);
+		mt_translate(m, 0, 1, A, VMEM_ACC_LOAD, &w);
+		if (vpid) {
+			assert_int_equal(w.tlb_hit, VMEM_TLB_HIT_L1);
+			assert_int_equal(w.walks, 0);
+		} else {
+			assert_int_equal(w.tlb_hit, VMEM_TLB_MISS);
+			assert_int_equal(w.walks, 1);
+			count_served(&w, &mem, &pwc, &ntlb);
+			assert_int_equal(w.nrefs, 24);
+			assert_int_equal(mem, 1);
+			assert_int_equal(pwc, 15);
+			assert_int_equal(ntlb, 8);
+		}
+		vmem_mmu_destroy(m);
+	}
+}
+
+/*
+ * The same rule under shadow paging (shadow.sync=trap), where the TLB and walk caches hold
+ * shadow translations. A's first touch exits (CR3 load, guest fault, PTE write, hidden
+ * fault); B's first touch exits too (guest fault, PTE write to the shadowed PT, hidden
+ * fault). vpid=1: A still hits L1. vpid=0: A's TLB entry went with B's exits; the retried
+ * walk of B after its hidden fault refilled the PWC with the region's path, so A's shadow
+ * walk is a PDE-cache hit (3 skipped) and one PTE read.
+ */
+static void test_tlb_shadow_exit_without_vpid_flushes_tlb_and_pwc(void **state)
+{
+	struct vmem_mmu_config c;
+	struct vmem_mmu *m;
+	struct vmem_walk w;
+	unsigned mem, pwc, ntlb;
+
+	(void)state;
+	for (int vpid = 1; vpid >= 0; vpid--) {
+		mt_config(&c, VMEM_MODE_SHADOW, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
+		c.vpid = vpid;
+		c.shadow_sync = VMEM_SHADOW_TRAP;
+		m = mt_create(&c);
+		mt_touch(m, 0, 1, A, VMEM_ACC_LOAD);
+		mt_touch(m, 0, 1, B, VMEM_ACC_LOAD);
+		assert_int_equal(mt_stat(m, "exits.hidden_fault"), 2);
+		mt_translate(m, 0, 1, A, VMEM_ACC_LOAD, &w);
+		if (vpid) {
+			assert_int_equal(w.tlb_hit, VMEM_TLB_HIT_L1);
+			assert_int_equal(w.walks, 0);
+		} else {
+			assert_int_equal(w.tlb_hit, VMEM_TLB_MISS);
+			assert_int_equal(w.walks, 1);
+			assert_int_equal(w.exits, 0);
+			count_served(&w, &mem, &pwc, &ntlb);
+			assert_int_equal(mem, 1);
+			assert_int_equal(pwc, 3);
+		}
+		vmem_mmu_destroy(m);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -625,6 +716,8 @@ int main(void)
 		cmocka_unit_test(test_tlb_protect_invlpg_then_store_faults_once),
 		cmocka_unit_test(test_tlb_nested_unmap_of_guest_2m_page_drops_4k_fragments),
 		cmocka_unit_test(test_tlb_pcid_tags_of_asids_4095_apart_do_not_alias),
+		cmocka_unit_test(test_tlb_nested_exit_without_vpid_flushes_tlb_and_guest_pwc),
+		cmocka_unit_test(test_tlb_shadow_exit_without_vpid_flushes_tlb_and_pwc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
