@@ -534,6 +534,9 @@ static int check_config(const struct vmem_mmu_config *c)
 		return VMEM_EINVAL;
 	if (c->shadow_roots == 0)
 		return VMEM_EINVAL;
+	/* Room for the running tree's root and one path below it. */
+	if (c->shadow_max_pages != 0 && c->shadow_max_pages < c->guest_levels)
+		return VMEM_EINVAL;
 	return 0;
 }
 

@@ -54,7 +54,11 @@ static const struct key_def keys[] = {
 	{ "vpid", K_BOOL, F(vpid), "VPID tags: VM switches keep the TLB (1) or flush it (0)" },
 	{ "shadow.sync", K_SYNC, F(shadow_sync),
 	  "shadow coherence: trap (every guest PTE write exits) or unsync (KVM's unsync pages)" },
-	{ "shadow.roots", K_UINT, F(shadow_roots), "shadow roots cached per VM (LRU)" },
+	{ "shadow.roots", K_UINT, F(shadow_roots),
+	  "shadow roots cached per VM (LRU); an evicted root's shadow pages are kept" },
+	{ "shadow.max_pages", K_UINT, F(shadow_max_pages),
+	  "shadow table pages per VM before the least recently loaded trees are zapped "
+	  "(0: guest.mem / 4 KiB * 20 / 1000, at least 64, as KVM derives it)" },
 	{ "seed", K_U64, F(seed), "seed for random placement and random replacement" },
 	{ "tlb.l1d.4k", K_GEOM, F(tlb.l1d[0]), "L1 data TLB, 4 KiB pages: ENTRIES[:WAYS[:REPL]]" },
 	{ "tlb.l1d.2m", K_GEOM, F(tlb.l1d[1]), "L1 data TLB, 2 MiB pages" },

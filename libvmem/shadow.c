@@ -24,9 +24,21 @@
  *           dropping those that differ, and write-protects the pages again.
  * Upper-level pages always stay write-protected, as in KVM.
  *
- * Each address space has its own shadow root; a VM keeps at most shadow.roots of them,
- * evicting the least recently loaded (KVM keeps the current root and
- * KVM_MMU_NUM_PREV_ROOTS = 3 previous ones per vCPU). An evicted root is freed whole.
+ * Each address space has its own shadow root. The root cache holds at most shadow.roots
+ * of a VM's roots, evicting the least recently loaded (KVM keeps the current root and
+ * KVM_MMU_NUM_PREV_ROOTS = 3 previous ones per vCPU). As in KVM, the cache holds root
+ * pointers only: an evicted root's shadow pages live on (KVM keeps shadow pages in its
+ * hash until they are zapped), still write-protecting the guest tables they shadow, so a
+ * later CR3 load of that address space is a root-cache miss that finds its shadow entries
+ * instead of rebuilding them one hidden fault at a time. Shadow pages are reclaimed by
+ * their own limit, shadow.max_pages per VM (KVM's n_max_mmu_pages). Its default is KVM's
+ * (kvm_mmu_calculate_default_mmu_pages): guest memory in pages * KVM_PERMILLE_MMU_PAGES
+ * (20) / 1000, at least KVM_MIN_ALLOC_MMU_PAGES (64). Before a shadow page is allocated
+ * beyond the limit, whole shadow trees of other address spaces are zapped, least recently
+ * loaded first; if only the running tree is left, everything below its root goes (KVM's
+ * kvm_mmu_zap_oldest_mmu_pages likewise never zaps a root in use). KVM picks the oldest
+ * pages by creation order, page by page; the model's unit is the tree and its order the
+ * last CR3 load, which keeps the working set of recently run address spaces.
  *
  * Simplified: shadow pages are per address space, not shared by gfn between roots;
  * accessed/dirty bits of guest entries are not emulated; dropping shadow page tables
@@ -38,16 +50,73 @@
 
 #define SP_UNSYNC 1u
 
-static int root_get(struct vmem_mmu *m, struct aspace *as)
+/* The shadow-page limit of a VM (see the top comment). */
+static uint64_t max_pages(const struct vmem_mmu *m)
+{
+	uint64_t n;
+
+	if (m->cfg.shadow_max_pages)
+		return m->cfg.shadow_max_pages;
+	n = m->cfg.guest_mem / 4096 * 20 / 1000;
+	return n < 64 ? 64 : n;
+}
+
+static uint64_t vm_shadow_pages(const struct vm *vm)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < vm->nas; i++)
+		if (vm->as[i]->shadow)
+			n += vmem_pt_table_pages(vm->as[i]->shadow);
+	return n;
+}
+
+/* Takes as's root out of the root cache; its shadow pages stay. */
+static void root_evict(struct vmem_mmu *m, struct aspace *as)
+{
+	/* The TLB and walk caches may hold what the root translated; the address space
+	 * gets its root again through a fresh root load (KVM flushes a root it loads anew). */
+	mmu_flush_as(m, as);
+	as->root_cached = false;
+	as->vm->shadow_roots--;
+}
+
+/* Zaps as's whole shadow tree, root included. */
+static void tree_free(struct vmem_mmu *m, struct aspace *as)
+{
+	if (as->root_cached)
+		root_evict(m, as);
+	else
+		mmu_flush_as(m, as);
+	vmem_pt_destroy(as->shadow);
+	as->shadow = NULL;
+	as->nunsync = 0;
+}
+
+/* Shadow tables the fill of a `leaf_level` entry for va would allocate in as's tree. */
+static unsigned tables_needed(const struct aspace *as, uint64_t va, unsigned leaf_level)
+{
+	unsigned n = 0;
+
+	if (!as->shadow)
+		return 1;
+	for (unsigned l = as->shadow->levels - 1; l >= leaf_level; l--)
+		if (!pt_find_table(as->shadow, va, l))
+			n++;
+	return n;
+}
+
+/*
+ * Makes room under shadow.max_pages for the shadow tables that filling va at
+ * leaf_level in as's tree allocates (its root too, if it has none yet).
+ */
+static void reserve_pages(struct vmem_mmu *m, struct aspace *as, uint64_t va,
+			  unsigned leaf_level)
 {
 	struct vm *vm = as->vm;
-	struct vmem_pt_config cfg = { m->cfg.guest_levels, VMEM_PT_X86 };
-	struct vmem_frame_source src = { frames_alloc_table, frames_free_table, &m->hframes };
-	int err;
+	uint64_t limit = max_pages(m);
 
-	if (as->shadow)
-		return 0;
-	if (vm->shadow_roots >= m->cfg.shadow_roots) {
+	while (vm_shadow_pages(vm) + tables_needed(as, va, leaf_level) > limit) {
 		struct aspace *lru = NULL;
 
 		for (size_t i = 0; i < vm->nas; i++) {
@@ -56,23 +125,54 @@ static int root_get(struct vmem_mmu *m, struct aspace *as)
 			if (o != as && o->shadow && (!lru || o->shadow_used < lru->shadow_used))
 				lru = o;
 		}
-		if (lru)
-			shadow_drop_root(m, lru);
+		if (lru) {
+			tree_free(m, lru);
+			continue;
+		}
+		/* Only the running tree is left: keep its root, zap everything below. */
+		if (!as->shadow || vmem_pt_table_pages(as->shadow) == 1)
+			return;
+		for (unsigned i = 0; i < VMEM_PT_ENTRIES; i++)
+			vmem_pt_zap(as->shadow, (uint64_t)i << vmem_level_shift(as->shadow->levels),
+				    as->shadow->levels);
+		as->nunsync = 0;
+		mmu_flush_as(m, as);
 	}
-	err = vmem_pt_create(&cfg, &src, &as->shadow);
-	if (err)
-		return mmu_errorf(m, err, "cannot allocate a shadow root: %s", vmem_strerror(err));
-	vm->shadow_roots++;
-	return 0;
 }
 
-void shadow_drop_root(struct vmem_mmu *m, struct aspace *as)
+/* Puts as's root into the root cache, allocating the root if as has no shadow tree. */
+static int root_get(struct vmem_mmu *m, struct aspace *as)
 {
-	mmu_flush_as(m, as);
-	vmem_pt_destroy(as->shadow);
-	as->shadow = NULL;
-	as->nunsync = 0;
-	as->vm->shadow_roots--;
+	struct vm *vm = as->vm;
+	struct vmem_pt_config cfg = { m->cfg.guest_levels, VMEM_PT_X86 };
+	struct vmem_frame_source src = { frames_alloc_table, frames_free_table, &m->hframes };
+	int err;
+
+	if (as->shadow && as->root_cached)
+		return 0;
+	if (vm->shadow_roots >= m->cfg.shadow_roots) {
+		struct aspace *lru = NULL;
+
+		for (size_t i = 0; i < vm->nas; i++) {
+			struct aspace *o = vm->as[i];
+
+			if (o != as && o->root_cached &&
+			    (!lru || o->shadow_used < lru->shadow_used))
+				lru = o;
+		}
+		if (lru)
+			root_evict(m, lru);
+	}
+	if (!as->shadow) {
+		reserve_pages(m, as, 0, 1);
+		err = vmem_pt_create(&cfg, &src, &as->shadow);
+		if (err)
+			return mmu_errorf(m, err, "cannot allocate a shadow root: %s",
+					  vmem_strerror(err));
+	}
+	as->root_cached = true;
+	vm->shadow_roots++;
+	return 0;
 }
 
 /* Drops the shadow entry at `level` covering va, and the shadow tables below it. */
@@ -107,6 +207,7 @@ int shadow_fault(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc, boo
 		return err;
 	size = g.size < h.size ? g.size : h.size;
 	mask = vmem_page_bytes(size) - 1;
+	reserve_pages(m, as, va, (unsigned)size + 1);
 	/* Replace a stale leaf (weaker permissions), or smaller shadow pages left from an
 	 * earlier guest mapping of the region. */
 	vmem_pt_unmap(as->shadow, va);
@@ -186,7 +287,7 @@ int shadow_cr3_load(struct vmem_mmu *m, struct aspace *as)
 	int err;
 
 	mmu_exit(m, VMEM_EXIT_CR3_LOAD, 0);
-	if (as->shadow)
+	if (as->shadow && as->root_cached)
 		m->st.shadow_root_hits++;
 	else
 		m->st.shadow_root_misses++;

@@ -39,6 +39,7 @@ static const struct key_value {
 	{ "vpid", "no", "0" },
 	{ "shadow.sync", "unsync", "unsync" },
 	{ "shadow.roots", "7", "7" },
+	{ "shadow.max_pages", "1000", "1000" },
 	{ "seed", "0x10", "16" },                            /* strtoull base 0 */
 	{ "tlb.l1d.4k", "128:8:plru", "128:8:plru" },
 	{ "tlb.l1d.2m", "16", "16:0:lru" },
@@ -398,6 +399,9 @@ static void test_mmu_create_rejects_inconsistent_configs(void **state)
 	assert_int_equal(vmem_mmu_create(&c, &m), VMEM_EINVAL);
 	vmem_mmu_config_default(&c);
 	c.shadow_roots = 0;
+	assert_int_equal(vmem_mmu_create(&c, &m), VMEM_EINVAL);
+	vmem_mmu_config_default(&c);
+	c.shadow_max_pages = 3;                     /* no room for a 4-level root and path */
 	assert_int_equal(vmem_mmu_create(&c, &m), VMEM_EINVAL);
 	vmem_mmu_config_default(&c);
 	c.host_levels = 3;

@@ -311,15 +311,85 @@ static void test_shadow_one_root_two_aspaces_every_switch_misses(void **state)
 	(void)state;
 	/*
 	 * shadow.roots=1, asids 1 and 2 alternating, 3 rounds = 6 CR3 loads. Each load finds
-	 * its root evicted by the other's: 6 root misses, 0 hits. Each access then finds an
-	 * empty shadow: 6 hidden faults. Guest faults only on the two first touches, each with
-	 * one trapped write (its root): gf 2, pw 2.
+	 * its root evicted from the root cache by the other's: 6 root misses, 0 hits. The
+	 * cache holds root pointers only: the evicted tree keeps its shadow pages (the
+	 * default shadow.max_pages is far away), so after the first touch of each address
+	 * space the access finds its shadow entry: 2 hidden faults, not 6. (The eviction
+	 * flushed the address space's TLB entries, so the access walks the shadow table.)
+	 * Guest faults only on the two first touches, each with one trapped write (its
+	 * root): gf 2, pw 2.
+	 */
+	alternate(m, 3);
+	assert_int_equal(mt_stat(m, "shadow.root_misses"), 6);
+	assert_int_equal(mt_stat(m, "shadow.root_hits"), 0);
+	check_exits(m, (struct exits){ 6, 2, 2, 2, 0 });
+	/* First touches: 3 walks each (shadow miss, guest fault; miss, hidden fault; hit);
+	 * the 4 later accesses: 1 walk each. */
+	assert_int_equal(mt_stat(m, "walks"), 2 * 3 + 4);
+	/* Both trees alive, each with A's path: root, PDPT, PD, PT. */
+	assert_int_equal(mt_stat(m, "pages.shadow_tables"), 8);
+	vmem_mmu_destroy(m);
+}
+
+static void test_shadow_page_limit_zaps_least_recently_loaded_tree(void **state)
+{
+	struct vmem_mmu_config c;
+	struct vmem_mmu *m;
+
+	(void)state;
+	mt_config(&c, VMEM_MODE_SHADOW, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
+	c.shadow_sync = VMEM_SHADOW_TRAP;
+	mt_set(&c, "shadow.max_pages", "6");
+	m = mt_create(&c);
+	/*
+	 * Four roots may be cached, but only 6 shadow table pages may exist in the VM.
+	 *   asid 1, A: root (1 page), then the fill adds PDPT, PD, PT: 4 pages.
+	 *   asid 2, A: root: 5 pages; the fill needs 3 more: 8 > 6, so the least recently
+	 *     loaded other tree (asid 1's, 4 pages) is zapped whole, root and all: 1 + 3 = 4.
+	 *   asid 1, A: its tree is gone: root miss, new root (5 pages), TLB entry gone with
+	 *     the tree, walk misses: hidden fault, which needs 3: asid 2's tree is zapped: 4.
+	 *   and so on: every load misses and every access is a hidden fault.
+	 * 6 loads: root misses 6, hits 0; hidden faults 6; gf 2, pw 2 as above. One tree left.
 	 */
 	alternate(m, 3);
 	assert_int_equal(mt_stat(m, "shadow.root_misses"), 6);
 	assert_int_equal(mt_stat(m, "shadow.root_hits"), 0);
 	check_exits(m, (struct exits){ 6, 2, 2, 6, 0 });
-	/* One root alive, with A's path: root, PDPT, PD, PT. */
+	assert_int_equal(mt_stat(m, "pages.shadow_tables"), 4);
+	vmem_mmu_destroy(m);
+	/* The same trace with room for both trees (8 pages): misses 2, hits 4, 2 fills. */
+	mt_set(&c, "shadow.max_pages", "8");
+	m = mt_create(&c);
+	alternate(m, 3);
+	assert_int_equal(mt_stat(m, "shadow.root_misses"), 2);
+	assert_int_equal(mt_stat(m, "shadow.root_hits"), 4);
+	check_exits(m, (struct exits){ 6, 2, 2, 2, 0 });
+	assert_int_equal(mt_stat(m, "pages.shadow_tables"), 8);
+	vmem_mmu_destroy(m);
+}
+
+static void test_shadow_page_limit_alone_zaps_below_the_running_root(void **state)
+{
+	struct vmem_mmu_config c;
+	struct vmem_mmu *m;
+
+	(void)state;
+	mt_config(&c, VMEM_MODE_SHADOW, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
+	c.shadow_sync = VMEM_SHADOW_TRAP;
+	mt_set(&c, "shadow.max_pages", "4");
+	m = mt_create(&c);
+	/*
+	 * One address space, limit 4 = root + one path. A (0x400000) fills PDPT, PD, PT:
+	 * 4 pages. E (0x7e0000001000: another PML4 slot) needs a PDPT, PD and PT of its own:
+	 * 4 + 3 > 4 and no other tree: everything below the running root goes, then E's path
+	 * is built: 4 pages. Back to A: its shadow path is gone: another hidden fault.
+	 * Hidden faults: A, E, A = 3.
+	 */
+	mt_touch(m, 0, 1, A, VMEM_ACC_LOAD);
+	mt_touch(m, 0, 1, 0x7e0000001000ull, VMEM_ACC_LOAD);
+	assert_int_equal(mt_stat(m, "pages.shadow_tables"), 4);
+	mt_touch(m, 0, 1, A, VMEM_ACC_LOAD);
+	assert_int_equal(mt_stat(m, "exits.hidden_fault"), 3);
 	assert_int_equal(mt_stat(m, "pages.shadow_tables"), 4);
 	vmem_mmu_destroy(m);
 }
@@ -458,6 +528,8 @@ int main(void)
 		cmocka_unit_test(test_shadow_unmap_40_pages_flushes_with_one_cr3_exit),
 		cmocka_unit_test(test_shadow_one_root_two_aspaces_every_switch_misses),
 		cmocka_unit_test(test_shadow_two_roots_two_aspaces_switches_hit),
+		cmocka_unit_test(test_shadow_page_limit_zaps_least_recently_loaded_tree),
+		cmocka_unit_test(test_shadow_page_limit_alone_zaps_below_the_running_root),
 		cmocka_unit_test(test_shadow_root_eviction_picks_least_recently_loaded),
 		cmocka_unit_test(test_shadow_translations_agree_with_nested_4k),
 		cmocka_unit_test(test_shadow_translations_agree_with_nested_large_pages),

@@ -60,6 +60,7 @@ struct vmem_mmu_config {
 	bool vpid;                           /* VM switches keep the TLB (VPID tags) */
 	enum vmem_shadow_sync shadow_sync;
 	unsigned shadow_roots;               /* shadow roots cached per VM */
+	unsigned shadow_max_pages;           /* shadow table pages per VM; 0: from guest_mem */
 	struct vmem_tlb_config tlb;
 	struct vmem_pwc_config pwc;          /* guest/native/shadow walks */
 	struct vmem_pwc_config host_pwc;     /* host (EPT) walks */
