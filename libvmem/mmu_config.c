@@ -53,7 +53,8 @@ static const struct key_def keys[] = {
 	{ "pcid", K_BOOL, F(pcid), "PCID tags: CR3 loads keep the TLB (1) or flush it (0)" },
 	{ "vpid", K_BOOL, F(vpid), "VPID tags: VM switches keep the TLB (1) or flush it (0)" },
 	{ "shadow.sync", K_SYNC, F(shadow_sync),
-	  "shadow coherence: trap (every guest PTE write exits) or unsync (KVM's unsync pages)" },
+	  "shadow coherence: unsync (default, as KVM: last-level pages go unsync, resynced at "
+	  "INVLPG / CR3 load) or trap (every guest PTE write exits)" },
 	{ "shadow.roots", K_UINT, F(shadow_roots),
 	  "shadow roots cached per VM (LRU); an evicted root's shadow pages are kept" },
 	{ "shadow.max_pages", K_UINT, F(shadow_max_pages),
@@ -115,7 +116,9 @@ void vmem_mmu_config_default(struct vmem_mmu_config *c)
 	c->host_mem = 64ull << 30;
 	c->pcid = true;
 	c->vpid = true;
-	c->shadow_sync = VMEM_SHADOW_TRAP;
+	/* What KVM does (Documentation/virt/kvm/x86/mmu.rst, "unsync" pages): last-level
+	 * shadow pages go unsync and are resynchronized on INVLPG and CR3 loads. */
+	c->shadow_sync = VMEM_SHADOW_UNSYNC;
 	/* KVM keeps the current root and KVM_MMU_NUM_PREV_ROOTS = 3 previous ones. */
 	c->shadow_roots = 4;
 	vmem_tlb_config_default(&c->tlb);

@@ -37,7 +37,7 @@ static const struct key_value {
 	{ "host.placement", "random", "random" },
 	{ "pcid", "off", "0" },
 	{ "vpid", "no", "0" },
-	{ "shadow.sync", "unsync", "unsync" },
+	{ "shadow.sync", "trap", "trap" },
 	{ "shadow.roots", "7", "7" },
 	{ "shadow.max_pages", "1000", "1000" },
 	{ "seed", "0x10", "16" },                            /* strtoull base 0 */

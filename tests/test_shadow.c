@@ -239,6 +239,23 @@ static void test_shadow_unsync_many_ptes_of_one_table_exit_once(void **state)
 	vmem_mmu_destroy(uns);
 }
 
+static void test_shadow_default_sync_is_unsync(void **state)
+{
+	struct vmem_mmu_config c;
+	struct vmem_mmu *m;
+
+	(void)state;
+	/* The defaults, shadow mode: as the unsync machine above, 64 first touches in one PT
+	 * make 2 PTE-write exits (the root's entry, then the PT's first write), not 64. */
+	mt_config(&c, VMEM_MODE_SHADOW, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
+	assert_int_equal(c.shadow_sync, VMEM_SHADOW_UNSYNC);
+	m = mt_create(&c);
+	touch_pages(m, 1, 0, 64);
+	check_exits(m, (struct exits){ 1, 64, 2, 64, 0 });
+	assert_int_equal(mt_stat(m, "exits.total"), 131);
+	vmem_mmu_destroy(m);
+}
+
 static void test_shadow_unsync_resyncs_at_cr3_load_of_its_root(void **state)
 {
 	struct vmem_mmu *m = shadow_machine(VMEM_SHADOW_UNSYNC, 4);
@@ -524,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_shadow_trap_trace_exits_match_hand_count),
 		cmocka_unit_test(test_shadow_unsync_trace_exits_match_hand_count),
 		cmocka_unit_test(test_shadow_unsync_many_ptes_of_one_table_exit_once),
+		cmocka_unit_test(test_shadow_default_sync_is_unsync),
 		cmocka_unit_test(test_shadow_unsync_resyncs_at_cr3_load_of_its_root),
 		cmocka_unit_test(test_shadow_unmap_40_pages_flushes_with_one_cr3_exit),
 		cmocka_unit_test(test_shadow_one_root_two_aspaces_every_switch_misses),
