@@ -26,6 +26,7 @@ enum key_type {
 	K_SYNC,      /* trap / unsync */
 	K_PLACE,     /* sequential / random */
 	K_LEVELS,    /* 4 / 5 */
+	K_PCIDMODE,  /* per_as / linux */
 };
 
 struct key_def {
@@ -51,6 +52,11 @@ static const struct key_def keys[] = {
 	  "guest frame placement: sequential or random (seeded)" },
 	{ "host.placement", K_PLACE, F(host_placement), "host frame placement likewise" },
 	{ "pcid", K_BOOL, F(pcid), "PCID tags: CR3 loads keep the TLB (1) or flush it (0)" },
+	{ "pcid.mode", K_PCIDMODE, F(pcid_mode),
+	  "PCID assignment: per_as (one PCID per address space) or linux (pcid.count slots "
+	  "reused round-robin, a reused slot flushed, as Linux's choose_new_asid)" },
+	{ "pcid.count", K_UINT, F(pcid_count),
+	  "PCID slots per CPU with pcid.mode=linux (Linux: TLB_NR_DYN_ASIDS = 6), 1..4095" },
 	{ "vpid", K_BOOL, F(vpid), "VPID tags: VM switches keep the TLB (1) or flush it (0)" },
 	{ "shadow.sync", K_SYNC, F(shadow_sync),
 	  "shadow coherence: unsync (default, as KVM: last-level pages go unsync, resynced at "
@@ -116,6 +122,9 @@ void vmem_mmu_config_default(struct vmem_mmu_config *c)
 	c->host_mem = 64ull << 30;
 	c->pcid = true;
 	c->vpid = true;
+	c->pcid_mode = VMEM_PCID_PER_AS;
+	/* Linux's TLB_NR_DYN_ASIDS (arch/x86/include/asm/tlbflush.h). */
+	c->pcid_count = 6;
 	/* What KVM does (Documentation/virt/kvm/x86/mmu.rst, "unsync" pages): last-level
 	 * shadow pages go unsync and are resynchronized on INVLPG and CR3 loads. */
 	c->shadow_sync = VMEM_SHADOW_UNSYNC;
@@ -133,6 +142,7 @@ void vmem_mmu_config_default(struct vmem_mmu_config *c)
 
 static const char *const sync_names[] = { "trap", "unsync" };
 static const char *const place_names[] = { "sequential", "random" };
+static const char *const pcid_mode_names[] = { "per_as", "linux" };
 
 static int pick(const char *v, const char *const *names, unsigned n, unsigned *out)
 {
@@ -227,6 +237,7 @@ static const char *expected(enum key_type t)
 	case K_SYNC: return "trap or unsync";
 	case K_PLACE: return "sequential or random";
 	case K_LEVELS: return "4 or 5";
+	case K_PCIDMODE: return "per_as or linux";
 	}
 	return "?";
 }
@@ -276,6 +287,11 @@ static int set_value(struct vmem_mmu_config *c, const struct key_def *k, const c
 		if (strcmp(v, "4") && strcmp(v, "5"))
 			return VMEM_EINVAL;
 		*(unsigned *)p = (unsigned)(v[0] - '0');
+		return 0;
+	case K_PCIDMODE:
+		if (pick(v, pcid_mode_names, 2, &e))
+			return VMEM_EINVAL;
+		*(enum vmem_pcid_mode *)p = (enum vmem_pcid_mode)e;
 		return 0;
 	}
 	return VMEM_EINVAL;
@@ -446,6 +462,9 @@ int vmem_mmu_config_get(const struct vmem_mmu_config *c, const char *key, char *
 		break;
 	case K_LEVELS:
 		snprintf(buf, len, "%u", *(const unsigned *)p);
+		break;
+	case K_PCIDMODE:
+		snprintf(buf, len, "%s", pcid_mode_names[*(const enum vmem_pcid_mode *)p & 1]);
 		break;
 	}
 	return 0;

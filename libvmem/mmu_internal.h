@@ -19,7 +19,8 @@ struct vm;
 /* One guest address space (a process): its guest page table and its shadow root. */
 struct aspace {
 	uint32_t asid;
-	uint16_t pcid;               /* 0 when PCIDs are off */
+	uint16_t pcid;               /* 0 when PCIDs are off, or (pcid.mode=linux) while the
+	                              * address space holds no PCID slot */
 	struct vm *vm;
 	struct vmem_pt *pt;          /* guest table, in guest-physical memory */
 	struct vmem_pt *shadow;      /* shadow table in host-physical memory, or NULL */
@@ -40,8 +41,10 @@ struct vm {
 	struct aspace *cur;
 	unsigned shadow_roots;       /* shadow roots in the root cache */
 	/* PCIDs are 12 bits, address-space ids 32: the address space whose entries a PCID's
-	 * TLB and walk-cache entries belong to, so a reuse by another one flushes first. */
+	 * TLB and walk-cache entries belong to, so a reuse by another one flushes first.
+	 * With pcid.mode=linux, pcid_owner[slot + 1] is the owner of slot `slot`. */
 	struct aspace *pcid_owner[4096];
+	unsigned next_slot;          /* pcid.mode=linux: Linux's cpu_tlbstate.next_asid */
 };
 
 /* The result of a successful walk: what goes into the TLB. */

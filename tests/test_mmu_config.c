@@ -36,6 +36,8 @@ static const struct key_value {
 	{ "guest.placement", "random", "random" },
 	{ "host.placement", "random", "random" },
 	{ "pcid", "off", "0" },
+	{ "pcid.mode", "linux", "linux" },
+	{ "pcid.count", "12", "12" },
 	{ "vpid", "no", "0" },
 	{ "shadow.sync", "trap", "trap" },
 	{ "shadow.roots", "7", "7" },
@@ -402,6 +404,11 @@ static void test_mmu_create_rejects_inconsistent_configs(void **state)
 	assert_int_equal(vmem_mmu_create(&c, &m), VMEM_EINVAL);
 	vmem_mmu_config_default(&c);
 	c.shadow_max_pages = 3;                     /* no room for a 4-level root and path */
+	assert_int_equal(vmem_mmu_create(&c, &m), VMEM_EINVAL);
+	vmem_mmu_config_default(&c);
+	c.pcid_count = 0;
+	assert_int_equal(vmem_mmu_create(&c, &m), VMEM_EINVAL);
+	c.pcid_count = 4096;                        /* PCIDs 1..4095 */
 	assert_int_equal(vmem_mmu_create(&c, &m), VMEM_EINVAL);
 	vmem_mmu_config_default(&c);
 	c.host_levels = 3;

@@ -694,6 +694,84 @@ static void test_tlb_shadow_exit_without_vpid_flushes_tlb_and_pwc(void **state)
 	}
 }
 
+/*
+ * pcid.mode=linux with pcid.count=6: Linux's choose_new_asid (arch/x86/mm/tlb.c). The VM
+ * boots with next_asid = 1 (slot 0 is init_mm's). Native, default TLB; A in asids 1..8,
+ * each first touch a CR3 load that allocates a slot round-robin:
+ *   asid 1..5 -> slots 1..5; asid 6 -> next_asid 6 >= 6: slot 0, next_asid = 1;
+ *   asid 7 -> slot 1 (asid 1 loses it, its PCID flushed); asid 8 -> slot 2 (asid 2's).
+ *   Slots: 0:6 1:7 2:8 3:3 4:4 5:5, next_asid 3.
+ * Reloads, each a CR3 load, and whether A's translation survived in the TLB:
+ *   3: slot 3 holds it: no-flush load, hit.
+ *   1: no slot: slot 3 (next_asid 3 -> 4), asid 3 loses it, flushed: miss.
+ *   3: no slot: slot 4 (-> 5), asid 4's: miss. (LRU would have taken slot 4 for asid 1
+ *      and found asid 3 here: round-robin is what Linux does.)
+ *   5: slot 5: hit.  6: slot 0: hit.  8: slot 2: hit.
+ *   4: no slot: slot 5 (-> 6), asid 5's: miss.
+ *   5: no slot: 6 >= 6, slot 0, next_asid 1; asid 6's: miss.
+ *   6: slot 1 (asid 7's): miss.  7: slot 2 (asid 8's): miss.
+ * With pcid.mode=per_as every address space keeps its own PCID: all ten reloads hit
+ * (in L1 or, after set conflicts among the eight copies of A, the STLB).
+ */
+static void test_tlb_pcid_linux_mode_reuses_six_slots_round_robin(void **state)
+{
+	static const uint32_t reload[10] = { 3, 1, 3, 5, 6, 8, 4, 5, 6, 7 };
+	static const bool hit[10] = { 1, 0, 0, 1, 1, 1, 0, 0, 0, 0 };
+	struct vmem_mmu_config c;
+	struct vmem_walk w;
+
+	(void)state;
+	for (int linux_mode = 1; linux_mode >= 0; linux_mode--) {
+		struct vmem_mmu *m;
+
+		mt_config(&c, VMEM_MODE_NATIVE, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
+		mt_set(&c, "pcid.mode", linux_mode ? "linux" : "per_as");
+		mt_set(&c, "pcid.count", "6");
+		m = mt_create(&c);
+		for (uint32_t asid = 1; asid <= 8; asid++)
+			mt_touch(m, 0, asid, A, VMEM_ACC_LOAD);
+		for (unsigned i = 0; i < 10; i++) {
+			mt_translate(m, 0, reload[i], A, VMEM_ACC_LOAD, &w);
+			if (!linux_mode || hit[i])
+				assert_int_not_equal(w.tlb_hit, VMEM_TLB_MISS);
+			else
+				assert_int_equal(w.tlb_hit, VMEM_TLB_MISS);
+			/* Never another address space's frame. */
+			assert_int_equal(w.pa, mt_gpa(m, 0, reload[i], A));
+			assert_int_equal(w.guest_faults, 0);
+		}
+		assert_int_equal(mt_stat(m, "context_switches"), 8 + 10);
+		vmem_mmu_destroy(m);
+	}
+}
+
+/* A slot's reuse flushes its paging-structure-cache entries too: asid 1's PDE-cache
+ * entry for A is gone once asid 2 took its slot (pcid.count=1: every switch reuses slot
+ * 0). No TLB: asid 1's A walks 4 references again, instead of 1 with per_as PCIDs. */
+static void test_pwc_pcid_linux_mode_slot_reuse_flushes_pwc(void **state)
+{
+	struct vmem_mmu_config c;
+	struct vmem_walk w;
+	unsigned mem, pwc, ntlb;
+
+	(void)state;
+	for (int linux_mode = 1; linux_mode >= 0; linux_mode--) {
+		struct vmem_mmu *m;
+
+		mt_config(&c, VMEM_MODE_NATIVE, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
+		mt_no_tlb(&c);
+		mt_set(&c, "pcid.mode", linux_mode ? "linux" : "per_as");
+		mt_set(&c, "pcid.count", "1");
+		m = mt_create(&c);
+		mt_translate(m, 0, 1, A, VMEM_ACC_LOAD, NULL);
+		mt_translate(m, 0, 2, E, VMEM_ACC_LOAD, NULL);
+		mt_translate(m, 0, 1, A, VMEM_ACC_LOAD, &w);
+		count_served(&w, &mem, &pwc, &ntlb);
+		assert_int_equal(mem, linux_mode ? 4 : 1);
+		vmem_mmu_destroy(m);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -718,6 +796,8 @@ int main(void)
 		cmocka_unit_test(test_tlb_pcid_tags_of_asids_4095_apart_do_not_alias),
 		cmocka_unit_test(test_tlb_nested_exit_without_vpid_flushes_tlb_and_guest_pwc),
 		cmocka_unit_test(test_tlb_shadow_exit_without_vpid_flushes_tlb_and_pwc),
+		cmocka_unit_test(test_tlb_pcid_linux_mode_reuses_six_slots_round_robin),
+		cmocka_unit_test(test_pwc_pcid_linux_mode_slot_reuse_flushes_pwc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,6 +46,12 @@ enum vmem_shadow_sync {
 	VMEM_SHADOW_UNSYNC = 1,  /* last-level pages go unsync; resync at INVLPG / CR3 load */
 };
 
+/* How the guest OS hands out PCIDs (with pcid on). */
+enum vmem_pcid_mode {
+	VMEM_PCID_PER_AS = 0,    /* one PCID per address space, kept for its lifetime */
+	VMEM_PCID_LINUX = 1,     /* Linux: pcid_count per-CPU slots reused round-robin */
+};
+
 struct vmem_mmu_config {
 	enum vmem_mode mode;
 	unsigned guest_levels;               /* 4 or 5 */
@@ -57,6 +63,8 @@ struct vmem_mmu_config {
 	unsigned guest_placement;            /* 0 sequential, 1 random */
 	unsigned host_placement;
 	bool pcid;                           /* CR3 loads keep the TLB (PCID tags) */
+	enum vmem_pcid_mode pcid_mode;
+	unsigned pcid_count;                 /* slots of VMEM_PCID_LINUX (Linux: 6) */
 	bool vpid;                           /* VM switches keep the TLB (VPID tags) */
 	enum vmem_shadow_sync shadow_sync;
 	unsigned shadow_roots;               /* shadow roots cached per VM */
