@@ -289,7 +289,7 @@ static int cr3_load(struct vmem_mmu *m, struct aspace *as)
 		vmem_pwc_flush_ctx(m->pwc, m->ctx, VMEM_CTX_MASK_ALL);
 	}
 	if (m->cfg.mode == VMEM_MODE_SHADOW)
-		return shadow_cr3_load(m, as);
+		return shadow_cr3_load(m, as, !flush);
 	return 0;
 }
 

@@ -119,7 +119,8 @@ int host_fault(struct vmem_mmu *m, struct vm *vm, uint64_t gpa);
 
 /* shadow.c */
 int shadow_fault(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc, bool *reflect);
-int shadow_cr3_load(struct vmem_mmu *m, struct aspace *as);
+/* noflush: the guest's load kept the TLB (PCID no-flush form). */
+int shadow_cr3_load(struct vmem_mmu *m, struct aspace *as, bool noflush);
 void shadow_invlpg(struct vmem_mmu *m, uint64_t va);
 void shadow_guest_write(struct aspace *as, uint64_t va_base, unsigned level, unsigned index);
 

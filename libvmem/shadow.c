@@ -282,12 +282,13 @@ static void resync_page(struct vmem_mmu *m, struct aspace *as, struct pt_page *s
 	sp->user_flags &= (uint8_t)~SP_UNSYNC;
 }
 
-int shadow_cr3_load(struct vmem_mmu *m, struct aspace *as)
+int shadow_cr3_load(struct vmem_mmu *m, struct aspace *as, bool noflush)
 {
+	bool hit = as->shadow && as->root_cached;
 	int err;
 
 	mmu_exit(m, VMEM_EXIT_CR3_LOAD, 0);
-	if (as->shadow && as->root_cached)
+	if (hit)
 		m->st.shadow_root_hits++;
 	else
 		m->st.shadow_root_misses++;
@@ -295,6 +296,17 @@ int shadow_cr3_load(struct vmem_mmu *m, struct aspace *as)
 	if (err)
 		return err;
 	as->shadow_used = ++m->stamp;
+	/*
+	 * A no-flush load (CR3 bit 63 with PCIDs) tells the VMM the guest needs no TLB
+	 * flush, so KVM does not sync the root either: kvm_set_cr3 passes the bit on as
+	 * skip_tlb_flush/skip_mmu_sync to kvm_mmu_new_pgd (arch/x86/kvm/mmu/mmu.c), which
+	 * requests KVM_REQ_MMU_SYNC only without it (later kernels: kvm_invalidate_pcid,
+	 * called only for a flushing load). Unsync pages stay unsync and may stay stale,
+	 * as the guest's own TLB entries may. A root taken from the root cache is reused as
+	 * is; a root-cache miss loads the root anew, and kvm_mmu_load syncs it regardless.
+	 */
+	if (noflush && hit)
+		return 0;
 	for (size_t i = 0; i < as->nunsync; i++) {
 		struct pt_page *sp = pt_find_table(as->shadow, as->unsync[i], 1);
 
