@@ -581,7 +581,8 @@ static int check_config(const struct vmem_mmu_config *c)
 		return VMEM_EINVAL;
 	if (c->shadow_roots == 0)
 		return VMEM_EINVAL;
-	if (c->pcid_count == 0 || c->pcid_count > 4095)
+	if (c->pcid_count == 0 || c->pcid_count > 4095 || (unsigned)c->pcid_mode > 1 ||
+	    (unsigned)c->pwc_nested > 1)
 		return VMEM_EINVAL;
 	/* Room for the running tree's root and one path below it. */
 	if (c->shadow_max_pages != 0 && c->shadow_max_pages < c->guest_levels)

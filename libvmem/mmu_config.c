@@ -27,6 +27,7 @@ enum key_type {
 	K_PLACE,     /* sequential / random */
 	K_LEVELS,    /* 4 / 5 */
 	K_PCIDMODE,  /* per_as / linux */
+	K_PWCNESTED, /* combined / guest_physical */
 };
 
 struct key_def {
@@ -79,6 +80,10 @@ static const struct key_def keys[] = {
 	{ "pwc.pml4e", K_GEOM, F(pwc.level[4]), "paging-structure cache of PML4 entries" },
 	{ "pwc.pdpte", K_GEOM, F(pwc.level[3]), "paging-structure cache of PDPT entries" },
 	{ "pwc.pde", K_GEOM, F(pwc.level[2]), "paging-structure cache of page-directory entries" },
+	{ "pwc.nested", K_PWCNESTED, F(pwc_nested),
+	  "nested walks: guest PWC entries hold the next guest table's host-physical address "
+	  "(combined: Intel's combined paging-structure-cache entries; a hit also skips that "
+	  "table's host walk) or its guest-physical address (guest_physical)" },
 	{ "host.pwc.pml5e", K_GEOM, F(host_pwc.level[5]), "host (EPT) walk cache, level 5" },
 	{ "host.pwc.pml4e", K_GEOM, F(host_pwc.level[4]), "host (EPT) walk cache, level 4" },
 	{ "host.pwc.pdpte", K_GEOM, F(host_pwc.level[3]), "host (EPT) walk cache, level 3" },
@@ -133,6 +138,8 @@ void vmem_mmu_config_default(struct vmem_mmu_config *c)
 	vmem_tlb_config_default(&c->tlb);
 	vmem_pwc_config_default(&c->pwc);
 	vmem_pwc_config_default(&c->host_pwc);
+	/* Intel's behaviour (SDM Vol. 3C, 28.3.1; 29.4.1 in recent revisions). */
+	c->pwc_nested = VMEM_PWC_NESTED_COMBINED;
 	/* Nested TLB: 32 entries, fully associative (an assumption; AMD does not document
 	 * the size; Bhargava et al., ASPLOS 2008, evaluate NTLBs of this order). */
 	c->ntlb = (struct vmem_cache_geom){ 32, 0, VMEM_REPL_LRU };
@@ -143,6 +150,7 @@ void vmem_mmu_config_default(struct vmem_mmu_config *c)
 static const char *const sync_names[] = { "trap", "unsync" };
 static const char *const place_names[] = { "sequential", "random" };
 static const char *const pcid_mode_names[] = { "per_as", "linux" };
+static const char *const pwc_nested_names[] = { "combined", "guest_physical" };
 
 static int pick(const char *v, const char *const *names, unsigned n, unsigned *out)
 {
@@ -238,6 +246,7 @@ static const char *expected(enum key_type t)
 	case K_PLACE: return "sequential or random";
 	case K_LEVELS: return "4 or 5";
 	case K_PCIDMODE: return "per_as or linux";
+	case K_PWCNESTED: return "combined or guest_physical";
 	}
 	return "?";
 }
@@ -292,6 +301,11 @@ static int set_value(struct vmem_mmu_config *c, const struct key_def *k, const c
 		if (pick(v, pcid_mode_names, 2, &e))
 			return VMEM_EINVAL;
 		*(enum vmem_pcid_mode *)p = (enum vmem_pcid_mode)e;
+		return 0;
+	case K_PWCNESTED:
+		if (pick(v, pwc_nested_names, 2, &e))
+			return VMEM_EINVAL;
+		*(enum vmem_pwc_nested *)p = (enum vmem_pwc_nested)e;
 		return 0;
 	}
 	return VMEM_EINVAL;
@@ -465,6 +479,9 @@ int vmem_mmu_config_get(const struct vmem_mmu_config *c, const char *key, char *
 		break;
 	case K_PCIDMODE:
 		snprintf(buf, len, "%s", pcid_mode_names[*(const enum vmem_pcid_mode *)p & 1]);
+		break;
+	case K_PWCNESTED:
+		snprintf(buf, len, "%s", pwc_nested_names[*(const enum vmem_pwc_nested *)p & 1]);
 		break;
 	}
 	return 0;

@@ -55,6 +55,7 @@ static const struct key_value {
 	{ "pwc.pml4e", "2", "2:0:lru" },
 	{ "pwc.pdpte", "8:2", "8:2:lru" },
 	{ "pwc.pde", "64:4:random", "64:4:random" },
+	{ "pwc.nested", "guest_physical", "guest_physical" },
 	{ "host.pwc.pml5e", "0", "0:0:lru" },
 	{ "host.pwc.pml4e", "0", "0:0:lru" },
 	{ "host.pwc.pdpte", "16", "16:0:lru" },
