@@ -4,8 +4,9 @@
  *
  * The hardware walks a shadow table that maps guest-virtual straight to host-physical.
  * The VMM builds it lazily: a missing or too-weak shadow entry is a page fault that exits
- * to the VMM, which walks the guest table in software. If the guest maps the page, this is
- * a hidden fault: the VMM translates the guest-physical address through its own mapping of
+ * to the VMM, which walks the guest table in software (host-mapping, on first touch, the
+ * guest table pages it reads, as the nested walker would). If the guest maps the page,
+ * this is a hidden fault: the VMM translates the guest-physical address through its own mapping of
  * guest RAM (mapping it on first touch), installs the shadow leaf at the smaller of the two
  * page sizes with the intersection of the permissions, and resumes the guest. If the guest
  * does not, the fault is reflected into the guest as a #PF.
@@ -186,6 +187,32 @@ static void zap(struct vmem_mmu *m, struct aspace *as, struct pt_page *sp, uint6
 		mmu_flush_as(m, as);
 }
 
+/*
+ * The VMM walks the guest table of va in software, reading guest memory through its own
+ * mapping of guest RAM (KVM: FNAME(walk_addr_generic) reads guest PTEs through the
+ * host virtual address of the guest frame). A guest table page the host has not mapped
+ * yet is a host fault, handled inside the exit the VMM is already in. This is the same
+ * charge as in nested mode, where the hardware walker's first touch of that page takes
+ * an EPT violation and the same host fault (walk.c, guest_os.c): every guest-physical
+ * page, table or data, costs one host fault on first touch in both modes; nested mode
+ * adds the EPT-violation exit because the hardware made the touch.
+ */
+static int read_guest_tables(struct vmem_mmu *m, struct aspace *as, uint64_t va)
+{
+	struct vmem_pt_leaf h;
+
+	for (unsigned l = as->pt->levels; l >= 1; l--) {
+		const struct pt_page *t = pt_find_table(as->pt, va, l);
+		int err;
+
+		if (!t)
+			break;     /* the entry above was missing or a leaf: the walk stopped */
+		if ((err = host_map(m, as->vm, t->pa, &h)))
+			return err;
+	}
+	return 0;
+}
+
 int shadow_fault(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc, bool *reflect)
 {
 	struct aspace *as = m->as;
@@ -195,6 +222,8 @@ int shadow_fault(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc, boo
 	int err;
 
 	*reflect = false;
+	if ((err = read_guest_tables(m, as, va)))
+		return err;
 	if (vmem_pt_lookup(as->pt, va, &g, NULL) != 0 ||
 	    (g.prot & acc_need(acc)) != acc_need(acc)) {
 		mmu_exit(m, VMEM_EXIT_GUEST_FAULT, 0);

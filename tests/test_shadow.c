@@ -16,7 +16,9 @@
  *    guest maps it with the permission, a hidden fault (the VMM fills the shadow entry,
  *    host-mapping the gPA on first touch: a host fault but no exit in shadow mode);
  *    otherwise a guest fault reflected to the guest (guest_fault exit), whose handler
- *    writes guest PTEs, after which the access walks again.
+ *    writes guest PTEs, after which the access walks again. The VMM's software walk of
+ *    the guest table host-maps each guest table page it reads on first touch: a host
+ *    fault, no exit (the VMM is already running).
  *  - A guest PTE write exits (pte_write) only if the guest table page it lands in is
  *    shadowed, i.e. the shadow table has a page at that level covering the same region.
  *    The guest root is shadowed from the CR3 load on; a guest table page created by the
@@ -166,8 +168,10 @@ static void check_trace_totals(struct vmem_mmu *m, bool unsync)
 	 * 1 (6) + 1 (7) + 1 (9) = 12; only 6 (trap) or 3 (unsync) exited. */
 	assert_int_equal(mt_stat(m, "guest.pte_writes"), 12);
 	assert_int_equal(mt_stat(m, "faults.guest"), 4);
-	/* Host first touches: the data gPAs of A and B in asid 1 and of A in asid 2. */
-	assert_int_equal(mt_stat(m, "faults.host"), 3);
+	/* Host first touches: every guest-physical page the VMM or the guest touched: asid 1's
+	 * root, PDPT, PD and PT (read by the VMM's software walks) and the data of A and B;
+	 * asid 2's root, PDPT, PD, PT and A: 6 + 5 = 11, as in nested mode. */
+	assert_int_equal(mt_stat(m, "faults.host"), 11);
 	assert_int_equal(mt_stat(m, "shadow.fills"), 5);
 	/* Root misses at steps 1 and 3; the only root hit is the CR3 load of step 5. */
 	assert_int_equal(mt_stat(m, "shadow.root_misses"), 2);
@@ -182,10 +186,9 @@ static void check_trace_totals(struct vmem_mmu *m, bool unsync)
 	/* Guest frames: asid 1: root, A, PDPT, PD, PT, B (freed); asid 2: root, A, PDPT,
 	 * PD, PT: 11 - 1 = 10. */
 	assert_int_equal(mt_stat(m, "frames.guest"), 10);
-	/* Host frames: host table root; asid 1's shadow root; A's data (host frame taken
-	 * before the host table's PDPT, PD, PT); A's shadow PDPT, PD, PT; B's data; asid 2's
-	 * shadow root, A's data, shadow PDPT, PD, PT: 1 + 1 + 4 + 3 + 1 + 1 + 1 + 3 = 15. */
-	assert_int_equal(mt_stat(m, "frames.host"), 15);
+	/* Host frames: the host table's 4 pages (all these gPAs lie in its first 2 MiB), the
+	 * 8 shadow table pages and the 11 host-mapped guest pages: 4 + 8 + 11 = 23. */
+	assert_int_equal(mt_stat(m, "frames.host"), 23);
 	assert_int_equal(mt_stat(m, "pages.host_tables"), 4);
 }
 
@@ -376,6 +379,43 @@ static void alternate(struct vmem_mmu *m, unsigned rounds)
 		mt_touch(m, 0, 1, A, VMEM_ACC_LOAD);
 		mt_touch(m, 0, 2, A, VMEM_ACC_LOAD);
 	}
+}
+
+/*
+ * Host faults for the guest's table pages are charged alike in nested and shadow mode: a
+ * host fault (cost.host_fault) for every guest-physical page on first touch, tables and
+ * data alike. Trace: asid 1 touches A and B (same PT), asid 2 touches A.
+ *   asid 1: root gPA 0, data 0x1000, PDPT 0x2000, PD 0x3000, PT 0x4000; B's data 0x5000:
+ *     6 host faults; asid 2: its root, PDPT, PD, PT and A's data: 5. Total 11 in both.
+ * Nested: each is an EPT violation exit (the walker touched the page): 11 exits.
+ * Shadow: the VMM touched the tables in its software walk and the data in its fill,
+ * inside the exits it already took: no EPT-violation exits.
+ * Fault cycles: 3 guest faults * 5000 + 11 host faults * 5000 = 70000 in both.
+ */
+static void test_shadow_host_faults_for_guest_tables_match_nested(void **state)
+{
+	struct vmem_mmu_config c;
+	struct vmem_mmu *mm[2];
+
+	(void)state;
+	for (unsigned i = 0; i < 2; i++) {
+		mt_config(&c, i ? VMEM_MODE_SHADOW : VMEM_MODE_NESTED, 4, 4, VMEM_PAGE_4K,
+			  VMEM_PAGE_4K);
+		mm[i] = mt_create(&c);
+		mt_touch(mm[i], 0, 1, A, VMEM_ACC_LOAD);
+		mt_touch(mm[i], 0, 1, B, VMEM_ACC_LOAD);
+		mt_touch(mm[i], 0, 2, A, VMEM_ACC_LOAD);
+		assert_int_equal(mt_stat(mm[i], "faults.host"), 11);
+		assert_int_equal(mt_stat(mm[i], "faults.guest"), 3);
+		assert_int_equal(mt_stat(mm[i], "cycles.faults"), 3 * 5000 + 11 * 5000);
+		assert_int_equal(mt_stat(mm[i], "exits.ept_violation"), i ? 0 : 11);
+	}
+	/* Same guest-physical pages host-mapped: shadow's host frames are nested's plus its
+	 * shadow table pages. */
+	assert_int_equal(mt_stat(mm[1], "frames.host"),
+			 mt_stat(mm[0], "frames.host") + mt_stat(mm[1], "pages.shadow_tables"));
+	vmem_mmu_destroy(mm[0]);
+	vmem_mmu_destroy(mm[1]);
 }
 
 static void test_shadow_one_root_two_aspaces_every_switch_misses(void **state)
@@ -574,6 +614,9 @@ static void agree(enum vmem_page_size gp, enum vmem_page_size hp)
 	assert_int_equal(mt_stat(mm[3], "exits.guest_fault"), mt_stat(mm[3], "faults.guest"));
 	/* Nested: every host fault was an EPT violation. */
 	assert_int_equal(mt_stat(mm[1], "exits.ept_violation"), mt_stat(mm[1], "faults.host"));
+	/* The host touches the same guest-physical pages, tables included, in both modes. */
+	assert_int_equal(mt_stat(mm[2], "faults.host"), mt_stat(mm[1], "faults.host"));
+	assert_int_equal(mt_stat(mm[3], "faults.host"), mt_stat(mm[1], "faults.host"));
 	for (unsigned i = 0; i < 4; i++)
 		vmem_mmu_destroy(mm[i]);
 }
@@ -602,6 +645,7 @@ int main(void)
 		cmocka_unit_test(test_shadow_unsync_resyncs_at_cr3_load_of_its_root),
 		cmocka_unit_test(test_shadow_unsync_no_flush_cr3_load_skips_resync),
 		cmocka_unit_test(test_shadow_unmap_40_pages_flushes_with_one_cr3_exit),
+		cmocka_unit_test(test_shadow_host_faults_for_guest_tables_match_nested),
 		cmocka_unit_test(test_shadow_one_root_two_aspaces_every_switch_misses),
 		cmocka_unit_test(test_shadow_two_roots_two_aspaces_switches_hit),
 		cmocka_unit_test(test_shadow_page_limit_zaps_least_recently_loaded_tree),
