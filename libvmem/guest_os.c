@@ -138,7 +138,7 @@ static void flush_apply(struct vmem_mmu *m, const struct flush_list *fl)
 		vmem_tlb_flush_ctx(m->tlb, m->ctx, VMEM_CTX_MASK_ALL);
 		vmem_pwc_flush_ctx(m->pwc, m->ctx, VMEM_CTX_MASK_ALL);
 		if (m->cfg.mode == VMEM_MODE_SHADOW)
-			shadow_cr3_load(m, m->as);
+			shadow_cr3_load(m, m->as, false);
 		return;
 	}
 	for (unsigned i = 0; i < fl->n; i++)

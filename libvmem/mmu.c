@@ -9,9 +9,15 @@
  *   MOV to CR3 without PCIDs invalidates the TLB entries and paging-structure-cache
  *   entries of PCID 0 in the current VPID; with PCIDs (the no-flush form Linux uses for
  *   a PCID it has kept current) nothing is invalidated.
- *   VM entry/exit without VPIDs invalidates everything cached for linear addresses
- *   (TLB and guest paging-structure caches) and, as a VMM without VPIDs typically also
- *   issues INVEPT, the nested TLB and host paging-structure caches; with VPIDs nothing.
+ *   VM entry/exit without VPIDs invalidates the linear and combined mappings of VPID 0
+ *   (SDM Vol. 3C, 29.4.3.1 in recent revisions, 28.3.3.1 in older ones): the TLB and the
+ *   guest paging-structure caches. That happens on every VM exit and the VM entry that
+ *   resumes the guest (mmu_exit), not only on a VM switch. Guest-physical mappings (the
+ *   nested TLB and the host paging-structure caches) are tagged by EPTP, not VPID, and
+ *   VM entries and exits leave them alone (same section); only INVEPT drops them.
+ *   A VM switch without VPIDs flushes them too: the model tags them with the VPID, so
+ *   two VMs would share tag 0, and a VMM switching EPTPs without VPIDs has to INVEPT
+ *   when it reuses a root anyway.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,6 +83,19 @@ void mmu_exit(struct vmem_mmu *m, enum vmem_exit_reason r, uint32_t vmm_cycles)
 	m->st.cycles_exits += (uint64_t)m->cfg.cost.vm_exit + vmm_cycles;
 	if (m->rec)
 		m->rec->exits++;
+	/*
+	 * An exit implies the VM entry that resumes the guest. Without VPIDs both run with
+	 * VPID 0 and invalidate every linear and combined mapping of VPID 0, for all PCIDs
+	 * (SDM Vol. 3C, 29.4.3.1): the whole TLB and the guest paging-structure caches. The
+	 * nested TLB and host walk caches hold guest-physical mappings, which VM entries and
+	 * exits do not invalidate. When this happens inside translate_page's fault-and-retry
+	 * loop (an EPT violation or a shadow fault), the retried walk starts cold, as the
+	 * hardware's would after the VM entry.
+	 */
+	if (!m->cfg.vpid) {
+		vmem_tlb_flush_ctx(m->tlb, VMEM_CTX(0, 0), VMEM_CTX_MASK_VPID);
+		vmem_pwc_flush_ctx(m->pwc, VMEM_CTX(0, 0), VMEM_CTX_MASK_VPID);
+	}
 }
 
 static void guest_write_observed(void *ctx, struct vmem_pt *pt, uint64_t table_pa,
@@ -126,6 +145,8 @@ static struct vm *vm_get(struct vmem_mmu *m, uint16_t id, int *err)
 	vm->mmu = m;
 	vm->id = id;
 	vm->vpid = m->cfg.vpid ? (uint16_t)(id + 1) : 0;
+	/* Linux boots with slot 0 taken by init_mm and next_asid = 1 (arch/x86/mm/init.c). */
+	vm->next_slot = 1;
 	*err = frames_init(&vm->gframes, m->cfg.guest_mem, m->cfg.guest_placement,
 			   m->cfg.seed ^ (0x51ed27ull * (id + 1)));
 	if (*err) {
@@ -184,8 +205,10 @@ static struct aspace *aspace_get(struct vmem_mmu *m, struct vm *vm, uint32_t asi
 	}
 	as->asid = asid;
 	as->vm = vm;
-	/* PCIDs are 12 bits; 0 stays for the no-PCID case. */
-	as->pcid = m->cfg.pcid ? (uint16_t)(asid % 4095u + 1u) : 0;
+	/* PCIDs are 12 bits; 0 stays for the no-PCID case. With pcid.mode=linux the
+	 * address space gets a PCID at its first CR3 load. */
+	as->pcid = m->cfg.pcid && m->cfg.pcid_mode == VMEM_PCID_PER_AS ?
+			   (uint16_t)(asid % 4095u + 1u) : 0;
 	*err = vmem_pt_create(&gcfg, &gsrc, &as->pt);
 	if (*err) {
 		free(as);
@@ -208,22 +231,65 @@ static void set_running(struct vmem_mmu *m, struct aspace *as)
 	m->ctx = as_ctx(as);
 }
 
+/*
+ * Linux's PCID choice at a switch to `as` (choose_new_asid, arch/x86/mm/tlb.c): each CPU
+ * has TLB_NR_DYN_ASIDS (6) slots remembering which mm (ctx_id) last used them. If one
+ * holds `as`, it is reused and the CR3 load sets the no-flush bit (Linux also flushes
+ * when the mm's tlb_gen moved on meanwhile; here every invalidation reaches the TLB when
+ * it happens, so it never has). Otherwise the slot is next_asid, advanced round-robin
+ * (not LRU): next_asid++, and past the last slot back to slot 0 with next_asid = 1; the
+ * load then flushes that slot's PCID. Slot s runs with PCID s + 1 (kern_pcid: PCID 0
+ * stays for non-PCID use; the PTI user PCIDs are not modelled). Returns true if the load
+ * must flush.
+ */
+static bool choose_pcid_linux(struct vmem_mmu *m, struct aspace *as)
+{
+	struct vm *vm = as->vm;
+	unsigned n = m->cfg.pcid_count, slot;
+	struct aspace *old;
+
+	for (slot = 0; slot < n; slot++) {
+		if (vm->pcid_owner[slot + 1] == as) {
+			as->pcid = (uint16_t)(slot + 1);
+			return false;
+		}
+	}
+	slot = vm->next_slot++;
+	if (slot >= n) {
+		slot = 0;
+		vm->next_slot = 1;
+	}
+	old = vm->pcid_owner[slot + 1];
+	if (old)
+		old->pcid = 0;   /* its entries go with the flush below; it holds no PCID now */
+	vm->pcid_owner[slot + 1] = as;
+	as->pcid = (uint16_t)(slot + 1);
+	return true;
+}
+
 /* A guest MOV to CR3 loading as's table. */
 static int cr3_load(struct vmem_mmu *m, struct aspace *as)
 {
-	struct aspace **owner = &as->vm->pcid_owner[as->pcid];
+	bool flush = true;
 
-	set_running(m, as);
-	m->st.context_switches++;
 	/* Without PCIDs every load flushes; with them, only when the PCID last tagged
 	 * another address space's entries (as Linux flushes a recycled ASID). */
-	if (!m->cfg.pcid || *owner != as) {
-		vmem_tlb_flush_ctx(m->tlb, m->ctx, VMEM_CTX_MASK_ALL);
-		vmem_pwc_flush_ctx(m->pwc, m->ctx, VMEM_CTX_MASK_ALL);
+	if (m->cfg.pcid && m->cfg.pcid_mode == VMEM_PCID_LINUX) {
+		flush = choose_pcid_linux(m, as);
+	} else if (m->cfg.pcid) {
+		struct aspace **owner = &as->vm->pcid_owner[as->pcid];
+
+		flush = *owner != as;
 		*owner = as;
 	}
+	set_running(m, as);
+	m->st.context_switches++;
+	if (flush) {
+		vmem_tlb_flush_ctx(m->tlb, m->ctx, VMEM_CTX_MASK_ALL);
+		vmem_pwc_flush_ctx(m->pwc, m->ctx, VMEM_CTX_MASK_ALL);
+	}
 	if (m->cfg.mode == VMEM_MODE_SHADOW)
-		return shadow_cr3_load(m, as);
+		return shadow_cr3_load(m, as, !flush);
 	return 0;
 }
 
@@ -517,6 +583,12 @@ static int check_config(const struct vmem_mmu_config *c)
 	    (c->guest_mem & ((2ull << 20) - 1)) || (c->host_mem & ((2ull << 20) - 1)))
 		return VMEM_EINVAL;
 	if (c->shadow_roots == 0)
+		return VMEM_EINVAL;
+	if (c->pcid_count == 0 || c->pcid_count > 4095 || (unsigned)c->pcid_mode > 1 ||
+	    (unsigned)c->pwc_nested > 1)
+		return VMEM_EINVAL;
+	/* Room for the running tree's root and one path below it. */
+	if (c->shadow_max_pages != 0 && c->shadow_max_pages < c->guest_levels)
 		return VMEM_EINVAL;
 	return 0;
 }

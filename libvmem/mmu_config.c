@@ -26,6 +26,8 @@ enum key_type {
 	K_SYNC,      /* trap / unsync */
 	K_PLACE,     /* sequential / random */
 	K_LEVELS,    /* 4 / 5 */
+	K_PCIDMODE,  /* per_as / linux */
+	K_PWCNESTED, /* combined / guest_physical */
 };
 
 struct key_def {
@@ -51,10 +53,20 @@ static const struct key_def keys[] = {
 	  "guest frame placement: sequential or random (seeded)" },
 	{ "host.placement", K_PLACE, F(host_placement), "host frame placement likewise" },
 	{ "pcid", K_BOOL, F(pcid), "PCID tags: CR3 loads keep the TLB (1) or flush it (0)" },
+	{ "pcid.mode", K_PCIDMODE, F(pcid_mode),
+	  "PCID assignment: per_as (one PCID per address space) or linux (pcid.count slots "
+	  "reused round-robin, a reused slot flushed, as Linux's choose_new_asid)" },
+	{ "pcid.count", K_UINT, F(pcid_count),
+	  "PCID slots per CPU with pcid.mode=linux (Linux: TLB_NR_DYN_ASIDS = 6), 1..4095" },
 	{ "vpid", K_BOOL, F(vpid), "VPID tags: VM switches keep the TLB (1) or flush it (0)" },
 	{ "shadow.sync", K_SYNC, F(shadow_sync),
-	  "shadow coherence: trap (every guest PTE write exits) or unsync (KVM's unsync pages)" },
-	{ "shadow.roots", K_UINT, F(shadow_roots), "shadow roots cached per VM (LRU)" },
+	  "shadow coherence: unsync (default, as KVM: last-level pages go unsync, resynced at "
+	  "INVLPG / CR3 load) or trap (every guest PTE write exits)" },
+	{ "shadow.roots", K_UINT, F(shadow_roots),
+	  "shadow roots cached per VM (LRU); an evicted root's shadow pages are kept" },
+	{ "shadow.max_pages", K_UINT, F(shadow_max_pages),
+	  "shadow table pages per VM before the least recently loaded trees are zapped "
+	  "(0: guest.mem / 4 KiB * 20 / 1000, at least 64, as KVM derives it)" },
 	{ "seed", K_U64, F(seed), "seed for random placement and random replacement" },
 	{ "tlb.l1d.4k", K_GEOM, F(tlb.l1d[0]), "L1 data TLB, 4 KiB pages: ENTRIES[:WAYS[:REPL]]" },
 	{ "tlb.l1d.2m", K_GEOM, F(tlb.l1d[1]), "L1 data TLB, 2 MiB pages" },
@@ -68,6 +80,10 @@ static const struct key_def keys[] = {
 	{ "pwc.pml4e", K_GEOM, F(pwc.level[4]), "paging-structure cache of PML4 entries" },
 	{ "pwc.pdpte", K_GEOM, F(pwc.level[3]), "paging-structure cache of PDPT entries" },
 	{ "pwc.pde", K_GEOM, F(pwc.level[2]), "paging-structure cache of page-directory entries" },
+	{ "pwc.nested", K_PWCNESTED, F(pwc_nested),
+	  "nested walks: guest PWC entries hold the next guest table's host-physical address "
+	  "(combined: Intel's combined paging-structure-cache entries; a hit also skips that "
+	  "table's host walk) or its guest-physical address (guest_physical)" },
 	{ "host.pwc.pml5e", K_GEOM, F(host_pwc.level[5]), "host (EPT) walk cache, level 5" },
 	{ "host.pwc.pml4e", K_GEOM, F(host_pwc.level[4]), "host (EPT) walk cache, level 4" },
 	{ "host.pwc.pdpte", K_GEOM, F(host_pwc.level[3]), "host (EPT) walk cache, level 3" },
@@ -111,12 +127,19 @@ void vmem_mmu_config_default(struct vmem_mmu_config *c)
 	c->host_mem = 64ull << 30;
 	c->pcid = true;
 	c->vpid = true;
-	c->shadow_sync = VMEM_SHADOW_TRAP;
+	c->pcid_mode = VMEM_PCID_PER_AS;
+	/* Linux's TLB_NR_DYN_ASIDS (arch/x86/include/asm/tlbflush.h). */
+	c->pcid_count = 6;
+	/* What KVM does (Documentation/virt/kvm/x86/mmu.rst, "unsync" pages): last-level
+	 * shadow pages go unsync and are resynchronized on INVLPG and CR3 loads. */
+	c->shadow_sync = VMEM_SHADOW_UNSYNC;
 	/* KVM keeps the current root and KVM_MMU_NUM_PREV_ROOTS = 3 previous ones. */
 	c->shadow_roots = 4;
 	vmem_tlb_config_default(&c->tlb);
 	vmem_pwc_config_default(&c->pwc);
 	vmem_pwc_config_default(&c->host_pwc);
+	/* Intel's behaviour (SDM Vol. 3C, 28.3.1; 29.4.1 in recent revisions). */
+	c->pwc_nested = VMEM_PWC_NESTED_COMBINED;
 	/* Nested TLB: 32 entries, fully associative (an assumption; AMD does not document
 	 * the size; Bhargava et al., ASPLOS 2008, evaluate NTLBs of this order). */
 	c->ntlb = (struct vmem_cache_geom){ 32, 0, VMEM_REPL_LRU };
@@ -126,6 +149,8 @@ void vmem_mmu_config_default(struct vmem_mmu_config *c)
 
 static const char *const sync_names[] = { "trap", "unsync" };
 static const char *const place_names[] = { "sequential", "random" };
+static const char *const pcid_mode_names[] = { "per_as", "linux" };
+static const char *const pwc_nested_names[] = { "combined", "guest_physical" };
 
 static int pick(const char *v, const char *const *names, unsigned n, unsigned *out)
 {
@@ -220,6 +245,8 @@ static const char *expected(enum key_type t)
 	case K_SYNC: return "trap or unsync";
 	case K_PLACE: return "sequential or random";
 	case K_LEVELS: return "4 or 5";
+	case K_PCIDMODE: return "per_as or linux";
+	case K_PWCNESTED: return "combined or guest_physical";
 	}
 	return "?";
 }
@@ -269,6 +296,16 @@ static int set_value(struct vmem_mmu_config *c, const struct key_def *k, const c
 		if (strcmp(v, "4") && strcmp(v, "5"))
 			return VMEM_EINVAL;
 		*(unsigned *)p = (unsigned)(v[0] - '0');
+		return 0;
+	case K_PCIDMODE:
+		if (pick(v, pcid_mode_names, 2, &e))
+			return VMEM_EINVAL;
+		*(enum vmem_pcid_mode *)p = (enum vmem_pcid_mode)e;
+		return 0;
+	case K_PWCNESTED:
+		if (pick(v, pwc_nested_names, 2, &e))
+			return VMEM_EINVAL;
+		*(enum vmem_pwc_nested *)p = (enum vmem_pwc_nested)e;
 		return 0;
 	}
 	return VMEM_EINVAL;
@@ -439,6 +476,12 @@ int vmem_mmu_config_get(const struct vmem_mmu_config *c, const char *key, char *
 		break;
 	case K_LEVELS:
 		snprintf(buf, len, "%u", *(const unsigned *)p);
+		break;
+	case K_PCIDMODE:
+		snprintf(buf, len, "%s", pcid_mode_names[*(const enum vmem_pcid_mode *)p & 1]);
+		break;
+	case K_PWCNESTED:
+		snprintf(buf, len, "%s", pwc_nested_names[*(const enum vmem_pwc_nested *)p & 1]);
 		break;
 	}
 	return 0;

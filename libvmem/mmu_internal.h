@@ -19,11 +19,13 @@ struct vm;
 /* One guest address space (a process): its guest page table and its shadow root. */
 struct aspace {
 	uint32_t asid;
-	uint16_t pcid;               /* 0 when PCIDs are off */
+	uint16_t pcid;               /* 0 when PCIDs are off, or (pcid.mode=linux) while the
+	                              * address space holds no PCID slot */
 	struct vm *vm;
 	struct vmem_pt *pt;          /* guest table, in guest-physical memory */
 	struct vmem_pt *shadow;      /* shadow table in host-physical memory, or NULL */
-	uint64_t shadow_used;        /* stamp of the last CR3 load, for root eviction */
+	bool root_cached;            /* shadow's root is in the VM's root cache */
+	uint64_t shadow_used;        /* stamp of the last CR3 load: root and page eviction */
 	uint64_t *unsync;            /* va_base of unsync last-level shadow pages */
 	size_t nunsync, capunsync;
 };
@@ -37,10 +39,12 @@ struct vm {
 	struct aspace **as;
 	size_t nas, capas;
 	struct aspace *cur;
-	unsigned shadow_roots;       /* live shadow roots */
+	unsigned shadow_roots;       /* shadow roots in the root cache */
 	/* PCIDs are 12 bits, address-space ids 32: the address space whose entries a PCID's
-	 * TLB and walk-cache entries belong to, so a reuse by another one flushes first. */
+	 * TLB and walk-cache entries belong to, so a reuse by another one flushes first.
+	 * With pcid.mode=linux, pcid_owner[slot + 1] is the owner of slot `slot`. */
 	struct aspace *pcid_owner[4096];
+	unsigned next_slot;          /* pcid.mode=linux: Linux's cpu_tlbstate.next_asid */
 };
 
 /* The result of a successful walk: what goes into the TLB. */
@@ -120,10 +124,10 @@ int host_fault(struct vmem_mmu *m, struct vm *vm, uint64_t gpa);
 
 /* shadow.c */
 int shadow_fault(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc, bool *reflect);
-int shadow_cr3_load(struct vmem_mmu *m, struct aspace *as);
+/* noflush: the guest's load kept the TLB (PCID no-flush form). */
+int shadow_cr3_load(struct vmem_mmu *m, struct aspace *as, bool noflush);
 void shadow_invlpg(struct vmem_mmu *m, uint64_t va);
 void shadow_guest_write(struct aspace *as, uint64_t va_base, unsigned level, unsigned index);
-void shadow_drop_root(struct vmem_mmu *m, struct aspace *as);
 
 /* mmu.c */
 void mmu_exit(struct vmem_mmu *m, enum vmem_exit_reason r, uint32_t vmm_cycles);

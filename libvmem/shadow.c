@@ -4,8 +4,9 @@
  *
  * The hardware walks a shadow table that maps guest-virtual straight to host-physical.
  * The VMM builds it lazily: a missing or too-weak shadow entry is a page fault that exits
- * to the VMM, which walks the guest table in software. If the guest maps the page, this is
- * a hidden fault: the VMM translates the guest-physical address through its own mapping of
+ * to the VMM, which walks the guest table in software (host-mapping, on first touch, the
+ * guest table pages it reads, as the nested walker would). If the guest maps the page,
+ * this is a hidden fault: the VMM translates the guest-physical address through its own mapping of
  * guest RAM (mapping it on first touch), installs the shadow leaf at the smaller of the two
  * page sizes with the intersection of the permissions, and resumes the guest. If the guest
  * does not, the fault is reflected into the guest as a #PF.
@@ -24,9 +25,21 @@
  *           dropping those that differ, and write-protects the pages again.
  * Upper-level pages always stay write-protected, as in KVM.
  *
- * Each address space has its own shadow root; a VM keeps at most shadow.roots of them,
- * evicting the least recently loaded (KVM keeps the current root and
- * KVM_MMU_NUM_PREV_ROOTS = 3 previous ones per vCPU). An evicted root is freed whole.
+ * Each address space has its own shadow root. The root cache holds at most shadow.roots
+ * of a VM's roots, evicting the least recently loaded (KVM keeps the current root and
+ * KVM_MMU_NUM_PREV_ROOTS = 3 previous ones per vCPU). As in KVM, the cache holds root
+ * pointers only: an evicted root's shadow pages live on (KVM keeps shadow pages in its
+ * hash until they are zapped), still write-protecting the guest tables they shadow, so a
+ * later CR3 load of that address space is a root-cache miss that finds its shadow entries
+ * instead of rebuilding them one hidden fault at a time. Shadow pages are reclaimed by
+ * their own limit, shadow.max_pages per VM (KVM's n_max_mmu_pages). Its default is KVM's
+ * (kvm_mmu_calculate_default_mmu_pages): guest memory in pages * KVM_PERMILLE_MMU_PAGES
+ * (20) / 1000, at least KVM_MIN_ALLOC_MMU_PAGES (64). Before a shadow page is allocated
+ * beyond the limit, whole shadow trees of other address spaces are zapped, least recently
+ * loaded first; if only the running tree is left, everything below its root goes (KVM's
+ * kvm_mmu_zap_oldest_mmu_pages likewise never zaps a root in use). KVM picks the oldest
+ * pages by creation order, page by page; the model's unit is the tree and its order the
+ * last CR3 load, which keeps the working set of recently run address spaces.
  *
  * Simplified: shadow pages are per address space, not shared by gfn between roots;
  * accessed/dirty bits of guest entries are not emulated; dropping shadow page tables
@@ -38,16 +51,73 @@
 
 #define SP_UNSYNC 1u
 
-static int root_get(struct vmem_mmu *m, struct aspace *as)
+/* The shadow-page limit of a VM (see the top comment). */
+static uint64_t max_pages(const struct vmem_mmu *m)
+{
+	uint64_t n;
+
+	if (m->cfg.shadow_max_pages)
+		return m->cfg.shadow_max_pages;
+	n = m->cfg.guest_mem / 4096 * 20 / 1000;
+	return n < 64 ? 64 : n;
+}
+
+static uint64_t vm_shadow_pages(const struct vm *vm)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < vm->nas; i++)
+		if (vm->as[i]->shadow)
+			n += vmem_pt_table_pages(vm->as[i]->shadow);
+	return n;
+}
+
+/* Takes as's root out of the root cache; its shadow pages stay. */
+static void root_evict(struct vmem_mmu *m, struct aspace *as)
+{
+	/* The TLB and walk caches may hold what the root translated; the address space
+	 * gets its root again through a fresh root load (KVM flushes a root it loads anew). */
+	mmu_flush_as(m, as);
+	as->root_cached = false;
+	as->vm->shadow_roots--;
+}
+
+/* Zaps as's whole shadow tree, root included. */
+static void tree_free(struct vmem_mmu *m, struct aspace *as)
+{
+	if (as->root_cached)
+		root_evict(m, as);
+	else
+		mmu_flush_as(m, as);
+	vmem_pt_destroy(as->shadow);
+	as->shadow = NULL;
+	as->nunsync = 0;
+}
+
+/* Shadow tables the fill of a `leaf_level` entry for va would allocate in as's tree. */
+static unsigned tables_needed(const struct aspace *as, uint64_t va, unsigned leaf_level)
+{
+	unsigned n = 0;
+
+	if (!as->shadow)
+		return 1;
+	for (unsigned l = as->shadow->levels - 1; l >= leaf_level; l--)
+		if (!pt_find_table(as->shadow, va, l))
+			n++;
+	return n;
+}
+
+/*
+ * Makes room under shadow.max_pages for the shadow tables that filling va at
+ * leaf_level in as's tree allocates (its root too, if it has none yet).
+ */
+static void reserve_pages(struct vmem_mmu *m, struct aspace *as, uint64_t va,
+			  unsigned leaf_level)
 {
 	struct vm *vm = as->vm;
-	struct vmem_pt_config cfg = { m->cfg.guest_levels, VMEM_PT_X86 };
-	struct vmem_frame_source src = { frames_alloc_table, frames_free_table, &m->hframes };
-	int err;
+	uint64_t limit = max_pages(m);
 
-	if (as->shadow)
-		return 0;
-	if (vm->shadow_roots >= m->cfg.shadow_roots) {
+	while (vm_shadow_pages(vm) + tables_needed(as, va, leaf_level) > limit) {
 		struct aspace *lru = NULL;
 
 		for (size_t i = 0; i < vm->nas; i++) {
@@ -56,23 +126,54 @@ static int root_get(struct vmem_mmu *m, struct aspace *as)
 			if (o != as && o->shadow && (!lru || o->shadow_used < lru->shadow_used))
 				lru = o;
 		}
-		if (lru)
-			shadow_drop_root(m, lru);
+		if (lru) {
+			tree_free(m, lru);
+			continue;
+		}
+		/* Only the running tree is left: keep its root, zap everything below. */
+		if (!as->shadow || vmem_pt_table_pages(as->shadow) == 1)
+			return;
+		for (unsigned i = 0; i < VMEM_PT_ENTRIES; i++)
+			vmem_pt_zap(as->shadow, (uint64_t)i << vmem_level_shift(as->shadow->levels),
+				    as->shadow->levels);
+		as->nunsync = 0;
+		mmu_flush_as(m, as);
 	}
-	err = vmem_pt_create(&cfg, &src, &as->shadow);
-	if (err)
-		return mmu_errorf(m, err, "cannot allocate a shadow root: %s", vmem_strerror(err));
-	vm->shadow_roots++;
-	return 0;
 }
 
-void shadow_drop_root(struct vmem_mmu *m, struct aspace *as)
+/* Puts as's root into the root cache, allocating the root if as has no shadow tree. */
+static int root_get(struct vmem_mmu *m, struct aspace *as)
 {
-	mmu_flush_as(m, as);
-	vmem_pt_destroy(as->shadow);
-	as->shadow = NULL;
-	as->nunsync = 0;
-	as->vm->shadow_roots--;
+	struct vm *vm = as->vm;
+	struct vmem_pt_config cfg = { m->cfg.guest_levels, VMEM_PT_X86 };
+	struct vmem_frame_source src = { frames_alloc_table, frames_free_table, &m->hframes };
+	int err;
+
+	if (as->shadow && as->root_cached)
+		return 0;
+	if (vm->shadow_roots >= m->cfg.shadow_roots) {
+		struct aspace *lru = NULL;
+
+		for (size_t i = 0; i < vm->nas; i++) {
+			struct aspace *o = vm->as[i];
+
+			if (o != as && o->root_cached &&
+			    (!lru || o->shadow_used < lru->shadow_used))
+				lru = o;
+		}
+		if (lru)
+			root_evict(m, lru);
+	}
+	if (!as->shadow) {
+		reserve_pages(m, as, 0, 1);
+		err = vmem_pt_create(&cfg, &src, &as->shadow);
+		if (err)
+			return mmu_errorf(m, err, "cannot allocate a shadow root: %s",
+					  vmem_strerror(err));
+	}
+	as->root_cached = true;
+	vm->shadow_roots++;
+	return 0;
 }
 
 /* Drops the shadow entry at `level` covering va, and the shadow tables below it. */
@@ -86,6 +187,32 @@ static void zap(struct vmem_mmu *m, struct aspace *as, struct pt_page *sp, uint6
 		mmu_flush_as(m, as);
 }
 
+/*
+ * The VMM walks the guest table of va in software, reading guest memory through its own
+ * mapping of guest RAM (KVM: FNAME(walk_addr_generic) reads guest PTEs through the
+ * host virtual address of the guest frame). A guest table page the host has not mapped
+ * yet is a host fault, handled inside the exit the VMM is already in. This is the same
+ * charge as in nested mode, where the hardware walker's first touch of that page takes
+ * an EPT violation and the same host fault (walk.c, guest_os.c): every guest-physical
+ * page, table or data, costs one host fault on first touch in both modes; nested mode
+ * adds the EPT-violation exit because the hardware made the touch.
+ */
+static int read_guest_tables(struct vmem_mmu *m, struct aspace *as, uint64_t va)
+{
+	struct vmem_pt_leaf h;
+
+	for (unsigned l = as->pt->levels; l >= 1; l--) {
+		const struct pt_page *t = pt_find_table(as->pt, va, l);
+		int err;
+
+		if (!t)
+			break;     /* the entry above was missing or a leaf: the walk stopped */
+		if ((err = host_map(m, as->vm, t->pa, &h)))
+			return err;
+	}
+	return 0;
+}
+
 int shadow_fault(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc, bool *reflect)
 {
 	struct aspace *as = m->as;
@@ -95,6 +222,8 @@ int shadow_fault(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc, boo
 	int err;
 
 	*reflect = false;
+	if ((err = read_guest_tables(m, as, va)))
+		return err;
 	if (vmem_pt_lookup(as->pt, va, &g, NULL) != 0 ||
 	    (g.prot & acc_need(acc)) != acc_need(acc)) {
 		mmu_exit(m, VMEM_EXIT_GUEST_FAULT, 0);
@@ -107,6 +236,7 @@ int shadow_fault(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc, boo
 		return err;
 	size = g.size < h.size ? g.size : h.size;
 	mask = vmem_page_bytes(size) - 1;
+	reserve_pages(m, as, va, (unsigned)size + 1);
 	/* Replace a stale leaf (weaker permissions), or smaller shadow pages left from an
 	 * earlier guest mapping of the region. */
 	vmem_pt_unmap(as->shadow, va);
@@ -181,12 +311,13 @@ static void resync_page(struct vmem_mmu *m, struct aspace *as, struct pt_page *s
 	sp->user_flags &= (uint8_t)~SP_UNSYNC;
 }
 
-int shadow_cr3_load(struct vmem_mmu *m, struct aspace *as)
+int shadow_cr3_load(struct vmem_mmu *m, struct aspace *as, bool noflush)
 {
+	bool hit = as->shadow && as->root_cached;
 	int err;
 
 	mmu_exit(m, VMEM_EXIT_CR3_LOAD, 0);
-	if (as->shadow)
+	if (hit)
 		m->st.shadow_root_hits++;
 	else
 		m->st.shadow_root_misses++;
@@ -194,6 +325,17 @@ int shadow_cr3_load(struct vmem_mmu *m, struct aspace *as)
 	if (err)
 		return err;
 	as->shadow_used = ++m->stamp;
+	/*
+	 * A no-flush load (CR3 bit 63 with PCIDs) tells the VMM the guest needs no TLB
+	 * flush, so KVM does not sync the root either: kvm_set_cr3 passes the bit on as
+	 * skip_tlb_flush/skip_mmu_sync to kvm_mmu_new_pgd (arch/x86/kvm/mmu/mmu.c), which
+	 * requests KVM_REQ_MMU_SYNC only without it (later kernels: kvm_invalidate_pcid,
+	 * called only for a flushing load). Unsync pages stay unsync and may stay stale,
+	 * as the guest's own TLB entries may. A root taken from the root cache is reused as
+	 * is; a root-cache miss loads the root anew, and kvm_mmu_load syncs it regardless.
+	 */
+	if (noflush && hit)
+		return 0;
 	for (size_t i = 0; i < as->nunsync; i++) {
 		struct pt_page *sp = pt_find_table(as->shadow, as->unsync[i], 1);
 

@@ -16,6 +16,23 @@
  * paging-structure caches shorten the host walks; the nested TLB replaces a host walk.
  * The TLB entry is the combined gVA -> hPA mapping at the smaller of the two page sizes.
  *
+ * What a guest paging-structure-cache entry holds (pwc.nested):
+ *   combined (default)  the host-physical address of the next guest table: Intel's
+ *       combined paging-structure-cache entries map the upper bits of a linear address
+ *       to "the physical address of the paging structure" (SDM Vol. 3C, 28.3.1 "Cached
+ *       Translation Information"; 29.4.1 in recent revisions), so a hit at level L skips
+ *       guest steps n..L and the host walk of the level-(L-1) table as well. An entry is
+ *       filled once the next table's gPA has been translated.
+ *   guest_physical  the table's guest-physical address: the walk still translates it
+ *       through the nested TLB or a host walk before reading it. This is the behaviour
+ *       of a walker whose walk cache is not indexed by the guest-virtual address with a
+ *       host-physical value; AMD's page walk cache caches page-table entries rather than
+ *       partial translations (Barr, Cox and Rixner, ISCA 2010, contrast AMD's and Intel's
+ *       MMU caches), and its 2D walks rely on the nested TLB for the gPA -> hPA step of
+ *       guest tables (Bhargava et al., ASPLOS 2008, on the Opteron's page walk cache and
+ *       nested TLB). The AMD APM (Vol. 2, 15.25) does not specify the caches' contents.
+ *   Each skipped reference is recorded, served by the PWC, so the walk keeps its shape.
+ *
  * Shadow walk: a 1D walk of the VMM's shadow table (gVA -> hPA), which the hardware
  * treats as an ordinary table. A missing entry is a hidden page fault for the VMM.
  *
@@ -165,6 +182,45 @@ enum walk_outcome walk_shadow(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 	return ok ? WALK_OK : WALK_SHADOW_MISS;
 }
 
+/*
+ * pwc.nested=combined: the guest table the PWC says the walk can start at, or NULL, and
+ * in *hpa its host-physical address. Like pwc_start, a cached pointer that no longer
+ * matches the tables (guest or host) is ignored.
+ */
+static struct pt_page *pwc_start_combined(struct vmem_mmu *m, const struct vmem_pt *gpt,
+					  uint64_t va, unsigned *level, uint64_t *hpa)
+{
+	uint64_t table_hpa;
+	unsigned start = vmem_pwc_lookup(m->pwc, va, m->ctx, &table_hpa);
+	struct vmem_pt_leaf h;
+	struct pt_page *t;
+
+	if (!start)
+		return NULL;
+	t = pt_find_table(gpt, va, start);
+	if (!t || vmem_pt_lookup(m->vm->ept, t->pa, &h, NULL) != 0 || h.pa != table_hpa)
+		return NULL;
+	*level = start;
+	*hpa = table_hpa;
+	return t;
+}
+
+/*
+ * Records the host walk of guest table tgpa (guest step gstep) as skipped by the PWC:
+ * as deep as the host maps that page. Returns the number of references.
+ */
+static unsigned skip_host_walk(struct vmem_mmu *m, uint64_t tgpa, unsigned gstep)
+{
+	unsigned idx, mlev = m->vm->ept->levels, depth = mlev;
+	const struct pt_page *hleaf = pt_find_leaf(m->vm->ept, tgpa, &idx);
+
+	if (hleaf)
+		depth = mlev - hleaf->level + 1;
+	for (unsigned h = mlev; h > mlev - depth; h--)
+		rec(m, VMEM_DIM_HOST, h, VMEM_SERVED_PWC, gstep, tgpa, 0, vmem_pt_index(tgpa, h), 0);
+	return depth;
+}
+
 /* Nested TLB values: host page base | size << 4 | prot. */
 static inline uint64_t ntlb_pack(uint64_t hpa, enum vmem_page_size size, unsigned prot)
 {
@@ -209,33 +265,36 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 {
 	struct vmem_pt *gpt = m->as->pt;
 	enum vmem_pt_format f = gpt->format;
-	unsigned need = acc_need(acc), n = gpt->levels, mlev = m->vm->ept->levels;
+	unsigned need = acc_need(acc), n = gpt->levels;
 	unsigned level = n, gprot = 0;
 	bool write = acc_is_write(acc);
+	bool combined = m->cfg.pwc_nested == VMEM_PWC_NESTED_COMBINED;
+	bool table_cached = false;   /* combined: hpa of p came from the PWC */
+	bool fill_parent = false;    /* combined: cache the entry that pointed to p */
 	enum walk_outcome out = WALK_OK;
 	enum vmem_page_size gsize = VMEM_PAGE_4K;
 	struct refcount c = { 0 };
 	struct xlate hx;
-	uint64_t hpa, gpa = 0;
+	uint64_t hpa = 0, gpa = 0;
 	struct pt_page *p;
 
 	walk_begin(m);
-	p = pwc_start(m->pwc, gpt, va, m->ctx, &level);
+	if (combined)
+		p = pwc_start_combined(m, gpt, va, &level, &hpa);
+	else
+		p = pwc_start(m->pwc, gpt, va, m->ctx, &level);
 	if (p) {
 		/* Each skipped guest step skips its host walk too, as deep as the host maps
 		 * that guest table page. */
 		for (unsigned l = n; l > level; l--) {
-			uint64_t tgpa = pt_find_table(gpt, va, l)->pa;
-			unsigned idx, depth = mlev;
-			const struct pt_page *hleaf = pt_find_leaf(m->vm->ept, tgpa, &idx);
-
-			if (hleaf)
-				depth = mlev - hleaf->level + 1;
-			for (unsigned h = mlev; h > mlev - depth; h--)
-				rec(m, VMEM_DIM_HOST, h, VMEM_SERVED_PWC, l, tgpa, 0,
-				    vmem_pt_index(tgpa, h), 0);
+			c.pwc += skip_host_walk(m, pt_find_table(gpt, va, l)->pa, l);
 			rec(m, VMEM_DIM_GUEST, l, VMEM_SERVED_PWC, l, va, 0, vmem_pt_index(va, l), 0);
-			c.pwc += depth + 1;
+			c.pwc++;
+		}
+		/* A combined entry also gave the table's host-physical address. */
+		if (combined) {
+			c.pwc += skip_host_walk(m, p->pa, level);
+			table_cached = true;
 		}
 	} else {
 		p = gpt->root;
@@ -244,9 +303,16 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 		unsigned i = vmem_pt_index(va, level);
 		uint64_t e;
 
-		if (!host_xlate(m, p->pa, level, false, &hpa, &hx, &c)) {
+		if (table_cached) {
+			table_cached = false;
+		} else if (!host_xlate(m, p->pa, level, false, &hpa, &hx, &c)) {
 			out = WALK_HOST_FAULT;
 			goto done;
+		}
+		if (fill_parent) {
+			/* The level-(level+1) entry read above now has its full translation. */
+			vmem_pwc_fill(m->pwc, va, m->ctx, level + 1, hpa);
+			fill_parent = false;
 		}
 		e = p->e[i];
 		rec(m, VMEM_DIM_GUEST, level, VMEM_SERVED_MEM, level, va, hpa, i, e);
@@ -268,7 +334,10 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 		}
 		pt_set_accessed(f, &p->e[i], false, false);
 		p = p->child[i];
-		vmem_pwc_fill(m->pwc, va, m->ctx, level, p->pa);
+		if (combined)
+			fill_parent = true;
+		else
+			vmem_pwc_fill(m->pwc, va, m->ctx, level, p->pa);
 	}
 	if (!host_xlate(m, gpa, 0, write, &hpa, &hx, &c)) {
 		out = WALK_HOST_FAULT;

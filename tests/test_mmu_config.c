@@ -36,9 +36,12 @@ static const struct key_value {
 	{ "guest.placement", "random", "random" },
 	{ "host.placement", "random", "random" },
 	{ "pcid", "off", "0" },
+	{ "pcid.mode", "linux", "linux" },
+	{ "pcid.count", "12", "12" },
 	{ "vpid", "no", "0" },
-	{ "shadow.sync", "unsync", "unsync" },
+	{ "shadow.sync", "trap", "trap" },
 	{ "shadow.roots", "7", "7" },
+	{ "shadow.max_pages", "1000", "1000" },
 	{ "seed", "0x10", "16" },                            /* strtoull base 0 */
 	{ "tlb.l1d.4k", "128:8:plru", "128:8:plru" },
 	{ "tlb.l1d.2m", "16", "16:0:lru" },
@@ -52,6 +55,7 @@ static const struct key_value {
 	{ "pwc.pml4e", "2", "2:0:lru" },
 	{ "pwc.pdpte", "8:2", "8:2:lru" },
 	{ "pwc.pde", "64:4:random", "64:4:random" },
+	{ "pwc.nested", "guest_physical", "guest_physical" },
 	{ "host.pwc.pml5e", "0", "0:0:lru" },
 	{ "host.pwc.pml4e", "0", "0:0:lru" },
 	{ "host.pwc.pdpte", "16", "16:0:lru" },
@@ -398,6 +402,14 @@ static void test_mmu_create_rejects_inconsistent_configs(void **state)
 	assert_int_equal(vmem_mmu_create(&c, &m), VMEM_EINVAL);
 	vmem_mmu_config_default(&c);
 	c.shadow_roots = 0;
+	assert_int_equal(vmem_mmu_create(&c, &m), VMEM_EINVAL);
+	vmem_mmu_config_default(&c);
+	c.shadow_max_pages = 3;                     /* no room for a 4-level root and path */
+	assert_int_equal(vmem_mmu_create(&c, &m), VMEM_EINVAL);
+	vmem_mmu_config_default(&c);
+	c.pcid_count = 0;
+	assert_int_equal(vmem_mmu_create(&c, &m), VMEM_EINVAL);
+	c.pcid_count = 4096;                        /* PCIDs 1..4095 */
 	assert_int_equal(vmem_mmu_create(&c, &m), VMEM_EINVAL);
 	vmem_mmu_config_default(&c);
 	c.host_levels = 3;

@@ -9,11 +9,16 @@
  *  - A CR3 load (the first switch into an address space, every later switch back, and the
  *    full TLB flush of an unmap/protect of more than 33 pages) exits (cr3_load) and looks
  *    up the address space's shadow root: a root hit, or a root miss that allocates one.
+ *    Unsync pages are resynchronized at a flushing load; a switch back to an address
+ *    space whose PCID is still its own is a no-flush load, which skips the resync when
+ *    the root hits (KVM's skip_mmu_sync); the full flush always resyncs.
  *  - An access whose shadow entry is missing or too weak walks, misses and exits: if the
  *    guest maps it with the permission, a hidden fault (the VMM fills the shadow entry,
  *    host-mapping the gPA on first touch: a host fault but no exit in shadow mode);
  *    otherwise a guest fault reflected to the guest (guest_fault exit), whose handler
- *    writes guest PTEs, after which the access walks again.
+ *    writes guest PTEs, after which the access walks again. The VMM's software walk of
+ *    the guest table host-maps each guest table page it reads on first touch: a host
+ *    fault, no exit (the VMM is already running).
  *  - A guest PTE write exits (pte_write) only if the guest table page it lands in is
  *    shadowed, i.e. the shadow table has a page at that level covering the same region.
  *    The guest root is shadowed from the CR3 load on; a guest table page created by the
@@ -106,23 +111,24 @@ static void run_trace(struct vmem_mmu *m, bool unsync)
 	check_exits(m, (struct exits){ 2, 3, 3, 3, 0 });
 
 	/*
-	 * 5. Load A in asid 1: CR3 load (cr3 3), root hit 1. Unsync: asid 1's unsync PT is
-	 *    resynchronized (resync 1); its two shadow entries match the guest's: no zap; the
-	 *    PT is write-protected again. A hits the TLB (PCID kept it): no walk, no exit.
+	 * 5. Load A in asid 1: CR3 load (cr3 3), root hit 1. asid 1's PCID still tags its
+	 *    entries: a no-flush load, so unsync mode does not resynchronize asid 1's unsync
+	 *    PT (resync 0): it stays unsync. A hits the TLB (PCID kept it): no walk, no exit.
 	 */
 	mt_touch(m, 0, 1, A, VMEM_ACC_LOAD);
 	check_exits(m, (struct exits){ 3, 3, 3, 3, 0 });
-	assert_int_equal(mt_stat(m, "shadow.resyncs"), unsync ? 1 : 0);
+	assert_int_equal(mt_stat(m, "shadow.resyncs"), 0);
 	assert_int_equal(mt_stat(m, "shadow.zaps"), 0);
 
 	/*
-	 * 6. Unmap B. The guest clears B's PTE: the PT is shadowed (and, in unsync mode,
-	 *    protected again since step 5): pw 4, B's shadow entry zapped (zaps 1); unsync
-	 *    marks the PT unsync again. Then INVLPG B: inv 1 (the shadow entry is gone already).
+	 * 6. Unmap B. The guest clears B's PTE. Trap: the PT is shadowed and protected: pw 4,
+	 *    B's shadow entry zapped (zaps 1); the INVLPG of B (inv 1) finds it gone. Unsync:
+	 *    the PT is still unsync: no exit; the INVLPG (inv 1) drops B's stale shadow entry
+	 *    (zaps 1).
 	 */
 	r = mt_unmap(0, 1, B, 4096);
 	mt_apply(m, &r);
-	check_exits(m, (struct exits){ 3, 3, 4, 3, 1 });
+	check_exits(m, (struct exits){ 3, 3, unsync ? 3 : 4, 3, 1 });
 	assert_int_equal(mt_stat(m, "shadow.zaps"), 1);
 
 	/*
@@ -132,7 +138,7 @@ static void run_trace(struct vmem_mmu *m, bool unsync)
 	 */
 	r = mt_protect(0, 1, A, 4096, VMEM_PROT_READ);
 	mt_apply(m, &r);
-	check_exits(m, (struct exits){ 3, 3, unsync ? 4 : 5, 3, 2 });
+	check_exits(m, (struct exits){ 3, 3, unsync ? 3 : 5, 3, 2 });
 	assert_int_equal(mt_stat(m, "shadow.zaps"), 2);
 
 	/*
@@ -140,7 +146,7 @@ static void run_trace(struct vmem_mmu *m, bool unsync)
 	 *    (hf 4), read-only shadow entry.
 	 */
 	mt_touch(m, 0, 1, A, VMEM_ACC_LOAD);
-	check_exits(m, (struct exits){ 3, 3, unsync ? 4 : 5, 4, 2 });
+	check_exits(m, (struct exits){ 3, 3, unsync ? 3 : 5, 4, 2 });
 
 	/*
 	 * 9. Store to A: the TLB entry lacks write, the shadow entry too: the guest lacks it
@@ -150,25 +156,27 @@ static void run_trace(struct vmem_mmu *m, bool unsync)
 	 *    (hf 5) that installs the writable entry.
 	 */
 	mt_touch(m, 0, 1, A, VMEM_ACC_STORE);
-	check_exits(m, (struct exits){ 3, 4, unsync ? 4 : 6, 5, 2 });
+	check_exits(m, (struct exits){ 3, 4, unsync ? 3 : 6, 5, 2 });
 	assert_int_equal(mt_stat(m, "shadow.zaps"), unsync ? 2 : 3);
 }
 
 static void check_trace_totals(struct vmem_mmu *m, bool unsync)
 {
-	/* Trap: 3 + 4 + 6 + 5 + 2 = 20 exits; unsync: 3 + 4 + 4 + 5 + 2 = 18. */
-	assert_int_equal(mt_stat(m, "exits.total"), unsync ? 18 : 20);
+	/* Trap: 3 + 4 + 6 + 5 + 2 = 20 exits; unsync: 3 + 4 + 3 + 5 + 2 = 17. */
+	assert_int_equal(mt_stat(m, "exits.total"), unsync ? 17 : 20);
 	/* Guest PTE writes, all of them, trapped or not: 4 (step 1) + 1 (2) + 4 (4) +
-	 * 1 (6) + 1 (7) + 1 (9) = 12; only 6 (trap) or 4 (unsync) exited. */
+	 * 1 (6) + 1 (7) + 1 (9) = 12; only 6 (trap) or 3 (unsync) exited. */
 	assert_int_equal(mt_stat(m, "guest.pte_writes"), 12);
 	assert_int_equal(mt_stat(m, "faults.guest"), 4);
-	/* Host first touches: the data gPAs of A and B in asid 1 and of A in asid 2. */
-	assert_int_equal(mt_stat(m, "faults.host"), 3);
+	/* Host first touches: every guest-physical page the VMM or the guest touched: asid 1's
+	 * root, PDPT, PD and PT (read by the VMM's software walks) and the data of A and B;
+	 * asid 2's root, PDPT, PD, PT and A: 6 + 5 = 11, as in nested mode. */
+	assert_int_equal(mt_stat(m, "faults.host"), 11);
 	assert_int_equal(mt_stat(m, "shadow.fills"), 5);
 	/* Root misses at steps 1 and 3; the only root hit is the CR3 load of step 5. */
 	assert_int_equal(mt_stat(m, "shadow.root_misses"), 2);
 	assert_int_equal(mt_stat(m, "shadow.root_hits"), 1);
-	assert_int_equal(mt_stat(m, "shadow.resyncs"), unsync ? 1 : 0);
+	assert_int_equal(mt_stat(m, "shadow.resyncs"), 0);
 	assert_int_equal(mt_stat(m, "context_switches"), 3);
 	assert_int_equal(mt_stat(m, "invlpgs"), 2);
 	assert_int_equal(mt_stat(m, "unmaps"), 1);
@@ -178,10 +186,9 @@ static void check_trace_totals(struct vmem_mmu *m, bool unsync)
 	/* Guest frames: asid 1: root, A, PDPT, PD, PT, B (freed); asid 2: root, A, PDPT,
 	 * PD, PT: 11 - 1 = 10. */
 	assert_int_equal(mt_stat(m, "frames.guest"), 10);
-	/* Host frames: host table root; asid 1's shadow root; A's data (host frame taken
-	 * before the host table's PDPT, PD, PT); A's shadow PDPT, PD, PT; B's data; asid 2's
-	 * shadow root, A's data, shadow PDPT, PD, PT: 1 + 1 + 4 + 3 + 1 + 1 + 1 + 3 = 15. */
-	assert_int_equal(mt_stat(m, "frames.host"), 15);
+	/* Host frames: the host table's 4 pages (all these gPAs lie in its first 2 MiB), the
+	 * 8 shadow table pages and the 11 host-mapped guest pages: 4 + 8 + 11 = 23. */
+	assert_int_equal(mt_stat(m, "frames.host"), 23);
 	assert_int_equal(mt_stat(m, "pages.host_tables"), 4);
 }
 
@@ -239,11 +246,34 @@ static void test_shadow_unsync_many_ptes_of_one_table_exit_once(void **state)
 	vmem_mmu_destroy(uns);
 }
 
-static void test_shadow_unsync_resyncs_at_cr3_load_of_its_root(void **state)
+static void test_shadow_default_sync_is_unsync(void **state)
 {
-	struct vmem_mmu *m = shadow_machine(VMEM_SHADOW_UNSYNC, 4);
+	struct vmem_mmu_config c;
+	struct vmem_mmu *m;
 
 	(void)state;
+	/* The defaults, shadow mode: as the unsync machine above, 64 first touches in one PT
+	 * make 2 PTE-write exits (the root's entry, then the PT's first write), not 64. */
+	mt_config(&c, VMEM_MODE_SHADOW, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
+	assert_int_equal(c.shadow_sync, VMEM_SHADOW_UNSYNC);
+	m = mt_create(&c);
+	touch_pages(m, 1, 0, 64);
+	check_exits(m, (struct exits){ 1, 64, 2, 64, 0 });
+	assert_int_equal(mt_stat(m, "exits.total"), 131);
+	vmem_mmu_destroy(m);
+}
+
+static void test_shadow_unsync_resyncs_at_cr3_load_of_its_root(void **state)
+{
+	struct vmem_mmu_config c;
+	struct vmem_mmu *m;
+
+	(void)state;
+	/* Without PCIDs every CR3 load flushes, so every load resyncs. */
+	mt_config(&c, VMEM_MODE_SHADOW, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
+	c.shadow_sync = VMEM_SHADOW_UNSYNC;
+	c.pcid = false;
+	m = mt_create(&c);
 	touch_pages(m, 1, 0, 64);            /* asid 1's PT unsync (see above) */
 	assert_int_equal(mt_stat(m, "shadow.resyncs"), 0);
 	/* CR3 load to asid 2: its own (empty) unsync list: no resync. */
@@ -260,6 +290,53 @@ static void test_shadow_unsync_resyncs_at_cr3_load_of_its_root(void **state)
 	touch_pages(m, 1, 64, 2);
 	assert_int_equal(mt_stat(m, "exits.pte_write"), 3 + 1);
 	vmem_mmu_destroy(m);
+}
+
+/*
+ * The same switches with PCIDs. KVM does not sync the roots on a CR3 load with the
+ * no-flush bit (kvm_mmu_new_pgd's skip_mmu_sync); it does on a flushing load, and a
+ * root-cache miss is synced when the root is loaded anew (kvm_mmu_load).
+ *   per_as PCIDs, 4 roots: asid 1 keeps its PCID, the load back is no-flush and hits
+ *     the root cache: resyncs 0; the PT stays unsync: the 2 new pages write it without
+ *     exits: pte_write stays 2 + 1.
+ *   linux PCIDs with 1 slot: asid 2 took the slot, the load back flushes: resyncs 1,
+ *     and the PT is protected again: pte_write 3 + 1 after the 2 new pages.
+ *   per_as PCIDs, 1 root: no-flush load, but asid 1's root was evicted by asid 2's:
+ *     root miss, resynced: resyncs 1, pte_write 3 + 1.
+ */
+static void test_shadow_unsync_no_flush_cr3_load_skips_resync(void **state)
+{
+	static const struct {
+		const char *mode;
+		unsigned roots;
+		uint64_t resyncs, pw;
+	} cases[] = {
+		{ "per_as", 4, 0, 2 + 1 },
+		{ "linux", 4, 1, 3 + 1 },
+		{ "per_as", 1, 1, 3 + 1 },
+	};
+	struct vmem_mmu_config c;
+
+	(void)state;
+	for (unsigned i = 0; i < 3; i++) {
+		struct vmem_mmu *m;
+
+		mt_config(&c, VMEM_MODE_SHADOW, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
+		c.shadow_sync = VMEM_SHADOW_UNSYNC;
+		c.shadow_roots = cases[i].roots;
+		mt_set(&c, "pcid", "1");
+		mt_set(&c, "pcid.mode", cases[i].mode);
+		mt_set(&c, "pcid.count", "1");
+		m = mt_create(&c);
+		touch_pages(m, 1, 0, 64);
+		mt_touch(m, 0, 2, A, VMEM_ACC_LOAD);
+		mt_touch(m, 0, 1, A, VMEM_ACC_LOAD);
+		assert_int_equal(mt_stat(m, "shadow.resyncs"), cases[i].resyncs);
+		assert_int_equal(mt_stat(m, "shadow.zaps"), 0);
+		touch_pages(m, 1, 64, 2);
+		assert_int_equal(mt_stat(m, "exits.pte_write"), cases[i].pw);
+		vmem_mmu_destroy(m);
+	}
 }
 
 static void test_shadow_unmap_40_pages_flushes_with_one_cr3_exit(void **state)
@@ -304,6 +381,43 @@ static void alternate(struct vmem_mmu *m, unsigned rounds)
 	}
 }
 
+/*
+ * Host faults for the guest's table pages are charged alike in nested and shadow mode: a
+ * host fault (cost.host_fault) for every guest-physical page on first touch, tables and
+ * data alike. Trace: asid 1 touches A and B (same PT), asid 2 touches A.
+ *   asid 1: root gPA 0, data 0x1000, PDPT 0x2000, PD 0x3000, PT 0x4000; B's data 0x5000:
+ *     6 host faults; asid 2: its root, PDPT, PD, PT and A's data: 5. Total 11 in both.
+ * Nested: each is an EPT violation exit (the walker touched the page): 11 exits.
+ * Shadow: the VMM touched the tables in its software walk and the data in its fill,
+ * inside the exits it already took: no EPT-violation exits.
+ * Fault cycles: 3 guest faults * 5000 + 11 host faults * 5000 = 70000 in both.
+ */
+static void test_shadow_host_faults_for_guest_tables_match_nested(void **state)
+{
+	struct vmem_mmu_config c;
+	struct vmem_mmu *mm[2];
+
+	(void)state;
+	for (unsigned i = 0; i < 2; i++) {
+		mt_config(&c, i ? VMEM_MODE_SHADOW : VMEM_MODE_NESTED, 4, 4, VMEM_PAGE_4K,
+			  VMEM_PAGE_4K);
+		mm[i] = mt_create(&c);
+		mt_touch(mm[i], 0, 1, A, VMEM_ACC_LOAD);
+		mt_touch(mm[i], 0, 1, B, VMEM_ACC_LOAD);
+		mt_touch(mm[i], 0, 2, A, VMEM_ACC_LOAD);
+		assert_int_equal(mt_stat(mm[i], "faults.host"), 11);
+		assert_int_equal(mt_stat(mm[i], "faults.guest"), 3);
+		assert_int_equal(mt_stat(mm[i], "cycles.faults"), 3 * 5000 + 11 * 5000);
+		assert_int_equal(mt_stat(mm[i], "exits.ept_violation"), i ? 0 : 11);
+	}
+	/* Same guest-physical pages host-mapped: shadow's host frames are nested's plus its
+	 * shadow table pages. */
+	assert_int_equal(mt_stat(mm[1], "frames.host"),
+			 mt_stat(mm[0], "frames.host") + mt_stat(mm[1], "pages.shadow_tables"));
+	vmem_mmu_destroy(mm[0]);
+	vmem_mmu_destroy(mm[1]);
+}
+
 static void test_shadow_one_root_two_aspaces_every_switch_misses(void **state)
 {
 	struct vmem_mmu *m = shadow_machine(VMEM_SHADOW_TRAP, 1);
@@ -311,15 +425,85 @@ static void test_shadow_one_root_two_aspaces_every_switch_misses(void **state)
 	(void)state;
 	/*
 	 * shadow.roots=1, asids 1 and 2 alternating, 3 rounds = 6 CR3 loads. Each load finds
-	 * its root evicted by the other's: 6 root misses, 0 hits. Each access then finds an
-	 * empty shadow: 6 hidden faults. Guest faults only on the two first touches, each with
-	 * one trapped write (its root): gf 2, pw 2.
+	 * its root evicted from the root cache by the other's: 6 root misses, 0 hits. The
+	 * cache holds root pointers only: the evicted tree keeps its shadow pages (the
+	 * default shadow.max_pages is far away), so after the first touch of each address
+	 * space the access finds its shadow entry: 2 hidden faults, not 6. (The eviction
+	 * flushed the address space's TLB entries, so the access walks the shadow table.)
+	 * Guest faults only on the two first touches, each with one trapped write (its
+	 * root): gf 2, pw 2.
+	 */
+	alternate(m, 3);
+	assert_int_equal(mt_stat(m, "shadow.root_misses"), 6);
+	assert_int_equal(mt_stat(m, "shadow.root_hits"), 0);
+	check_exits(m, (struct exits){ 6, 2, 2, 2, 0 });
+	/* First touches: 3 walks each (shadow miss, guest fault; miss, hidden fault; hit);
+	 * the 4 later accesses: 1 walk each. */
+	assert_int_equal(mt_stat(m, "walks"), 2 * 3 + 4);
+	/* Both trees alive, each with A's path: root, PDPT, PD, PT. */
+	assert_int_equal(mt_stat(m, "pages.shadow_tables"), 8);
+	vmem_mmu_destroy(m);
+}
+
+static void test_shadow_page_limit_zaps_least_recently_loaded_tree(void **state)
+{
+	struct vmem_mmu_config c;
+	struct vmem_mmu *m;
+
+	(void)state;
+	mt_config(&c, VMEM_MODE_SHADOW, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
+	c.shadow_sync = VMEM_SHADOW_TRAP;
+	mt_set(&c, "shadow.max_pages", "6");
+	m = mt_create(&c);
+	/*
+	 * Four roots may be cached, but only 6 shadow table pages may exist in the VM.
+	 *   asid 1, A: root (1 page), then the fill adds PDPT, PD, PT: 4 pages.
+	 *   asid 2, A: root: 5 pages; the fill needs 3 more: 8 > 6, so the least recently
+	 *     loaded other tree (asid 1's, 4 pages) is zapped whole, root and all: 1 + 3 = 4.
+	 *   asid 1, A: its tree is gone: root miss, new root (5 pages), TLB entry gone with
+	 *     the tree, walk misses: hidden fault, which needs 3: asid 2's tree is zapped: 4.
+	 *   and so on: every load misses and every access is a hidden fault.
+	 * 6 loads: root misses 6, hits 0; hidden faults 6; gf 2, pw 2 as above. One tree left.
 	 */
 	alternate(m, 3);
 	assert_int_equal(mt_stat(m, "shadow.root_misses"), 6);
 	assert_int_equal(mt_stat(m, "shadow.root_hits"), 0);
 	check_exits(m, (struct exits){ 6, 2, 2, 6, 0 });
-	/* One root alive, with A's path: root, PDPT, PD, PT. */
+	assert_int_equal(mt_stat(m, "pages.shadow_tables"), 4);
+	vmem_mmu_destroy(m);
+	/* The same trace with room for both trees (8 pages): misses 2, hits 4, 2 fills. */
+	mt_set(&c, "shadow.max_pages", "8");
+	m = mt_create(&c);
+	alternate(m, 3);
+	assert_int_equal(mt_stat(m, "shadow.root_misses"), 2);
+	assert_int_equal(mt_stat(m, "shadow.root_hits"), 4);
+	check_exits(m, (struct exits){ 6, 2, 2, 2, 0 });
+	assert_int_equal(mt_stat(m, "pages.shadow_tables"), 8);
+	vmem_mmu_destroy(m);
+}
+
+static void test_shadow_page_limit_alone_zaps_below_the_running_root(void **state)
+{
+	struct vmem_mmu_config c;
+	struct vmem_mmu *m;
+
+	(void)state;
+	mt_config(&c, VMEM_MODE_SHADOW, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
+	c.shadow_sync = VMEM_SHADOW_TRAP;
+	mt_set(&c, "shadow.max_pages", "4");
+	m = mt_create(&c);
+	/*
+	 * One address space, limit 4 = root + one path. A (0x400000) fills PDPT, PD, PT:
+	 * 4 pages. E (0x7e0000001000: another PML4 slot) needs a PDPT, PD and PT of its own:
+	 * 4 + 3 > 4 and no other tree: everything below the running root goes, then E's path
+	 * is built: 4 pages. Back to A: its shadow path is gone: another hidden fault.
+	 * Hidden faults: A, E, A = 3.
+	 */
+	mt_touch(m, 0, 1, A, VMEM_ACC_LOAD);
+	mt_touch(m, 0, 1, 0x7e0000001000ull, VMEM_ACC_LOAD);
+	assert_int_equal(mt_stat(m, "pages.shadow_tables"), 4);
+	mt_touch(m, 0, 1, A, VMEM_ACC_LOAD);
+	assert_int_equal(mt_stat(m, "exits.hidden_fault"), 3);
 	assert_int_equal(mt_stat(m, "pages.shadow_tables"), 4);
 	vmem_mmu_destroy(m);
 }
@@ -430,6 +614,9 @@ static void agree(enum vmem_page_size gp, enum vmem_page_size hp)
 	assert_int_equal(mt_stat(mm[3], "exits.guest_fault"), mt_stat(mm[3], "faults.guest"));
 	/* Nested: every host fault was an EPT violation. */
 	assert_int_equal(mt_stat(mm[1], "exits.ept_violation"), mt_stat(mm[1], "faults.host"));
+	/* The host touches the same guest-physical pages, tables included, in both modes. */
+	assert_int_equal(mt_stat(mm[2], "faults.host"), mt_stat(mm[1], "faults.host"));
+	assert_int_equal(mt_stat(mm[3], "faults.host"), mt_stat(mm[1], "faults.host"));
 	for (unsigned i = 0; i < 4; i++)
 		vmem_mmu_destroy(mm[i]);
 }
@@ -454,10 +641,15 @@ int main(void)
 		cmocka_unit_test(test_shadow_trap_trace_exits_match_hand_count),
 		cmocka_unit_test(test_shadow_unsync_trace_exits_match_hand_count),
 		cmocka_unit_test(test_shadow_unsync_many_ptes_of_one_table_exit_once),
+		cmocka_unit_test(test_shadow_default_sync_is_unsync),
 		cmocka_unit_test(test_shadow_unsync_resyncs_at_cr3_load_of_its_root),
+		cmocka_unit_test(test_shadow_unsync_no_flush_cr3_load_skips_resync),
 		cmocka_unit_test(test_shadow_unmap_40_pages_flushes_with_one_cr3_exit),
+		cmocka_unit_test(test_shadow_host_faults_for_guest_tables_match_nested),
 		cmocka_unit_test(test_shadow_one_root_two_aspaces_every_switch_misses),
 		cmocka_unit_test(test_shadow_two_roots_two_aspaces_switches_hit),
+		cmocka_unit_test(test_shadow_page_limit_zaps_least_recently_loaded_tree),
+		cmocka_unit_test(test_shadow_page_limit_alone_zaps_below_the_running_root),
 		cmocka_unit_test(test_shadow_root_eviction_picks_least_recently_loaded),
 		cmocka_unit_test(test_shadow_translations_agree_with_nested_4k),
 		cmocka_unit_test(test_shadow_translations_agree_with_nested_large_pages),

@@ -211,18 +211,21 @@ static void test_pwc_cr3_load_without_pcid_flushes_with_pcid_keeps(void **state)
 
 /* ============================ nested walks ============================ */
 
-static struct vmem_mmu *nested_no_tlb(void)
+/* Nested 4/4 without TLB; pwc_nested: what guest PWC entries hold ("combined" or
+ * "guest_physical"). */
+static struct vmem_mmu *nested_no_tlb(const char *pwc_nested)
 {
 	struct vmem_mmu_config c;
 
 	mt_config(&c, VMEM_MODE_NESTED, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
 	mt_no_tlb(&c);
+	mt_set(&c, "pwc.nested", pwc_nested);
 	return mt_create(&c);
 }
 
 static void test_pwc_nested_same_2m_region_walk_makes_2_refs(void **state)
 {
-	struct vmem_mmu *m = nested_no_tlb();
+	struct vmem_mmu *m = nested_no_tlb("guest_physical");
 	struct vmem_walk w;
 	unsigned mem, pwc, ntlb, k = 0;
 	uint64_t refs0, pwc0, ntlb0;
@@ -242,6 +245,7 @@ static void test_pwc_nested_same_2m_region_walk_makes_2_refs(void **state)
 	pwc0 = mt_stat(m, "walk.refs_pwc");
 	ntlb0 = mt_stat(m, "walk.refs_ntlb");
 	/*
+	 * pwc.nested=guest_physical: the guest PDE-cache entry holds the PT's gPA.
 	 * Walk B (gPA 0x5000):
 	 *   guest PDE-cache hit: guest steps 4, 3, 2 skipped with their host walks:
 	 *     3 * (4 + 1) = 15 references served by the PWC;
@@ -297,28 +301,90 @@ static void test_pwc_nested_same_2m_region_walk_makes_2_refs(void **state)
 	vmem_mmu_destroy(m);
 }
 
+/*
+ * As above but without a nested TLB, in both pwc.nested variants: the reference count of
+ * the warm 2D walk of B differs.
+ *   guest_physical: the guest PDE-cache hit skips guest steps 4, 3, 2 and their host
+ *     walks (15); the PT's gPA 0x4000 is walked with a host PDE-cache hit (3 PWC +
+ *     1 memory); the guest PTE (1 memory); the final gPA 0x5000 likewise (3 PWC +
+ *     1 memory): 3 memory references, 21 skipped.
+ *   combined: the guest PDE-cache entry holds the PT's host-physical address, so the
+ *     PT's host walk is skipped too (4 PWC): guest PTE (1 memory), final gPA (3 PWC +
+ *     1 memory): 2 memory references, 22 skipped. 24 recorded either way.
+ */
 static void test_ntlb_nested_absent_walk_uses_host_pwc_only(void **state)
 {
+	static const struct {
+		const char *pwc_nested;
+		unsigned mem, pwc;
+	} cases[] = { { "guest_physical", 3, 21 }, { "combined", 2, 22 } };
 	struct vmem_mmu_config c;
 	struct vmem_mmu *m;
 	struct vmem_walk w;
 	unsigned mem, pwc, ntlb;
+	uint64_t hpa;
 
 	(void)state;
-	mt_config(&c, VMEM_MODE_NESTED, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
-	mt_no_tlb(&c);
-	mt_no_ntlb(&c);
-	m = mt_create(&c);
+	for (unsigned i = 0; i < 2; i++) {
+		mt_config(&c, VMEM_MODE_NESTED, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
+		mt_no_tlb(&c);
+		mt_no_ntlb(&c);
+		mt_set(&c, "pwc.nested", cases[i].pwc_nested);
+		m = mt_create(&c);
+		mt_translate(m, 0, 1, A, VMEM_ACC_LOAD, NULL);
+		mt_translate(m, 0, 1, B, VMEM_ACC_LOAD, NULL);
+		mt_translate(m, 0, 1, B, VMEM_ACC_LOAD, &w);
+		count_served(&w, &mem, &pwc, &ntlb);
+		assert_int_equal(w.nrefs, 24);
+		assert_int_equal(mem, cases[i].mem);
+		assert_int_equal(pwc, cases[i].pwc);
+		assert_int_equal(ntlb, 0);
+		/* The guest PTE is read at the PT's host-physical address either way. */
+		assert_int_equal(w.refs[19].dim, VMEM_DIM_GUEST);
+		assert_int_equal(w.refs[19].level, 1);
+		assert_int_equal(w.refs[19].served, VMEM_SERVED_MEM);
+		assert_int_equal(mt_host_lookup(m, 0, 0x4000, &hpa, NULL), 0);
+		assert_int_equal(w.refs[19].table, hpa);
+		vmem_mmu_destroy(m);
+	}
+}
+
+/*
+ * Combined entries, with the nested TLB: the walk of B as in
+ * test_pwc_nested_same_2m_region_walk_makes_2_refs, but the PT's host walk is served by
+ * the guest PDE-cache entry (4 PWC) instead of the nested TLB (4 NTLB). First walk:
+ * 15 + 4 = 19 PWC, guest PTE 1 memory, final gPA 0x5000: host PDE-cache hit, 3 PWC +
+ * 1 memory: 2 memory, 22 PWC, 0 NTLB. Second walk: 0x5000 now hits the nested TLB:
+ * 1 memory, 19 PWC, 4 NTLB.
+ */
+static void test_pwc_nested_combined_entry_skips_next_tables_host_walk(void **state)
+{
+	struct vmem_mmu *m = nested_no_tlb("combined");
+	struct vmem_walk w;
+	unsigned mem, pwc, ntlb;
+
+	(void)state;
 	mt_translate(m, 0, 1, A, VMEM_ACC_LOAD, NULL);
 	mt_translate(m, 0, 1, B, VMEM_ACC_LOAD, NULL);
-	/* As above but without a nested TLB: the PT's gPA 0x4000 is walked with a host
-	 * PDE-cache hit (3 PWC + 1 memory) instead of 4 nested-TLB hits: 3 memory refs. */
+	vmem_mmu_flush_caches(m);
+	mt_translate(m, 0, 1, A, VMEM_ACC_LOAD, NULL);
 	mt_translate(m, 0, 1, B, VMEM_ACC_LOAD, &w);
 	count_served(&w, &mem, &pwc, &ntlb);
 	assert_int_equal(w.nrefs, 24);
-	assert_int_equal(mem, 3);     /* host PTE of 0x4000, guest PTE, host PTE of 0x5000 */
-	assert_int_equal(pwc, 21);    /* 15 + 3 + 3 */
+	assert_int_equal(mem, 2);
+	assert_int_equal(pwc, 22);
 	assert_int_equal(ntlb, 0);
+	for (unsigned k = 15; k < 19; k++) {
+		assert_int_equal(w.refs[k].dim, VMEM_DIM_HOST);
+		assert_int_equal(w.refs[k].gstep, 1);
+		assert_int_equal(w.refs[k].input, 0x4000);
+		assert_int_equal(w.refs[k].served, VMEM_SERVED_PWC);
+	}
+	mt_translate(m, 0, 1, B, VMEM_ACC_LOAD, &w);
+	count_served(&w, &mem, &pwc, &ntlb);
+	assert_int_equal(mem, 1);
+	assert_int_equal(pwc, 19);
+	assert_int_equal(ntlb, 4);
 	vmem_mmu_destroy(m);
 }
 
@@ -335,13 +401,14 @@ static void test_ntlb_nested_warm_walk_with_large_host_pages_keeps_cold_shape(vo
 	 * walk.h: a skipped reference is still recorded, "so the record always has the walk's
 	 * full shape and counts only differ in served". Nested 4/4, guest 4 KiB, host 2 MiB:
 	 * every host walk is 3 references, a cold walk 4*(3+1)+3 = 19.
-	 * Warm walk of A: guest PDE-cache hit skips guest steps 4, 3, 2 with their host walks:
+	 * pwc.nested=guest_physical. Warm walk of A: guest PDE-cache hit skips guest steps 4, 3, 2 with their host walks:
 	 * 3*(3+1) = 12 served by the PWC; the PT's gPA hits the nested TLB: 3; the guest PTE
 	 * from memory: 1; the final gPA hits the nested TLB: 3. 19 references: 1 memory,
 	 * 12 PWC, 6 nested TLB.
 	 */
 	mt_config(&c, VMEM_MODE_NESTED, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_2M);
 	mt_no_tlb(&c);
+	mt_set(&c, "pwc.nested", "guest_physical");
 	m = mt_create(&c);
 	mt_translate(m, 0, 1, A, VMEM_ACC_LOAD, NULL);
 	vmem_mmu_flush_caches(m);
@@ -603,6 +670,176 @@ static void test_tlb_pcid_tags_of_asids_4095_apart_do_not_alias(void **state)
 	vmem_mmu_destroy(m);
 }
 
+/*
+ * Without VPIDs, every VM exit and the VM entry after it invalidate the linear and combined
+ * mappings of VPID 0 (SDM Vol. 3C, 29.4.3.1): the TLB and the guest paging-structure
+ * caches, not only a VM switch. Guest-physical mappings (nested TLB, host walk caches) are
+ * tagged by EPTP and survive.
+ *
+ * Nested 4/4, default caches, one VM, asid 1:
+ *   1. A's first touch maps guest root 0, data 0x1000, PDPT 0x2000, PD 0x3000, PT 0x4000;
+ *      the walks that follow the EPT violations leave all five gPAs in the nested TLB.
+ *   2. B's first touch: guest fault (no exit in nested mode), then the final gPA 0x5000 is
+ *      not host-mapped: EPT violation, an exit. vpid=0: TLB and guest PWC flushed here; the
+ *      retried walk of B refills the guest PWC with the PML4E, PDPTE and PDE of the region
+ *      that A shares.
+ *   3. A: vpid=1: still an L1 TLB hit, no walk. vpid=0: TLB miss; the guest PDE-cache hit
+ *      skips guest steps 4, 3, 2 and their host walks (3 * (4 + 1) = 15 PWC) and, the
+ *      entry being combined (the default pwc.nested), the PT's host walk (4 PWC); the
+ *      data gPA 0x1000 hits the nested TLB (4); the guest PTE is the one memory
+ *      reference: 24 = 1 + 19 + 4. The nested TLB kept 0x1000 through the exits.
+ */
+static void test_tlb_nested_exit_without_vpid_flushes_tlb_and_guest_pwc(void **state)
+{
+	struct vmem_mmu_config c;
+	struct vmem_mmu *m;
+	struct vmem_walk w;
+	unsigned mem, pwc, ntlb;
+
+	(void)state;
+	for (int vpid = 1; vpid >= 0; vpid--) {
+		mt_config(&c, VMEM_MODE_NESTED, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
+		c.vpid = vpid;
+		m = mt_create(&c);
+		mt_touch(m, 0, 1, A, VMEM_ACC_LOAD);
+		mt_touch(m, 0, 1, B, VMEM_ACC_LOAD);
+		assert_int_equal(mt_stat(m, "exits.ept_violation"), 6);  /* 0, 0x1000..0x5000 */
+		assert_int_equal(mt_stat(m, "vm_switches"), 0);
+		mt_translate(m, 0, 1, A, VMEM_ACC_LOAD, &w);
+		if (vpid) {
+			assert_int_equal(w.tlb_hit, VMEM_TLB_HIT_L1);
+			assert_int_equal(w.walks, 0);
+		} else {
+			assert_int_equal(w.tlb_hit, VMEM_TLB_MISS);
+			assert_int_equal(w.walks, 1);
+			count_served(&w, &mem, &pwc, &ntlb);
+			assert_int_equal(w.nrefs, 24);
+			assert_int_equal(mem, 1);
+			assert_int_equal(pwc, 19);
+			assert_int_equal(ntlb, 4);
+		}
+		vmem_mmu_destroy(m);
+	}
+}
+
+/*
+ * The same rule under shadow paging (shadow.sync=trap), where the TLB and walk caches hold
+ * shadow translations. A's first touch exits (CR3 load, guest fault, PTE write, hidden
+ * fault); B's first touch exits too (guest fault, PTE write to the shadowed PT, hidden
+ * fault). vpid=1: A still hits L1. vpid=0: A's TLB entry went with B's exits; the retried
+ * walk of B after its hidden fault refilled the PWC with the region's path, so A's shadow
+ * walk is a PDE-cache hit (3 skipped) and one PTE read.
+ */
+static void test_tlb_shadow_exit_without_vpid_flushes_tlb_and_pwc(void **state)
+{
+	struct vmem_mmu_config c;
+	struct vmem_mmu *m;
+	struct vmem_walk w;
+	unsigned mem, pwc, ntlb;
+
+	(void)state;
+	for (int vpid = 1; vpid >= 0; vpid--) {
+		mt_config(&c, VMEM_MODE_SHADOW, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
+		c.vpid = vpid;
+		c.shadow_sync = VMEM_SHADOW_TRAP;
+		m = mt_create(&c);
+		mt_touch(m, 0, 1, A, VMEM_ACC_LOAD);
+		mt_touch(m, 0, 1, B, VMEM_ACC_LOAD);
+		assert_int_equal(mt_stat(m, "exits.hidden_fault"), 2);
+		mt_translate(m, 0, 1, A, VMEM_ACC_LOAD, &w);
+		if (vpid) {
+			assert_int_equal(w.tlb_hit, VMEM_TLB_HIT_L1);
+			assert_int_equal(w.walks, 0);
+		} else {
+			assert_int_equal(w.tlb_hit, VMEM_TLB_MISS);
+			assert_int_equal(w.walks, 1);
+			assert_int_equal(w.exits, 0);
+			count_served(&w, &mem, &pwc, &ntlb);
+			assert_int_equal(mem, 1);
+			assert_int_equal(pwc, 3);
+		}
+		vmem_mmu_destroy(m);
+	}
+}
+
+/*
+ * pcid.mode=linux with pcid.count=6: Linux's choose_new_asid (arch/x86/mm/tlb.c). The VM
+ * boots with next_asid = 1 (slot 0 is init_mm's). Native, default TLB; A in asids 1..8,
+ * each first touch a CR3 load that allocates a slot round-robin:
+ *   asid 1..5 -> slots 1..5; asid 6 -> next_asid 6 >= 6: slot 0, next_asid = 1;
+ *   asid 7 -> slot 1 (asid 1 loses it, its PCID flushed); asid 8 -> slot 2 (asid 2's).
+ *   Slots: 0:6 1:7 2:8 3:3 4:4 5:5, next_asid 3.
+ * Reloads, each a CR3 load, and whether A's translation survived in the TLB:
+ *   3: slot 3 holds it: no-flush load, hit.
+ *   1: no slot: slot 3 (next_asid 3 -> 4), asid 3 loses it, flushed: miss.
+ *   3: no slot: slot 4 (-> 5), asid 4's: miss. (LRU would have taken slot 4 for asid 1
+ *      and found asid 3 here: round-robin is what Linux does.)
+ *   5: slot 5: hit.  6: slot 0: hit.  8: slot 2: hit.
+ *   4: no slot: slot 5 (-> 6), asid 5's: miss.
+ *   5: no slot: 6 >= 6, slot 0, next_asid 1; asid 6's: miss.
+ *   6: slot 1 (asid 7's): miss.  7: slot 2 (asid 8's): miss.
+ * With pcid.mode=per_as every address space keeps its own PCID: all ten reloads hit
+ * (in L1 or, after set conflicts among the eight copies of A, the STLB).
+ */
+static void test_tlb_pcid_linux_mode_reuses_six_slots_round_robin(void **state)
+{
+	static const uint32_t reload[10] = { 3, 1, 3, 5, 6, 8, 4, 5, 6, 7 };
+	static const bool hit[10] = { 1, 0, 0, 1, 1, 1, 0, 0, 0, 0 };
+	struct vmem_mmu_config c;
+	struct vmem_walk w;
+
+	(void)state;
+	for (int linux_mode = 1; linux_mode >= 0; linux_mode--) {
+		struct vmem_mmu *m;
+
+		mt_config(&c, VMEM_MODE_NATIVE, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
+		mt_set(&c, "pcid.mode", linux_mode ? "linux" : "per_as");
+		mt_set(&c, "pcid.count", "6");
+		m = mt_create(&c);
+		for (uint32_t asid = 1; asid <= 8; asid++)
+			mt_touch(m, 0, asid, A, VMEM_ACC_LOAD);
+		for (unsigned i = 0; i < 10; i++) {
+			mt_translate(m, 0, reload[i], A, VMEM_ACC_LOAD, &w);
+			if (!linux_mode || hit[i])
+				assert_int_not_equal(w.tlb_hit, VMEM_TLB_MISS);
+			else
+				assert_int_equal(w.tlb_hit, VMEM_TLB_MISS);
+			/* Never another address space's frame. */
+			assert_int_equal(w.pa, mt_gpa(m, 0, reload[i], A));
+			assert_int_equal(w.guest_faults, 0);
+		}
+		assert_int_equal(mt_stat(m, "context_switches"), 8 + 10);
+		vmem_mmu_destroy(m);
+	}
+}
+
+/* A slot's reuse flushes its paging-structure-cache entries too: asid 1's PDE-cache
+ * entry for A is gone once asid 2 took its slot (pcid.count=1: every switch reuses slot
+ * 0). No TLB: asid 1's A walks 4 references again, instead of 1 with per_as PCIDs. */
+static void test_pwc_pcid_linux_mode_slot_reuse_flushes_pwc(void **state)
+{
+	struct vmem_mmu_config c;
+	struct vmem_walk w;
+	unsigned mem, pwc, ntlb;
+
+	(void)state;
+	for (int linux_mode = 1; linux_mode >= 0; linux_mode--) {
+		struct vmem_mmu *m;
+
+		mt_config(&c, VMEM_MODE_NATIVE, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
+		mt_no_tlb(&c);
+		mt_set(&c, "pcid.mode", linux_mode ? "linux" : "per_as");
+		mt_set(&c, "pcid.count", "1");
+		m = mt_create(&c);
+		mt_translate(m, 0, 1, A, VMEM_ACC_LOAD, NULL);
+		mt_translate(m, 0, 2, E, VMEM_ACC_LOAD, NULL);
+		mt_translate(m, 0, 1, A, VMEM_ACC_LOAD, &w);
+		count_served(&w, &mem, &pwc, &ntlb);
+		assert_int_equal(mem, linux_mode ? 4 : 1);
+		vmem_mmu_destroy(m);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -614,6 +851,7 @@ int main(void)
 		cmocka_unit_test(test_pwc_cr3_load_without_pcid_flushes_with_pcid_keeps),
 		cmocka_unit_test(test_pwc_nested_same_2m_region_walk_makes_2_refs),
 		cmocka_unit_test(test_ntlb_nested_absent_walk_uses_host_pwc_only),
+		cmocka_unit_test(test_pwc_nested_combined_entry_skips_next_tables_host_walk),
 		cmocka_unit_test(test_ntlb_nested_warm_walk_with_large_host_pages_keeps_cold_shape),
 		cmocka_unit_test(test_tlb_hit_walk_record_carries_pa_and_size),
 		cmocka_unit_test(test_tlb_repeated_access_hits_l1),
@@ -625,6 +863,10 @@ int main(void)
 		cmocka_unit_test(test_tlb_protect_invlpg_then_store_faults_once),
 		cmocka_unit_test(test_tlb_nested_unmap_of_guest_2m_page_drops_4k_fragments),
 		cmocka_unit_test(test_tlb_pcid_tags_of_asids_4095_apart_do_not_alias),
+		cmocka_unit_test(test_tlb_nested_exit_without_vpid_flushes_tlb_and_guest_pwc),
+		cmocka_unit_test(test_tlb_shadow_exit_without_vpid_flushes_tlb_and_pwc),
+		cmocka_unit_test(test_tlb_pcid_linux_mode_reuses_six_slots_round_robin),
+		cmocka_unit_test(test_pwc_pcid_linux_mode_slot_reuse_flushes_pwc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

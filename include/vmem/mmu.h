@@ -50,6 +50,20 @@ enum vmem_shadow_sync {
 	VMEM_SHADOW_UNSYNC = 1,  /* last-level pages go unsync; resync at INVLPG / CR3 load */
 };
 
+/* How the guest OS hands out PCIDs (with pcid on). */
+enum vmem_pcid_mode {
+	VMEM_PCID_PER_AS = 0,    /* one PCID per address space, kept for its lifetime */
+	VMEM_PCID_LINUX = 1,     /* Linux: pcid_count per-CPU slots reused round-robin */
+};
+
+/* What a guest paging-structure-cache entry holds under nested paging. */
+enum vmem_pwc_nested {
+	VMEM_PWC_NESTED_COMBINED = 0,        /* host-physical address of the next guest table
+	                                      * (Intel: combined paging-structure-cache entries) */
+	VMEM_PWC_NESTED_GUEST_PHYSICAL = 1,  /* its guest-physical address: the walk translates
+	                                      * it through the host table (or nested TLB) */
+};
+
 struct vmem_mmu_config {
 	enum vmem_mode mode;
 	unsigned guest_levels;               /* 4 or 5 */
@@ -61,11 +75,15 @@ struct vmem_mmu_config {
 	unsigned guest_placement;            /* 0 sequential, 1 random */
 	unsigned host_placement;
 	bool pcid;                           /* CR3 loads keep the TLB (PCID tags) */
+	enum vmem_pcid_mode pcid_mode;
+	unsigned pcid_count;                 /* slots of VMEM_PCID_LINUX (Linux: 6) */
 	bool vpid;                           /* VM switches keep the TLB (VPID tags) */
 	enum vmem_shadow_sync shadow_sync;
 	unsigned shadow_roots;               /* shadow roots cached per VM */
+	unsigned shadow_max_pages;           /* shadow table pages per VM; 0: from guest_mem */
 	struct vmem_tlb_config tlb;
 	struct vmem_pwc_config pwc;          /* guest/native/shadow walks */
+	enum vmem_pwc_nested pwc_nested;     /* nested walks: what guest PWC entries hold */
 	struct vmem_pwc_config host_pwc;     /* host (EPT) walks */
 	struct vmem_cache_geom ntlb;         /* nested TLB: gPA -> hPA */
 	struct vmem_cost cost;

@@ -44,6 +44,10 @@ for stat in accesses translations tlb.misses faults.guest guest.pte_writes; do
 	check "$stat equal in nested and native" "$n" "$(col "$tmp/out.csv" nested $stat)"
 	check "$stat equal in shadow and native" "$n" "$(col "$tmp/out.csv" shadow $stat)"
 done
+# The host maps the same guest-physical pages (data and guest page tables) in both
+# virtualized modes: one host fault each.
+check "faults.host equal in shadow and nested" "$(col "$tmp/out.csv" nested faults.host)" \
+	"$(col "$tmp/out.csv" shadow faults.host)"
 # Each first touch of a page is one guest fault; native mode has no exits.
 check "native mode exits" 0 "$(col "$tmp/out.csv" native exits.total)"
 # Shadow exits add up by cause.
