@@ -7,9 +7,8 @@
  *                  Architectures Optimization Reference Manual, 2.2, table "Cache
  *                  Parameters of the Skylake Microarchitecture" (L1D 4, L2 12, L3 44).
  *   tlb_l1_hit 0   an L1 DTLB lookup runs alongside the (VIPT) L1D access.
- *   tlb_l2_hit 9   an L1 DTLB miss that hits the STLB. Intel does not document it;
- *                  an assumption in the range microbenchmarks report (11 cycles on Ivy
- *                  Bridge, 12 on Haswell in one 2013 measurement, see the docs).
+ *   tlb_l2_hit 9   an L1 DTLB miss that hits the STLB. Intel does not document it: an
+ *                  assumption between an L1D hit (4) and an L2 hit (12), see the docs.
  *   walk_start 0   fixed cost of starting a walk: an assumption, folded into ref_mem.
  *   ref_mem 20     one page-walk load. The walker's loads go through the data caches, so
  *                  this sits between an L2 hit (12) and an L3 hit (44) of the same table:
@@ -23,8 +22,8 @@
  *                  recent core, not a measurement.
  *   guest_fault 5000, host_fault 5000   an anonymous first touch (allocate, zero, map):
  *                  an assumption of a few microseconds; docs/COST-MODEL.md gives the
- *                  3.2-4.5 us measured on the (virtualized) development machine as an
- *                  upper bound.
+ *                  3.2-4.5 us measured on a (virtualized) test machine as an upper
+ *                  bound.
  *   shadow_fill 600, pte_emulate 800, resync 3000   VMM work inside an exit: a software
  *                  walk of the guest table and a shadow update; decoding and emulating the
  *                  trapping store; re-reading 512 guest entries (~6 cycles each).
