@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "vmem/mmu.h"
+#include "vmem/mrc.h"
 #include "vmem/trace.h"
 
 #define BATCH 4096
@@ -36,6 +37,8 @@ static const char usage[] =
 "      --csv FILE       write one CSV row per trace and mode (header = statistic names)\n"
 "      --json FILE      write the configuration and statistics as JSON\n"
 "      --hist FILE      write the distribution of memory references per walk as CSV\n"
+"      --mrc FILE       write each TLB array's miss-ratio curve as CSV (misses of every\n"
+"                       associativity up to 8 x the configured one, same sets; one pass)\n"
 "      --label TEXT     label for the CSV/JSON rows (default: the trace file name)\n"
 "  -f, --format FMT     trace format: auto, lackey, champsim, vmt (default: auto)\n"
 "      --skip-bad       count and skip malformed trace records instead of stopping\n"
@@ -52,7 +55,7 @@ static const char usage[] =
 struct options {
 	struct vmem_mmu_config cfg;
 	bool modes[VMEM_MODES];
-	const char *csv, *json, *hist, *label;
+	const char *csv, *json, *hist, *label, *mrc;
 	struct vmem_trace_reader_opts ropts;
 	uint64_t limit;
 	bool quiet;
@@ -108,7 +111,7 @@ static void help_config(void)
 
 static void parse_args(int argc, char **argv, struct options *o)
 {
-	enum { O_TLB = 256, O_PWC, O_CSV, O_JSON, O_HIST, O_LABEL, O_SKIP, O_HELPCFG };
+	enum { O_TLB = 256, O_PWC, O_CSV, O_JSON, O_HIST, O_LABEL, O_SKIP, O_HELPCFG, O_MRC };
 	static const struct option longopts[] = {
 		{ "mode", required_argument, NULL, 'm' },
 		{ "set", required_argument, NULL, 's' },
@@ -118,6 +121,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "csv", required_argument, NULL, O_CSV },
 		{ "json", required_argument, NULL, O_JSON },
 		{ "hist", required_argument, NULL, O_HIST },
+		{ "mrc", required_argument, NULL, O_MRC },
 		{ "label", required_argument, NULL, O_LABEL },
 		{ "format", required_argument, NULL, 'f' },
 		{ "skip-bad", no_argument, NULL, O_SKIP },
@@ -144,6 +148,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case O_CSV: o->csv = optarg; break;
 		case O_JSON: o->json = optarg; break;
 		case O_HIST: o->hist = optarg; break;
+		case O_MRC: o->mrc = optarg; break;
 		case O_LABEL: o->label = optarg; break;
 		case 'f':
 			if (vmem_trace_format_parse(optarg, &o->ropts.format))
@@ -462,7 +467,7 @@ static void hist_rows(FILE *f, const char *label, struct run *runs, int nruns)
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
-	FILE *csv = NULL, *json = NULL, *hist = NULL;
+	FILE *csv = NULL, *json = NULL, *hist = NULL, *mrc = NULL;
 
 	vmem_mmu_config_default(&o.cfg);
 	vmem_trace_reader_opts_default(&o.ropts);
@@ -479,6 +484,10 @@ int main(int argc, char **argv)
 		hist = open_out(o.hist);
 		fprintf(hist, "trace,mode,refs,walks\n");
 	}
+	if (o.mrc) {
+		mrc = open_out(o.mrc);
+		vmem_mrc_csv_header(mrc);
+	}
 	for (int t = optind; t < argc; t++) {
 		const char *path = argv[t], *label = o.label ? o.label : basename_of(path);
 		struct run runs[VMEM_MODES];
@@ -492,6 +501,8 @@ int main(int argc, char **argv)
 				continue;
 			cfg.mode = (enum vmem_mode)mode;
 			err = vmem_mmu_create(&cfg, &runs[nruns].mmu);
+			if (!err && mrc)
+				err = vmem_mmu_enable_mrc(runs[nruns].mmu, 0);
 			if (err)
 				die("inconsistent configuration: %s%s", vmem_strerror(err), "");
 			runs[nruns++].mode = (enum vmem_mode)mode;
@@ -505,6 +516,8 @@ int main(int argc, char **argv)
 			json_trace(json, path, label, runs, nruns, t == optind);
 		if (hist)
 			hist_rows(hist, label, runs, nruns);
+		for (int r = 0; mrc && r < nruns; r++)
+			vmem_mmu_mrc_csv(mrc, label, runs[r].mmu);
 		for (int r = 0; r < nruns; r++)
 			vmem_mmu_destroy(runs[r].mmu);
 	}
@@ -516,5 +529,7 @@ int main(int argc, char **argv)
 	}
 	if (hist)
 		close_out(hist, o.hist);
+	if (mrc)
+		close_out(mrc, o.mrc);
 	return 0;
 }
