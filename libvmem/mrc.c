@@ -66,7 +66,14 @@
  * Layout: per set, W key slots and W tag slots (the context with bit 32 set for a valid
  * entry, 0 for a hole), most recent first, and the number of slots in use (len; slots from
  * len on are holes and are not scanned). Trailing holes are trimmed from len. A reference
- * scans the set once, noting the first hole, then moves at most W slots (memmove).
+ * scans the keys of its set once, then moves at most W slots (memmove). Three shortcuts
+ * keep the common cases cheap, none changes a result:
+ *   - each set counts its holes below len; a set without holes is not searched for one;
+ *   - each set keeps the OR of every key stored since it was last empty: a key with a bit
+ *     outside it cannot be there, so the scan is skipped (the STLB's 2 MiB probe in a run
+ *     of 4 KiB pages: the page size is in the key's high bits);
+ *   - the last two lookups that missed, with the topmost hole they found, are remembered
+ *     until the stacks change: the fill that follows a miss then needs no second scan.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -76,15 +83,31 @@
 #include "mrc_internal.h"
 
 #define MRC_VALID (1ull << 32)
-#define MRC_NO_GROUP UINT32_MAX
+#define MRC_NONE UINT32_MAX
+
+struct mrc_set {
+	uint32_t len;        /* slots in use */
+	uint32_t holes;      /* holes among them */
+	uint64_t key_or;     /* OR of the keys stored since the set was last empty */
+};
+
+/* A lookup that found nothing, valid while version is the profiler's. */
+struct mrc_miss {
+	uint64_t key, tag;
+	uint64_t version;
+	uint32_t hole;       /* topmost hole of the set, or MRC_NONE */
+};
 
 struct vmem_mrc {
 	uint64_t *keys;      /* [sets * ways] */
 	uint64_t *tags;      /* [sets * ways]: ctx | MRC_VALID, 0 for a hole */
-	uint32_t *len;       /* [sets]: slots in use */
+	struct mrc_set *set; /* [sets] */
 	uint64_t *hits;      /* [ways + 1]: lookups found at depth d, d = 1..ways */
 	uint64_t lookups;
 	uint64_t set_mask;
+	uint64_t version;    /* incremented by every change of the stacks */
+	struct mrc_miss miss[2];
+	uint32_t next_miss;
 	uint32_t sets;
 	uint32_t ways;
 	bool grouped;        /* lookups are counted by mrc_group_end */
@@ -108,15 +131,16 @@ int vmem_mrc_create(uint32_t sets, uint32_t max_ways, struct vmem_mrc **out)
 	n = (size_t)sets * max_ways;
 	p->keys = calloc(n, sizeof(*p->keys));
 	p->tags = calloc(n, sizeof(*p->tags));
-	p->len = calloc(sets, sizeof(*p->len));
+	p->set = calloc(sets, sizeof(*p->set));
 	p->hits = calloc((size_t)max_ways + 1, sizeof(*p->hits));
-	if (p->keys == NULL || p->tags == NULL || p->len == NULL || p->hits == NULL) {
+	if (p->keys == NULL || p->tags == NULL || p->set == NULL || p->hits == NULL) {
 		vmem_mrc_destroy(p);
 		return VMEM_ENOMEM;
 	}
 	p->sets = sets;
 	p->ways = max_ways;
 	p->set_mask = (uint64_t)sets - 1;
+	p->version = 1;   /* the zeroed miss memo is stale */
 	*out = p;
 	return 0;
 }
@@ -127,86 +151,111 @@ void vmem_mrc_destroy(struct vmem_mrc *p)
 		return;
 	free(p->keys);
 	free(p->tags);
-	free(p->len);
+	free(p->set);
 	free(p->hits);
 	free(p);
 }
 
 /*
- * Finds (key, tag) in its set: returns its index (0-based) or len when absent, and the
- * index of the topmost hole above it in *hole (or UINT32_MAX).
+ * Finds (key, tag) in set s: returns its index (0-based) or len when absent, and the
+ * index of the topmost hole above it in *hole (or MRC_NONE).
  */
-static inline uint32_t find(const struct vmem_mrc *p, size_t base, uint32_t len, uint64_t key,
-			    uint64_t tag, uint32_t *hole)
+static inline uint32_t find(const struct vmem_mrc *p, uint64_t s, uint64_t key, uint64_t tag,
+			    uint32_t *hole)
 {
+	const struct mrc_set *st = &p->set[s];
+	const size_t base = (size_t)s * p->ways;
 	const uint64_t *keys = p->keys + base;
 	const uint64_t *tags = p->tags + base;
-	uint32_t h = UINT32_MAX;
-	uint32_t i;
+	const uint32_t len = st->len;
+	uint32_t i = len;
 
-	for (i = 0; i < len; i++) {
-		if (keys[i] == key && tags[i] == tag)
-			break;
-		if (tags[i] == 0 && h == UINT32_MAX)
-			h = i;
+	*hole = MRC_NONE;
+	if ((key & ~st->key_or) == 0) {   /* else it has a bit no stored key has: absent */
+		for (uint32_t k = 0; k < len; k++) {
+			if (keys[k] == key && tags[k] == tag) {
+				i = k;
+				break;
+			}
+		}
 	}
-	*hole = h;
+	if (st->holes != 0) {
+		for (uint32_t k = 0; k < i; k++) {
+			if (tags[k] == 0) {
+				*hole = k;
+				break;
+			}
+		}
+	}
 	return i;
 }
 
 /* Drops trailing holes from the set's slots in use. */
-static inline void trim(struct vmem_mrc *p, uint64_t set)
+static inline void trim(struct vmem_mrc *p, uint64_t s)
 {
-	const uint64_t *tags = p->tags + set * p->ways;
-	uint32_t len = p->len[set];
+	struct mrc_set *st = &p->set[s];
+	const uint64_t *tags = p->tags + s * p->ways;
 
-	while (len > 0 && tags[len - 1] == 0)
-		len--;
-	p->len[set] = len;
+	while (st->len > 0 && tags[st->len - 1] == 0) {
+		st->len--;
+		st->holes--;
+	}
+	if (st->len == 0)
+		st->key_or = 0;
 }
 
 /* The use rule of the file comment: (key, tag), found at index i (len: absent), goes on top. */
-static inline void to_front(struct vmem_mrc *p, uint64_t set, uint32_t i, uint32_t hole,
-			    uint64_t key, uint64_t tag)
+static void to_front(struct vmem_mrc *p, uint64_t s, uint32_t i, uint32_t hole, uint64_t key,
+		     uint64_t tag)
 {
-	const size_t base = (size_t)set * p->ways;
+	struct mrc_set *st = &p->set[s];
+	const size_t base = (size_t)s * p->ways;
 	uint64_t *keys = p->keys + base;
 	uint64_t *tags = p->tags + base;
-	uint32_t len = p->len[set];
+	const uint32_t len = st->len;
 	uint32_t shift;   /* slots 0..shift-1 move down one */
 
-	if (hole != UINT32_MAX) {
+	p->version++;
+	st->key_or |= key;
+	if (hole != MRC_NONE) {
 		shift = hole;              /* the hole at `hole` is consumed */
+		st->holes--;
 	} else if (i < len) {
 		shift = i;                 /* the slot of X is reused */
+	} else if (len < p->ways) {
+		shift = len;               /* the stack grows */
+		st->len++;
 	} else {
-		/* Absent, no hole among the slots in use: the stack grows, or the entry at the
-		 * bottom falls off when it is full. */
-		if (len < p->ways)
-			p->len[set] = ++len;
-		shift = len - 1;
+		shift = len - 1;           /* the entry at the bottom falls off */
 	}
 	memmove(keys + 1, keys, shift * sizeof(*keys));
 	memmove(tags + 1, tags, shift * sizeof(*tags));
 	keys[0] = key;
 	tags[0] = tag;
-	if (hole != UINT32_MAX && i < len) {
+	if (hole != MRC_NONE && i < len) {
 		tags[i] = 0;               /* X's old position becomes a hole */
+		st->holes++;
 		if (i == len - 1)
-			trim(p, set);
+			trim(p, s);
 	}
 }
 
 uint32_t vmem_mrc_lookup(struct vmem_mrc *p, uint64_t key, uint32_t ctx)
 {
-	const uint64_t set = key & p->set_mask;
+	const uint64_t s = key & p->set_mask;
 	const uint64_t tag = (uint64_t)ctx | MRC_VALID;
 	uint32_t hole, i, depth = 0;
 
-	i = find(p, (size_t)set * p->ways, p->len[set], key, tag, &hole);
-	if (i < p->len[set]) {
+	i = find(p, s, key, tag, &hole);
+	if (i < p->set[s].len) {
 		depth = i + 1;
-		to_front(p, set, i, hole, key, tag);
+		if (i != 0)
+			to_front(p, s, i, hole, key, tag);
+	} else {
+		struct mrc_miss *m = &p->miss[p->next_miss];
+
+		p->next_miss ^= 1;
+		*m = (struct mrc_miss){ key, tag, p->version, hole };
 	}
 	if (p->grouped) {
 		if (depth != 0 && (p->group == 0 || depth < p->group))
@@ -220,25 +269,35 @@ uint32_t vmem_mrc_lookup(struct vmem_mrc *p, uint64_t key, uint32_t ctx)
 
 void vmem_mrc_fill(struct vmem_mrc *p, uint64_t key, uint32_t ctx)
 {
-	const uint64_t set = key & p->set_mask;
+	const uint64_t s = key & p->set_mask;
 	const uint64_t tag = (uint64_t)ctx | MRC_VALID;
 	uint32_t hole, i;
 
-	i = find(p, (size_t)set * p->ways, p->len[set], key, tag, &hole);
-	if (i != 0 || p->len[set] == 0)   /* not already on top */
-		to_front(p, set, i, hole, key, tag);
+	for (unsigned k = 0; k < 2; k++) {
+		const struct mrc_miss *m = &p->miss[k];
+
+		if (m->version == p->version && m->key == key && m->tag == tag) {
+			to_front(p, s, p->set[s].len, m->hole, key, tag);
+			return;
+		}
+	}
+	i = find(p, s, key, tag, &hole);
+	if (i != 0 || p->set[s].len == 0)   /* not already on top */
+		to_front(p, s, i, hole, key, tag);
 }
 
 void vmem_mrc_invalidate(struct vmem_mrc *p, uint64_t key, uint32_t ctx)
 {
-	const uint64_t set = key & p->set_mask;
+	const uint64_t s = key & p->set_mask;
 	const uint64_t tag = (uint64_t)ctx | MRC_VALID;
 	uint32_t hole, i;
 
-	i = find(p, (size_t)set * p->ways, p->len[set], key, tag, &hole);
-	if (i < p->len[set]) {
-		p->tags[(size_t)set * p->ways + i] = 0;
-		trim(p, set);
+	i = find(p, s, key, tag, &hole);
+	if (i < p->set[s].len) {
+		p->version++;
+		p->tags[(size_t)s * p->ways + i] = 0;
+		p->set[s].holes++;
+		trim(p, s);
 	}
 }
 
@@ -246,19 +305,25 @@ void vmem_mrc_flush_ctx(struct vmem_mrc *p, uint32_t ctx, uint32_t mask)
 {
 	const uint32_t want = ctx & mask;
 
-	for (uint64_t set = 0; set < p->sets; set++) {
-		uint64_t *tags = p->tags + set * p->ways;
+	p->version++;
+	for (uint64_t s = 0; s < p->sets; s++) {
+		uint64_t *tags = p->tags + s * p->ways;
+		struct mrc_set *st = &p->set[s];
 
-		for (uint32_t i = 0; i < p->len[set]; i++)
-			if (tags[i] != 0 && ((uint32_t)tags[i] & mask) == want)
+		for (uint32_t i = 0; i < st->len; i++) {
+			if (tags[i] != 0 && ((uint32_t)tags[i] & mask) == want) {
 				tags[i] = 0;
-		trim(p, set);
+				st->holes++;
+			}
+		}
+		trim(p, s);
 	}
 }
 
 void vmem_mrc_flush_all(struct vmem_mrc *p)
 {
-	memset(p->len, 0, p->sets * sizeof(*p->len));
+	p->version++;
+	memset(p->set, 0, p->sets * sizeof(*p->set));
 }
 
 uint32_t vmem_mrc_sets(const struct vmem_mrc *p)

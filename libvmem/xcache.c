@@ -336,7 +336,7 @@ static inline void touch(struct vmem_xcache *c, uint64_t set, size_t base, uint3
 	}
 }
 
-bool vmem_xcache_lookup(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t *val)
+static inline bool lookup(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t *val)
 {
 	const uint64_t tag = (uint64_t)ctx | XC_VALID;
 	const uint64_t set = key & c->set_mask;
@@ -346,8 +346,6 @@ bool vmem_xcache_lookup(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint6
 	const uint32_t ways = c->ways;
 
 	c->stats.lookups++;
-	if (c->mrc != NULL)
-		vmem_mrc_lookup(c->mrc, key, ctx);
 	for (uint32_t w = 0; w < ways; w++) {
 		if (keys[w] == key && tags[w] == tag) {
 			c->stats.hits++;
@@ -359,7 +357,24 @@ bool vmem_xcache_lookup(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint6
 	return false;
 }
 
-bool vmem_xcache_fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t val)
+/*
+ * With a profiler, lookups and fills take these separate paths, kept out of line, so that
+ * the path without one stays a leaf function (a call in it would cost register saves).
+ */
+__attribute__((noinline)) static bool lookup_profiled(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t *val)
+{
+	vmem_mrc_lookup(c->mrc, key, ctx);
+	return lookup(c, key, ctx, val);
+}
+
+bool vmem_xcache_lookup(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t *val)
+{
+	if (c->mrc != NULL)
+		return lookup_profiled(c, key, ctx, val);
+	return lookup(c, key, ctx, val);
+}
+
+static inline bool fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t val)
 {
 	const uint64_t tag = (uint64_t)ctx | XC_VALID;
 	const uint64_t set = key & c->set_mask;
@@ -372,8 +387,6 @@ bool vmem_xcache_fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_
 
 	if (ways == 0)
 		return false;   /* absent: dropped */
-	if (c->mrc != NULL)
-		vmem_mrc_fill(c->mrc, key, ctx);
 	for (uint32_t w = 0; w < ways; w++) {
 		if (keys[w] == key && tags[w] == tag) {
 			c->vals[base + w] = val;
@@ -405,6 +418,20 @@ bool vmem_xcache_fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_
 	touch(c, set, base, way);
 	c->stats.fills++;
 	return evict;
+}
+
+__attribute__((noinline)) static bool fill_profiled(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t val)
+{
+	if (c->ways != 0)
+		vmem_mrc_fill(c->mrc, key, ctx);
+	return fill(c, key, ctx, val);
+}
+
+bool vmem_xcache_fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t val)
+{
+	if (c->mrc != NULL)
+		return fill_profiled(c, key, ctx, val);
+	return fill(c, key, ctx, val);
 }
 
 void vmem_xcache_invalidate(struct vmem_xcache *c, uint64_t key, uint32_t ctx)

@@ -300,7 +300,8 @@ static uint32_t gen_below(uint64_t *s, uint32_t n)
 
 /*
  * A random stream on `sets` sets: accesses (lookup, fill on a miss), plain fills,
- * invalidations, context flushes (by VPID or exact context) and full flushes. Every cache
+ * invalidations, context flushes (by VPID or exact context) and full flushes; one key in
+ * eight has bit 60 set, as the STLB tags a 2 MiB entry. Every cache
  * of w = 1..W ways gets the stream; the profiler rides on the cache of `host` ways (its
  * own misses and fills feed it). At checkpoints and at the end each cache's misses must
  * equal the curve at its w.
@@ -328,6 +329,9 @@ static void diff_run(uint32_t sets, uint32_t W, uint32_t host, uint32_t keyspace
 		uint64_t key = gen_below(&s, keyspace);
 		uint32_t ctx = VMEM_CTX(gen_below(&s, 2), gen_below(&s, 2));
 		uint64_t v;
+
+		if (gen_below(&s, 8) == 0)
+			key |= 1ull << 60;   /* a high bit, as the STLB's size tag */
 
 		if (op < 800) {
 			lookups++;
