@@ -510,6 +510,44 @@ static void test_mrc_e2e_zipf(void **state)
 	e2e_run("traces/synthetic/zipf-1g.vmt.zst", VMEM_MODE_NESTED, VMEM_PAGE_2M, l2w, l1w);
 }
 
+/*
+ * A warm-up: the counts restart after half the records, the stacks stay. The curve at the
+ * configured geometry (STLB 128 x 12, L1D 4K 16 x 4) then counts exactly the misses the
+ * machine has in the second half.
+ */
+static void test_mrc_reset_counts_after_warmup(void **state)
+{
+	struct vmem_mmu_config cfg;
+	struct vmem_trace_rec *recs;
+	size_t n = read_trace("traces/synthetic/multiproc-3.vmt.zst", &recs);
+	struct vmem_mmu *m = NULL;
+	struct vmem_mmu_stats before = { 0 };
+	const struct vmem_mmu_stats *after;
+	const struct vmem_mrc *l2, *l1;
+
+	(void)state;
+	vmem_mmu_config_default(&cfg);
+	assert_int_equal(vmem_mmu_create(&cfg, &m), 0);
+	assert_int_equal(vmem_mmu_enable_mrc(m, 0), 0);
+	for (size_t i = 0; i < n; i++) {
+		if (i == n / 2) {
+			before = *vmem_mmu_stats(m);
+			vmem_mmu_mrc_reset_counts(m);
+		}
+		assert_int_equal(vmem_mmu_apply(m, &recs[i]), 0);
+	}
+	after = vmem_mmu_stats(m);
+	l2 = vmem_mmu_mrc(m, VMEM_TLB_L2);
+	l1 = vmem_mmu_mrc(m, VMEM_TLB_L1D_4K);
+	assert_int_equal(vmem_mrc_lookups(l2), after->tlb_l2_lookups - before.tlb_l2_lookups);
+	assert_int_equal(vmem_mrc_misses(l2, 12), after->tlb_l2_misses - before.tlb_l2_misses);
+	assert_int_equal(vmem_mrc_lookups(l1), after->tlb_l1d_lookups - before.tlb_l1d_lookups);
+	assert_int_equal(vmem_mrc_misses(l1, 4), after->tlb_l1d_misses - before.tlb_l1d_misses);
+	assert_true(vmem_mrc_misses(l2, 12) > 0);
+	vmem_mmu_destroy(m);
+	free(recs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -521,6 +559,7 @@ int main(void)
 		cmocka_unit_test(test_mrc_differential_random_streams),
 		cmocka_unit_test(test_mrc_e2e_multiproc),
 		cmocka_unit_test(test_mrc_e2e_zipf),
+		cmocka_unit_test(test_mrc_reset_counts_after_warmup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
