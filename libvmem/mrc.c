@@ -55,10 +55,17 @@
  *   Flushes are invalidations of every matching entry, each a hole in place.
  * A lookup therefore hits cache w exactly when X is valid at a position <= w, which is
  * what the depth histogram counts. Keeping only W positions per set changes nothing for
- * w <= W: what falls off position W is outside every tracked T. The proof needs the miss
- * of a lookup in a cache w to be followed by that cache's fill of the same key before
- * the cache is used again (the TLB does so: a miss refills from the next level or after
- * the walk), since the stack moves X at the lookup already.
+ * w <= W: what falls off position W is outside every tracked T.
+ *
+ * The proof treats a lookup that finds X at depth d > w as cache w's miss AND its fill of
+ * X, since the stack moves X at the lookup already. So the stream must be such that a
+ * cache that misses fills the same key next, with no other change of its content in
+ * between (lookups that miss change nothing). The TLB does so: between a lookup of an
+ * array and that array's fill come only the other probes of the access and the page walk.
+ * A walk can fault and the fault can flush, but only for a translation that no TLB of
+ * any size holds (a cached translation has its table entries; the simulator flushes a
+ * context whenever it drops them), and such a lookup finds nothing in the stack either.
+ * Where a stream breaks the rule, the curve is that of caches that fill at the lookup.
  *
  * The differential test (tests/test_mrc.c) replays random streams with invalidations and
  * context flushes on real vmem_xcache instances of every w and checks the counts.

@@ -65,7 +65,8 @@ void vmem_mrc_destroy(struct vmem_mrc *p);
  *   lookup      counts a lookup; returns its stack depth (1..max_ways: a hit for every
  *               w >= depth) or 0 (a miss for every w); a found entry becomes the most
  *               recently used. The lookup is assumed to be followed, when it misses in a
- *               cache, by a fill of the same key before that cache is used again.
+ *               cache, by that cache's fill of the same key before any other change of
+ *               its content (libvmem/mrc.c says why the TLB satisfies this).
  *   fill        (key, ctx) becomes the most recently used entry (inserted if absent).
  *   invalidate  (key, ctx) leaves every cache; flush_ctx removes the entries whose context
  *               matches ctx under mask, flush_all every entry (as in vmem_xcache).
