@@ -423,7 +423,8 @@ static struct vmem_mmu *replay(const struct vmem_mmu_config *cfg, bool mrc,
 }
 
 /*
- * The trace through one profiled machine, then through machines whose STLB has w ways
+ * The trace through one profiled machine (with one more configuration assignment, if
+ * setting is not NULL), then through machines whose STLB has w ways
  * (128 sets, the default) and machines whose L1 data TLB for the page size `l1` has w ways
  * (its default sets): the STLB misses (tlb.l2.misses) and the L1D misses
  * (tlb.l1d.misses) of each must equal the curve at w. Guest and host map with the one
@@ -432,7 +433,7 @@ static struct vmem_mmu *replay(const struct vmem_mmu_config *cfg, bool mrc,
  * pages always miss).
  */
 static void e2e_run(const char *path, enum vmem_mode mode, enum vmem_page_size page,
-		    const uint32_t *l2_ways, const uint32_t *l1_ways)
+		    const char *setting, const uint32_t *l2_ways, const uint32_t *l1_ways)
 {
 	struct vmem_mmu_config cfg;
 	struct vmem_trace_rec *recs;
@@ -445,6 +446,8 @@ static void e2e_run(const char *path, enum vmem_mode mode, enum vmem_page_size p
 	cfg.mode = mode;
 	cfg.guest_page = page;
 	cfg.host_page = page;
+	if (setting != NULL)
+		assert_int_equal(vmem_mmu_config_assign(&cfg, setting, NULL, 0), 0);
 	prof = replay(&cfg, true, recs, n);
 	l2 = vmem_mmu_mrc(prof, VMEM_TLB_L2);
 	l1 = vmem_mmu_mrc(prof, (enum vmem_tlb_array)(VMEM_TLB_L1D_4K + page));
@@ -485,17 +488,24 @@ static void e2e_run(const char *path, enum vmem_mode mode, enum vmem_page_size p
 	free(recs);
 }
 
-/* Three processes with context switches, unmaps and protection changes (INVLPGs). */
+/*
+ * Three processes with context switches, unmaps and protection changes (INVLPGs and
+ * context flushes): with PCIDs; without them (every switch flushes the context); under
+ * shadow paging with one shadow root per VM (each switch drops another process's root and
+ * flushes its context).
+ */
 static void test_mrc_e2e_multiproc(void **state)
 {
+	static const char trace[] = "traces/synthetic/multiproc-3.vmt.zst";
 	static const uint32_t l2w[] = { 1, 2, 3, 5, 8, 12, 16, 24, 0 };
 	static const uint32_t l1w[] = { 1, 2, 3, 4, 6, 8, 0 };
+	static const uint32_t few[] = { 1, 3, 12, 0 };
 
 	(void)state;
-	e2e_run("traces/synthetic/multiproc-3.vmt.zst", VMEM_MODE_NATIVE, VMEM_PAGE_4K, l2w,
-		l1w);
-	e2e_run("traces/synthetic/multiproc-3.vmt.zst", VMEM_MODE_SHADOW, VMEM_PAGE_4K, l2w,
-		l1w);
+	e2e_run(trace, VMEM_MODE_NATIVE, VMEM_PAGE_4K, NULL, l2w, l1w);
+	e2e_run(trace, VMEM_MODE_SHADOW, VMEM_PAGE_4K, NULL, l2w, l1w);
+	e2e_run(trace, VMEM_MODE_NATIVE, VMEM_PAGE_4K, "pcid=0", few, few);
+	e2e_run(trace, VMEM_MODE_SHADOW, VMEM_PAGE_4K, "shadow.roots=1", few, few);
 }
 
 /* A Zipf footprint of 1 GiB with 4 KiB pages, and with 2 MiB pages under nested paging
@@ -506,8 +516,10 @@ static void test_mrc_e2e_zipf(void **state)
 	static const uint32_t l1w[] = { 1, 2, 4, 7, 0 };
 
 	(void)state;
-	e2e_run("traces/synthetic/zipf-1g.vmt.zst", VMEM_MODE_NATIVE, VMEM_PAGE_4K, l2w, l1w);
-	e2e_run("traces/synthetic/zipf-1g.vmt.zst", VMEM_MODE_NESTED, VMEM_PAGE_2M, l2w, l1w);
+	e2e_run("traces/synthetic/zipf-1g.vmt.zst", VMEM_MODE_NATIVE, VMEM_PAGE_4K, NULL, l2w,
+		l1w);
+	e2e_run("traces/synthetic/zipf-1g.vmt.zst", VMEM_MODE_NESTED, VMEM_PAGE_2M, NULL, l2w,
+		l1w);
 }
 
 /*
