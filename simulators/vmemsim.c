@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "vmem/mmu.h"
+#include "vmem/mrc.h"
 #include "vmem/trace.h"
 
 #define BATCH 4096
@@ -43,6 +44,9 @@ static const char usage[] =
 "      --json FILE      write the configuration and statistics as JSON\n"
 "      --hist FILE      write the distribution of memory references per walk as CSV\n"
 "                       (of the steady state when --warmup is given)\n"
+"      --mrc FILE       write each TLB array's miss-ratio curve as CSV (misses of every\n"
+"                       associativity up to 8 x the configured one, same sets; one pass;\n"
+"                       of the steady state when --warmup is given)\n"
 "      --label TEXT     label for the CSV/JSON rows (default: the trace file name)\n"
 "  -f, --format FMT     trace format: auto, lackey, champsim, vmt (default: auto)\n"
 "      --skip-bad       count and skip malformed trace records instead of stopping\n"
@@ -64,7 +68,7 @@ static const char usage[] =
 struct options {
 	struct vmem_mmu_config cfg;
 	bool modes[VMEM_MODES];
-	const char *csv, *json, *hist, *label;
+	const char *csv, *json, *hist, *label, *mrc;
 	struct vmem_trace_reader_opts ropts;
 	uint64_t limit;
 	uint64_t warmup;
@@ -143,7 +147,7 @@ static const char *warmup_text(uint64_t n)
 
 static void parse_args(int argc, char **argv, struct options *o)
 {
-	enum { O_TLB = 256, O_PWC, O_CSV, O_JSON, O_HIST, O_LABEL, O_SKIP, O_HELPCFG };
+	enum { O_TLB = 256, O_PWC, O_CSV, O_JSON, O_HIST, O_LABEL, O_SKIP, O_HELPCFG, O_MRC };
 	static const struct option longopts[] = {
 		{ "mode", required_argument, NULL, 'm' },
 		{ "set", required_argument, NULL, 's' },
@@ -153,6 +157,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "csv", required_argument, NULL, O_CSV },
 		{ "json", required_argument, NULL, O_JSON },
 		{ "hist", required_argument, NULL, O_HIST },
+		{ "mrc", required_argument, NULL, O_MRC },
 		{ "label", required_argument, NULL, O_LABEL },
 		{ "format", required_argument, NULL, 'f' },
 		{ "skip-bad", no_argument, NULL, O_SKIP },
@@ -181,6 +186,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case O_CSV: o->csv = optarg; break;
 		case O_JSON: o->json = optarg; break;
 		case O_HIST: o->hist = optarg; break;
+		case O_MRC: o->mrc = optarg; break;
 		case O_LABEL: o->label = optarg; break;
 		case 'f':
 			if (vmem_trace_format_parse(optarg, &o->ropts.format))
@@ -271,6 +277,7 @@ static void end_warmup(struct run *runs, int nruns)
 	for (int k = 0; k < nruns; k++) {
 		runs[k].cold = *vmem_mmu_stats(runs[k].mmu);
 		vmem_mmu_stats_reset(runs[k].mmu);
+		vmem_mmu_mrc_reset_counts(runs[k].mmu);
 	}
 }
 
@@ -576,7 +583,7 @@ static void hist_rows(FILE *f, const char *label, struct run *runs, int nruns)
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
-	FILE *csv = NULL, *json = NULL, *hist = NULL;
+	FILE *csv = NULL, *json = NULL, *hist = NULL, *mrc = NULL;
 
 	vmem_mmu_config_default(&o.cfg);
 	vmem_trace_reader_opts_default(&o.ropts);
@@ -593,6 +600,10 @@ int main(int argc, char **argv)
 		hist = open_out(o.hist);
 		fprintf(hist, "trace,mode,refs,walks\n");
 	}
+	if (o.mrc) {
+		mrc = open_out(o.mrc);
+		vmem_mrc_csv_header(mrc);
+	}
 	for (int t = optind; t < argc; t++) {
 		const char *path = argv[t], *label = o.label ? o.label : basename_of(path);
 		struct run runs[VMEM_MODES];
@@ -606,6 +617,8 @@ int main(int argc, char **argv)
 				continue;
 			cfg.mode = (enum vmem_mode)mode;
 			err = vmem_mmu_create(&cfg, &runs[nruns].mmu);
+			if (!err && mrc)
+				err = vmem_mmu_enable_mrc(runs[nruns].mmu, 0);
 			if (err)
 				die("inconsistent configuration: %s%s", vmem_strerror(err), "");
 			runs[nruns++].mode = (enum vmem_mode)mode;
@@ -626,6 +639,8 @@ int main(int argc, char **argv)
 			json_trace(json, path, label, runs, nruns, t == optind, &o);
 		if (hist)
 			hist_rows(hist, label, runs, nruns);
+		for (int r = 0; mrc && r < nruns; r++)
+			vmem_mmu_mrc_csv(mrc, label, runs[r].mmu);
 		for (int r = 0; r < nruns; r++)
 			vmem_mmu_destroy(runs[r].mmu);
 	}
@@ -637,5 +652,7 @@ int main(int argc, char **argv)
 	}
 	if (hist)
 		close_out(hist, o.hist);
+	if (mrc)
+		close_out(mrc, o.mrc);
 	return 0;
 }
