@@ -15,7 +15,8 @@
 #   plots/*.png, *.pdf    plots/plot.sh
 #
 # DEMO_TRACES="FILE..." replays other traces; DEMO_WARMUP=N sets the warm-up in records
-# (default 5000000, a quarter of each bundled large trace).
+# (default 5000000, a quarter of each bundled large trace); DEMO_OUT=DIR writes there
+# instead of out/.
 set -eu
 
 [ $# -eq 1 ] || { echo "usage: demo.sh BIN_DIR" >&2; exit 2; }
@@ -29,7 +30,7 @@ BUNDLED="traces/lackey/sort-large.lackey.zst traces/lackey/python-dictbig.lackey
 traces/lackey/zstd-long.lackey.zst"
 TRACES=${DEMO_TRACES:-$BUNDLED}
 WARMUP=${DEMO_WARMUP:-5000000}
-OUT=out
+OUT=${DEMO_OUT:-out}
 start=$(date +%s)
 
 case $WARMUP in ''|*[!0-9]*) echo "demo: DEMO_WARMUP=$WARMUP: expected a number of records" >&2; exit 2 ;; esac
