@@ -130,25 +130,82 @@ static uint64_t page_free_tree(struct vmem_pt *pt, struct pt_page *p)
 	uint64_t n = 1;
 
 	if (p->level > 1) {
-		for (unsigned i = 0; i < VMEM_PT_ENTRIES; i++)
-			if (p->child[i])
-				n += page_free_tree(pt, p->child[i]);
+		for (unsigned r = 0; r < p->used; r++) {
+			struct pt_page *c = pt_slot_child(p->slot + 2 * r);
+
+			if (c)
+				n += page_free_tree(pt, c);
+		}
 	}
 	pt->src.free(pt->src.ctx, p->pa >> 12);
 	pt->pages--;
+	free(p->slot);
 	free(p);
 	return n;
 }
 
-static void entry_write(struct vmem_pt *pt, struct pt_page *p, unsigned i, uint64_t e)
+/* Makes room for entry i (not present) at its rank; returns its slot, or NULL. */
+static uint64_t *slot_insert(struct pt_page *p, unsigned i)
 {
-	uint64_t old = p->e[i];
-	bool was = pt_entry_present(pt->format, old), is = pt_entry_present(pt->format, e);
+	unsigned sh = pt_slot_shift(p), w = i >> 6, r;
 
-	p->e[i] = e;
-	p->used = (uint16_t)(p->used + (is && !was) - (was && !is));
+	if (p->used == p->cap) {
+		/* Doubling from 16 bytes: one entry and its child pointer, or two entries. */
+		unsigned cap = p->cap ? 2u * p->cap : 2u >> sh;
+		uint64_t *n;
+
+		if (cap > VMEM_PT_ENTRIES)
+			cap = VMEM_PT_ENTRIES;
+		n = realloc(p->slot, ((size_t)cap << sh) * sizeof(*n));
+		if (!n)
+			return NULL;
+		p->slot = n;
+		p->cap = (uint16_t)cap;
+	}
+	r = p->rank[w] + pt_popcount64(p->present[w] & ((1ull << (i & 63)) - 1));
+	memmove(p->slot + ((r + 1) << sh), p->slot + (r << sh),
+		((size_t)(p->used - r) << sh) * sizeof(*p->slot));
+	p->present[w] |= 1ull << (i & 63);
+	for (unsigned k = w + 1; k < PT_WORDS; k++)
+		p->rank[k]++;
+	p->used++;
+	return p->slot + (r << sh);
+}
+
+/* Removes the slot of entry i (present). */
+static void slot_remove(struct pt_page *p, unsigned i)
+{
+	unsigned sh = pt_slot_shift(p), w = i >> 6;
+	unsigned r = p->rank[w] + pt_popcount64(p->present[w] & ((1ull << (i & 63)) - 1));
+
+	memmove(p->slot + (r << sh), p->slot + ((r + 1) << sh),
+		((size_t)(p->used - r - 1) << sh) * sizeof(*p->slot));
+	p->present[w] &= ~(1ull << (i & 63));
+	for (unsigned k = w + 1; k < PT_WORDS; k++)
+		p->rank[k]--;
+	p->used--;
+}
+
+/* Writes entry i (and, above level 1, its child pointer); 0 or VMEM_ENOMEM. */
+static int entry_write(struct vmem_pt *pt, struct pt_page *p, unsigned i, uint64_t e,
+		       struct pt_page *child)
+{
+	uint64_t *s = pt_slot(p, i);
+	uint64_t old = s ? s[0] : 0;
+
+	if (e == 0) {
+		if (s)
+			slot_remove(p, i);
+	} else {
+		if (!s && !(s = slot_insert(p, i)))
+			return VMEM_ENOMEM;
+		s[0] = e;
+		if (p->level > 1)
+			s[1] = (uint64_t)(uintptr_t)child;
+	}
 	if (pt->obs.on_write)
 		pt->obs.on_write(pt->obs.ctx, pt, p->pa, p->va_base, p->level, i, old, e);
+	return 0;
 }
 
 int vmem_pt_create(const struct vmem_pt_config *cfg, const struct vmem_frame_source *src,
@@ -249,30 +306,33 @@ int vmem_pt_map(struct vmem_pt *pt, uint64_t va, uint64_t pa, enum vmem_page_siz
 		return VMEM_ERANGE;
 	for (unsigned level = pt->levels; level > leaf_level; level--) {
 		unsigned i = vmem_pt_index(va, level);
-		uint64_t e = p->e[i];
+		const uint64_t *s = pt_slot(p, i);
 
-		if (pt_entry_present(pt->format, e)) {
-			if (pt_entry_is_leaf(pt->format, e, level))
+		if (s) {
+			if (pt_entry_is_leaf(pt->format, s[0], level))
 				return VMEM_EEXIST;
+			p = pt_slot_child(s);
 		} else {
 			uint64_t base = va & ~((1ull << vmem_level_shift(level)) - 1);
 			struct pt_page *c = page_new(pt, level - 1, base, &err);
 
 			if (!c)
 				return err;
-			p->child[i] = c;
-			entry_write(pt, p, i, table_entry(pt, c));
+			err = entry_write(pt, p, i, table_entry(pt, c), c);
+			if (err) {
+				page_free_tree(pt, c);
+				return err;
+			}
+			p = c;
 		}
-		p = p->child[i];
 	}
 	{
 		unsigned i = vmem_pt_index(va, leaf_level);
 
-		if (pt_entry_present(pt->format, p->e[i]) || p->child[i])
+		if (pt_slot(p, i))
 			return VMEM_EEXIST;
-		entry_write(pt, p, i, leaf_entry(pt, pa, leaf_level, prot));
+		return entry_write(pt, p, i, leaf_entry(pt, pa, leaf_level, prot), NULL);
 	}
-	return 0;
 }
 
 struct pt_page *pt_find_leaf(const struct vmem_pt *pt, uint64_t va, unsigned *index)
@@ -281,15 +341,15 @@ struct pt_page *pt_find_leaf(const struct vmem_pt *pt, uint64_t va, unsigned *in
 
 	for (unsigned level = pt->levels; level >= 1; level--) {
 		unsigned i = vmem_pt_index(va, level);
-		uint64_t e = p->e[i];
+		const uint64_t *s = pt_slot(p, i);
 
-		if (!pt_entry_present(pt->format, e))
+		if (!s || !pt_entry_present(pt->format, s[0]))
 			return NULL;
-		if (pt_entry_is_leaf(pt->format, e, level)) {
+		if (pt_entry_is_leaf(pt->format, s[0], level)) {
 			*index = i;
 			return p;
 		}
-		p = p->child[i];
+		p = pt_slot_child(s);
 	}
 	return NULL;
 }
@@ -299,7 +359,7 @@ struct pt_page *pt_find_table(const struct vmem_pt *pt, uint64_t va, unsigned le
 	struct pt_page *p = pt->root;
 
 	for (unsigned l = pt->levels; l > level; l--) {
-		p = p->child[vmem_pt_index(va, l)];
+		p = pt_child(p, vmem_pt_index(va, l));
 		if (!p)
 			return NULL;
 	}
@@ -313,8 +373,7 @@ int vmem_pt_unmap(struct vmem_pt *pt, uint64_t va)
 
 	if (!p)
 		return VMEM_ENOENT;
-	entry_write(pt, p, i, 0);
-	return 0;
+	return entry_write(pt, p, i, 0, NULL);
 }
 
 int vmem_pt_protect(struct vmem_pt *pt, uint64_t va, unsigned prot)
@@ -326,13 +385,12 @@ int vmem_pt_protect(struct vmem_pt *pt, uint64_t va, unsigned prot)
 
 	if (!p)
 		return VMEM_ENOENT;
-	e = p->e[i];
+	e = pt_entry(p, i);
 	/* Keep the A and D bits the hardware set; replace the permissions. */
 	keep = vmem_pte_decode(pt->format, e) & (VMEM_PTE_A | VMEM_PTE_D | VMEM_PTE_PS);
-	entry_write(pt, p, i, vmem_pte_encode(pt->format, vmem_pte_addr(e),
-					      vmem_prot_to_pte_bits(prot) | keep) |
-				      leaf_memtype(pt));
-	return 0;
+	return entry_write(pt, p, i, vmem_pte_encode(pt->format, vmem_pte_addr(e),
+						     vmem_prot_to_pte_bits(prot) | keep) |
+					     leaf_memtype(pt), NULL);
 }
 
 uint64_t vmem_pt_zap(struct vmem_pt *pt, uint64_t va, unsigned level)
@@ -344,11 +402,10 @@ uint64_t vmem_pt_zap(struct vmem_pt *pt, uint64_t va, unsigned level)
 	if (!p)
 		return 0;
 	i = vmem_pt_index(va, level);
-	if (!pt_entry_present(pt->format, p->e[i]))
+	if (!pt_entry_present(pt->format, pt_entry(p, i)))
 		return 0;
-	c = p->child[i];
-	p->child[i] = NULL;
-	entry_write(pt, p, i, 0);
+	c = pt_child(p, i);
+	entry_write(pt, p, i, 0, NULL);   /* a removal: cannot fail */
 	return c ? page_free_tree(pt, c) : 0;
 }
 
@@ -360,7 +417,8 @@ int vmem_pt_lookup(const struct vmem_pt *pt, uint64_t va, struct vmem_pt_leaf *l
 	if (!vmem_addr_canonical(va, pt->va_bits))
 		return VMEM_ERANGE;
 	for (unsigned level = pt->levels; level >= 1; level--) {
-		uint64_t e = p->e[vmem_pt_index(va, level)];
+		const uint64_t *s = pt_slot(p, vmem_pt_index(va, level));
+		uint64_t e = s ? s[0] : 0;
 
 		if (!pt_entry_present(pt->format, e)) {
 			if (level_out)
@@ -376,7 +434,7 @@ int vmem_pt_lookup(const struct vmem_pt *pt, uint64_t va, struct vmem_pt_leaf *l
 			leaf->pa = vmem_pte_addr(e) + (va & mask);
 			return 0;
 		}
-		p = p->child[vmem_pt_index(va, level)];
+		p = pt_slot_child(s);
 	}
 	return VMEM_ENOENT;
 }

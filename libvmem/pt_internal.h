@@ -1,23 +1,38 @@
 /*
  * Layout of radix page tables, shared by the table code and the walkers.
  *
- * Each table page keeps its 512 architectural entries next to host pointers to its
- * child table pages. The entries are the truth (they hold the children's physical
- * addresses); the pointers spare the walkers a physical-address lookup.
+ * A simulated table page costs host memory in proportion to its present entries, not
+ * 4 KiB: a 512-bit bitmap says which of the 512 architectural entries are present
+ * (non-zero), and only those are stored, packed in index order in a growable slot
+ * array. Entry i lives at slot rank(i), the number of present entries below i, found
+ * from a per-word running count and one population count.
+ *
+ * A slot of a level-1 table (PT) is one word, the entry. A slot of a higher level is two
+ * words, the entry and a host pointer to the child table page (NULL for a large-page
+ * leaf), side by side so that a walk step reads one cache line of slots. The entries are
+ * the truth (they hold the children's physical addresses); the pointers spare the
+ * walkers a physical-address lookup.
+ *
+ * A not-present entry is 0 in both formats as libvmem writes them (vmem_pte_encode), so
+ * "stored" and "present" are the same thing: writing 0 removes the slot.
  */
 #ifndef VMEM_PT_INTERNAL_H
 #define VMEM_PT_INTERNAL_H
 
 #include "vmem/pt.h"
 
+#define PT_WORDS (VMEM_PT_ENTRIES / 64)
+
 struct pt_page {
-	uint64_t e[VMEM_PT_ENTRIES];
-	struct pt_page *child[VMEM_PT_ENTRIES];
-	uint64_t pa;        /* physical address of this table page */
-	uint64_t va_base;   /* first address this table maps */
-	uint16_t used;      /* present entries */
-	uint8_t level;      /* 1 (PT) .. 5 (PML5) */
-	uint8_t user_flags; /* owned by the table's user: shadow paging marks unsync pages */
+	uint64_t present[PT_WORDS];  /* bit i: entry i is present (stored) */
+	uint16_t rank[PT_WORDS];     /* present entries in the words before this one */
+	uint64_t *slot;              /* used slots of 1 or 2 words (see above), cap of room */
+	uint64_t pa;                 /* physical address of this table page */
+	uint64_t va_base;            /* first address this table maps */
+	uint16_t used;               /* present entries */
+	uint16_t cap;                /* slots allocated */
+	uint8_t level;               /* 1 (PT) .. 5 (PML5) */
+	uint8_t user_flags;          /* owned by the table's user: shadow paging marks unsync pages */
 };
 
 struct vmem_pt {
@@ -29,6 +44,58 @@ struct vmem_pt {
 	struct vmem_pt_observer obs;
 	uint64_t pages;
 };
+
+static inline unsigned pt_popcount64(uint64_t x)
+{
+#if defined(__POPCNT__)
+	return (unsigned)__builtin_popcountll(x);
+#else
+	/* Without the instruction the builtin is a library call; this is a few ALU steps. */
+	x -= (x >> 1) & 0x5555555555555555ull;
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (unsigned)((x * 0x0101010101010101ull) >> 56);
+#endif
+}
+
+/* Words per slot: the entry, and for tables above level 1 the child pointer. */
+static inline unsigned pt_slot_shift(const struct pt_page *p)
+{
+	return p->level > 1;
+}
+
+/* The slot of entry i, or NULL when the entry is not present. */
+static inline uint64_t *pt_slot(const struct pt_page *p, unsigned i)
+{
+	unsigned w = i >> 6;
+	uint64_t bit = 1ull << (i & 63), bits = p->present[w];
+
+	if (!(bits & bit))
+		return NULL;
+	return p->slot + ((p->rank[w] + pt_popcount64(bits & (bit - 1))) << pt_slot_shift(p));
+}
+
+/* Entry i of a table page (0 when not present). */
+static inline uint64_t pt_entry(const struct pt_page *p, unsigned i)
+{
+	const uint64_t *s = pt_slot(p, i);
+
+	return s ? s[0] : 0;
+}
+
+/* The child table page a slot of a level > 1 table points to, or NULL. */
+static inline struct pt_page *pt_slot_child(const uint64_t *s)
+{
+	return (struct pt_page *)(uintptr_t)s[1];
+}
+
+/* The child table page of entry i, or NULL (not present, a leaf, or a level-1 table). */
+static inline struct pt_page *pt_child(const struct pt_page *p, unsigned i)
+{
+	const uint64_t *s = p->level > 1 ? pt_slot(p, i) : NULL;
+
+	return s ? pt_slot_child(s) : NULL;
+}
 
 /* True if entry e of a level-`level` table is a leaf (a page, not a table). */
 static inline bool pt_entry_is_leaf(enum vmem_pt_format f, uint64_t e, unsigned level)

@@ -180,7 +180,7 @@ static int root_get(struct vmem_mmu *m, struct aspace *as)
 static void zap(struct vmem_mmu *m, struct aspace *as, struct pt_page *sp, uint64_t va,
 		unsigned level)
 {
-	if (!pt_entry_present(VMEM_PT_X86, sp->e[vmem_pt_index(va, level)]))
+	if (!pt_entry_present(VMEM_PT_X86, pt_entry(sp, vmem_pt_index(va, level))))
 		return;
 	m->st.shadow_zaps++;
 	if (vmem_pt_zap(as->shadow, va, level))
@@ -294,7 +294,7 @@ static void resync_page(struct vmem_mmu *m, struct aspace *as, struct pt_page *s
 	m->st.shadow_resyncs++;
 	m->st.cycles_exits += m->cfg.cost.resync;
 	for (unsigned i = 0; i < VMEM_PT_ENTRIES; i++) {
-		uint64_t e = sp->e[i], va = sp->va_base + ((uint64_t)i << 12);
+		uint64_t e = pt_entry(sp, i), va = sp->va_base + ((uint64_t)i << 12);
 		struct vmem_pt_leaf g, h;
 		bool same = false;
 

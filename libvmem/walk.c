@@ -130,7 +130,8 @@ static bool walk_1d(struct vmem_mmu *m, struct vmem_pt *pt, struct vmem_pwc *pwc
 	}
 	for (;; level--) {
 		unsigned i = vmem_pt_index(va, level);
-		uint64_t e = p->e[i];
+		uint64_t *s = pt_slot(p, i);
+		uint64_t e = s ? *s : 0;
 
 		rec(m, dim, level, VMEM_SERVED_MEM, dim == VMEM_DIM_HOST ? gstep : level, va,
 		    p->pa, i, e);
@@ -142,14 +143,14 @@ static bool walk_1d(struct vmem_mmu *m, struct vmem_pt *pt, struct vmem_pwc *pwc
 
 			if ((prot & need) != need)
 				return false;
-			pt_set_accessed(f, &p->e[i], true, write);
+			pt_set_accessed(f, s, true, write);
 			x->size = (enum vmem_page_size)(level - 1);
 			x->pa_base = vmem_pte_addr(e) & ~(vmem_page_bytes(x->size) - 1);
 			x->prot = prot;
 			return true;
 		}
-		pt_set_accessed(f, &p->e[i], false, false);
-		p = p->child[i];
+		pt_set_accessed(f, s, false, false);
+		p = pt_slot_child(s);
 		vmem_pwc_fill(pwc, va, ctx, level, p->pa);
 	}
 }
@@ -301,7 +302,7 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 	}
 	for (;; level--) {
 		unsigned i = vmem_pt_index(va, level);
-		uint64_t e;
+		uint64_t *s, e;
 
 		if (table_cached) {
 			table_cached = false;
@@ -314,7 +315,8 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 			vmem_pwc_fill(m->pwc, va, m->ctx, level + 1, hpa);
 			fill_parent = false;
 		}
-		e = p->e[i];
+		s = pt_slot(p, i);
+		e = s ? *s : 0;
 		rec(m, VMEM_DIM_GUEST, level, VMEM_SERVED_MEM, level, va, hpa, i, e);
 		c.mem++;
 		if (!pt_entry_present(f, e)) {
@@ -327,13 +329,13 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 				out = WALK_GUEST_FAULT;
 				goto done;
 			}
-			pt_set_accessed(f, &p->e[i], true, write);
+			pt_set_accessed(f, s, true, write);
 			gsize = (enum vmem_page_size)(level - 1);
 			gpa = vmem_pte_addr(e) + (va & (vmem_page_bytes(gsize) - 1));
 			break;
 		}
-		pt_set_accessed(f, &p->e[i], false, false);
-		p = p->child[i];
+		pt_set_accessed(f, s, false, false);
+		p = pt_slot_child(s);
 		if (combined)
 			fill_parent = true;
 		else

@@ -248,7 +248,7 @@ uint64_t mt_entry(const struct vmem_pt *pt, uint64_t va, unsigned level)
 {
 	const struct pt_page *p = pt_find_table(pt, va, level);
 
-	return p ? p->e[vmem_pt_index(va, level)] : 0;
+	return p ? pt_entry(p, vmem_pt_index(va, level)) : 0;
 }
 
 int mt_expected_pa(const struct vmem_mmu *m, uint16_t vm, uint32_t asid, uint64_t va,
