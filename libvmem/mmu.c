@@ -491,7 +491,10 @@ static int access(struct vmem_mmu *m, const struct vmem_trace_rec *r)
 	return err;
 }
 
-int vmem_mmu_apply(struct vmem_mmu *m, const struct vmem_trace_rec *r)
+/* Every record but those mmu_apply_fast answers; kept out of line so that the fast
+ * path's caller saves no registers. */
+static __attribute__((noinline)) int apply_slow(struct vmem_mmu *m,
+						const struct vmem_trace_rec *r)
 {
 	int err;
 
@@ -527,6 +530,11 @@ int vmem_mmu_apply(struct vmem_mmu *m, const struct vmem_trace_rec *r)
 	default:
 		return mmu_errorf(m, VMEM_EFORMAT, "unknown record type %u", r->type);
 	}
+}
+
+int vmem_mmu_apply(struct vmem_mmu *m, const struct vmem_trace_rec *r)
+{
+	return mmu_apply_fast(m, r) ? 0 : apply_slow(m, r);
 }
 
 int vmem_mmu_translate(struct vmem_mmu *m, uint16_t vm, uint32_t asid, uint64_t va,

@@ -13,6 +13,7 @@
 
 #include "frames.h"
 #include "pt_internal.h"
+#include "tlb_internal.h"
 
 struct vm;
 
@@ -104,6 +105,33 @@ static inline unsigned acc_need(enum vmem_access_type a)
 static inline uint32_t as_ctx(const struct aspace *as)
 {
 	return VMEM_CTX(as->vm->vpid, as->pcid);
+}
+
+/*
+ * The common record of a replay answered without a call: an access within one 4 KiB
+ * page of the running address space that hits the L1 TLB entry its L1 last hit, with
+ * the permission it needs. Counts what the full path (vmem_mmu_apply, access,
+ * translate_page, vmem_tlb_lookup) counts for it and returns true; false, with nothing
+ * changed, for any other record. (A memo hit implies a canonical address: the memo holds
+ * the page of an address that was translated.)
+ */
+static inline bool mmu_apply_fast(struct vmem_mmu *m, const struct vmem_trace_rec *r)
+{
+	bool ifetch = r->acc == VMEM_ACC_IFETCH;
+	uint64_t v;
+
+	if (r->type != VMEM_REC_ACCESS || !m->as || r->vm != m->run_vm ||
+	    r->asid != m->run_asid || (r->addr & 0xfff) + r->size > 0x1000)
+		return false;
+	v = tlb_memo_peek(m->tlb, r->addr, m->ctx, ifetch);
+	if (!v || !(tlb_val_prot(v) & acc_need((enum vmem_access_type)r->acc)))
+		return false;
+	tlb_memo_count(m->tlb, ifetch);
+	m->st.records++;
+	m->st.accesses++;
+	m->st.translations++;
+	m->st.tlb_l1_hits++;
+	return true;
 }
 
 /* walk.c */

@@ -60,25 +60,21 @@
  * Miss-ratio curves (vmem_tlb_enable_mrc, include/vmem/mrc.h): every present array gets a
  * profiler fed by its own lookups, fills and invalidations. Two places need the TLB's help
  * to count one lookup per access: the STLB is probed with two keys per access, so its
- * profiler counts the smaller depth of the two once per access (grouped); and a lookup
- * answered from the L1 memo (below) skips the L1 arrays, so with profiling on the memo
- * hit replays the skipped probes on the profilers: the L1 arrays before the one that
- * hit, then that one, whose entry is on top of its stack (depth 1).
+ * profiler counts the smaller depth of the two once per access (grouped); and the L1
+ * memo (tlb_internal.h), which answers lookups without probing the L1 arrays, stays
+ * empty while profiling, so that every lookup reaches the profilers.
  *
  * Concurrency: none; one thread uses a TLB at a time.
  */
 #include <stdlib.h>
 
 #include "vmem/mrc.h"
-#include "vmem/tlb.h"
 
 #include "mrc_internal.h"
 #include "rng.h"
+#include "tlb_internal.h"
 
 #define TLB_L2_SIZE_SHIFT 60
-#define TLB_VAL_SIZE_SHIFT 52
-#define TLB_VAL_PROT_SHIFT 56
-#define TLB_VAL_PFN_MASK ((1ull << TLB_VAL_SIZE_SHIFT) - 1)
 
 /* Index of each array, used to derive its RANDOM seed from the configuration's seed. */
 enum {
@@ -86,33 +82,6 @@ enum {
 	TLB_ARR_L1I = 3,        /* + page size: 3, 4, 5 */
 	TLB_ARR_L2 = 6,
 	TLB_ARR_L2_1G = 7,
-};
-
-/*
- * The last L1 hit of each L1 TLB (data, instruction). Replaying traces, most lookups
- * repeat the previous one. Hitting the same entry again, with no other lookup, fill or
- * invalidation of that L1 in between, changes no replacement state (it is already the
- * most recently used way of its set under LRU and PLRU; RANDOM keeps no use state), so
- * such a lookup can be answered from here with only the TLB statistics updated. Any
- * other use of the L1 goes the full way and refreshes or clears the memo.
- */
-struct l1_memo {
-	uint64_t vpn;        /* va >> 12: a 4 KiB granule even for a large-page entry, since a
-			      * 4 KiB entry elsewhere in the large page would take precedence */
-	uint64_t val;        /* packed entry */
-	uint32_t ctx;
-	bool valid;
-};
-
-struct vmem_tlb {
-	struct vmem_xcache *l1d[VMEM_PAGE_SIZES];
-	struct vmem_xcache *l1i[VMEM_PAGE_SIZES];
-	struct vmem_xcache *l2;
-	struct vmem_xcache *l2_1g;
-	struct l1_memo memo[2];  /* [0] data, [1] instruction */
-	struct vmem_tlb_stats stats;
-	bool mrc;                /* profilers attached */
-	struct vmem_mrc *l2_mrc; /* the STLB's profiler, or NULL */
 };
 
 void vmem_tlb_config_default(struct vmem_tlb_config *cfg)
@@ -203,20 +172,6 @@ void vmem_tlb_destroy(struct vmem_tlb *t)
 	free(t);
 }
 
-/* Profiling: the L1 probes a memo hit skips, replayed on the L1 profilers. */
-static void memo_replay(struct vmem_xcache *const *l1, uint64_t va, uint32_t ctx,
-			uint64_t val)
-{
-	unsigned hit = (unsigned)((val >> TLB_VAL_SIZE_SHIFT) & 3u);
-
-	for (unsigned s = 0; s <= hit && s < VMEM_PAGE_SIZES; s++) {
-		struct vmem_mrc *p = vmem_xcache_mrc(l1[s]);
-
-		if (p != NULL)
-			vmem_mrc_lookup(p, va >> vmem_page_shift((enum vmem_page_size)s), ctx);
-	}
-}
-
 static inline uint64_t l2_key(uint64_t va, unsigned s)
 {
 	return (va >> vmem_page_shift((enum vmem_page_size)s)) |
@@ -233,9 +188,9 @@ static inline void unpack(uint64_t v, struct vmem_tlb_entry *e)
 {
 	if (e == NULL)
 		return;
-	e->pa_base = (v & TLB_VAL_PFN_MASK) << 12;
-	e->size = (enum vmem_page_size)((v >> TLB_VAL_SIZE_SHIFT) & 3u);
-	e->prot = (uint8_t)(v >> TLB_VAL_PROT_SHIFT);
+	e->pa_base = tlb_val_pa_base(v);
+	e->size = tlb_val_size(v);
+	e->prot = (uint8_t)tlb_val_prot(v);
 }
 
 enum vmem_tlb_hit vmem_tlb_lookup(struct vmem_tlb *t, uint64_t va, uint32_t ctx, bool ifetch,
@@ -246,20 +201,15 @@ enum vmem_tlb_hit vmem_tlb_lookup(struct vmem_tlb *t, uint64_t va, uint32_t ctx,
 	unsigned s2;
 	uint64_t v;
 
+	if ((v = tlb_memo_peek(t, va, ctx, ifetch)) != 0) {
+		tlb_memo_count(t, ifetch);
+		unpack(v, e);
+		return VMEM_TLB_HIT_L1;
+	}
 	if (ifetch)
 		t->stats.l1i_lookups++;
 	else
 		t->stats.l1d_lookups++;
-	if (memo->valid && memo->ctx == ctx && (va >> 12) == memo->vpn) {
-		if (ifetch)
-			t->stats.l1i_hits++;
-		else
-			t->stats.l1d_hits++;
-		if (t->mrc)
-			memo_replay(l1, va, ctx, memo->val);
-		unpack(memo->val, e);
-		return VMEM_TLB_HIT_L1;
-	}
 	memo->valid = false;
 	for (unsigned s = 0; s < VMEM_PAGE_SIZES; s++) {
 		unsigned shift = vmem_page_shift((enum vmem_page_size)s);
@@ -269,7 +219,8 @@ enum vmem_tlb_hit vmem_tlb_lookup(struct vmem_tlb *t, uint64_t va, uint32_t ctx,
 				t->stats.l1i_hits++;
 			else
 				t->stats.l1d_hits++;
-			*memo = (struct l1_memo){ va >> 12, v, ctx, true };
+			if (!t->mrc)   /* profiled, every lookup probes the arrays */
+				*memo = (struct l1_memo){ va >> 12, v, ctx, true };
 			unpack(v, e);
 			return VMEM_TLB_HIT_L1;
 		}
@@ -365,6 +316,7 @@ int vmem_tlb_enable_mrc(struct vmem_tlb *t, uint32_t max_ways)
 	if (t->l2_mrc != NULL)
 		mrc_set_grouped(t->l2_mrc);
 	t->mrc = true;
+	t->memo[0].valid = t->memo[1].valid = false;
 	return 0;
 }
 
