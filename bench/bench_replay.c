@@ -4,29 +4,32 @@
  * Measurements (each is a measurement, not a test: the program exits 0 whatever the
  * figures are, and non-zero only when it cannot run):
  *
- *   floor    stream the .vmt records through vmem_trace_open/vmem_trace_read in batches of
- *            4096 (as vmemsim does) and make one lookup per record in a 64-entry 4-way
- *            LRU vmem_xcache, keyed by addr >> 12, filling on a miss. This is the cost
- *            of reading a record and probing one TLB array: the floor that a replay
- *            cannot beat. Reported in M records/s.
- *   replay   the same record stream through vmem_mmu_apply() for each mode (native,
- *            nested, shadow; configuration from vmem_mmu_config_default), M accesses/s,
- *            and the ratio to the floor measured in the same process.
+ *   minimal  the minimal replay loops of minimal_loops.h, native (memo, L1, STLB, a
+ *            4-read radix walk on a miss) and nested (the same with the 24-read 2D
+ *            walk), reading the uncompressed .vmt with read(2): the least work a replay
+ *            of each mode needs, inline. M records/s.
+ *   replay   the same .vmt through vmem_trace_read and vmem_mmu_apply() per mode (native,
+ *            nested, shadow; configuration from vmem_mmu_config_default), M records/s
+ *            and the ratio to the minimal loop of its kind (shadow: the native one,
+ *            since a shadow walk is a 1D walk).
+ *   e2e      the trace as shipped (--e2e: compressed Lackey or .vmt) through
+ *            vmem_trace_open/read and vmem_mmu_apply, decompression and parsing
+ *            included, native and nested, against the same minimal loops.
  *   parse    an uncompressed Lackey text file read through vmem_trace_read with no
- *            simulation, M lines/s.
- *   rss      peak resident memory (VmHWM) of a fresh process replaying a short trace and
- *            one ten times longer (the short one looped), per mode: the state grows with
- *            the pages touched, not with the records, so the two peaks should be equal.
+ *            simulation, M lines/s, against the minimal native loop.
+ *   memory   peak resident memory (VmHWM) of a fresh process replaying a trace: against
+ *            trace length (a short trace and the same looped ten times: flat), and
+ *            against footprint (--rss-trace, traces mapping more and more pages: bytes
+ *            of simulator memory per mapped 4 KiB page).
  *
  * Method. A short trace is replayed several times in one timed run ("passes": the reader
- * is opened again for each pass and the machine keeps its state, so a looped trace keeps
- * its TLB-hit-dominated character) so that the fastest measurement, the floor, lasts at
- * least --min-seconds; the floor and every mode then stream the same records. After one
- * warm-up run of each, the timed runs are interleaved (floor, native, nested, shadow,
- * floor, ...) so that a slow spell of the machine hits all of them alike; the best run
- * (shortest wall time) and the median are reported. Targets are checked as ratios to
- * the floor: the issue's targets were stated on a machine whose floor ran at 140 M/s,
- * so target / 140 is the ratio a mode must reach; the absolute figures are printed too.
+ * is opened again for each pass and every machine keeps its state, so a looped trace
+ * keeps its character) so that the slowest measurement, nested replay, lasts at least
+ * --min-seconds; every measurement then streams the same records the same number of
+ * times. After one warm-up run of each, the timed runs are interleaved so that a slow
+ * spell of the machine hits all of them alike; the best run (shortest wall time) and the
+ * median are reported. Targets are ratios to the minimal loops measured in the same
+ * process, which makes them independent of the machine's speed.
  *
  * The report goes to standard output, progress to standard error.
  */
@@ -43,22 +46,31 @@
 
 #include "vmem/mmu.h"
 #include "vmem/trace.h"
-#include "vmem/xcache.h"
+
+#include "minimal_loops.h"
 
 #define BATCH 4096          /* records per vmem_trace_read, as in vmemsim */
 #define MAX_RUNS 15
-#define FLOOR_REF 140.0     /* M records/s of the floor loop where the targets were set */
+#define MAX_RSS_TRACES 8
 #define RSS_LOOPS 10        /* the long trace is the short one this many times */
+#define RSS_TARGET_BYTES 64 /* simulator memory per mapped page, at most */
 
-static const double target_mps[VMEM_MODES] = { 60.0, 25.0, 0.0 };   /* 0: no target */
-static const double target_parse = 15.0;                             /* M lines/s */
+/* Targets as ratios to the minimal loop of the mode's kind (0: none). */
+static const double target_hit[VMEM_MODES] = { 0.5, 0.0, 0.0 };
+static const double target_miss[VMEM_MODES] = { 0.3, 0.3, 0.0 };
+/* 15 M lines/s, set where a minimal native loop would run about 300 M records/s. */
+static const double target_parse = 0.05;
 
 struct options {
-	const char *vmt;          /* trace for floor, replay and rss */
+	const char *vmt;          /* uncompressed .vmt for the minimal loops and replay */
+	const char *e2e;          /* the same trace as shipped, for the end-to-end runs */
 	const char *lackey;       /* uncompressed Lackey text for parse */
-	const char *workdir;      /* where the rss traces are written; NULL: no rss */
+	const char *workdir;      /* where the rss traces are written; NULL: no length runs */
+	const char *rss[MAX_RSS_TRACES];  /* traces of growing footprint */
+	unsigned nrss;
 	const char *label;        /* name of the trace in the report */
 	const char *lackey_label; /* name of the Lackey text in the report */
+	bool miss_heavy;          /* --kind miss: which targets apply */
 	unsigned runs;
 	double min_seconds;
 	uint64_t rss_records;     /* records in the short rss trace (at most) */
@@ -68,22 +80,28 @@ struct options {
 static const char usage[] =
 "usage: bench_replay [options]\n"
 "\n"
-"Measures trace replay throughput against a floor loop, Lackey parsing speed and peak\n"
-"memory against trace length; writes a report to standard output.\n"
+"Measures trace replay throughput against minimal replay loops, Lackey parsing speed and\n"
+"peak memory against trace length and footprint; writes a report to standard output.\n"
 "\n"
 "options:\n"
-"  --vmt FILE          .vmt trace for the floor loop, the replays and the memory runs\n"
+"  --vmt FILE          uncompressed .vmt trace for the minimal loops, replay and the\n"
+"                      memory-against-length runs\n"
+"  --kind hit|miss     the trace is TLB-hit-dominated or miss-heavy (which targets apply;\n"
+"                      default hit)\n"
+"  --e2e FILE          the same trace as shipped (compressed Lackey or .vmt), replayed\n"
+"                      end to end, decompression and parsing included\n"
 "  --lackey FILE       uncompressed Lackey text for the parsing benchmark\n"
 "  --workdir DIR       write the short and long traces of the memory runs here\n"
-"                      (without it the memory runs are skipped)\n"
+"                      (without it the memory-against-length runs are skipped)\n"
+"  --rss-trace FILE    a trace for memory against footprint (repeatable, up to 8)\n"
 "  --label TEXT        name of the trace in the report\n"
 "  --lackey-label TEXT name of the Lackey text in the report\n"
 "  --runs N            timed runs per measurement, best and median reported (default 5)\n"
-"  --min-seconds S     shortest timed run of the fastest measurement (default 0.5)\n"
+"  --min-seconds S     shortest timed run of the slowest measurement (default 0.5)\n"
 "  --rss-records N     records of the short memory-run trace, at most (default 2000000)\n"
-"  --profile NAME      run only floor, native, nested, shadow or parse, once, lasting\n"
-"                      about --min-seconds, with no warm-up and a one-line report: for\n"
-"                      perf record or valgrind --tool=callgrind\n"
+"  --profile NAME      run only min-native, min-nested, native, nested, shadow or parse,\n"
+"                      once, lasting about --min-seconds, with no warm-up and a one-line\n"
+"                      report: for perf record or valgrind --tool=callgrind\n"
 "  -h, --help          this text\n";
 
 static void fatal(const char *fmt, const char *a, const char *b)
@@ -102,7 +120,8 @@ static double now(clockid_t clk)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static struct vmem_trace_reader *open_trace(const char *path, enum vmem_trace_format want)
+/* Opens a trace; want < 0 accepts any format. */
+static struct vmem_trace_reader *open_trace(const char *path, int want)
 {
 	struct vmem_trace_reader_opts o;
 	struct vmem_trace_reader *r = NULL;
@@ -110,8 +129,9 @@ static struct vmem_trace_reader *open_trace(const char *path, enum vmem_trace_fo
 	vmem_trace_reader_opts_default(&o);
 	if (vmem_trace_open(path, &o, &r))
 		fatal("%s%s", r ? vmem_trace_error(r) : path, "");
-	if (vmem_trace_reader_format(r) != want)
-		fatal("%s: expected a %s trace", path, vmem_trace_format_name(want));
+	if (want >= 0 && vmem_trace_reader_format(r) != (enum vmem_trace_format)want)
+		fatal("%s: expected a %s trace", path,
+		      vmem_trace_format_name((enum vmem_trace_format)want));
 	return r;
 }
 
@@ -122,35 +142,10 @@ static void read_failed(struct vmem_trace_reader *r)
 
 /* ---- one pass of each measurement ---------------------------------------------------- */
 
-/* The floor: read every record and probe one 64-entry 4-way LRU array with it. */
-static uint64_t floor_pass(const char *path, struct vmem_xcache *c, struct vmem_trace_rec *recs,
-			   uint64_t *hits)
+static uint64_t replay_pass(const char *path, int want, struct vmem_mmu *m,
+			    struct vmem_trace_rec *recs)
 {
-	struct vmem_trace_reader *r = open_trace(path, VMEM_TRACE_VMT);
-	uint64_t n_recs = 0, h = 0;
-	long n;
-
-	while ((n = vmem_trace_read(r, recs, BATCH)) > 0) {
-		for (long i = 0; i < n; i++) {
-			uint64_t key = recs[i].addr >> 12, val;
-
-			if (vmem_xcache_lookup(c, key, 0, &val))
-				h++;
-			else
-				vmem_xcache_fill(c, key, 0, key);
-		}
-		n_recs += (uint64_t)n;
-	}
-	if (n < 0)
-		read_failed(r);
-	vmem_trace_close(r);
-	*hits += h;
-	return n_recs;
-}
-
-static uint64_t replay_pass(const char *path, struct vmem_mmu *m, struct vmem_trace_rec *recs)
-{
-	struct vmem_trace_reader *r = open_trace(path, VMEM_TRACE_VMT);
+	struct vmem_trace_reader *r = open_trace(path, want);
 	uint64_t n_recs = 0;
 	long n;
 
@@ -175,7 +170,7 @@ static uint64_t replay_pass(const char *path, struct vmem_mmu *m, struct vmem_tr
 	return n_recs;
 }
 
-static volatile uint64_t parse_sink;
+static volatile uint64_t sink;
 
 static uint64_t parse_pass(const char *path, struct vmem_trace_rec *recs, uint64_t *lines)
 {
@@ -193,41 +188,52 @@ static uint64_t parse_pass(const char *path, struct vmem_trace_rec *recs, uint64
 		read_failed(r);
 	vmem_trace_counts(r, &c);
 	vmem_trace_close(r);
-	parse_sink += sum;
+	sink += sum;
 	*lines = c.records + c.skipped_other + c.skipped_bad;
 	return n_recs;
 }
 
 /* ---- timed runs ----------------------------------------------------------------------- */
 
-enum { M_FLOOR = VMEM_MODES, M_COUNT };   /* measurement ids: the modes, then the floor */
+/* Measurement ids: the library modes replaying the .vmt, then the rest. */
+enum {
+	M_MIN_NATIVE = VMEM_MODES, M_MIN_NESTED, M_E2E_NATIVE, M_E2E_NESTED, M_COUNT
+};
+
+static const char *const measure_names[M_COUNT] = {
+	"native", "nested", "shadow", "min-native", "min-nested", "e2e-native", "e2e-nested",
+};
+
+/* The minimal loop a measurement is compared with. */
+static int baseline_of(int id)
+{
+	return id == VMEM_MODE_NESTED || id == M_E2E_NESTED ? M_MIN_NESTED : M_MIN_NATIVE;
+}
 
 struct measure {
-	const char *name;
 	unsigned n;                  /* timed runs so far */
 	double wall[MAX_RUNS];
 	double cpu[MAX_RUNS];
 	uint64_t records;            /* per run */
-	uint64_t units;              /* per run: records (floor), accesses (modes), lines */
-	uint64_t extra;              /* floor: hits per run; modes: TLB misses per run */
+	uint64_t walks;              /* TLB misses (page walks) per run */
 };
 
 struct run_result {
-	uint64_t records, units, extra;
+	uint64_t records, walks;
 };
 
-static struct run_result run_floor(const char *path, unsigned passes, struct vmem_trace_rec *recs)
+static struct run_result run_min(bool nested, const char *path, unsigned passes)
 {
-	static const struct vmem_cache_geom geom = { 64, 4, VMEM_REPL_LRU };
-	struct vmem_xcache *c;
-	struct run_result res = { 0, 0, 0 };
+	struct min_machine mm;
+	struct run_result res = { 0, 0 };
+	uint64_t sum = 0;
 
-	if (vmem_xcache_create(&geom, 1, &c))
-		fatal("%s%s", "cannot create the floor cache", "");
+	min_machine_init(&mm, nested);
 	for (unsigned p = 0; p < passes; p++)
-		res.records += floor_pass(path, c, recs, &res.extra);
-	res.units = res.records;
-	vmem_xcache_destroy(c);
+		res.records += min_pass(path, &mm, &sum);
+	res.walks = mm.walks;
+	sink += sum;
+	min_machine_free(&mm);
 	return res;
 }
 
@@ -244,43 +250,47 @@ static struct vmem_mmu *make_mmu(enum vmem_mode mode)
 	return m;
 }
 
-static struct run_result run_mode(enum vmem_mode mode, const char *path, unsigned passes,
-				  struct vmem_trace_rec *recs)
+static struct run_result run_mode(enum vmem_mode mode, const char *path, int want,
+				  unsigned passes, struct vmem_trace_rec *recs)
 {
 	struct vmem_mmu *m = make_mmu(mode);
-	const struct vmem_mmu_stats *s;
-	struct run_result res = { 0, 0, 0 };
+	struct run_result res = { 0, 0 };
 
 	for (unsigned p = 0; p < passes; p++)
-		res.records += replay_pass(path, m, recs);
-	s = vmem_mmu_stats(m);
-	res.units = s->accesses;
-	res.extra = s->tlb_misses;
+		res.records += replay_pass(path, want, m, recs);
+	res.walks = vmem_mmu_stats(m)->tlb_misses;
 	vmem_mmu_destroy(m);
 	return res;
 }
 
-static struct run_result run_one(int id, const char *path, unsigned passes,
+static struct run_result run_one(int id, const struct options *o, unsigned passes,
 				 struct vmem_trace_rec *recs)
 {
-	if (id == M_FLOOR)
-		return run_floor(path, passes, recs);
-	return run_mode((enum vmem_mode)id, path, passes, recs);
+	switch (id) {
+	case M_MIN_NATIVE:
+	case M_MIN_NESTED:
+		return run_min(id == M_MIN_NESTED, o->vmt, passes);
+	case M_E2E_NATIVE:
+		return run_mode(VMEM_MODE_NATIVE, o->e2e, -1, passes, recs);
+	case M_E2E_NESTED:
+		return run_mode(VMEM_MODE_NESTED, o->e2e, -1, passes, recs);
+	default:
+		return run_mode((enum vmem_mode)id, o->vmt, VMEM_TRACE_VMT, passes, recs);
+	}
 }
 
-static void timed(struct measure *ms, int id, const char *path, unsigned passes,
+static void timed(struct measure *ms, int id, const struct options *o, unsigned passes,
 		  struct vmem_trace_rec *recs)
 {
 	double w0 = now(CLOCK_MONOTONIC), c0 = now(CLOCK_PROCESS_CPUTIME_ID);
-	struct run_result res = run_one(id, path, passes, recs);
+	struct run_result res = run_one(id, o, passes, recs);
 	double w1 = now(CLOCK_MONOTONIC), c1 = now(CLOCK_PROCESS_CPUTIME_ID);
 
 	ms->wall[ms->n] = w1 - w0;
 	ms->cpu[ms->n] = c1 - c0;
 	ms->n++;
 	ms->records = res.records;
-	ms->units = res.units;
-	ms->extra = res.extra;
+	ms->walks = res.walks;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -327,7 +337,7 @@ static double mps(uint64_t units, double seconds)
 
 static void print_runs(const struct measure *ms)
 {
-	printf("    runs (s):");
+	printf("      runs (s):");
 	for (unsigned i = 0; i < ms->n; i++)
 		printf(" %.3f", ms->wall[i]);
 	printf("   cpu/wall of best: %.2f%s\n", cpu_share(ms),
@@ -335,9 +345,8 @@ static void print_runs(const struct measure *ms)
 }
 
 /*
- * Passes of a trace so that a run lasts min_seconds when one pass takes one_pass seconds
- * (the fastest of a few single passes), with a quarter more for a pass that runs faster
- * once warm.
+ * Passes of a trace so that a run lasts min_seconds when one pass takes one_pass seconds,
+ * with a quarter more for a pass that runs faster once warm.
  */
 static unsigned passes_for(double one_pass, double min_seconds)
 {
@@ -352,115 +361,101 @@ static const char *verdict(double ratio, double target_ratio)
 }
 
 /* One line per checked target, printed again at the end of the report. */
-static char summary[16][160];
+static char summary[32][200];
 static unsigned nsummary;
 
-static void summarize(const char *fmt, const char *what, double value, const char *result)
+static void summarize(const char *fmt, const char *what, const char *label, double value,
+		      double target, const char *result)
 {
 	if (nsummary < sizeof(summary) / sizeof(summary[0]))
-		snprintf(summary[nsummary++], sizeof(summary[0]), fmt, what, value, result);
+		snprintf(summary[nsummary++], sizeof(summary[0]), fmt, what, label, value,
+			 target, result);
 }
 
-#define CALIBRATION_PASSES 3
-
-/* The fastest of a few single passes of the floor (vmt) or of the parser (lackey). */
-static double one_pass_seconds(const char *vmt, const char *lackey, struct vmem_trace_rec *recs,
+/* The time of one pass of nested replay, the slowest measurement. */
+static double one_pass_seconds(const struct options *o, struct vmem_trace_rec *recs,
 			       uint64_t *records)
 {
-	double best = 0;
+	double t0 = now(CLOCK_MONOTONIC);
 
-	for (int k = 0; k < CALIBRATION_PASSES; k++) {
-		double t0 = now(CLOCK_MONOTONIC), t;
-		uint64_t lines;
-
-		*records = vmt ? run_floor(vmt, 1, recs).records : parse_pass(lackey, recs, &lines);
-		t = now(CLOCK_MONOTONIC) - t0;
-		if (k == 0 || t < best)
-			best = t;
-	}
-	return best;
+	*records = run_mode(VMEM_MODE_NESTED, o->vmt, VMEM_TRACE_VMT, 1, recs).records;
+	return now(CLOCK_MONOTONIC) - t0;
 }
 
-/* ---- floor and replay ----------------------------------------------------------------- */
+/* ---- minimal loops and replay --------------------------------------------------------- */
 
 static void bench_throughput(const struct options *o, struct vmem_trace_rec *recs,
-			     double *floor_best)
+			     double *min_native_mps)
 {
 	struct measure ms[M_COUNT];
-	double floor_mps, mode_mps[VMEM_MODES];
+	double rate[M_COUNT];
+	const double *target = o->miss_heavy ? target_miss : target_hit;
+	int ids[M_COUNT], nids = 0;
 	uint64_t one_pass;
 	unsigned passes;
 
 	memset(ms, 0, sizeof(ms));
+	ids[nids++] = M_MIN_NATIVE;
+	ids[nids++] = M_MIN_NESTED;
 	for (int m = 0; m < VMEM_MODES; m++)
-		ms[m].name = vmem_mode_name((enum vmem_mode)m);
-	ms[M_FLOOR].name = "floor";
+		ids[nids++] = m;
+	if (o->e2e) {
+		ids[nids++] = M_E2E_NATIVE;
+		ids[nids++] = M_E2E_NESTED;
+	}
 
-	/* Calibration on the floor, which also brings the file into the page cache. */
-	passes = passes_for(one_pass_seconds(o->vmt, NULL, recs, &one_pass), o->min_seconds);
-	fprintf(stderr, "bench_replay: %llu records, %u passes per run\n",
+	passes = passes_for(one_pass_seconds(o, recs, &one_pass), o->min_seconds);
+	fprintf(stderr, "bench_replay: %s: %llu records, %u passes per run\n", o->label,
 		(unsigned long long)one_pass, passes);
-
-	for (int id = 0; id < M_COUNT; id++) {
-		fprintf(stderr, "bench_replay: warm-up %s\n", ms[id].name);
-		run_one(id, o->vmt, passes, recs);
+	for (int k = 0; k < nids; k++) {
+		fprintf(stderr, "bench_replay: warm-up %s\n", measure_names[ids[k]]);
+		run_one(ids[k], o, passes, recs);
 	}
-	for (unsigned k = 0; k < o->runs; k++) {
-		fprintf(stderr, "bench_replay: run %u/%u\n", k + 1, o->runs);
-		timed(&ms[M_FLOOR], M_FLOOR, o->vmt, passes, recs);
-		for (int m = 0; m < VMEM_MODES; m++)
-			timed(&ms[m], m, o->vmt, passes, recs);
+	for (unsigned r = 0; r < o->runs; r++) {
+		fprintf(stderr, "bench_replay: run %u/%u\n", r + 1, o->runs);
+		for (int k = 0; k < nids; k++)
+			timed(&ms[ids[k]], ids[k], o, passes, recs);
 	}
+	for (int k = 0; k < nids; k++)
+		rate[ids[k]] = mps(ms[ids[k]].records, best_wall(&ms[ids[k]]));
+	*min_native_mps = rate[M_MIN_NATIVE];
 
-	floor_mps = mps(ms[M_FLOOR].units, best_wall(&ms[M_FLOOR]));
-	*floor_best = floor_mps;
-	printf("== Floor loop and replay throughput\n");
-	printf("trace: %s, %llu records per pass, %u passes per run (%llu records per run)\n",
-	       o->label, (unsigned long long)one_pass, passes,
-	       (unsigned long long)ms[M_FLOOR].records);
-	printf("%u timed runs each after one warm-up, interleaved; best and median of the runs\n\n",
+	printf("== Replay throughput against the minimal loops: %s (%s)\n", o->label,
+	       o->miss_heavy ? "miss-heavy" : "TLB-hit-dominated");
+	printf("%llu records per pass, %u passes per run (%llu records per run); %u timed runs"
+	       " each after one warm-up, interleaved; best and median\n\n",
+	       (unsigned long long)one_pass, passes, (unsigned long long)ms[M_MIN_NATIVE].records,
 	       o->runs);
+	for (int k = 0; k < nids; k++) {
+		int id = ids[k], base = baseline_of(id);
+		const struct measure *x = &ms[id];
 
-	printf("floor (read + one 64-entry 4-way LRU lookup per record)\n");
-	printf("  %llu records, best %.3f s, median %.3f s: %.1f M records/s best, %.1f median;"
-	       " hit rate %.4f\n",
-	       (unsigned long long)ms[M_FLOOR].records, best_wall(&ms[M_FLOOR]),
-	       median_wall(&ms[M_FLOOR]), floor_mps,
-	       mps(ms[M_FLOOR].units, median_wall(&ms[M_FLOOR])),
-	       ms[M_FLOOR].records ? (double)ms[M_FLOOR].extra / (double)ms[M_FLOOR].records : 0);
-	print_runs(&ms[M_FLOOR]);
-	printf("\nreplay (vmem_mmu_apply, default configuration)\n");
-	for (int m = 0; m < VMEM_MODES; m++) {
-		const struct measure *x = &ms[m];
-
-		mode_mps[m] = mps(x->units, best_wall(x));
-		printf("  %-7s %llu accesses, best %.3f s, median %.3f s: %.1f M accesses/s best,"
-		       " %.1f median; ratio to floor %.3f (median %.3f); TLB miss rate %.5f\n",
-		       x->name, (unsigned long long)x->units, best_wall(x), median_wall(x),
-		       mode_mps[m], mps(x->units, median_wall(x)), mode_mps[m] / floor_mps,
-		       mps(x->units, median_wall(x)) / mps(ms[M_FLOOR].units,
-							   median_wall(&ms[M_FLOOR])),
-		       x->units ? (double)x->extra / (double)x->units : 0);
+		printf("  %-10s %7.2f M records/s best, %7.2f median;", measure_names[id], rate[id],
+		       mps(x->records, median_wall(x)));
+		if (id == M_MIN_NATIVE || id == M_MIN_NESTED)
+			printf(" walks per record %.5f\n", x->records ? (double)x->walks /
+				(double)x->records : 0);
+		else
+			printf(" ratio to %s %.3f (median %.3f); walks per record %.5f\n",
+			       measure_names[base], rate[id] / rate[base],
+			       mps(x->records, median_wall(x)) /
+				       mps(ms[base].records, median_wall(&ms[base])),
+			       x->records ? (double)x->walks / (double)x->records : 0);
 		print_runs(x);
 	}
-
-	printf("\ntargets (checked as ratio to the floor; target ratio = target / %.0f M/s,\n"
-	       "the floor where the targets were set; absolute figures for information)\n",
-	       FLOOR_REF);
+	printf("\ntargets (ratio of records/s to the minimal loop of the same kind)\n");
 	for (int m = 0; m < VMEM_MODES; m++) {
-		double tr = target_mps[m] / FLOOR_REF, ratio = mode_mps[m] / floor_mps;
+		double ratio = rate[m] / rate[baseline_of(m)];
 
-		if (target_mps[m] <= 0) {
-			printf("  %-7s %6.1f M/s, ratio %.3f: no target\n", ms[m].name, mode_mps[m],
-			       ratio);
+		if (target[m] <= 0) {
+			printf("  %-7s ratio %.3f: no target on this kind of trace\n",
+			       measure_names[m], ratio);
 			continue;
 		}
-		printf("  %-7s %6.1f M/s (target %.0f, %s), ratio %.3f (target %.3f): %s\n",
-		       ms[m].name, mode_mps[m], target_mps[m],
-		       mode_mps[m] >= target_mps[m] ? "met" : "not met", ratio, tr,
-		       verdict(ratio, tr));
-		summarize("%-7s replay  %6.1f M accesses/s: %s", ms[m].name, mode_mps[m],
-			  verdict(ratio, tr));
+		printf("  %-7s ratio %.3f (target %.2f): %s\n", measure_names[m], ratio,
+		       target[m], verdict(ratio, target[m]));
+		summarize("%-7s %-28s ratio %.3f (target %.2f): %s", measure_names[m], o->label,
+			  ratio, target[m], verdict(ratio, target[m]));
 	}
 	printf("\n");
 }
@@ -486,13 +481,31 @@ static uint64_t count_lines(const char *path, uint64_t *bytes)
 	return lines;
 }
 
-static void bench_parse(const struct options *o, struct vmem_trace_rec *recs, double floor_mps)
+/* The fastest of a few single parsing passes. */
+static double one_parse_seconds(const char *lackey, struct vmem_trace_rec *recs,
+				uint64_t *records)
 {
-	struct measure ms = { .name = "parse" };
-	uint64_t bytes, lines = count_lines(o->lackey, &bytes), seen, rec1;
-	unsigned passes = passes_for(one_pass_seconds(NULL, o->lackey, recs, &rec1),
-				     o->min_seconds);
-	double best;
+	double best = 0;
+
+	for (int k = 0; k < 3; k++) {
+		double t0 = now(CLOCK_MONOTONIC), t;
+		uint64_t lines;
+
+		*records = parse_pass(lackey, recs, &lines);
+		t = now(CLOCK_MONOTONIC) - t0;
+		if (k == 0 || t < best)
+			best = t;
+	}
+	return best;
+}
+
+static void bench_parse(const struct options *o, struct vmem_trace_rec *recs,
+			double min_native_mps)
+{
+	struct measure ms = { 0 };
+	uint64_t bytes, lines = count_lines(o->lackey, &bytes), seen = 0, rec1;
+	unsigned passes = passes_for(one_parse_seconds(o->lackey, recs, &rec1), o->min_seconds);
+	double best, rate;
 
 	fprintf(stderr, "bench_replay: parse: %llu lines, %u passes per run\n",
 		(unsigned long long)lines, passes);
@@ -509,33 +522,27 @@ static void bench_parse(const struct options *o, struct vmem_trace_rec *recs, do
 		ms.n++;
 		ms.records = recsum;
 	}
-	ms.units = lines * passes;
 	best = best_wall(&ms);
+	rate = mps(lines * passes, best);
 	printf("== Lackey text parsing (vmem_trace_read, no simulation, page-cached file)\n");
 	printf("file: %s (Lackey text): %llu lines (%llu records, %llu other lines), %.1f MB;"
 	       " %u passes per run\n",
 	       o->lackey_label ? o->lackey_label : o->lackey, (unsigned long long)lines,
 	       (unsigned long long)rec1,
 	       (unsigned long long)(seen - rec1), (double)bytes / 1e6, passes);
-	printf("  %llu lines, best %.3f s, median %.3f s: %.1f M lines/s best, %.1f median;"
-	       " %.1f M records/s, %.0f MB/s\n",
-	       (unsigned long long)ms.units, best, median_wall(&ms), mps(ms.units, best),
-	       mps(ms.units, median_wall(&ms)), mps(ms.records, best),
-	       (double)bytes * passes / best / 1e6);
+	printf("  best %.3f s, median %.3f s: %.1f M lines/s best, %.1f median; %.1f M records/s,"
+	       " %.0f MB/s\n",
+	       best, median_wall(&ms), rate, mps(lines * passes, median_wall(&ms)),
+	       mps(ms.records, best), (double)bytes * passes / best / 1e6);
 	print_runs(&ms);
-	if (floor_mps > 0) {
-		double ratio = mps(ms.units, best) / floor_mps, tr = target_parse / FLOOR_REF;
+	if (min_native_mps > 0) {
+		double ratio = rate / min_native_mps;
 
-		printf("  target %.0f M lines/s (%s); ratio to floor %.3f (target %.3f): %s\n",
-		       target_parse, mps(ms.units, best) >= target_parse ? "met" : "not met",
-		       ratio, tr, verdict(ratio, tr));
-		summarize("%-7s Lackey  %6.1f M lines/s:    %s", "parse", mps(ms.units, best),
-			  verdict(ratio, tr));
-	} else {
-		printf("  target %.0f M lines/s: %s (no floor measured for the ratio)\n",
-		       target_parse, mps(ms.units, best) >= target_parse ? "met" : "not met");
-		summarize("%-7s Lackey  %6.1f M lines/s:    %s", "parse", mps(ms.units, best),
-			  mps(ms.units, best) >= target_parse ? "PASS" : "FAIL");
+		printf("  ratio of lines/s to the minimal native loop's records/s %.3f (target %.2f):"
+		       " %s\n", ratio, target_parse, verdict(ratio, target_parse));
+		summarize("%-7s %-28s ratio %.3f (target %.2f): %s", "parse",
+			  o->lackey_label ? o->lackey_label : o->lackey, ratio, target_parse,
+			  verdict(ratio, target_parse));
 	}
 	printf("\n");
 }
@@ -597,10 +604,12 @@ static long vm_hwm_kb(void)
 	return kb;
 }
 
-/* The child of an rss run: replays one trace once and prints "VmHWM_kB records". */
+/* The child of an rss run: replays one trace once and prints "VmHWM_kB records mapped",
+ * mapped = guest 4 KiB data frames in use. */
 static int rss_child(const char *mode_name, const char *path)
 {
 	struct vmem_trace_rec *recs = malloc(BATCH * sizeof(*recs));
+	const struct vmem_mmu_stats *s;
 	enum vmem_mode mode;
 	struct vmem_mmu *m;
 	uint64_t n = 0;
@@ -609,7 +618,7 @@ static int rss_child(const char *mode_name, const char *path)
 		fatal("%s%s", "out of memory", "");
 	if (strcmp(mode_name, "none") == 0) {
 		/* The baseline: a machine is created and a reader opened, nothing replayed. */
-		struct vmem_trace_reader *r = open_trace(path, VMEM_TRACE_VMT);
+		struct vmem_trace_reader *r = open_trace(path, -1);
 
 		m = make_mmu(VMEM_MODE_NATIVE);
 		vmem_trace_close(r);
@@ -617,22 +626,29 @@ static int rss_child(const char *mode_name, const char *path)
 		if (vmem_mode_parse(mode_name, &mode))
 			fatal("unknown mode %s%s", mode_name, "");
 		m = make_mmu(mode);
-		n = replay_pass(path, m, recs);
+		n = replay_pass(path, -1, m, recs);
 	}
-	printf("%ld %llu\n", vm_hwm_kb(), (unsigned long long)n);
+	s = vmem_mmu_stats(m);
+	printf("%ld %llu %llu\n", vm_hwm_kb(), (unsigned long long)n,
+	       (unsigned long long)(s->guest_frames - s->guest_table_pages));
 	vmem_mmu_destroy(m);
 	free(recs);
 	return 0;
 }
 
+struct rss_answer {
+	long kb;
+	uint64_t records, mapped;
+};
+
 /* Runs one rss child (a fresh process: its peak is its own) and reads its answer. */
-static long rss_run(const char *mode_name, const char *path, uint64_t *records)
+static struct rss_answer rss_run(const char *mode_name, const char *path)
 {
+	struct rss_answer a = { -1, 0, 0 };
+	unsigned long long n = 0, mapped = 0;
 	int fd[2], status;
 	char buf[128];
 	ssize_t len;
-	long kb = -1;
-	unsigned long long n = 0;
 	pid_t pid;
 
 	if (pipe(fd))
@@ -653,16 +669,17 @@ static long rss_run(const char *mode_name, const char *path, uint64_t *records)
 	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fatal("memory run (%s, %s) failed", mode_name, path);
 	buf[len > 0 ? len : 0] = '\0';
-	if (sscanf(buf, "%ld %llu", &kb, &n) != 2)
+	if (sscanf(buf, "%ld %llu %llu", &a.kb, &n, &mapped) != 3)
 		fatal("memory run (%s, %s): no answer", mode_name, path);
-	*records = n;
-	return kb;
+	a.records = n;
+	a.mapped = mapped;
+	return a;
 }
 
-static void bench_rss(const struct options *o, struct vmem_trace_rec *recs)
+static void bench_rss_length(const struct options *o, struct vmem_trace_rec *recs)
 {
 	char short_path[4096], long_path[4096];
-	uint64_t per, n_short, n_long;
+	uint64_t per;
 	bool cut = false;
 	long base;
 
@@ -672,7 +689,7 @@ static void bench_rss(const struct options *o, struct vmem_trace_rec *recs)
 	per = write_looped(o->vmt, short_path, o->rss_records, 1, recs, &cut);
 	write_looped(o->vmt, long_path, o->rss_records, RSS_LOOPS, recs, &cut);
 
-	base = rss_run("none", short_path, &n_short);
+	base = rss_run("none", short_path).kb;
 	printf("== Peak memory against trace length (VmHWM of a fresh process per run)\n");
 	printf("short: %llu records (%s); long: %llu records (the short one %u times)\n",
 	       (unsigned long long)per, cut ? "the start of the trace" : "the whole trace",
@@ -680,23 +697,57 @@ static void bench_rss(const struct options *o, struct vmem_trace_rec *recs)
 	printf("baseline (machine created, nothing replayed): %ld kB\n", base);
 	for (int m = 0; m < VMEM_MODES; m++) {
 		const char *name = vmem_mode_name((enum vmem_mode)m);
-		long a, b, growth;
+		struct rss_answer a, b;
+		long growth;
 
 		fprintf(stderr, "bench_replay: memory runs, %s\n", name);
-		a = rss_run(name, short_path, &n_short);
-		b = rss_run(name, long_path, &n_long);
-		growth = b - a;
+		a = rss_run(name, short_path);
+		b = rss_run(name, long_path);
+		growth = b.kb - a.kb;
 		printf("  %-7s short %ld kB, long %ld kB: growth %+ld kB (%+.2f%%) for %.0fx the"
 		       " records: %s\n",
-		       name, a, b, growth, a > 0 ? 100.0 * (double)growth / (double)a : 0,
-		       n_short ? (double)n_long / (double)n_short : 0,
+		       name, a.kb, b.kb, growth, a.kb > 0 ? 100.0 * (double)growth / (double)a.kb : 0,
+		       a.records ? (double)b.records / (double)a.records : 0,
 		       labs(growth) <= 1024 ? "flat (PASS)" : "grows (FAIL)");
-		summarize("%-7s memory  %+6.0f kB for 10x records: %s", name, (double)growth,
+		summarize("%-7s %-28s %+.0f kB for 10x the records (within %.0f kB): %s", name,
+			  "memory against length", (double)growth, 1024.0,
 			  labs(growth) <= 1024 ? "PASS" : "FAIL");
 	}
 	printf("  (flat: growth within 1 MiB)\n\n");
 	remove(short_path);
 	remove(long_path);
+}
+
+/* Peak memory against footprint: bytes of simulator memory per mapped page. */
+static void bench_rss_footprint(const struct options *o)
+{
+	long base = rss_run("none", o->rss[0]).kb;
+
+	printf("== Peak memory against footprint (VmHWM of a fresh process per run, less the\n"
+	       "   %ld kB of a process that only creates the machine, per mapped 4 KiB page)\n",
+	       base);
+	for (unsigned t = 0; t < o->nrss; t++) {
+		const char *slash = strrchr(o->rss[t], '/');
+		const char *name = slash ? slash + 1 : o->rss[t];
+
+		for (int m = 0; m <= VMEM_MODE_NESTED; m++) {
+			const char *mode = vmem_mode_name((enum vmem_mode)m);
+			struct rss_answer a;
+			double per_page;
+
+			fprintf(stderr, "bench_replay: footprint run %s, %s\n", name, mode);
+			a = rss_run(mode, o->rss[t]);
+			per_page = a.mapped ? (double)(a.kb - base) * 1024.0 / (double)a.mapped : 0;
+			printf("  %-28s %-7s %8llu records, %8llu pages mapped: peak %7ld kB,"
+			       " %7.1f B per mapped page: %s\n", name, mode,
+			       (unsigned long long)a.records, (unsigned long long)a.mapped, a.kb,
+			       per_page, verdict(-per_page, -RSS_TARGET_BYTES));
+			summarize("%-7s %-28s %.1f B per mapped page (target <= %.0f): %s", mode,
+				  name, per_page, RSS_TARGET_BYTES,
+				  verdict(-per_page, -RSS_TARGET_BYTES));
+		}
+	}
+	printf("\n");
 }
 
 /* ---- a single measurement for a profiler ---------------------------------------------- */
@@ -708,25 +759,20 @@ static void profile_one(const struct options *o, struct vmem_trace_rec *recs)
 	unsigned passes;
 	double t0, t;
 
-	if (strcmp(o->profile, "floor") == 0) {
-		id = M_FLOOR;
-	} else if (strcmp(o->profile, "parse") != 0) {
-		enum vmem_mode m;
-
-		if (vmem_mode_parse(o->profile, &m))
-			fatal("--profile %s: expected floor, native, nested, shadow or parse%s",
-			      o->profile, "");
-		id = (int)m;
-	}
+	for (int k = 0; k < M_E2E_NATIVE; k++)
+		if (strcmp(o->profile, measure_names[k]) == 0)
+			id = k;
+	if (id < 0 && strcmp(o->profile, "parse") != 0)
+		fatal("--profile %s: expected min-native, min-nested, native, nested, shadow or"
+		      " parse%s", o->profile, "");
 	if ((id >= 0 && !o->vmt) || (id < 0 && !o->lackey))
 		fatal("--profile %s needs --%s", o->profile, id >= 0 ? "vmt" : "lackey");
-	/* Passes from the floor (or the parser), as in the full benchmark. */
-	passes = passes_for(one_pass_seconds(id >= 0 ? o->vmt : NULL, o->lackey, recs, &units),
-			    o->min_seconds);
+	passes = id >= 0 ? passes_for(one_pass_seconds(o, recs, &units), o->min_seconds) :
+			   passes_for(one_parse_seconds(o->lackey, recs, &units), o->min_seconds);
 	units = 0;
 	t0 = now(CLOCK_MONOTONIC);
 	if (id >= 0) {
-		units = run_one(id, o->vmt, passes, recs).units;
+		units = run_one(id, o, passes, recs).records;
 	} else {
 		for (unsigned p = 0; p < passes; p++) {
 			parse_pass(o->lackey, recs, &lines);
@@ -735,8 +781,7 @@ static void profile_one(const struct options *o, struct vmem_trace_rec *recs)
 	}
 	t = now(CLOCK_MONOTONIC) - t0;
 	printf("%s: %u passes, %llu %s, %.3f s: %.1f M/s\n", o->profile, passes,
-	       (unsigned long long)units,
-	       id == M_FLOOR ? "records" : id >= 0 ? "accesses" : "lines", t, mps(units, t));
+	       (unsigned long long)units, id >= 0 ? "records" : "lines", t, mps(units, t));
 }
 
 /* ---- main ----------------------------------------------------------------------------- */
@@ -756,11 +801,14 @@ static double parse_number(const char *opt, const char *s)
 int main(int argc, char **argv)
 {
 	enum { O_VMT = 256, O_LACKEY, O_WORKDIR, O_LABEL, O_RUNS, O_MIN, O_RSSREC, O_CHILD,
-	       O_PROFILE, O_LACKEY_LABEL };
+	       O_PROFILE, O_LACKEY_LABEL, O_KIND, O_E2E, O_RSS_TRACE };
 	static const struct option longopts[] = {
 		{ "vmt", required_argument, NULL, O_VMT },
+		{ "kind", required_argument, NULL, O_KIND },
+		{ "e2e", required_argument, NULL, O_E2E },
 		{ "lackey", required_argument, NULL, O_LACKEY },
 		{ "workdir", required_argument, NULL, O_WORKDIR },
+		{ "rss-trace", required_argument, NULL, O_RSS_TRACE },
 		{ "label", required_argument, NULL, O_LABEL },
 		{ "lackey-label", required_argument, NULL, O_LACKEY_LABEL },
 		{ "runs", required_argument, NULL, O_RUNS },
@@ -773,17 +821,28 @@ int main(int argc, char **argv)
 	};
 	struct options o = { .runs = 5, .min_seconds = 0.5, .rss_records = 2000000 };
 	struct vmem_trace_rec *recs;
-	double floor_mps = 0;
+	double min_native_mps = 0;
 	bool child = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_VMT: o.vmt = optarg; break;
+		case O_E2E: o.e2e = optarg; break;
 		case O_LACKEY: o.lackey = optarg; break;
 		case O_WORKDIR: o.workdir = optarg; break;
 		case O_LABEL: o.label = optarg; break;
 		case O_LACKEY_LABEL: o.lackey_label = optarg; break;
+		case O_KIND:
+			if (strcmp(optarg, "hit") != 0 && strcmp(optarg, "miss") != 0)
+				fatal("--kind %s: expected hit or miss%s", optarg, "");
+			o.miss_heavy = strcmp(optarg, "miss") == 0;
+			break;
+		case O_RSS_TRACE:
+			if (o.nrss == MAX_RSS_TRACES)
+				fatal("--rss-trace %s: at most 8%s", optarg, "");
+			o.rss[o.nrss++] = optarg;
+			break;
 		case O_RUNS:
 			o.runs = (unsigned)parse_number("--runs", optarg);
 			if (o.runs < 1 || o.runs > MAX_RUNS)
@@ -806,7 +865,7 @@ int main(int argc, char **argv)
 			fatal("%s%s", "--rss-child MODE FILE", "");
 		return rss_child(argv[optind], argv[optind + 1]);
 	}
-	if (optind != argc || (!o.vmt && !o.lackey)) {
+	if (optind != argc || (!o.vmt && !o.lackey && !o.nrss)) {
 		fputs(usage, stderr);
 		return 2;
 	}
@@ -821,15 +880,17 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (o.vmt)
-		bench_throughput(&o, recs, &floor_mps);
+		bench_throughput(&o, recs, &min_native_mps);
 	fflush(stdout);
 	if (o.lackey)
-		bench_parse(&o, recs, floor_mps);
+		bench_parse(&o, recs, min_native_mps);
 	fflush(stdout);
 	if (o.vmt && o.workdir)
-		bench_rss(&o, recs);
+		bench_rss_length(&o, recs);
+	if (o.nrss)
+		bench_rss_footprint(&o);
 	if (nsummary) {
-		printf("== Summary (PASS/FAIL: throughput as ratio to the floor, memory within 1 MiB)\n");
+		printf("== Summary (throughput: ratio to the minimal loop; memory)\n");
 		for (unsigned i = 0; i < nsummary; i++)
 			printf("  %s\n", summary[i]);
 	}
