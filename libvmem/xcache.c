@@ -55,6 +55,14 @@
  * cache's own state and statistics are the same with or without it. Without one each
  * operation costs one well-predicted branch more.
  *
+ * A large fully associative LRU cache (one set of at least XC_INDEX_WAYS ways, such as
+ * the nested TLB) would scan all its ways on every probe and every victim choice, so it
+ * is indexed instead: a hash of (key, ctx) chains its valid ways, and a doubly linked
+ * list orders them from most to least recently used, so that a probe, a use and a
+ * victim choice each take constant time. Invalid ways wait on a free stack. Which
+ * invalid way a fill takes is not observable (under LRU only recency picks victims), so
+ * the results equal those of the scanning form.
+ *
  * Concurrency: none; one thread uses a cache at a time.
  */
 #include <stdlib.h>
@@ -65,6 +73,8 @@
 
 #define XC_VALID (1ull << 32)
 #define XC_RNG_ZERO_SEED 0x9E3779B97F4A7C15ull
+#define XC_INDEX_WAYS 16      /* fully associative LRU caches this large are indexed */
+#define XC_NONE UINT32_MAX    /* end of a hash chain or of the LRU list */
 
 struct vmem_xcache {
 	uint64_t *keys;      /* [sets * ways] */
@@ -84,6 +94,15 @@ struct vmem_xcache {
 	enum vmem_repl repl;
 	struct vmem_xcache_stats stats;
 	struct vmem_mrc *mrc;  /* profiler, or NULL */
+	/* Indexed fully associative LRU (see the top comment); bucket is NULL otherwise. */
+	uint32_t *bucket;     /* [bucket_mask + 1] first way of each hash chain */
+	uint32_t *chain;      /* [ways] next way in the same chain */
+	uint32_t *newer;      /* [ways] LRU list links of valid ways */
+	uint32_t *older;
+	uint32_t *free_ways;  /* [ways] stack of invalid ways */
+	uint32_t nfree;
+	uint32_t mru, lru;    /* list ends */
+	uint32_t bucket_mask;
 };
 
 static const char *const repl_names[] = {
@@ -208,6 +227,125 @@ static int plru_masks_init(struct vmem_xcache *c)
 	return 0;
 }
 
+/* ---- indexed fully associative LRU ---- */
+
+static int fa_index_init(struct vmem_xcache *c)
+{
+	uint32_t nb = 1;
+
+	while (nb < 2 * c->ways)
+		nb *= 2;
+	c->bucket_mask = nb - 1;
+	c->bucket = malloc(nb * sizeof(*c->bucket));
+	c->chain = malloc(c->ways * sizeof(*c->chain));
+	c->newer = malloc(c->ways * sizeof(*c->newer));
+	c->older = malloc(c->ways * sizeof(*c->older));
+	c->free_ways = malloc(c->ways * sizeof(*c->free_ways));
+	if (!c->bucket || !c->chain || !c->newer || !c->older || !c->free_ways)
+		return VMEM_ENOMEM;
+	for (uint32_t b = 0; b < nb; b++)
+		c->bucket[b] = XC_NONE;
+	/* Lowest-numbered on top, as the scanning form fills an empty cache. */
+	for (uint32_t w = 0; w < c->ways; w++)
+		c->free_ways[w] = c->ways - 1 - w;
+	c->nfree = c->ways;
+	c->mru = c->lru = XC_NONE;
+	return 0;
+}
+
+static inline uint32_t fa_bucket(const struct vmem_xcache *c, uint64_t key, uint64_t tag)
+{
+	return (uint32_t)(((key ^ (tag << 40)) * 0x9E3779B97F4A7C15ull) >> 40) & c->bucket_mask;
+}
+
+/* The way holding (key, tag), or c->ways. */
+static inline uint32_t fa_find(const struct vmem_xcache *c, uint64_t key, uint64_t tag)
+{
+	for (uint32_t w = c->bucket[fa_bucket(c, key, tag)]; w != XC_NONE; w = c->chain[w])
+		if (c->keys[w] == key && c->tags[w] == tag)
+			return w;
+	return c->ways;
+}
+
+static inline void fa_list_unlink(struct vmem_xcache *c, uint32_t w)
+{
+	if (c->newer[w] != XC_NONE)
+		c->older[c->newer[w]] = c->older[w];
+	else
+		c->mru = c->older[w];
+	if (c->older[w] != XC_NONE)
+		c->newer[c->older[w]] = c->newer[w];
+	else
+		c->lru = c->newer[w];
+}
+
+static inline void fa_list_push_mru(struct vmem_xcache *c, uint32_t w)
+{
+	c->newer[w] = XC_NONE;
+	c->older[w] = c->mru;
+	if (c->mru != XC_NONE)
+		c->newer[c->mru] = w;
+	else
+		c->lru = w;
+	c->mru = w;
+}
+
+/* Makes valid way w (keys and tags set) findable and most recently used. */
+static void fa_link(struct vmem_xcache *c, uint32_t w)
+{
+	uint32_t b = fa_bucket(c, c->keys[w], c->tags[w]);
+
+	c->chain[w] = c->bucket[b];
+	c->bucket[b] = w;
+	fa_list_push_mru(c, w);
+}
+
+/* Takes valid way w out of the index and the list (its tag still set). */
+static void fa_unlink(struct vmem_xcache *c, uint32_t w)
+{
+	uint32_t *link = &c->bucket[fa_bucket(c, c->keys[w], c->tags[w])];
+
+	while (*link != w)
+		link = &c->chain[*link];
+	*link = c->chain[w];
+	fa_list_unlink(c, w);
+}
+
+/* Invalidates valid way w. */
+static void fa_release(struct vmem_xcache *c, uint32_t w)
+{
+	fa_unlink(c, w);
+	c->tags[w] = 0;
+	c->free_ways[c->nfree++] = w;
+}
+
+static bool fa_fill(struct vmem_xcache *c, uint64_t key, uint64_t tag, uint64_t val)
+{
+	uint32_t w = fa_find(c, key, tag);
+	bool evict = false;
+
+	c->stats.fills++;
+	if (w != c->ways) {
+		c->vals[w] = val;
+		fa_list_unlink(c, w);
+		fa_list_push_mru(c, w);
+		return false;
+	}
+	if (c->nfree) {
+		w = c->free_ways[--c->nfree];
+	} else {
+		w = c->lru;
+		fa_unlink(c, w);
+		evict = true;
+		c->stats.evictions++;
+	}
+	c->keys[w] = key;
+	c->tags[w] = tag;
+	c->vals[w] = val;
+	fa_link(c, w);
+	return evict;
+}
+
 int vmem_xcache_create(const struct vmem_cache_geom *geom, uint64_t seed,
 		       struct vmem_xcache **out)
 {
@@ -255,6 +393,9 @@ int vmem_xcache_create(const struct vmem_cache_geom *geom, uint64_t seed,
 		if (ways <= 64 && plru_masks_init(c) != 0)
 			goto nomem;
 	}
+	if (c->repl == VMEM_REPL_LRU && sets == 1 && ways >= XC_INDEX_WAYS &&
+	    fa_index_init(c) != 0)
+		goto nomem;
 	*out = c;
 	return 0;
 nomem:
@@ -274,6 +415,11 @@ void vmem_xcache_destroy(struct vmem_xcache *c)
 	free(c->plru_clr);
 	free(c->plru_set);
 	vmem_mrc_destroy(c->mrc);
+	free(c->bucket);
+	free(c->chain);
+	free(c->newer);
+	free(c->older);
+	free(c->free_ways);
 	free(c);
 }
 
@@ -326,7 +472,12 @@ static inline void touch(struct vmem_xcache *c, uint64_t set, size_t base, uint3
 {
 	switch (c->repl) {
 	case VMEM_REPL_LRU:
-		c->stamps[base + way] = ++c->clock;
+		if (c->bucket) {
+			fa_list_unlink(c, way);
+			fa_list_push_mru(c, way);
+		} else {
+			c->stamps[base + way] = ++c->clock;
+		}
 		break;
 	case VMEM_REPL_PLRU:
 		plru_touch(c, set, way);
@@ -346,6 +497,16 @@ static inline bool lookup(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uin
 	const uint32_t ways = c->ways;
 
 	c->stats.lookups++;
+	if (c->bucket) {
+		uint32_t w = fa_find(c, key, tag);
+
+		if (w == ways)
+			return false;
+		c->stats.hits++;
+		*val = c->vals[w];
+		touch(c, 0, 0, w);
+		return true;
+	}
 	for (uint32_t w = 0; w < ways; w++) {
 		if (keys[w] == key && tags[w] == tag) {
 			c->stats.hits++;
@@ -387,6 +548,8 @@ static inline bool fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint6
 
 	if (ways == 0)
 		return false;   /* absent: dropped */
+	if (c->bucket)
+		return fa_fill(c, key, tag, val);
 	for (uint32_t w = 0; w < ways; w++) {
 		if (keys[w] == key && tags[w] == tag) {
 			c->vals[base + w] = val;
@@ -441,6 +604,15 @@ void vmem_xcache_invalidate(struct vmem_xcache *c, uint64_t key, uint32_t ctx)
 
 	if (c->mrc != NULL)
 		vmem_mrc_invalidate(c->mrc, key, ctx);
+	if (c->bucket) {
+		uint32_t w = fa_find(c, key, tag);
+
+		if (w != c->ways) {
+			fa_release(c, w);
+			c->stats.invalidations++;
+		}
+		return;
+	}
 	for (uint32_t w = 0; w < c->ways; w++) {
 		if (c->keys[base + w] == key && c->tags[base + w] == tag) {
 			c->tags[base + w] = 0;
@@ -461,6 +633,8 @@ void vmem_xcache_flush_ctx(struct vmem_xcache *c, uint32_t ctx, uint32_t mask)
 		uint64_t t = c->tags[i];
 
 		if (t != 0 && ((uint32_t)t & mask) == want) {
+			if (c->bucket)
+				fa_release(c, (uint32_t)i);
 			c->tags[i] = 0;
 			c->stats.invalidations++;
 		}
@@ -476,6 +650,8 @@ void vmem_xcache_flush_all(struct vmem_xcache *c)
 
 	for (size_t i = 0; i < n; i++) {
 		if (c->tags[i] != 0) {
+			if (c->bucket)
+				fa_release(c, (uint32_t)i);
 			c->tags[i] = 0;
 			c->stats.invalidations++;
 		}

@@ -1,7 +1,8 @@
 /*
  * Unit tests of the set-associative translation cache (libvmem/xcache.c): replacement
  * sequences for LRU, tree-PLRU and RANDOM on one 4-way set, set indexing, contexts and
- * flushes, geometry errors, absent caches and statistics.
+ * flushes, geometry errors, absent caches and statistics; a large fully associative LRU
+ * cache against a plain model.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -438,6 +439,100 @@ static void test_xcache_repl_names_roundtrip(void **state)
 	assert_int_equal(vmem_repl_parse("fifo", &r), VMEM_EINVAL);
 }
 
+/*
+ * A large fully associative LRU cache (indexed in xcache.c) against a plain model: an
+ * array of entries with last-use stamps, the victim the least recent. Random lookups,
+ * fills, invalidations and context flushes over few enough keys that all of them hit,
+ * miss and evict often.
+ */
+#define FA_WAYS 48
+#define FA_KEYS 96
+
+struct fa_model {
+	uint64_t key[FA_WAYS], val[FA_WAYS], stamp[FA_WAYS], clock;
+	uint32_t ctx[FA_WAYS];
+	bool valid[FA_WAYS];
+};
+
+static int fa_model_find(const struct fa_model *m, uint64_t key, uint32_t ctx)
+{
+	for (int w = 0; w < FA_WAYS; w++)
+		if (m->valid[w] && m->key[w] == key && m->ctx[w] == ctx)
+			return w;
+	return -1;
+}
+
+static void test_xcache_large_fully_assoc_lru_matches_model(void **state)
+{
+	struct vmem_xcache *c = make(FA_WAYS, 0, VMEM_REPL_LRU, 1);
+	struct fa_model m = { 0 };
+	uint64_t x = 12345, evictions = 0;
+
+	(void)state;
+	for (int step = 0; step < 200000; step++) {
+		uint64_t key, v = 0, r;
+		uint32_t ctx;
+		int w;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		r = x;
+		key = (r >> 8) % FA_KEYS;
+		ctx = (uint32_t)((r >> 20) & 1) << 16 | (uint32_t)((r >> 21) & 1);
+		w = fa_model_find(&m, key, ctx);
+		switch (r % 16) {
+		case 0:
+			vmem_xcache_invalidate(c, key, ctx);
+			if (w >= 0)
+				m.valid[w] = false;
+			break;
+		case 1:
+			if ((r >> 30) % 64 == 0) {
+				vmem_xcache_flush_ctx(c, ctx, VMEM_CTX_MASK_VPID);
+				for (int k = 0; k < FA_WAYS; k++)
+					if ((m.ctx[k] & VMEM_CTX_MASK_VPID) == (ctx & VMEM_CTX_MASK_VPID))
+						m.valid[k] = false;
+			}
+			break;
+		case 2: case 3: case 4: case 5: case 6: {
+			bool evicted = vmem_xcache_fill(c, key, ctx, r), evicts = false;
+
+			if (w < 0) {
+				w = -1;
+				for (int k = 0; k < FA_WAYS && w < 0; k++)
+					if (!m.valid[k])
+						w = k;
+				if (w < 0) {
+					w = 0;
+					for (int k = 1; k < FA_WAYS; k++)
+						if (m.stamp[k] < m.stamp[w])
+							w = k;
+					evicts = true;
+					evictions++;
+				}
+				m.key[w] = key;
+				m.ctx[w] = ctx;
+				m.valid[w] = true;
+			}
+			assert_int_equal(evicted, evicts);
+			m.val[w] = r;
+			m.stamp[w] = ++m.clock;
+			break;
+		}
+		default:
+			assert_int_equal(vmem_xcache_lookup(c, key, ctx, &v), w >= 0);
+			if (w >= 0) {
+				assert_int_equal(v, m.val[w]);
+				m.stamp[w] = ++m.clock;
+			}
+			break;
+		}
+	}
+	assert_int_equal(vmem_xcache_stats(c)->evictions, evictions);
+	vmem_xcache_destroy(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -455,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_xcache_absent_lookups_counted_fills_dropped),
 		cmocka_unit_test(test_xcache_plru_wide_tree_keeps_recent_ways),
 		cmocka_unit_test(test_xcache_repl_names_roundtrip),
+		cmocka_unit_test(test_xcache_large_fully_assoc_lru_matches_model),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
