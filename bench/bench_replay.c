@@ -54,6 +54,11 @@
 #define MAX_RSS_TRACES 8
 #define RSS_LOOPS 10        /* the long trace is the short one this many times */
 #define RSS_TARGET_BYTES 64 /* simulator memory per mapped page, at most */
+/* --kind auto: a trace whose minimal native loop walks for at least this share of its
+ * records is miss-heavy. */
+#define MISS_HEAVY_WALKS 0.01
+
+enum { KIND_AUTO, KIND_HIT, KIND_MISS };
 
 /* Targets as ratios to the minimal loop of the mode's kind (0: none). */
 static const double target_hit[VMEM_MODES] = { 0.5, 0.0, 0.0 };
@@ -70,7 +75,7 @@ struct options {
 	unsigned nrss;
 	const char *label;        /* name of the trace in the report */
 	const char *lackey_label; /* name of the Lackey text in the report */
-	bool miss_heavy;          /* --kind miss: which targets apply */
+	int kind;                 /* KIND_AUTO, KIND_HIT or KIND_MISS: which targets apply */
 	unsigned runs;
 	double min_seconds;
 	uint64_t rss_records;     /* records in the short rss trace (at most) */
@@ -86,8 +91,9 @@ static const char usage[] =
 "options:\n"
 "  --vmt FILE          uncompressed .vmt trace for the minimal loops, replay and the\n"
 "                      memory-against-length runs\n"
-"  --kind hit|miss     the trace is TLB-hit-dominated or miss-heavy (which targets apply;\n"
-"                      default hit)\n"
+"  --kind KIND         hit (TLB-hit-dominated) or miss (miss-heavy): which targets apply;\n"
+"                      auto (default): miss when the minimal native loop walks for at\n"
+"                      least 1% of the records\n"
 "  --e2e FILE          the same trace as shipped (compressed Lackey or .vmt), replayed\n"
 "                      end to end, decompression and parsing included\n"
 "  --lackey FILE       uncompressed Lackey text for the parsing benchmark\n"
@@ -389,7 +395,8 @@ static void bench_throughput(const struct options *o, struct vmem_trace_rec *rec
 {
 	struct measure ms[M_COUNT];
 	double rate[M_COUNT];
-	const double *target = o->miss_heavy ? target_miss : target_hit;
+	const double *target;
+	bool miss_heavy;
 	int ids[M_COUNT], nids = 0;
 	uint64_t one_pass;
 	unsigned passes;
@@ -419,9 +426,14 @@ static void bench_throughput(const struct options *o, struct vmem_trace_rec *rec
 	for (int k = 0; k < nids; k++)
 		rate[ids[k]] = mps(ms[ids[k]].records, best_wall(&ms[ids[k]]));
 	*min_native_mps = rate[M_MIN_NATIVE];
+	miss_heavy = o->kind == KIND_MISS ||
+		     (o->kind == KIND_AUTO &&
+		      (double)ms[M_MIN_NATIVE].walks >=
+			      MISS_HEAVY_WALKS * (double)ms[M_MIN_NATIVE].records);
+	target = miss_heavy ? target_miss : target_hit;
 
 	printf("== Replay throughput against the minimal loops: %s (%s)\n", o->label,
-	       o->miss_heavy ? "miss-heavy" : "TLB-hit-dominated");
+	       miss_heavy ? "miss-heavy" : "TLB-hit-dominated");
 	printf("%llu records per pass, %u passes per run (%llu records per run); %u timed runs"
 	       " each after one warm-up, interleaved; best and median\n\n",
 	       (unsigned long long)one_pass, passes, (unsigned long long)ms[M_MIN_NATIVE].records,
@@ -767,8 +779,13 @@ static void profile_one(const struct options *o, struct vmem_trace_rec *recs)
 		      " parse%s", o->profile, "");
 	if ((id >= 0 && !o->vmt) || (id < 0 && !o->lackey))
 		fatal("--profile %s needs --%s", o->profile, id >= 0 ? "vmt" : "lackey");
-	passes = id >= 0 ? passes_for(one_pass_seconds(o, recs, &units), o->min_seconds) :
-			   passes_for(one_parse_seconds(o->lackey, recs, &units), o->min_seconds);
+	/* --min-seconds 0: one pass and no calibration, for an instruction count. */
+	if (o->min_seconds <= 0)
+		passes = 1;
+	else if (id >= 0)
+		passes = passes_for(one_pass_seconds(o, recs, &units), o->min_seconds);
+	else
+		passes = passes_for(one_parse_seconds(o->lackey, recs, &units), o->min_seconds);
 	units = 0;
 	t0 = now(CLOCK_MONOTONIC);
 	if (id >= 0) {
@@ -834,9 +851,14 @@ int main(int argc, char **argv)
 		case O_LABEL: o.label = optarg; break;
 		case O_LACKEY_LABEL: o.lackey_label = optarg; break;
 		case O_KIND:
-			if (strcmp(optarg, "hit") != 0 && strcmp(optarg, "miss") != 0)
-				fatal("--kind %s: expected hit or miss%s", optarg, "");
-			o.miss_heavy = strcmp(optarg, "miss") == 0;
+			if (strcmp(optarg, "auto") == 0)
+				o.kind = KIND_AUTO;
+			else if (strcmp(optarg, "hit") == 0)
+				o.kind = KIND_HIT;
+			else if (strcmp(optarg, "miss") == 0)
+				o.kind = KIND_MISS;
+			else
+				fatal("--kind %s: expected auto, hit or miss%s", optarg, "");
 			break;
 		case O_RSS_TRACE:
 			if (o.nrss == MAX_RSS_TRACES)

@@ -3,13 +3,19 @@
 #
 #   sh bench/run.sh BINDIR RESULTS
 #
-# Picks the bundled real trace (the one traces/README.md names as the demo or benchmark
-# trace, else the largest traces/lackey/*.zst), converts it to .vmt with vmem-trace,
-# decompresses its Lackey text for the parsing benchmark, runs bench_replay and writes
-# the machine, the date and the figures to RESULTS. See BENCHMARKS.md.
+# Replays, against the minimal loops of bench/minimal_loops.h measured in the same
+# process (see BENCHMARKS.md):
+#   - the bundled real trace (the one traces/README.md names as the demo or benchmark
+#     trace, else the largest traces/lackey/*.zst): TLB-hit-dominated; also end to end
+#     from the compressed file, Lackey parsing, and memory against trace length;
+#   - the miss-heavy synthetic traces uniform-1g and chase4k-256m of traces/synthetic/;
+#   - every other bundled Lackey trace of more than LARGE_PAGES distinct 4 KiB pages (a
+#     real large trace), whatever its kind;
+# and measures memory against footprint on uniform traces of 200k accesses that vmem-gen
+# writes over 64 MiB to 1 TiB. Writes the machine, the date and the figures to RESULTS.
 #
 # Environment: BENCH_TRACE=FILE benchmarks FILE (a Lackey trace, compressed or not)
-# instead of the bundled one; BENCH_RUNS (default 5) timed runs per measurement;
+# instead of the bundled real one; BENCH_RUNS (default 5) timed runs per measurement;
 # BENCH_MIN_SECONDS (default 0.5) shortest timed run. Exits 0 whatever the figures are;
 # non-zero only when the benchmark cannot run.
 set -eu
@@ -36,7 +42,9 @@ OUT=$(abspath "$OUT")
 [ -z "${BENCH_TRACE:-}" ] || BENCH_TRACE=$(abspath "$BENCH_TRACE")
 cd "$(dirname "$0")/.."
 
-for prog in bench_replay vmem-trace; do
+LARGE_PAGES=20000
+
+for prog in bench_replay vmem-trace vmem-gen; do
 	[ -x "$BIN/$prog" ] || die "$BIN/$prog not found; build it first (make bench)"
 done
 
@@ -109,15 +117,58 @@ cpu=$(grep -m 1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: *//')
 	echo
 } >"$WORK/results"
 
+# bench LABEL VMT [bench_replay options...]: one run of bench_replay, appended to the results.
+bench() {
+	label=$1
+	vmt=$2
+	shift 2
+	status=0
+	echo "bench: $label" >&2
+	"$BIN/bench_replay" --vmt "$vmt" --label "$label" --runs "$RUNS" \
+		--min-seconds "$MIN_SECONDS" "$@" >>"$WORK/results" || status=$?
+	if [ "$status" -ne 0 ]; then
+		cat "$WORK/results" >&2
+		die "bench_replay failed on $label (exit status $status)"
+	fi
+}
+
+# The hit-dominated real trace, end to end, parsing and memory against length.
+bench "$(basename "$TRACE")" "$WORK/trace.vmt" --e2e "$TRACE" --lackey "$WORK/trace.lackey" \
+	--lackey-label "$(basename "$TRACE"), decompressed" --workdir "$WORK"
+
+# Miss-heavy synthetic traces.
+for name in uniform-1g chase4k-256m; do
+	src=traces/synthetic/$name.vmt.zst
+	[ -f "$src" ] || die "$src not found"
+	"$BIN/vmem-trace" convert "$src" "$WORK/$name.vmt" >&2 || die "cannot convert $src"
+	bench "$name.vmt.zst" "$WORK/$name.vmt" --e2e "$src"
+	rm -f "$WORK/$name.vmt"
+done
+
+# Real traces with a large footprint.
+for src in traces/lackey/*.zst; do
+	[ -f "$src" ] && [ "$src" != "$TRACE" ] || continue
+	"$BIN/vmem-trace" convert "$src" "$WORK/large.vmt" >&2 || die "cannot convert $src"
+	pages=$("$BIN/vmem-trace" info "$WORK/large.vmt" | sed -n 's/^pages_4k: //p')
+	if [ "${pages:-0}" -gt "$LARGE_PAGES" ]; then
+		bench "$(basename "$src")" "$WORK/large.vmt" --e2e "$src"
+	fi
+	rm -f "$WORK/large.vmt"
+done
+
+# Memory against footprint: 200k uniform accesses over ever larger regions, from every
+# page touched many times (64 MiB) to almost every access a new page in a table page of
+# its own (1 TiB).
+set --
+for fp in 64m 1g 16g 256g 1t; do
+	"$BIN/vmem-gen" --format vmt -o "$WORK/uniform-$fp.vmt" pattern=uniform footprint=$fp \
+		size=8 count=200k seed=1 >&2 || die "vmem-gen failed"
+	set -- "$@" --rss-trace "$WORK/uniform-$fp.vmt"
+done
 status=0
-"$BIN/bench_replay" --vmt "$WORK/trace.vmt" --lackey "$WORK/trace.lackey" \
-	--workdir "$WORK" --label "$(basename "$TRACE")" \
-	--lackey-label "$(basename "$TRACE"), decompressed" \
-	--runs "$RUNS" --min-seconds "$MIN_SECONDS" >>"$WORK/results" || status=$?
-if [ "$status" -ne 0 ]; then
-	cat "$WORK/results" >&2
-	die "bench_replay failed (exit status $status)"
-fi
+"$BIN/bench_replay" "$@" >>"$WORK/results" || status=$?
+[ "$status" -eq 0 ] || die "bench_replay (memory against footprint) failed"
+
 cp "$WORK/results" "$OUT"
 cat "$OUT"
 echo "bench: results written to $OUT" >&2

@@ -130,7 +130,7 @@ static uint64_t page_free_tree(struct vmem_pt *pt, struct pt_page *p)
 	uint64_t n = 1;
 
 	if (p->level > 1) {
-		for (unsigned r = 0; r < p->used; r++) {
+		for (unsigned r = 0; r < (pt_dense(p) ? VMEM_PT_ENTRIES : p->used); r++) {
 			struct pt_page *c = pt_slot_child(p->slot + 2 * r);
 
 			if (c)
@@ -144,46 +144,76 @@ static uint64_t page_free_tree(struct vmem_pt *pt, struct pt_page *p)
 	return n;
 }
 
-/* Makes room for entry i (not present) at its rank; returns its slot, or NULL. */
+/* Trades the packed slots of a full sparse page for all 512 indexed directly. */
+static int go_dense(struct pt_page *p)
+{
+	unsigned sh = pt_slot_shift(p), r = 0;
+	uint64_t *d = calloc((size_t)VMEM_PT_ENTRIES << sh, sizeof(*d));
+
+	if (!d)
+		return VMEM_ENOMEM;
+	for (unsigned i = 0; i < VMEM_PT_ENTRIES; i++) {
+		if (p->present[i >> 6] & (1ull << (i & 63))) {
+			memcpy(d + (i << sh), p->slot + (r << sh), sizeof(*d) << sh);
+			r++;
+		}
+	}
+	free(p->slot);
+	p->slot = d;
+	p->cap = VMEM_PT_ENTRIES;
+	return 0;
+}
+
+/* Makes room for entry i (not present); returns its slot, or NULL. */
 static uint64_t *slot_insert(struct pt_page *p, unsigned i)
 {
 	unsigned sh = pt_slot_shift(p), w = i >> 6, r;
 
-	if (p->used == p->cap) {
-		/* Doubling from 16 bytes: one entry and its child pointer, or two entries. */
+	if (p->used == p->cap && !pt_dense(p)) {
+		/* Doubling from 16 bytes (one entry and its child pointer, or two entries)
+		 * to PT_DENSE_AT << sh entries, then dense. */
 		unsigned cap = p->cap ? 2u * p->cap : 2u >> sh;
 		uint64_t *n;
 
-		if (cap > VMEM_PT_ENTRIES)
-			cap = VMEM_PT_ENTRIES;
-		n = realloc(p->slot, ((size_t)cap << sh) * sizeof(*n));
-		if (!n)
-			return NULL;
-		p->slot = n;
-		p->cap = (uint16_t)cap;
+		if (p->cap >= (PT_DENSE_AT << sh)) {
+			if (go_dense(p))
+				return NULL;
+		} else {
+			n = realloc(p->slot, ((size_t)cap << sh) * sizeof(*n));
+			if (!n)
+				return NULL;
+			p->slot = n;
+			p->cap = (uint16_t)cap;
+		}
 	}
+	p->used++;
+	if (pt_dense(p))
+		return p->slot + (i << sh);
 	r = p->rank[w] + pt_popcount64(p->present[w] & ((1ull << (i & 63)) - 1));
 	memmove(p->slot + ((r + 1) << sh), p->slot + (r << sh),
-		((size_t)(p->used - r) << sh) * sizeof(*p->slot));
+		((size_t)(p->used - 1 - r) << sh) * sizeof(*p->slot));
 	p->present[w] |= 1ull << (i & 63);
 	for (unsigned k = w + 1; k < PT_WORDS; k++)
 		p->rank[k]++;
-	p->used++;
 	return p->slot + (r << sh);
 }
 
 /* Removes the slot of entry i (present). */
 static void slot_remove(struct pt_page *p, unsigned i)
 {
-	unsigned sh = pt_slot_shift(p), w = i >> 6;
-	unsigned r = p->rank[w] + pt_popcount64(p->present[w] & ((1ull << (i & 63)) - 1));
+	unsigned sh = pt_slot_shift(p), w = i >> 6, r;
 
+	p->used--;
+	if (pt_dense(p)) {
+		memset(p->slot + (i << sh), 0, sizeof(*p->slot) << sh);
+		return;
+	}
+	r = p->rank[w] + pt_popcount64(p->present[w] & ((1ull << (i & 63)) - 1));
 	memmove(p->slot + (r << sh), p->slot + ((r + 1) << sh),
-		((size_t)(p->used - r - 1) << sh) * sizeof(*p->slot));
+		((size_t)(p->used - r) << sh) * sizeof(*p->slot));
 	p->present[w] &= ~(1ull << (i & 63));
 	for (unsigned k = w + 1; k < PT_WORDS; k++)
 		p->rank[k]--;
-	p->used--;
 }
 
 /* Writes entry i (and, above level 1, its child pointer); 0 or VMEM_ENOMEM. */

@@ -7,6 +7,12 @@
  * array. Entry i lives at slot rank(i), the number of present entries below i, found
  * from a per-word running count and one population count.
  *
+ * A table page that fills up goes dense: at PT_DENSE_AT words of packed slots per word
+ * of a slot (64 entries of a PT, 128 of a higher level, so 64 bytes of slots per present
+ * entry at most) it trades them for all 512 slots indexed directly, as hardware lays a
+ * table out, and a walk step no longer counts bits. A dense page has
+ * cap == VMEM_PT_ENTRIES; its bitmap is not kept.
+ *
  * A slot of a level-1 table (PT) is one word, the entry. A slot of a higher level is two
  * words, the entry and a host pointer to the child table page (NULL for a large-page
  * leaf), side by side so that a walk step reads one cache line of slots. The entries are
@@ -22,11 +28,12 @@
 #include "vmem/pt.h"
 
 #define PT_WORDS (VMEM_PT_ENTRIES / 64)
+#define PT_DENSE_AT 64       /* see above */
 
 struct pt_page {
-	uint64_t present[PT_WORDS];  /* bit i: entry i is present (stored) */
+	uint64_t present[PT_WORDS];  /* bit i: entry i is present (stored); not when dense */
 	uint16_t rank[PT_WORDS];     /* present entries in the words before this one */
-	uint64_t *slot;              /* used slots of 1 or 2 words (see above), cap of room */
+	uint64_t *slot;              /* slots of 1 or 2 words (see above), cap of room */
 	uint64_t pa;                 /* physical address of this table page */
 	uint64_t va_base;            /* first address this table maps */
 	uint16_t used;               /* present entries */
@@ -64,12 +71,23 @@ static inline unsigned pt_slot_shift(const struct pt_page *p)
 	return p->level > 1;
 }
 
+static inline bool pt_dense(const struct pt_page *p)
+{
+	return p->cap == VMEM_PT_ENTRIES;
+}
+
 /* The slot of entry i, or NULL when the entry is not present. */
 static inline uint64_t *pt_slot(const struct pt_page *p, unsigned i)
 {
 	unsigned w = i >> 6;
-	uint64_t bit = 1ull << (i & 63), bits = p->present[w];
+	uint64_t bit = 1ull << (i & 63), bits;
 
+	if (pt_dense(p)) {
+		uint64_t *s = p->slot + (i << pt_slot_shift(p));
+
+		return *s ? s : NULL;
+	}
+	bits = p->present[w];
 	if (!(bits & bit))
 		return NULL;
 	return p->slot + ((p->rank[w] + pt_popcount64(bits & (bit - 1))) << pt_slot_shift(p));

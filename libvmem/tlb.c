@@ -151,6 +151,7 @@ int vmem_tlb_create(const struct vmem_tlb_config *cfg, struct vmem_tlb **out)
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return VMEM_ENOMEM;
+	t->only_4k = true;
 	for (unsigned i = 0; i <= TLB_ARR_L2_1G; i++) {
 		err = vmem_xcache_create(cfg_geom(cfg, i), tlb_array_seed(cfg->seed, i),
 					 tlb_array(t, i));
@@ -198,7 +199,9 @@ enum vmem_tlb_hit vmem_tlb_lookup(struct vmem_tlb *t, uint64_t va, uint32_t ctx,
 {
 	struct vmem_xcache *const *l1 = ifetch ? t->l1i : t->l1d;
 	struct l1_memo *memo = &t->memo[ifetch];
-	unsigned s2;
+	/* Profiled, every array is probed: its profiler counts the lookup. */
+	bool only_4k = t->only_4k && !t->mrc;
+	unsigned s2, last_l2 = only_4k ? VMEM_PAGE_4K : VMEM_PAGE_2M;
 	uint64_t v;
 
 	if ((v = tlb_memo_peek(t, va, ctx, ifetch)) != 0) {
@@ -211,7 +214,7 @@ enum vmem_tlb_hit vmem_tlb_lookup(struct vmem_tlb *t, uint64_t va, uint32_t ctx,
 	else
 		t->stats.l1d_lookups++;
 	memo->valid = false;
-	for (unsigned s = 0; s < VMEM_PAGE_SIZES; s++) {
+	for (unsigned s = 0; s < (only_4k ? 1u : VMEM_PAGE_SIZES); s++) {
 		unsigned shift = vmem_page_shift((enum vmem_page_size)s);
 
 		if (vmem_xcache_lookup(l1[s], va >> shift, ctx, &v)) {
@@ -228,17 +231,18 @@ enum vmem_tlb_hit vmem_tlb_lookup(struct vmem_tlb *t, uint64_t va, uint32_t ctx,
 
 	t->stats.l2_lookups++;
 	s2 = VMEM_PAGE_4K;
-	while (s2 <= VMEM_PAGE_2M && !vmem_xcache_lookup(t->l2, l2_key(va, s2), ctx, &v))
+	while (s2 <= last_l2 && !vmem_xcache_lookup(t->l2, l2_key(va, s2), ctx, &v))
 		s2++;
 	if (t->l2_mrc != NULL)
 		mrc_group_end(t->l2_mrc);   /* one STLB lookup per access */
-	if (s2 <= VMEM_PAGE_2M) {
+	if (s2 <= last_l2) {
 		vmem_xcache_fill(l1[s2], va >> vmem_page_shift((enum vmem_page_size)s2), ctx, v);
 		t->stats.l2_hits++;
 		unpack(v, e);
 		return VMEM_TLB_HIT_L2;
 	}
-	if (vmem_xcache_lookup(t->l2_1g, va >> vmem_page_shift(VMEM_PAGE_1G), ctx, &v)) {
+	if (!only_4k &&
+	    vmem_xcache_lookup(t->l2_1g, va >> vmem_page_shift(VMEM_PAGE_1G), ctx, &v)) {
 		vmem_xcache_fill(l1[VMEM_PAGE_1G], va >> vmem_page_shift(VMEM_PAGE_1G), ctx, v);
 		t->stats.l2_hits++;
 		unpack(v, e);
@@ -258,6 +262,8 @@ void vmem_tlb_fill(struct vmem_tlb *t, uint64_t va, uint32_t ctx, bool ifetch,
 		return;
 	t->memo[ifetch].valid = false;
 	s = (unsigned)e->size;
+	if (s != VMEM_PAGE_4K)
+		t->only_4k = false;
 	v = pack(e);
 	if (s == VMEM_PAGE_1G)
 		vmem_xcache_fill(t->l2_1g, va >> vmem_page_shift(VMEM_PAGE_1G), ctx, v);

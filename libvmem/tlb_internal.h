@@ -36,6 +36,9 @@ struct vmem_tlb {
 	struct vmem_xcache *l2;
 	struct vmem_xcache *l2_1g;
 	struct l1_memo memo[2];  /* [0] data, [1] instruction */
+	/* No 2 MiB or 1 GiB entry was ever filled: the arrays of those sizes are empty, and
+	 * a probe of them, which could only miss and changes no state, is skipped. */
+	bool only_4k;
 	struct vmem_tlb_stats stats;
 	bool mrc;                /* profilers attached */
 	struct vmem_mrc *l2_mrc; /* the STLB's profiler, or NULL */

@@ -288,7 +288,13 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 		/* Each skipped guest step skips its host walk too, as deep as the host maps
 		 * that guest table page. */
 		for (unsigned l = n; l > level; l--) {
-			c.pwc += skip_host_walk(m, pt_find_table(gpt, va, l)->pa, l);
+			/* The host maps with pages no larger than host.page (guest_os.c), so
+			 * at 4 KiB every host walk is as deep as the host table: unless the
+			 * walk is recorded, the count needs no lookup. */
+			if (!m->rec && m->cfg.host_page == VMEM_PAGE_4K)
+				c.pwc += m->vm->ept->levels;
+			else
+				c.pwc += skip_host_walk(m, pt_find_table(gpt, va, l)->pa, l);
 			rec(m, VMEM_DIM_GUEST, l, VMEM_SERVED_PWC, l, va, 0, vmem_pt_index(va, l), 0);
 			c.pwc++;
 		}

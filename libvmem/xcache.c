@@ -290,6 +290,13 @@ static inline void fa_list_push_mru(struct vmem_xcache *c, uint32_t w)
 	c->mru = w;
 }
 
+/* A use of valid way w. */
+static void fa_touch(struct vmem_xcache *c, uint32_t w)
+{
+	fa_list_unlink(c, w);
+	fa_list_push_mru(c, w);
+}
+
 /* Makes valid way w (keys and tags set) findable and most recently used. */
 static void fa_link(struct vmem_xcache *c, uint32_t w)
 {
@@ -327,8 +334,7 @@ static bool fa_fill(struct vmem_xcache *c, uint64_t key, uint64_t tag, uint64_t 
 	c->stats.fills++;
 	if (w != c->ways) {
 		c->vals[w] = val;
-		fa_list_unlink(c, w);
-		fa_list_push_mru(c, w);
+		fa_touch(c, w);
 		return false;
 	}
 	if (c->nfree) {
@@ -472,12 +478,10 @@ static inline void touch(struct vmem_xcache *c, uint64_t set, size_t base, uint3
 {
 	switch (c->repl) {
 	case VMEM_REPL_LRU:
-		if (c->bucket) {
-			fa_list_unlink(c, way);
-			fa_list_push_mru(c, way);
-		} else {
+		if (c->bucket)
+			fa_touch(c, way);
+		else
 			c->stamps[base + way] = ++c->clock;
-		}
 		break;
 	case VMEM_REPL_PLRU:
 		plru_touch(c, set, way);
