@@ -103,6 +103,58 @@ unsigned vmem_prot_to_pte_bits(unsigned prot)
 	return bits;
 }
 
+/* Adds table page p to the frame-number index, growing it to stay at most half full. */
+static int index_add(struct vmem_pt *pt, struct pt_page *p)
+{
+	if (2 * (pt->pages + 1) > pt->by_pfn_mask + 1 || !pt->by_pfn) {
+		uint64_t n = pt->by_pfn ? 2 * (pt->by_pfn_mask + 1) : 64;
+		struct pt_page **old = pt->by_pfn, **t = calloc(n, sizeof(*t));
+		uint64_t old_n = old ? pt->by_pfn_mask + 1 : 0;
+
+		if (!t)
+			return VMEM_ENOMEM;
+		pt->by_pfn = t;
+		pt->by_pfn_mask = n - 1;
+		for (uint64_t k = 0; k < old_n; k++) {
+			uint64_t j;
+
+			if (!old[k])
+				continue;
+			for (j = pt_pfn_slot(pt, old[k]->pa >> 12); t[j]; j = (j + 1) & (n - 1))
+				;
+			t[j] = old[k];
+		}
+		free(old);
+	}
+	{
+		uint64_t j = pt_pfn_slot(pt, p->pa >> 12);
+
+		while (pt->by_pfn[j])
+			j = (j + 1) & pt->by_pfn_mask;
+		pt->by_pfn[j] = p;
+	}
+	return 0;
+}
+
+/* Removes table page p from the index (backward-shift deletion keeps probing right). */
+static void index_remove(struct vmem_pt *pt, const struct pt_page *p)
+{
+	uint64_t mask = pt->by_pfn_mask, hole = pt_pfn_slot(pt, p->pa >> 12), j;
+
+	while (pt->by_pfn[hole] != p)
+		hole = (hole + 1) & mask;
+	for (j = (hole + 1) & mask; pt->by_pfn[j]; j = (j + 1) & mask) {
+		uint64_t home = pt_pfn_slot(pt, pt->by_pfn[j]->pa >> 12);
+
+		/* Move j into the hole unless its home lies cyclically in (hole, j]. */
+		if (((j - home) & mask) >= ((j - hole) & mask)) {
+			pt->by_pfn[hole] = pt->by_pfn[j];
+			hole = j;
+		}
+	}
+	pt->by_pfn[hole] = NULL;
+}
+
 static struct pt_page *page_new(struct vmem_pt *pt, unsigned level, uint64_t va_base, int *err)
 {
 	struct pt_page *p;
@@ -120,6 +172,12 @@ static struct pt_page *page_new(struct vmem_pt *pt, unsigned level, uint64_t va_
 	p->pa = pfn << 12;
 	p->level = (uint8_t)level;
 	p->va_base = va_base;
+	*err = index_add(pt, p);
+	if (*err) {
+		pt->src.free(pt->src.ctx, pfn);
+		free(p);
+		return NULL;
+	}
 	pt->pages++;
 	return p;
 }
@@ -137,6 +195,7 @@ static uint64_t page_free_tree(struct vmem_pt *pt, struct pt_page *p)
 				n += page_free_tree(pt, c);
 		}
 	}
+	index_remove(pt, p);
 	pt->src.free(pt->src.ctx, p->pa >> 12);
 	pt->pages--;
 	free(p->slot);
@@ -256,6 +315,7 @@ int vmem_pt_create(const struct vmem_pt_config *cfg, const struct vmem_frame_sou
 	pt->src = *src;
 	pt->root = page_new(pt, pt->levels, 0, &err);
 	if (!pt->root) {
+		free(pt->by_pfn);
 		free(pt);
 		return err;
 	}
@@ -268,6 +328,7 @@ void vmem_pt_destroy(struct vmem_pt *pt)
 	if (!pt)
 		return;
 	page_free_tree(pt, pt->root);
+	free(pt->by_pfn);
 	free(pt);
 }
 

@@ -50,6 +50,11 @@ struct vmem_pt {
 	struct vmem_frame_source src;
 	struct vmem_pt_observer obs;
 	uint64_t pages;
+	/* Every table page by its frame number: an open-addressing hash (linear probing,
+	 * at most half full), so that a walk that starts from a paging-structure-cache hit
+	 * finds its table in one probe rather than by a walk from the root. */
+	struct pt_page **by_pfn;
+	uint64_t by_pfn_mask;        /* slots - 1 */
 };
 
 static inline unsigned pt_popcount64(uint64_t x)
@@ -132,6 +137,30 @@ struct pt_page *pt_find_leaf(const struct vmem_pt *pt, uint64_t va, unsigned *in
 
 /* The table page at `level` covering va, or NULL. */
 struct pt_page *pt_find_table(const struct vmem_pt *pt, uint64_t va, unsigned level);
+
+static inline uint64_t pt_pfn_slot(const struct vmem_pt *pt, uint64_t pfn)
+{
+	return (pfn * 0x9E3779B97F4A7C15ull >> 32) & pt->by_pfn_mask;
+}
+
+/* The table page at `level` covering va if its physical address is pa, else NULL: the
+ * same answer as pt_find_table when pa is right, from one hash probe. */
+static inline struct pt_page *pt_find_table_at(const struct vmem_pt *pt, uint64_t va,
+						unsigned level, uint64_t pa)
+{
+	uint64_t pfn = pa >> 12;
+
+	for (uint64_t k = pt_pfn_slot(pt, pfn);; k = (k + 1) & pt->by_pfn_mask) {
+		struct pt_page *p = pt->by_pfn[k];
+
+		if (!p)
+			return NULL;
+		if (p->pa >> 12 == pfn)
+			return p->level == level &&
+			       p->va_base == (va & ~((1ull << vmem_level_shift(level + 1)) - 1)) ?
+			       p : NULL;
+	}
+}
 
 /* Sets the A bit (and D for writes) of a leaf entry, as the walker does (no observer). */
 static inline void pt_set_accessed(enum vmem_pt_format f, uint64_t *e, bool leaf, bool write)

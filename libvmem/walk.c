@@ -98,10 +98,10 @@ static struct pt_page *pwc_start(struct vmem_pwc *pwc, const struct vmem_pt *pt,
 
 	if (!start)
 		return NULL;
-	t = pt_find_table(pt, va, start);
+	t = pt_find_table_at(pt, va, start, table_pa);
 	/* A cached pointer to a table that is no longer there would be a missed
 	 * invalidation; walking from the root keeps the translation right. */
-	if (!t || t->pa != table_pa)
+	if (!t)
 		return NULL;
 	*level = start;
 	return t;
