@@ -3,7 +3,10 @@
  * translation costs natively, under nested paging and under shadow paging.
  *
  * One pass over each trace feeds every selected mode, so `--mode all` reads the trace once
- * and the three machines see exactly the same records.
+ * and the three machines see exactly the same records. With more than one mode, each
+ * machine runs on a thread of its own: the main thread reads batches of records into a
+ * ring and every machine thread consumes every batch, in order (each machine stays
+ * single-threaded, so the figures are those of a run on one thread).
  *
  * With --warmup N the first N records warm the machines up (tables built, TLBs and walk
  * caches filled); the statistics then restart and the rest of the trace gives the
@@ -13,6 +16,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,7 @@
 #include "vmem/trace.h"
 
 #define BATCH 4096
+#define RING 8              /* batches in flight between the reader and the machines */
 
 static const char usage[] =
 "usage: vmemsim [options] TRACE...\n"
@@ -248,6 +253,9 @@ static double stat_value(struct run *run, enum phase ph, const char *name)
 	return v;
 }
 
+/* Held by the machine thread that reports an error and exits, so that only one does. */
+static pthread_mutex_t error_lock = PTHREAD_MUTEX_INITIALIZER;
+
 /* Applies recs[from, to) to one machine; exits with a located message on an error. */
 static void apply_range(const struct options *o, const char *path, struct run *run,
 			const struct vmem_trace_rec *recs, size_t from, size_t to,
@@ -263,6 +271,7 @@ static void apply_range(const struct options *o, const char *path, struct run *r
 		if (err) {
 			char pos[512];
 
+			pthread_mutex_lock(&error_lock);
 			locate(path, &o->ropts, first_index + i + 1, pos, sizeof(pos));
 			fprintf(stderr, "vmemsim: %s: %s (%s mode)\n", pos,
 				vmem_mmu_error(run->mmu), vmem_mode_name(run->mode));
@@ -271,14 +280,98 @@ static void apply_range(const struct options *o, const char *path, struct run *r
 	}
 }
 
-/* The warm-up ends: keep its figures, restart the statistics. */
-static void end_warmup(struct run *runs, int nruns)
+/* A batch of records as read, with where the warm-up ends in it. */
+struct batch {
+	struct vmem_trace_rec recs[BATCH];
+	size_t take;        /* records to apply */
+	size_t split;       /* the first `split` belong to the warm-up, or all when it goes on */
+	uint64_t first;     /* number of records before recs[0] in the trace */
+};
+
+/* Applies one batch to one machine; the warm-up ends where the batch says. */
+static void apply_batch(const struct options *o, const char *path, struct run *run,
+			const struct batch *b)
 {
-	for (int k = 0; k < nruns; k++) {
-		runs[k].cold = *vmem_mmu_stats(runs[k].mmu);
-		vmem_mmu_stats_reset(runs[k].mmu);
-		vmem_mmu_mrc_reset_counts(runs[k].mmu);
+	apply_range(o, path, run, b->recs, 0, b->split, b->first);
+	if (o->warmup && b->first + b->split == o->warmup) {
+		/* Keep the warm-up's figures, restart the statistics and curve counts. */
+		run->cold = *vmem_mmu_stats(run->mmu);
+		vmem_mmu_stats_reset(run->mmu);
+		vmem_mmu_mrc_reset_counts(run->mmu);
 	}
+	apply_range(o, path, run, b->recs, b->split, b->take, b->first);
+}
+
+/*
+ * The ring between the reader and the machine threads. Batch number i lives in slot
+ * i % RING; the reader publishes it by advancing `head`, machine k releases it by
+ * advancing tail[k], and the reader reuses a slot only when every machine released it.
+ */
+struct ring {
+	struct batch *slot;
+	uint64_t head;
+	uint64_t tail[VMEM_MODES];
+	bool eof;
+	int nruns;
+	pthread_mutex_t lock;
+	pthread_cond_t more;   /* head or eof changed */
+	pthread_cond_t room;   /* a tail changed */
+};
+
+struct machine_thread {
+	struct ring *ring;
+	const struct options *o;
+	const char *path;
+	struct run *run;
+	int k;
+	pthread_t id;
+};
+
+static void *machine_main(void *arg)
+{
+	struct machine_thread *t = arg;
+	struct ring *q = t->ring;
+
+	for (uint64_t i = 0;; i++) {
+		pthread_mutex_lock(&q->lock);
+		while (q->head == i && !q->eof)
+			pthread_cond_wait(&q->more, &q->lock);
+		if (q->head == i) {
+			pthread_mutex_unlock(&q->lock);
+			return NULL;
+		}
+		pthread_mutex_unlock(&q->lock);
+		apply_batch(t->o, t->path, t->run, &q->slot[i % RING]);
+		pthread_mutex_lock(&q->lock);
+		q->tail[t->k] = i + 1;
+		pthread_cond_signal(&q->room);
+		pthread_mutex_unlock(&q->lock);
+	}
+}
+
+/* The slot of the next batch, once every machine is done with its last use. */
+static struct batch *ring_claim(struct ring *q)
+{
+	struct batch *b;
+
+	pthread_mutex_lock(&q->lock);
+	for (int k = 0; k < q->nruns; k++)
+		while (q->head - q->tail[k] >= RING)
+			pthread_cond_wait(&q->room, &q->lock);
+	b = &q->slot[q->head % RING];
+	pthread_mutex_unlock(&q->lock);
+	return b;
+}
+
+static void ring_publish(struct ring *q, bool eof)
+{
+	pthread_mutex_lock(&q->lock);
+	if (eof)
+		q->eof = true;
+	else
+		q->head++;
+	pthread_cond_broadcast(&q->more);
+	pthread_mutex_unlock(&q->lock);
 }
 
 /* A progress line on a terminal for runs longer than a second, four times a second. */
@@ -356,13 +449,17 @@ static void locate(const char *path, const struct vmem_trace_reader_opts *ropts,
 static void replay(const struct options *o, const char *path, struct run *runs, int nruns)
 {
 	struct vmem_trace_reader *r = NULL;
-	struct vmem_trace_rec *recs = malloc(BATCH * sizeof(*recs));
 	struct progress prog = { .on = !o->quiet && isatty(2) };
+	struct machine_thread threads[VMEM_MODES];
+	bool threaded = nruns > 1;
+	struct ring q = { .nruns = nruns };
+	struct batch *b;
 	struct stat sb;
 	uint64_t done = 0;
 	long n;
 
-	if (!recs)
+	q.slot = malloc((threaded ? RING : 1) * sizeof(*q.slot));
+	if (!q.slot)
 		die("%s%s", "out of memory", "");
 	if (vmem_trace_open(path, &o->ropts, &r)) {
 		fprintf(stderr, "vmemsim: %s\n", r ? vmem_trace_error(r) : path);
@@ -370,27 +467,46 @@ static void replay(const struct options *o, const char *path, struct run *runs, 
 	}
 	if (prog.on && stat(path, &sb) == 0)
 		prog.size = sb.st_size;
-	while ((n = vmem_trace_read(r, recs, BATCH)) > 0) {
-		size_t take = (size_t)n, split = take;
-
-		if (o->limit && done + take > o->limit)
-			take = (size_t)(o->limit - done);
+	if (threaded) {
+		pthread_mutex_init(&q.lock, NULL);
+		pthread_cond_init(&q.more, NULL);
+		pthread_cond_init(&q.room, NULL);
+		for (int k = 0; k < nruns; k++) {
+			threads[k] = (struct machine_thread){ &q, o, path, &runs[k], k, 0 };
+			if (pthread_create(&threads[k].id, NULL, machine_main, &threads[k]))
+				die("%s%s", "cannot start a machine thread", "");
+		}
+	}
+	for (;;) {
+		b = threaded ? ring_claim(&q) : q.slot;
+		n = vmem_trace_read(r, b->recs, BATCH);
+		if (n <= 0)
+			break;
+		b->first = done;
+		b->take = (size_t)n;
+		if (o->limit && done + b->take > o->limit)
+			b->take = (size_t)(o->limit - done);
 		/* The warm-up may end inside this batch: split it there. */
-		if (o->warmup > done && o->warmup - done < take)
-			split = (size_t)(o->warmup - done);
+		if (o->warmup > done && o->warmup - done < b->take)
+			b->split = (size_t)(o->warmup - done);
 		else
-			split = take;
-		for (int k = 0; k < nruns; k++)
-			apply_range(o, path, &runs[k], recs, 0, split, done);
-		if (o->warmup && done + split == o->warmup)
-			end_warmup(runs, nruns);
-		if (split < take)
-			for (int k = 0; k < nruns; k++)
-				apply_range(o, path, &runs[k], recs, split, take, done);
-		done += take;
+			b->split = b->take;
+		if (threaded)
+			ring_publish(&q, false);
+		else
+			apply_batch(o, path, &runs[0], b);
+		done += b->take;
 		progress_update(&prog, r, path, done, false);
 		if (o->limit && done >= o->limit)
 			break;
+	}
+	if (threaded) {
+		ring_publish(&q, true);
+		for (int k = 0; k < nruns; k++)
+			pthread_join(threads[k].id, NULL);
+		pthread_mutex_destroy(&q.lock);
+		pthread_cond_destroy(&q.more);
+		pthread_cond_destroy(&q.room);
 	}
 	if (n < 0) {
 		if (prog.on)
@@ -417,7 +533,7 @@ static void replay(const struct options *o, const char *path, struct run *runs, 
 				(unsigned long long)c.skipped_bad);
 	}
 	vmem_trace_close(r);
-	free(recs);
+	free(q.slot);
 }
 
 static void print_value(FILE *f, double v)
