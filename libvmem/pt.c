@@ -230,11 +230,11 @@ static uint64_t *slot_insert(struct pt_page *p, unsigned i)
 
 	if (p->used == p->cap && !pt_dense(p)) {
 		/* Doubling from 16 bytes (one entry and its child pointer, or two entries)
-		 * to PT_DENSE_AT << sh entries, then dense. */
+		 * to PT_DENSE_AT entries, then dense. */
 		unsigned cap = p->cap ? 2u * p->cap : 2u >> sh;
 		uint64_t *n;
 
-		if (p->cap >= (PT_DENSE_AT << sh)) {
+		if (p->cap >= PT_DENSE_AT) {
 			if (go_dense(p))
 				return NULL;
 		} else {

@@ -7,10 +7,9 @@
  * array. Entry i lives at slot rank(i), the number of present entries below i, found
  * from a per-word running count and one population count.
  *
- * A table page that fills up goes dense: at PT_DENSE_AT words of packed slots per word
- * of a slot (64 entries of a PT, 128 of a higher level, so 64 bytes of slots per present
- * entry at most) it trades them for all 512 slots indexed directly, as hardware lays a
- * table out, and a walk step no longer counts bits. A dense page has
+ * A table page that fills up goes dense: at PT_DENSE_AT present entries it trades its
+ * packed slots for all 512 indexed directly, as hardware lays a table out (16 or 32 bytes
+ * per present entry at most), and a walk step no longer counts bits. A dense page has
  * cap == VMEM_PT_ENTRIES; its bitmap is not kept.
  *
  * A slot of a level-1 table (PT) is one word, the entry. A slot of a higher level is two
@@ -28,7 +27,7 @@
 #include "vmem/pt.h"
 
 #define PT_WORDS (VMEM_PT_ENTRIES / 64)
-#define PT_DENSE_AT 64       /* see above */
+#define PT_DENSE_AT 256      /* see above */
 
 struct pt_page {
 	uint64_t present[PT_WORDS];  /* bit i: entry i is present (stored); not when dense */
