@@ -187,9 +187,13 @@ static uint64_t page_free_tree(struct vmem_pt *pt, struct pt_page *p)
 {
 	uint64_t n = 1;
 
-	if (p->level > 1) {
+	if (p->level > 1 && p->used) {
+		const uint64_t *slots = pt_dense(p) ? p->mem :
+					pt_listed(p) ? ((struct pt_list *)p->mem)->slot :
+						       ((struct pt_packed *)p->mem)->slot;
+
 		for (unsigned r = 0; r < (pt_dense(p) ? VMEM_PT_ENTRIES : p->used); r++) {
-			struct pt_page *c = pt_slot_child(p->slot + 2 * r);
+			struct pt_page *c = pt_slot_child(slots + 2 * r);
 
 			if (c)
 				n += page_free_tree(pt, c);
@@ -198,81 +202,146 @@ static uint64_t page_free_tree(struct vmem_pt *pt, struct pt_page *p)
 	index_remove(pt, p);
 	pt->src.free(pt->src.ctx, p->pa >> 12);
 	pt->pages--;
-	free(p->slot);
+	free(p->mem);
 	free(p);
 	return n;
 }
 
-/* Trades the packed slots of a full sparse page for all 512 indexed directly. */
-static int go_dense(struct pt_page *p)
+/* Slot bytes of `cap` slots of page p. */
+static size_t slot_bytes(const struct pt_page *p, unsigned cap)
 {
+	return ((size_t)cap << pt_slot_shift(p)) * sizeof(uint64_t);
+}
+
+/* The rank of entry i in a packed page: present entries below it. */
+static unsigned packed_rank(const struct pt_packed *k, unsigned i)
+{
+	return k->rank[i >> 6] + pt_popcount64(k->present[i >> 6] & ((1ull << (i & 63)) - 1));
+}
+
+/* A full list page of PT_LIST_MAX entries becomes packed, with room for twice as many. */
+static int list_to_packed(struct pt_page *p)
+{
+	struct pt_list *l = p->mem;
+	struct pt_packed *k = calloc(1, sizeof(*k) + slot_bytes(p, 2 * PT_LIST_MAX));
+
+	if (!k)
+		return VMEM_ENOMEM;
+	for (unsigned r = 0; r < p->used; r++)
+		k->present[l->index[r] >> 6] |= 1ull << (l->index[r] & 63);
+	for (unsigned w = 1; w < PT_WORDS; w++)
+		k->rank[w] = (uint16_t)(k->rank[w - 1] + pt_popcount64(k->present[w - 1]));
+	memcpy(k->slot, l->slot, slot_bytes(p, p->used));   /* both in index order */
+	free(l);
+	p->mem = k;
+	p->cap = 2 * PT_LIST_MAX;
+	return 0;
+}
+
+/* A full packed page trades its slots for all 512 indexed directly. */
+static int packed_to_dense(struct pt_page *p)
+{
+	struct pt_packed *k = p->mem;
 	unsigned sh = pt_slot_shift(p), r = 0;
-	uint64_t *d = calloc((size_t)VMEM_PT_ENTRIES << sh, sizeof(*d));
+	uint64_t *d = calloc(1, slot_bytes(p, VMEM_PT_ENTRIES));
 
 	if (!d)
 		return VMEM_ENOMEM;
 	for (unsigned i = 0; i < VMEM_PT_ENTRIES; i++) {
-		if (p->present[i >> 6] & (1ull << (i & 63))) {
-			memcpy(d + (i << sh), p->slot + (r << sh), sizeof(*d) << sh);
+		if (k->present[i >> 6] & (1ull << (i & 63))) {
+			memcpy(d + (i << sh), k->slot + (r << sh), sizeof(*d) << sh);
 			r++;
 		}
 	}
-	free(p->slot);
-	p->slot = d;
+	free(k);
+	p->mem = d;
 	p->cap = VMEM_PT_ENTRIES;
+	return 0;
+}
+
+/* Room for one more slot: the same form, doubled, or the next form. */
+static int grow(struct pt_page *p)
+{
+	size_t head = pt_listed(p) ? sizeof(struct pt_list) : sizeof(struct pt_packed);
+	/* Doubling from 16 bytes of slots: one entry and its child pointer, or two entries. */
+	unsigned cap = p->cap ? 2u * p->cap : 2u >> pt_slot_shift(p);
+	void *n;
+
+	if (p->cap == PT_LIST_MAX)
+		return list_to_packed(p);
+	if (p->cap >= PT_DENSE_AT)
+		return packed_to_dense(p);
+	n = realloc(p->mem, head + slot_bytes(p, cap));
+	if (!n)
+		return VMEM_ENOMEM;
+	p->mem = n;
+	p->cap = (uint16_t)cap;
 	return 0;
 }
 
 /* Makes room for entry i (not present); returns its slot, or NULL. */
 static uint64_t *slot_insert(struct pt_page *p, unsigned i)
 {
-	unsigned sh = pt_slot_shift(p), w = i >> 6, r;
+	unsigned sh = pt_slot_shift(p), r;
+	uint64_t *slots;
 
-	if (p->used == p->cap && !pt_dense(p)) {
-		/* Doubling from 16 bytes (one entry and its child pointer, or two entries)
-		 * to PT_DENSE_AT entries, then dense. */
-		unsigned cap = p->cap ? 2u * p->cap : 2u >> sh;
-		uint64_t *n;
-
-		if (p->cap >= PT_DENSE_AT) {
-			if (go_dense(p))
-				return NULL;
-		} else {
-			n = realloc(p->slot, ((size_t)cap << sh) * sizeof(*n));
-			if (!n)
-				return NULL;
-			p->slot = n;
-			p->cap = (uint16_t)cap;
-		}
+	if (p->used == p->cap && !pt_dense(p) && grow(p))
+		return NULL;
+	if (pt_dense(p)) {
+		p->used++;
+		return (uint64_t *)p->mem + (i << sh);
 	}
+	if (pt_listed(p)) {
+		struct pt_list *l = p->mem;
+
+		for (r = 0; r < p->used && l->index[r] < i; r++)
+			;
+		memmove(l->index + r + 1, l->index + r, (p->used - r) * sizeof(l->index[0]));
+		l->index[r] = (uint16_t)i;
+		slots = l->slot;
+	} else {
+		struct pt_packed *k = p->mem;
+
+		r = packed_rank(k, i);
+		k->present[i >> 6] |= 1ull << (i & 63);
+		for (unsigned w = (i >> 6) + 1; w < PT_WORDS; w++)
+			k->rank[w]++;
+		slots = k->slot;
+	}
+	memmove(slots + ((r + 1) << sh), slots + (r << sh), slot_bytes(p, p->used - r));
 	p->used++;
-	if (pt_dense(p))
-		return p->slot + (i << sh);
-	r = p->rank[w] + pt_popcount64(p->present[w] & ((1ull << (i & 63)) - 1));
-	memmove(p->slot + ((r + 1) << sh), p->slot + (r << sh),
-		((size_t)(p->used - 1 - r) << sh) * sizeof(*p->slot));
-	p->present[w] |= 1ull << (i & 63);
-	for (unsigned k = w + 1; k < PT_WORDS; k++)
-		p->rank[k]++;
-	return p->slot + (r << sh);
+	return slots + (r << sh);
 }
 
 /* Removes the slot of entry i (present). */
 static void slot_remove(struct pt_page *p, unsigned i)
 {
-	unsigned sh = pt_slot_shift(p), w = i >> 6, r;
+	unsigned sh = pt_slot_shift(p), r;
+	uint64_t *slots;
 
-	p->used--;
 	if (pt_dense(p)) {
-		memset(p->slot + (i << sh), 0, sizeof(*p->slot) << sh);
+		memset((uint64_t *)p->mem + (i << sh), 0, sizeof(uint64_t) << sh);
+		p->used--;
 		return;
 	}
-	r = p->rank[w] + pt_popcount64(p->present[w] & ((1ull << (i & 63)) - 1));
-	memmove(p->slot + (r << sh), p->slot + ((r + 1) << sh),
-		((size_t)(p->used - r) << sh) * sizeof(*p->slot));
-	p->present[w] &= ~(1ull << (i & 63));
-	for (unsigned k = w + 1; k < PT_WORDS; k++)
-		p->rank[k]--;
+	if (pt_listed(p)) {
+		struct pt_list *l = p->mem;
+
+		for (r = 0; l->index[r] != i; r++)
+			;
+		memmove(l->index + r, l->index + r + 1, (p->used - r - 1) * sizeof(l->index[0]));
+		slots = l->slot;
+	} else {
+		struct pt_packed *k = p->mem;
+
+		r = packed_rank(k, i);
+		k->present[i >> 6] &= ~(1ull << (i & 63));
+		for (unsigned w = (i >> 6) + 1; w < PT_WORDS; w++)
+			k->rank[w]--;
+		slots = k->slot;
+	}
+	memmove(slots + (r << sh), slots + ((r + 1) << sh), slot_bytes(p, p->used - r - 1));
+	p->used--;
 }
 
 /* Writes entry i (and, above level 1, its child pointer); 0 or VMEM_ENOMEM. */

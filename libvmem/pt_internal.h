@@ -2,15 +2,17 @@
  * Layout of radix page tables, shared by the table code and the walkers.
  *
  * A simulated table page costs host memory in proportion to its present entries, not
- * 4 KiB: a 512-bit bitmap says which of the 512 architectural entries are present
- * (non-zero), and only those are stored, packed in index order in a growable slot
- * array. Entry i lives at slot rank(i), the number of present entries below i, found
- * from a per-word running count and one population count.
- *
- * A table page that fills up goes dense: at PT_DENSE_AT present entries it trades its
- * packed slots for all 512 indexed directly, as hardware lays a table out (16 or 32 bytes
- * per present entry at most), and a walk step no longer counts bits. A dense page has
- * cap == VMEM_PT_ENTRIES; its bitmap is not kept.
+ * 4 KiB. Its slots, one per present entry, live in one growable block whose form
+ * follows its capacity (cap):
+ *   list   (cap <= PT_LIST_MAX) the indices of the present entries in ascending order,
+ *          then their slots in the same order: a page of one or a few entries, as
+ *          sparse mappings make them, costs a few dozen bytes.
+ *   packed (larger) a 512-bit bitmap of the present entries and a running count per
+ *          bitmap word, then the slots in index order: entry i lives at slot rank(i),
+ *          the number of present entries below i, from one population count.
+ *   dense  (cap == VMEM_PT_ENTRIES, from PT_DENSE_AT present entries on) all 512 slots
+ *          indexed directly, as hardware lays a table out (16 or 32 bytes per present
+ *          entry at most): a walk step is one load.
  *
  * A slot of a level-1 table (PT) is one word, the entry. A slot of a higher level is two
  * words, the entry and a host pointer to the child table page (NULL for a large-page
@@ -27,12 +29,22 @@
 #include "vmem/pt.h"
 
 #define PT_WORDS (VMEM_PT_ENTRIES / 64)
-#define PT_DENSE_AT 256      /* see above */
+#define PT_LIST_MAX 4
+#define PT_DENSE_AT 256
+
+struct pt_list {
+	uint16_t index[PT_LIST_MAX];
+	uint64_t slot[];
+};
+
+struct pt_packed {
+	uint64_t present[PT_WORDS];  /* bit i: entry i is present */
+	uint16_t rank[PT_WORDS];     /* present entries in the words before this one */
+	uint64_t slot[];
+};
 
 struct pt_page {
-	uint64_t present[PT_WORDS];  /* bit i: entry i is present (stored); not when dense */
-	uint16_t rank[PT_WORDS];     /* present entries in the words before this one */
-	uint64_t *slot;              /* slots of 1 or 2 words (see above), cap of room */
+	void *mem;                   /* slots in the form cap says (see above); NULL if cap 0 */
 	uint64_t pa;                 /* physical address of this table page */
 	uint64_t va_base;            /* first address this table maps */
 	uint16_t used;               /* present entries */
@@ -80,21 +92,37 @@ static inline bool pt_dense(const struct pt_page *p)
 	return p->cap == VMEM_PT_ENTRIES;
 }
 
+static inline bool pt_listed(const struct pt_page *p)
+{
+	return p->cap <= PT_LIST_MAX;
+}
+
 /* The slot of entry i, or NULL when the entry is not present. */
 static inline uint64_t *pt_slot(const struct pt_page *p, unsigned i)
 {
-	unsigned w = i >> 6;
-	uint64_t bit = 1ull << (i & 63), bits;
+	unsigned sh = pt_slot_shift(p);
 
 	if (pt_dense(p)) {
-		uint64_t *s = p->slot + (i << pt_slot_shift(p));
+		uint64_t *s = (uint64_t *)p->mem + (i << sh);
 
 		return *s ? s : NULL;
 	}
-	bits = p->present[w];
-	if (!(bits & bit))
+	if (pt_listed(p)) {
+		struct pt_list *l = p->mem;
+
+		for (unsigned r = 0; r < p->used; r++)
+			if (l->index[r] == i)
+				return l->slot + (r << sh);
 		return NULL;
-	return p->slot + ((p->rank[w] + pt_popcount64(bits & (bit - 1))) << pt_slot_shift(p));
+	} else {
+		struct pt_packed *k = p->mem;
+		unsigned w = i >> 6;
+		uint64_t bit = 1ull << (i & 63), bits = k->present[w];
+
+		if (!(bits & bit))
+			return NULL;
+		return k->slot + ((k->rank[w] + pt_popcount64(bits & (bit - 1))) << sh);
+	}
 }
 
 /* Entry i of a table page (0 when not present). */
