@@ -133,6 +133,19 @@ static const struct vmem_cache_geom *cfg_geom(const struct vmem_tlb_config *cfg,
 	return idx == TLB_ARR_L2 ? &cfg->l2 : &cfg->l2_1g;
 }
 
+static void memo_clear(struct vmem_tlb *t, unsigned k)
+{
+	for (uint64_t i = 0; i <= t->memo_mask[k]; i++)
+		t->memo[k][i].vpn = TLB_MEMO_EMPTY;
+}
+
+/* The 4 KiB L1 entry (vpn, ctx) -> v has just been used (hit or filled): its set's memo. */
+static void memo_set(struct vmem_tlb *t, bool ifetch, uint64_t vpn, uint32_t ctx, uint64_t v)
+{
+	if (t->memo_on[ifetch])
+		t->memo[ifetch][vpn & t->memo_mask[ifetch]] = (struct l1_memo){ vpn, v, ctx };
+}
+
 int vmem_tlb_create(const struct vmem_tlb_config *cfg, struct vmem_tlb **out)
 {
 	struct vmem_tlb *t;
@@ -152,6 +165,20 @@ int vmem_tlb_create(const struct vmem_tlb_config *cfg, struct vmem_tlb **out)
 	if (t == NULL)
 		return VMEM_ENOMEM;
 	t->only_4k = true;
+	for (unsigned k = 0; k < 2; k++) {
+		const struct vmem_cache_geom *g = k ? &cfg->l1i[VMEM_PAGE_4K] : &cfg->l1d[VMEM_PAGE_4K];
+		/* An absent array gets one memo that stays empty (nothing is filled there). */
+		uint32_t sets = g->entries && g->ways ? g->entries / g->ways : 1;
+
+		t->memo_mask[k] = sets - 1;
+		t->memo_on[k] = g->entries != 0;
+		t->memo[k] = malloc(sets * sizeof(*t->memo[k]));
+		if (t->memo[k] == NULL) {
+			vmem_tlb_destroy(t);
+			return VMEM_ENOMEM;
+		}
+		memo_clear(t, k);
+	}
 	for (unsigned i = 0; i <= TLB_ARR_L2_1G; i++) {
 		err = vmem_xcache_create(cfg_geom(cfg, i), tlb_array_seed(cfg->seed, i),
 					 tlb_array(t, i));
@@ -168,6 +195,8 @@ void vmem_tlb_destroy(struct vmem_tlb *t)
 {
 	if (t == NULL)
 		return;
+	free(t->memo[0]);
+	free(t->memo[1]);
 	for (unsigned i = 0; i <= TLB_ARR_L2_1G; i++)
 		vmem_xcache_destroy(*tlb_array(t, i));
 	free(t);
@@ -198,7 +227,6 @@ enum vmem_tlb_hit vmem_tlb_lookup(struct vmem_tlb *t, uint64_t va, uint32_t ctx,
 				  struct vmem_tlb_entry *e)
 {
 	struct vmem_xcache *const *l1 = ifetch ? t->l1i : t->l1d;
-	struct l1_memo *memo = &t->memo[ifetch];
 	/* Profiled, every array is probed: its profiler counts the lookup. */
 	bool only_4k = t->only_4k && !t->mrc;
 	unsigned s2, last_l2 = only_4k ? VMEM_PAGE_4K : VMEM_PAGE_2M;
@@ -213,7 +241,6 @@ enum vmem_tlb_hit vmem_tlb_lookup(struct vmem_tlb *t, uint64_t va, uint32_t ctx,
 		t->stats.l1i_lookups++;
 	else
 		t->stats.l1d_lookups++;
-	memo->valid = false;
 	for (unsigned s = 0; s < (only_4k ? 1u : VMEM_PAGE_SIZES); s++) {
 		unsigned shift = vmem_page_shift((enum vmem_page_size)s);
 
@@ -222,8 +249,8 @@ enum vmem_tlb_hit vmem_tlb_lookup(struct vmem_tlb *t, uint64_t va, uint32_t ctx,
 				t->stats.l1i_hits++;
 			else
 				t->stats.l1d_hits++;
-			if (!t->mrc)   /* profiled, every lookup probes the arrays */
-				*memo = (struct l1_memo){ va >> 12, v, ctx, true };
+			if (s == VMEM_PAGE_4K)
+				memo_set(t, ifetch, va >> 12, ctx, v);
 			unpack(v, e);
 			return VMEM_TLB_HIT_L1;
 		}
@@ -237,6 +264,8 @@ enum vmem_tlb_hit vmem_tlb_lookup(struct vmem_tlb *t, uint64_t va, uint32_t ctx,
 		mrc_group_end(t->l2_mrc);   /* one STLB lookup per access */
 	if (s2 <= last_l2) {
 		vmem_xcache_fill(l1[s2], va >> vmem_page_shift((enum vmem_page_size)s2), ctx, v);
+		if (s2 == VMEM_PAGE_4K)
+			memo_set(t, ifetch, va >> 12, ctx, v);
 		t->stats.l2_hits++;
 		unpack(v, e);
 		return VMEM_TLB_HIT_L2;
@@ -260,7 +289,6 @@ void vmem_tlb_fill(struct vmem_tlb *t, uint64_t va, uint32_t ctx, bool ifetch,
 
 	if (e == NULL || (unsigned)e->size >= VMEM_PAGE_SIZES)
 		return;
-	t->memo[ifetch].valid = false;
 	s = (unsigned)e->size;
 	if (s != VMEM_PAGE_4K)
 		t->only_4k = false;
@@ -270,11 +298,15 @@ void vmem_tlb_fill(struct vmem_tlb *t, uint64_t va, uint32_t ctx, bool ifetch,
 	else
 		vmem_xcache_fill(t->l2, l2_key(va, s), ctx, v);
 	vmem_xcache_fill(l1[s], va >> vmem_page_shift(e->size), ctx, v);
+	if (s == VMEM_PAGE_4K)
+		memo_set(t, ifetch, va >> 12, ctx, v);
 }
 
 void vmem_tlb_invlpg(struct vmem_tlb *t, uint64_t va, uint32_t ctx)
 {
-	t->memo[0].valid = t->memo[1].valid = false;
+	/* The sets of va's 4 KiB page may lose their most recent entry. */
+	t->memo[0][(va >> 12) & t->memo_mask[0]].vpn = TLB_MEMO_EMPTY;
+	t->memo[1][(va >> 12) & t->memo_mask[1]].vpn = TLB_MEMO_EMPTY;
 	for (unsigned s = 0; s < VMEM_PAGE_SIZES; s++) {
 		uint64_t vpn = va >> vmem_page_shift((enum vmem_page_size)s);
 
@@ -290,7 +322,8 @@ void vmem_tlb_invlpg(struct vmem_tlb *t, uint64_t va, uint32_t ctx)
 
 void vmem_tlb_flush_ctx(struct vmem_tlb *t, uint32_t ctx, uint32_t mask)
 {
-	t->memo[0].valid = t->memo[1].valid = false;
+	memo_clear(t, 0);
+	memo_clear(t, 1);
 	for (unsigned i = 0; i <= TLB_ARR_L2_1G; i++)
 		vmem_xcache_flush_ctx(*tlb_array(t, i), ctx, mask);
 	t->stats.flushes++;
@@ -298,7 +331,8 @@ void vmem_tlb_flush_ctx(struct vmem_tlb *t, uint32_t ctx, uint32_t mask)
 
 void vmem_tlb_flush_all(struct vmem_tlb *t)
 {
-	t->memo[0].valid = t->memo[1].valid = false;
+	memo_clear(t, 0);
+	memo_clear(t, 1);
 	for (unsigned i = 0; i <= TLB_ARR_L2_1G; i++)
 		vmem_xcache_flush_all(*tlb_array(t, i));
 	t->stats.flushes++;
@@ -322,7 +356,10 @@ int vmem_tlb_enable_mrc(struct vmem_tlb *t, uint32_t max_ways)
 	if (t->l2_mrc != NULL)
 		mrc_set_grouped(t->l2_mrc);
 	t->mrc = true;
-	t->memo[0].valid = t->memo[1].valid = false;
+	for (unsigned k = 0; k < 2; k++) {
+		memo_clear(t, k);
+		t->memo_on[k] = false;
+	}
 	return 0;
 }
 

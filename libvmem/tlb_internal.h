@@ -15,27 +15,29 @@
 #define TLB_VAL_PFN_MASK ((1ull << TLB_VAL_SIZE_SHIFT) - 1)
 
 /*
- * The last L1 hit of each L1 TLB (data, instruction). Replaying traces, most lookups
- * repeat the previous one. Hitting the same entry again, with no other lookup, fill or
- * invalidation of that L1 in between, changes no replacement state (it is already the
- * most recently used way of its set under LRU and PLRU; RANDOM keeps no use state), so
- * such a lookup can be answered from here with only the TLB statistics updated. Any
- * other use of the L1 goes the full way and refreshes or clears the memo.
+ * A memo of the most recently used 4 KiB entry of each set of each L1 TLB (data,
+ * instruction). A lookup that hits that entry again changes no replacement state (it is
+ * already the most recently used way of its set under LRU and PLRU; RANDOM keeps no use
+ * state), and the 4 KiB array is probed first, so such a lookup can be answered from
+ * here with only the TLB statistics updated. Every use of a set keeps its memo right:
+ * a hit or a fill makes the entry it touched the memo, an invalidation clears it.
  */
 struct l1_memo {
-	uint64_t vpn;        /* va >> 12: a 4 KiB granule even for a large-page entry, since a
-			      * 4 KiB entry elsewhere in the large page would take precedence */
+	uint64_t vpn;        /* va >> 12; TLB_MEMO_EMPTY when empty */
 	uint64_t val;        /* packed entry */
 	uint32_t ctx;
-	bool valid;
 };
+
+#define TLB_MEMO_EMPTY UINT64_MAX   /* no virtual page number is this large */
 
 struct vmem_tlb {
 	struct vmem_xcache *l1d[VMEM_PAGE_SIZES];
 	struct vmem_xcache *l1i[VMEM_PAGE_SIZES];
 	struct vmem_xcache *l2;
 	struct vmem_xcache *l2_1g;
-	struct l1_memo memo[2];  /* [0] data, [1] instruction */
+	struct l1_memo *memo[2];  /* [0] data, [1] instruction: one per set of the 4 KiB array */
+	uint64_t memo_mask[2];    /* sets - 1 of the 4 KiB array */
+	bool memo_on[2];          /* the 4 KiB array exists and is not profiled */
 	/* No 2 MiB or 1 GiB entry was ever filled: the arrays of those sizes are empty, and
 	 * a probe of them, which could only miss and changes no state, is skipped. */
 	bool only_4k;
@@ -48,9 +50,9 @@ struct vmem_tlb {
 static inline uint64_t tlb_memo_peek(const struct vmem_tlb *t, uint64_t va, uint32_t ctx,
 				     bool ifetch)
 {
-	const struct l1_memo *memo = &t->memo[ifetch];
+	const struct l1_memo *m = &t->memo[ifetch][(va >> 12) & t->memo_mask[ifetch]];
 
-	return memo->valid && memo->ctx == ctx && (va >> 12) == memo->vpn ? memo->val : 0;
+	return m->vpn == va >> 12 && m->ctx == ctx ? m->val : 0;
 }
 
 /* Counts a lookup answered by the memo, as vmem_tlb_lookup counts an L1 hit. */
