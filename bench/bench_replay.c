@@ -21,6 +21,8 @@
  *            trace length (a short trace and the same looped ten times: flat), and
  *            against footprint (--rss-trace, traces mapping more and more pages: bytes
  *            of simulator memory per mapped 4 KiB page).
+ *   all      vmemsim --mode all (a thread per machine) against the three single-mode
+ *            runs added up, wall time and CPU time (--all-trace).
  *
  * Method. A short trace is replayed several times in one timed run ("passes": the reader
  * is opened again for each pass and every machine keeps its state, so a looped trace
@@ -39,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -73,6 +76,9 @@ struct options {
 	const char *workdir;      /* where the rss traces are written; NULL: no length runs */
 	const char *rss[MAX_RSS_TRACES];  /* traces of growing footprint */
 	unsigned nrss;
+	const char *vmemsim;      /* vmemsim program, for the --mode all runs */
+	const char *all[MAX_RSS_TRACES];  /* traces for vmemsim --mode all against single modes */
+	unsigned nall;
 	const char *label;        /* name of the trace in the report */
 	const char *lackey_label; /* name of the Lackey text in the report */
 	int kind;                 /* KIND_AUTO, KIND_HIT or KIND_MISS: which targets apply */
@@ -100,6 +106,9 @@ static const char usage[] =
 "  --workdir DIR       write the short and long traces of the memory runs here\n"
 "                      (without it the memory-against-length runs are skipped)\n"
 "  --rss-trace FILE    a trace for memory against footprint (repeatable, up to 8)\n"
+"  --vmemsim PROGRAM   vmemsim, for --all-trace\n"
+"  --all-trace FILE    time vmemsim --mode all on FILE against the three single modes\n"
+"                      added up (repeatable, up to 8; needs --vmemsim)\n"
 "  --label TEXT        name of the trace in the report\n"
 "  --lackey-label TEXT name of the Lackey text in the report\n"
 "  --runs N            timed runs per measurement, best and median reported (default 5)\n"
@@ -762,6 +771,81 @@ static void bench_rss_footprint(const struct options *o)
 	printf("\n");
 }
 
+/* ---- vmemsim --mode all against the single modes -------------------------------------- */
+
+/* Runs `vmemsim -q -m MODE FILE` once; returns its wall time and sets *cpu to its CPU
+ * time (user + system, from wait4). */
+static double vmemsim_run(const char *vmemsim, const char *mode, const char *path, double *cpu)
+{
+	double t0 = now(CLOCK_MONOTONIC), t;
+	struct rusage ru;
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		fatal("fork: %s%s", strerror(errno), "");
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		if (null < 0 || dup2(null, 1) < 0)
+			_exit(127);
+		execl(vmemsim, "vmemsim", "-q", "-m", mode, path, (char *)NULL);
+		_exit(127);
+	}
+	if (wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fatal("vmemsim --mode %s %s failed", mode, path);
+	t = now(CLOCK_MONOTONIC) - t0;
+	*cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+	return t;
+}
+
+/*
+ * Best wall time of `runs` runs of --mode all and of each single mode, interleaved, with
+ * the CPU time of each best run. The wall-time ratio shows the second core at work only
+ * when the machine has one to spare; the CPU time of --mode all against the three added
+ * up shows what the threads cost.
+ */
+static void bench_mode_all(const struct options *o)
+{
+	static const char *const modes[] = { "all", "native", "nested", "shadow" };
+
+	printf("== vmemsim --mode all (a thread per machine fed by one reader) against the three\n"
+	       "   single modes added up: best wall time of %u runs each, CPU time of that run\n",
+	       o->runs);
+	for (unsigned t = 0; t < o->nall; t++) {
+		const char *slash = strrchr(o->all[t], '/');
+		double wall[4], cpu[4], ratio;
+
+		for (int m = 0; m < 4; m++)
+			wall[m] = -1;
+		for (unsigned r = 0; r < o->runs; r++) {
+			fprintf(stderr, "bench_replay: vmemsim --mode all and single, run %u/%u\n",
+				r + 1, o->runs);
+			for (int m = 0; m < 4; m++) {
+				double c, w = vmemsim_run(o->vmemsim, modes[m], o->all[t], &c);
+
+				if (wall[m] < 0 || w < wall[m]) {
+					wall[m] = w;
+					cpu[m] = c;
+				}
+			}
+		}
+		ratio = wall[0] / (wall[1] + wall[2] + wall[3]);
+		printf("  %s\n", slash ? slash + 1 : o->all[t]);
+		printf("    wall: all %.3f s; native %.3f + nested %.3f + shadow %.3f = %.3f s:"
+		       " ratio %.3f (target 0.60): %s\n", wall[0], wall[1], wall[2], wall[3],
+		       wall[1] + wall[2] + wall[3], ratio, verdict(-ratio, -0.6));
+		printf("    cpu:  all %.3f s; native %.3f + nested %.3f + shadow %.3f = %.3f s:"
+		       " ratio %.3f; --mode all kept %.2f CPUs busy\n", cpu[0], cpu[1], cpu[2],
+		       cpu[3], cpu[1] + cpu[2] + cpu[3], cpu[0] / (cpu[1] + cpu[2] + cpu[3]),
+		       cpu[0] / wall[0]);
+		summarize("%-7s %-28s wall-time ratio %.3f (target %.2f): %s", "all",
+			  slash ? slash + 1 : o->all[t], ratio, 0.6, verdict(-ratio, -0.6));
+	}
+	printf("\n");
+}
+
 /* ---- a single measurement for a profiler ---------------------------------------------- */
 
 static void profile_one(const struct options *o, struct vmem_trace_rec *recs)
@@ -818,7 +902,7 @@ static double parse_number(const char *opt, const char *s)
 int main(int argc, char **argv)
 {
 	enum { O_VMT = 256, O_LACKEY, O_WORKDIR, O_LABEL, O_RUNS, O_MIN, O_RSSREC, O_CHILD,
-	       O_PROFILE, O_LACKEY_LABEL, O_KIND, O_E2E, O_RSS_TRACE };
+	       O_PROFILE, O_LACKEY_LABEL, O_KIND, O_E2E, O_RSS_TRACE, O_VMEMSIM, O_ALL_TRACE };
 	static const struct option longopts[] = {
 		{ "vmt", required_argument, NULL, O_VMT },
 		{ "kind", required_argument, NULL, O_KIND },
@@ -826,6 +910,8 @@ int main(int argc, char **argv)
 		{ "lackey", required_argument, NULL, O_LACKEY },
 		{ "workdir", required_argument, NULL, O_WORKDIR },
 		{ "rss-trace", required_argument, NULL, O_RSS_TRACE },
+		{ "vmemsim", required_argument, NULL, O_VMEMSIM },
+		{ "all-trace", required_argument, NULL, O_ALL_TRACE },
 		{ "label", required_argument, NULL, O_LABEL },
 		{ "lackey-label", required_argument, NULL, O_LACKEY_LABEL },
 		{ "runs", required_argument, NULL, O_RUNS },
@@ -865,6 +951,12 @@ int main(int argc, char **argv)
 				fatal("--rss-trace %s: at most 8%s", optarg, "");
 			o.rss[o.nrss++] = optarg;
 			break;
+		case O_VMEMSIM: o.vmemsim = optarg; break;
+		case O_ALL_TRACE:
+			if (o.nall == MAX_RSS_TRACES)
+				fatal("--all-trace %s: at most 8%s", optarg, "");
+			o.all[o.nall++] = optarg;
+			break;
 		case O_RUNS:
 			o.runs = (unsigned)parse_number("--runs", optarg);
 			if (o.runs < 1 || o.runs > MAX_RUNS)
@@ -887,7 +979,9 @@ int main(int argc, char **argv)
 			fatal("%s%s", "--rss-child MODE FILE", "");
 		return rss_child(argv[optind], argv[optind + 1]);
 	}
-	if (optind != argc || (!o.vmt && !o.lackey && !o.nrss)) {
+	if (o.nall && !o.vmemsim)
+		fatal("--all-trace needs --vmemsim%s%s", "", "");
+	if (optind != argc || (!o.vmt && !o.lackey && !o.nrss && !o.nall)) {
 		fputs(usage, stderr);
 		return 2;
 	}
@@ -911,6 +1005,8 @@ int main(int argc, char **argv)
 		bench_rss_length(&o, recs);
 	if (o.nrss)
 		bench_rss_footprint(&o);
+	if (o.nall)
+		bench_mode_all(&o);
 	if (nsummary) {
 		printf("== Summary (throughput: ratio to the minimal loop; memory)\n");
 		for (unsigned i = 0; i < nsummary; i++)

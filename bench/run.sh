@@ -170,40 +170,14 @@ status=0
 "$BIN/bench_replay" "$@" >>"$WORK/results" || status=$?
 [ "$status" -eq 0 ] || die "bench_replay (memory against footprint) failed"
 
-# vmemsim --mode all (a thread per machine) against the three single-mode runs added up:
-# best wall time of RUNS runs each, on the bundled real trace and on a miss-heavy trace of
-# 1 M uniform accesses over 1 GiB.
-wall_best() {
-	best=
-	for _ in $(seq "$RUNS"); do
-		t0=$(date +%s%N)
-		"$BIN/vmemsim" -q "$@" >/dev/null || die "vmemsim $* failed"
-		t1=$(date +%s%N)
-		t=$(((t1 - t0) / 1000000))
-		if [ -z "$best" ] || [ "$t" -lt "$best" ]; then best=$t; fi
-	done
-	echo "$best"
-}
+# vmemsim --mode all (a thread per machine) against the three single modes added up, on
+# the bundled real trace and on a miss-heavy trace of 1 M uniform accesses over 1 GiB.
 "$BIN/vmem-gen" --format vmt -o "$WORK/uniform-1g-1m.vmt" pattern=uniform footprint=1g \
 	size=8 count=1m write_ratio=0.3 seed=1 >&2 || die "vmem-gen failed"
-{
-	echo "== vmemsim --mode all (one thread per machine, one reader) against the single modes"
-	echo "best wall time of $RUNS runs each, in ms; target: all <= 0.6 of the three added up"
-} >>"$WORK/results"
-for trace in "$TRACE" "$WORK/uniform-1g-1m.vmt"; do
-	echo "bench: vmemsim --mode all, $(basename "$trace")" >&2
-	all=$(wall_best -m all "$trace")
-	native=$(wall_best -m native "$trace")
-	nested=$(wall_best -m nested "$trace")
-	shadow=$(wall_best -m shadow "$trace")
-	awk -v name="$(basename "$trace")" -v all="$all" -v a="$native" -v b="$nested" \
-		-v c="$shadow" 'BEGIN {
-		r = all / (a + b + c)
-		printf "  %-28s all %6d, native %6d + nested %6d + shadow %6d = %6d: ratio %.3f: %s\n",
-			name, all, a, b, c, a + b + c, r, r <= 0.6 ? "PASS" : "FAIL"
-	}' >>"$WORK/results"
-done
-echo >>"$WORK/results"
+status=0
+"$BIN/bench_replay" --vmemsim "$BIN/vmemsim" --all-trace "$TRACE" \
+	--all-trace "$WORK/uniform-1g-1m.vmt" --runs "$RUNS" >>"$WORK/results" || status=$?
+[ "$status" -eq 0 ] || die "bench_replay (vmemsim --mode all) failed"
 
 cp "$WORK/results" "$OUT"
 cat "$OUT"
