@@ -28,8 +28,8 @@
 #include "vmem/mrc.h"
 #include "vmem/trace.h"
 
-#define BATCH 4096
-#define RING 8              /* batches in flight between the reader and the machines */
+#define BATCH 32768         /* records per read: large, so that machine threads seldom wait */
+#define RING 4              /* batches in flight between the reader and the machines */
 
 static const char usage[] =
 "usage: vmemsim [options] TRACE...\n"
