@@ -207,14 +207,27 @@ static struct pt_page *pwc_start_combined(struct vmem_mmu *m, const struct vmem_
 }
 
 /*
+ * The host maps with pages no larger than host.page (guest_os.c), so at 4 KiB every host
+ * walk is as deep as the host table: unless the walk is recorded, a skipped host walk
+ * needs no lookup to be counted.
+ */
+static inline bool host_depth_known(const struct vmem_mmu *m)
+{
+	return !m->rec && m->cfg.host_page == VMEM_PAGE_4K;
+}
+
+/*
  * Records the host walk of guest table tgpa (guest step gstep) as skipped by the PWC:
  * as deep as the host maps that page. Returns the number of references.
  */
 static unsigned skip_host_walk(struct vmem_mmu *m, uint64_t tgpa, unsigned gstep)
 {
 	unsigned idx, mlev = m->vm->ept->levels, depth = mlev;
-	const struct pt_page *hleaf = pt_find_leaf(m->vm->ept, tgpa, &idx);
+	const struct pt_page *hleaf;
 
+	if (host_depth_known(m))
+		return mlev;
+	hleaf = pt_find_leaf(m->vm->ept, tgpa, &idx);
 	if (hleaf)
 		depth = mlev - hleaf->level + 1;
 	for (unsigned h = mlev; h > mlev - depth; h--)
@@ -288,10 +301,8 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 		/* Each skipped guest step skips its host walk too, as deep as the host maps
 		 * that guest table page. */
 		for (unsigned l = n; l > level; l--) {
-			/* The host maps with pages no larger than host.page (guest_os.c), so
-			 * at 4 KiB every host walk is as deep as the host table: unless the
-			 * walk is recorded, the count needs no lookup. */
-			if (!m->rec && m->cfg.host_page == VMEM_PAGE_4K)
+			/* (Without the table's address when it is not needed.) */
+			if (host_depth_known(m))
 				c.pwc += m->vm->ept->levels;
 			else
 				c.pwc += skip_host_walk(m, pt_find_table(gpt, va, l)->pa, l);
