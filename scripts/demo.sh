@@ -13,9 +13,9 @@
 #
 # The demo trace is the one traces/README.md names on a line that mentions the demo;
 # DEMO_TRACE=FILE chooses another (then only that trace is replayed). DEMO_SWEEP_LIMIT
-# caps the records each of the 26 sweep runs replays (default 3000000, the most any bundled
-# trace holds, so they replay whole; 0 = no cap), which keeps a sweep of a long trace of
-# your own to seconds rather than minutes.
+# caps the records each of the 26 sweep runs replays (default 3000000, the most any of the
+# six small bundled traces holds, so they replay whole; 0 = no cap), which keeps a sweep
+# of a long trace of your own to seconds rather than minutes.
 set -eu
 
 [ $# -eq 1 ] || { echo "usage: demo.sh BIN_DIR" >&2; exit 2; }
