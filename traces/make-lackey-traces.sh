@@ -6,19 +6,23 @@
 #   traces/make-lackey-traces.sh [-n LINES] [-o DIR] [NAME...]
 #
 # NAME is one of the traces below (default: all). -n caps the lines kept of every trace
-# (default: each trace's own cap, 2-3 million); -o writes somewhere else than
-# traces/lackey/. Each trace keeps whole lines of Valgrind's output, cut with tail/head
-# (the ==pid== banner lines at the start stay; the readers skip them), and is
-# compressed with `zstd -19` into DIR/NAME.lackey.zst. Valgrind is stopped as soon as
-# enough lines have been read, so a run takes seconds to a minute.
+# (default: each trace's own cap, 2-3 million for the small ones, 20 million for the
+# large ones); -o writes somewhere else than traces/lackey/. Each trace is a window of
+# whole lines of Valgrind's output: the first SKIP lines are dropped and the next KEEP
+# kept, streamed through `tail -n +SKIP+1 | head -n KEEP` so the full output (gigabytes
+# of text for the large traces) never reaches the disk. A window from the start keeps
+# the ==pid== banner lines (the readers skip them). The window is compressed with
+# `zstd -19` into DIR/NAME.lackey.zst. Valgrind is stopped as soon as enough lines have
+# been read, so a small trace takes seconds to a minute; a large one runs its program
+# through 100-320 million lines first, several minutes each.
 #
-# Inputs are generated here with fixed seeds (words.txt, text.txt), so the traces depend
-# only on the programs' and Valgrind's versions, except grep-include, which reads the
-# machine's /usr/include/linux. At the end a Markdown table of what was written (lines,
-# accesses by kind, distinct 4 KiB pages touched, compressed size) is printed for
-# traces/README.md.
+# Inputs are generated here with fixed seeds (words.txt, text.txt, lines.txt,
+# random.bin), so the traces depend only on the programs' and Valgrind's
+# versions, except grep-include, which reads the machine's /usr/include/linux. At the
+# end a Markdown table of what was written (lines, accesses by kind, distinct 4 KiB
+# pages touched, compressed size) is printed for traces/README.md.
 #
-# Needs: valgrind, zstd, python3 (the system /usr/bin/python3 for the python trace),
+# Needs: valgrind, zstd, python3 (the system /usr/bin/python3 for the python traces),
 # coreutils, gzip, xz-utils, bzip2, grep.
 set -eu
 
@@ -29,6 +33,7 @@ CAP=
 usage() {
 	echo "usage: $0 [-n LINES] [-o DIR] [NAME...]" >&2
 	echo "NAME: sort-words gzip-text xz-text bzip2-text grep-include python-dict" >&2
+	echo "      sort-large shuf-large" >&2
 	exit 2
 }
 
@@ -104,6 +109,53 @@ for k in keys[::7]:
 print(t)
 EOF
 
+# large_input FILE: makes an input of the large traces (once): lines.txt, 150,000 lines
+# of 20 to 60 of the words.txt words (same generator and seed, 51 MB), order.txt or
+# random.bin.
+large_input() {
+	[ -f "$WORK/$1" ] && return 0
+	case $1 in
+	lines.txt)
+		python3 - <<'EOF'
+state = 2024
+def rnd(n):
+    global state
+    state = (state * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+    return (state >> 33) % n
+letters = "etaoinshrdlcumwfgypbvkjxqz"
+words = []
+for _ in range(60000):
+    length = 2 + rnd(7) + rnd(6)
+    words.append("".join(letters[min(rnd(26), rnd(26))] for _ in range(length)))
+with open("lines.txt", "w") as f:
+    for _ in range(150000):
+        f.write(" ".join(words[rnd(len(words))] for _ in range(20 + rnd(41))) + "\n")
+EOF
+		;;
+	order.txt | random.bin)
+		# order.txt: 0..149999 shuffled (Fisher-Yates), one a line; random.bin: 4 MiB,
+		# the bytes shuf draws its permutation from. The same 64-bit LCG, other seeds.
+		python3 - <<'EOF'
+def lcg(seed):
+    state = seed
+    while True:
+        state = (state * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+        yield state >> 32
+r = lcg(7)
+order = list(range(150000))
+for i in range(len(order) - 1, 0, -1):
+    j = next(r) % (i + 1)
+    order[i], order[j] = order[j], order[i]
+with open("order.txt", "w") as f:
+    f.write("\n".join(map(str, order)) + "\n")
+r = lcg(11)
+with open("random.bin", "wb") as f:
+    f.write(b"".join(next(r).to_bytes(4, "little") for _ in range(1 << 20)))
+EOF
+		;;
+	esac
+}
+
 # record NAME SKIP KEEP COMMAND...: lines SKIP+1 .. SKIP+KEEP of Lackey's output.
 record() {
 	local name=$1 skip=$2 keep=$3 fifo="$WORK/fifo"
@@ -135,6 +187,7 @@ record() {
 
 SELECTED="$*"
 ALL="sort-words gzip-text xz-text bzip2-text grep-include python-dict"
+ALL="$ALL sort-large shuf-large"
 for n in $SELECTED; do
 	case " $ALL " in *" $n "*) ;; *) echo "$0: unknown trace $n" >&2; usage ;; esac
 done
@@ -151,6 +204,14 @@ sel xz-text && record xz-text 0 2000000 xz -6 -c text.txt
 sel bzip2-text && record bzip2-text 0 2000000 bzip2 -9 -c text.txt
 sel grep-include && record grep-include 0 3000000 grep -r -c -E 'struct [a-z_]+ \{' /usr/include/linux
 sel python-dict && record python-dict 32000000 3000000 /usr/bin/python3 -S -s dict.py
+
+# The large traces: data footprints of 40-60 MiB, several times the reach of a
+# 1536-entry STLB of 4 KiB pages, each a contiguous window of about 20 million records
+# in the program's main phase, where it keeps coming back to the pages it touched.
+sel sort-large && large_input lines.txt &&
+	record sort-large 300000000 20000000 sort -S 1G --parallel=1 lines.txt
+sel shuf-large && large_input lines.txt && large_input random.bin &&
+	record shuf-large 90000000 20000000 shuf --random-source=random.bin lines.txt
 
 # The table for traces/README.md, from the files as written.
 echo
