@@ -1,0 +1,46 @@
+#!/bin/sh
+# End-to-end check of `make demo`'s job (scripts/demo.sh) on the bundled large real traces:
+# the statistics equal the checked-in figures (tests/expected/demo.csv), in the steady
+# state nested paging costs more translation cycles per access than native paging on every
+# trace, and every plot is drawn.
+bin=${1:?usage: demo.sh BIN_DIR}
+here=$(cd "$(dirname "$0")/.." && pwd)
+expected=$here/expected/demo.csv
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+
+check() { # name expected actual
+	if [ "$2" = "$3" ]; then pass=$((pass + 1)); echo "ok   $1"
+	else fail=$((fail + 1)); echo "FAIL $1: expected '$2', got '$3'"; fi
+}
+
+DEMO_OUT="$tmp/out" sh "$here/../scripts/demo.sh" "$bin" >"$tmp/log" 2>&1
+check "demo exit status" 0 $?
+if [ "${VMEM_UPDATE_EXPECTED:-0}" = 1 ]; then cp "$tmp/out/demo.csv" "$expected"; fi
+if cmp -s "$tmp/out/demo.csv" "$expected"; then check "demo figures match tests/expected/demo.csv" 0 0
+else check "demo figures match tests/expected/demo.csv" same "$(diff "$expected" "$tmp/out/demo.csv" | head -5)"; fi
+
+# Steady state: translation cycles per access (STLB hits, walks, exits, faults) by mode.
+awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+	$c["phase"] == "steady" {
+		x = ($c["cycles.tlb"] + $c["cycles.walk"] + $c["cycles.exits"] + $c["cycles.faults"]) / $c["accesses"]
+		print $c["trace"], $c["mode"], x, $c["tlb.misses"], $c["faults.guest"]
+	}' "$tmp/out/demo.csv" >"$tmp/xlate"
+for t in $(cut -d' ' -f1 "$tmp/xlate" | sort -u); do
+	native=$(awk -v t="$t" '$1 == t && $2 == "native" { print $3 }' "$tmp/xlate")
+	nested=$(awk -v t="$t" '$1 == t && $2 == "nested" { print $3 }' "$tmp/xlate")
+	check "$t: steady-state translation cycles, nested ($nested) > native ($native)" yes \
+		"$(awk -v a="$nested" -v b="$native" 'BEGIN { print (a > b ? "yes" : "no") }')"
+	# The steady state's TLB misses are mostly (at least 80%) not first touches: real TLB pressure.
+	check "$t: steady-state TLB misses are at least 5x the guest faults" yes \
+		"$(awk -v t="$t" '$1 == t && $2 == "native" { print ($4 >= 5 * $5 ? "yes" : "no") }' "$tmp/xlate")"
+done
+for p in cycles_per_access.png cycles_per_access.pdf walk_refs_hist.png walk_refs_hist.pdf; do
+	check "demo drew $p" yes "$([ -s "$tmp/out/plots/$p" ] && echo yes || echo no)"
+done
+check "demo drew a miss-ratio curve per trace" "$(cut -d' ' -f1 "$tmp/xlate" | sort -u | wc -l)" \
+	"$(ls "$tmp/out/plots"/mrc-*.png 2>/dev/null | wc -l)"
+
+echo "demo: $pass passed, $fail failed"
+[ "$fail" = 0 ]
