@@ -120,6 +120,11 @@ struct vmem_trace_reader {
 	struct vmem_trace_counts counts;
 	uint64_t last_pos;               /* line or offset of the last record returned */
 	bool have_pos;
+	/* Line or offset of each record of the last batch returned: decoders store pos[n]
+	 * with recs[n], so an error found later by the caller is located without reading
+	 * the input again (which a pipe or FIFO cannot). pos_cap >= the batch's max. */
+	uint64_t *pos;
+	size_t pos_cap, pos_n;
 
 	/* Lackey: number of the line at data->buf[pos], and one past the last '\n'. */
 	uint64_t line;

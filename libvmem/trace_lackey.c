@@ -258,6 +258,7 @@ long vmem_trace_lackey_read(struct vmem_trace_reader *r, struct vmem_trace_rec *
 			e = LK_CANON;
 			goto bad;
 		}
+		r->pos[n] = line;
 		recs[n++] = (struct vmem_trace_rec){
 			.type = VMEM_REC_ACCESS,
 			.acc = acc,

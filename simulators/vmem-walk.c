@@ -102,8 +102,10 @@ static void replay(struct vmem_mmu *m, const char *path, uint64_t limit)
 	while ((n = vmem_trace_read(r, recs, 1024)) > 0) {
 		for (long i = 0; i < n && (!limit || done < limit); i++, done++) {
 			if (vmem_mmu_apply(m, &recs[i])) {
-				fprintf(stderr, "vmem-walk: %s: record %llu: %s\n", path,
-					(unsigned long long)done + 1, vmem_mmu_error(m));
+				char pos[512];
+
+				vmem_trace_record_position(r, (size_t)i, pos, sizeof(pos));
+				fprintf(stderr, "vmem-walk: %s: %s\n", pos, vmem_mmu_error(m));
 				exit(1);
 			}
 		}

@@ -221,9 +221,6 @@ struct run {
 	struct vmem_mmu_stats cold;   /* at the end of the warm-up, when there is one */
 };
 
-static void locate(const char *path, const struct vmem_trace_reader_opts *ropts,
-		   uint64_t index, char *pos, size_t len);
-
 /* What a row of output reports: the whole replay, or one side of the warm-up. */
 enum phase { PHASE_WHOLE, PHASE_COLD, PHASE_STEADY };
 
@@ -242,10 +239,12 @@ static double stat_value(struct run *run, enum phase ph, const char *name)
 	return v;
 }
 
-/* Applies recs[from, to) to one machine; exits with a located message on an error. */
-static void apply_range(const struct options *o, const char *path, struct run *run,
-			const struct vmem_trace_rec *recs, size_t from, size_t to,
-			uint64_t first_index)
+/*
+ * Applies recs[from, to) of the batch r returned last to one machine; exits with a
+ * message located by the reader (which keeps every record's position) on an error.
+ */
+static void apply_range(const struct options *o, const struct vmem_trace_reader *r,
+			struct run *run, const struct vmem_trace_rec *recs, size_t from, size_t to)
 {
 	for (size_t i = from; i < to; i++) {
 		int err;
@@ -257,7 +256,7 @@ static void apply_range(const struct options *o, const char *path, struct run *r
 		if (err) {
 			char pos[512];
 
-			locate(path, &o->ropts, first_index + i + 1, pos, sizeof(pos));
+			vmem_trace_record_position(r, i, pos, sizeof(pos));
 			fprintf(stderr, "vmemsim: %s: %s (%s mode)\n", pos,
 				vmem_mmu_error(run->mmu), vmem_mode_name(run->mode));
 			exit(1);
@@ -324,27 +323,6 @@ static const char *basename_of(const char *path)
 	return s ? s + 1 : path;
 }
 
-/*
- * Writes the position ("FILE:LINE" or "FILE: offset N") of record number `index` (from 1)
- * of the trace: an error path, so it simply reads the trace again up to that record.
- */
-static void locate(const char *path, const struct vmem_trace_reader_opts *ropts,
-		   uint64_t index, char *pos, size_t len)
-{
-	struct vmem_trace_reader *r = NULL;
-	struct vmem_trace_rec rec;
-	uint64_t n = 0;
-
-	snprintf(pos, len, "%s: record %llu", path, (unsigned long long)index);
-	if (vmem_trace_open(path, ropts, &r) == 0) {
-		while (n < index && vmem_trace_read(r, &rec, 1) == 1)
-			n++;
-		if (n == index)
-			vmem_trace_position(r, pos, len);
-	}
-	vmem_trace_close(r);
-}
-
 /* Replays one trace through every run; exits with a message on bad input. */
 static void replay(const struct options *o, const char *path, struct run *runs, int nruns)
 {
@@ -374,12 +352,12 @@ static void replay(const struct options *o, const char *path, struct run *runs, 
 		else
 			split = take;
 		for (int k = 0; k < nruns; k++)
-			apply_range(o, path, &runs[k], recs, 0, split, done);
+			apply_range(o, r, &runs[k], recs, 0, split);
 		if (o->warmup && done + split == o->warmup)
 			end_warmup(runs, nruns);
 		if (split < take)
 			for (int k = 0; k < nruns; k++)
-				apply_range(o, path, &runs[k], recs, split, take, done);
+				apply_range(o, r, &runs[k], recs, split, take);
 		done += take;
 		progress_update(&prog, r, path, done, false);
 		if (o->limit && done >= o->limit)

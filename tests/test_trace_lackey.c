@@ -497,6 +497,36 @@ static void test_format_names_parse_back(void **state)
 	assert_int_equal(vmem_trace_format_parse("pin", &f), VMEM_EINVAL);
 }
 
+/* Every record of a batch is located by the line it came from, banners and blank lines
+ * counted, without reading the input again. */
+static void test_record_position_names_each_line_of_the_batch(void **state)
+{
+	char *path = ttl_write_temp(".txt", good_text, strlen(good_text));
+	struct vmem_trace_reader *r = ttl_open(path, NULL);
+	static const unsigned lines[7] = { 4, 5, 6, 7, 8, 9, 10 };
+	struct vmem_trace_rec v[4];
+	char pos[512], want[512];
+	size_t seen = 0;
+	long n;
+
+	(void)state;
+	assert_int_equal(vmem_trace_record_position(r, 0, pos, sizeof(pos)), VMEM_EINVAL);
+	while ((n = vmem_trace_read(r, v, 4)) > 0) {
+		for (long i = 0; i < n; i++, seen++) {
+			assert_int_equal(vmem_trace_record_position(r, (size_t)i, pos, sizeof(pos)), 0);
+			snprintf(want, sizeof(want), "%s:%u", path, lines[seen]);
+			assert_string_equal(pos, want);
+		}
+		assert_int_equal(vmem_trace_record_position(r, (size_t)n, pos, sizeof(pos)),
+				 VMEM_EINVAL);
+		assert_string_equal(pos, path);
+	}
+	assert_int_equal(n, 0);
+	assert_int_equal(seen, 7);
+	vmem_trace_close(r);
+	ttl_drop(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -516,6 +546,7 @@ int main(void)
 		cmocka_unit_test(test_detect_unknown_content_fails_with_format_hint),
 		cmocka_unit_test(test_open_missing_file_fails_with_io_error),
 		cmocka_unit_test(test_format_names_parse_back),
+		cmocka_unit_test(test_record_position_names_each_line_of_the_batch),
 	};
 
 	ttl_temp_tag("lackey");

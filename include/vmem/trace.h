@@ -103,6 +103,16 @@ enum vmem_trace_format vmem_trace_reader_format(const struct vmem_trace_reader *
  */
 void vmem_trace_position(const struct vmem_trace_reader *r, char *buf, size_t len);
 
+/*
+ * Where record recs[index] of the last batch vmem_trace_read() returned came from:
+ * "FILE:LINE" or "FILE: offset N" (the offset of a ChampSim instruction for each record
+ * it yields). Answered from what the reader kept, never by reading the input again, so
+ * it works for pipes, FIFOs and standard input. Returns 0, or VMEM_EINVAL (buf then
+ * holds just the file name) when index is not in the last batch.
+ */
+int vmem_trace_record_position(const struct vmem_trace_reader *r, size_t index, char *buf,
+			       size_t len);
+
 struct vmem_trace_counts {
 	uint64_t records;       /* records returned */
 	uint64_t skipped_bad;   /* malformed records skipped (skip_bad) */
