@@ -301,6 +301,7 @@ void vmem_trace_writer_opts_default(struct vmem_trace_writer_opts *o)
 {
 	o->zstd = false;
 	o->zstd_level = 3;
+	o->name = NULL;
 }
 
 static int write_all(struct vmem_trace_writer *w, const unsigned char *p, size_t n)
@@ -369,7 +370,7 @@ int vmem_trace_writer_open(const char *path, const struct vmem_trace_writer_opts
 	if (!w)
 		return VMEM_ENOMEM;
 	w->fd = -1;
-	w->name = strdup(strcmp(path, "-") == 0 ? "<stdout>" : path);
+	w->name = strdup(o.name ? o.name : strcmp(path, "-") == 0 ? "<stdout>" : path);
 	if (!w->name) {
 		free(w);
 		return VMEM_ENOMEM;

@@ -29,6 +29,8 @@
 #include "vmem/tracegen.h"
 #include "vmem/trace.h"
 
+#include "trace_outfile.h"
+
 #define BATCH 4096
 
 static const char *const usage_text =
@@ -120,14 +122,16 @@ static int lk_write(struct lackey_out *o, const struct vmem_trace_rec *recs, siz
 	return lk_emit(o, o->text, (size_t)(p - o->text), ZSTD_e_continue);
 }
 
-static int lk_open(struct lackey_out *o, const char *path, bool zstd, int level)
+/* Opens path for writing; messages name the output `name`. */
+static int lk_open(struct lackey_out *o, const char *path, const char *name, bool zstd,
+		   int level)
 {
 	if (strcmp(path, "-") == 0) {
 		o->f = stdout;
 	} else {
 		o->f = fopen(path, "wb");
 		if (!o->f) {
-			fprintf(stderr, "vmem-gen: %s: %s\n", path, strerror(errno));
+			fprintf(stderr, "vmem-gen: %s: %s\n", name, strerror(errno));
 			return -1;
 		}
 		o->close_f = true;
@@ -181,6 +185,8 @@ static int generate(const struct cli *c, const struct vmem_tracegen_config *cfg)
 	struct lackey_out *lk = NULL;
 	struct vmem_tracegen_counts counts;
 	uint64_t records = 0;
+	struct vmem_outfile out;
+	char err[512];
 	int rc, status = 0;
 	long n;
 
@@ -189,9 +195,14 @@ static int generate(const struct cli *c, const struct vmem_tracegen_config *cfg)
 		fprintf(stderr, "vmem-gen: %s\n", vmem_strerror(rc));
 		return 1;
 	}
+	if (vmem_outfile_begin(&out, c->out, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vmem-gen: %s\n", err);
+		vmem_tracegen_destroy(g);
+		return 1;
+	}
 	if (c->lackey) {
 		lk = calloc(1, sizeof(*lk));
-		if (!lk || lk_open(lk, c->out, c->zstd, c->level) < 0) {
+		if (!lk || lk_open(lk, vmem_outfile_path(&out), c->out, c->zstd, c->level) < 0) {
 			if (!lk)
 				fprintf(stderr, "vmem-gen: out of memory\n");
 			status = 1;
@@ -203,7 +214,8 @@ static int generate(const struct cli *c, const struct vmem_tracegen_config *cfg)
 		vmem_trace_writer_opts_default(&wo);
 		wo.zstd = c->zstd;
 		wo.zstd_level = c->level;
-		rc = vmem_trace_writer_open(c->out, &wo, &w);
+		wo.name = strcmp(c->out, "-") == 0 ? NULL : c->out;
+		rc = vmem_trace_writer_open(vmem_outfile_path(&out), &wo, &w);
 		if (rc < 0) {
 			fprintf(stderr, "vmem-gen: %s\n",
 				w ? vmem_trace_writer_error(w) : vmem_strerror(rc));
@@ -244,9 +256,15 @@ out:
 	if (w) {
 		rc = vmem_trace_writer_close(w);
 		if (rc < 0 && status == 0) {
-			fprintf(stderr, "vmem-gen: %s: %s\n", c->out, vmem_strerror(rc));
+			fprintf(stderr, "vmem-gen: %s: write error: %s\n", c->out, vmem_strerror(rc));
 			status = 1;
 		}
+	}
+	if (status) {
+		vmem_outfile_abort(&out);
+	} else if (vmem_outfile_commit(&out, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vmem-gen: %s\n", err);
+		status = 1;
 	}
 	if (status == 0 && c->verbose) {
 		vmem_tracegen_counts(g, &counts);

@@ -27,6 +27,8 @@
 
 #include "vmem/vmem.h"
 
+#include "trace_outfile.h"
+
 #define BATCH 4096
 
 static const char *const usage_text =
@@ -161,8 +163,9 @@ static int read_failed(struct vmem_trace_reader *r)
 /* ---- Lackey text output ------------------------------------------------------------ */
 
 
+/* Writes to out_path; messages name the output `name`. */
 static int convert_to_lackey(struct vmem_trace_reader *r, const char *out_path,
-			     uint64_t *written, uint64_t *dropped)
+			     const char *name, uint64_t *written, uint64_t *dropped)
 {
 	FILE *f = strcmp(out_path, "-") == 0 ? stdout : fopen(out_path, "w");
 	struct vmem_trace_rec *recs = malloc(BATCH * sizeof(*recs));
@@ -171,7 +174,7 @@ static int convert_to_lackey(struct vmem_trace_reader *r, const char *out_path,
 	int status = 0;
 
 	if (!f || !recs || !line) {
-		fprintf(stderr, "vmem-trace: %s: %s\n", out_path,
+		fprintf(stderr, "vmem-trace: %s: %s\n", name,
 			f ? "out of memory" : strerror(errno));
 		status = 1;
 		goto out;
@@ -192,7 +195,7 @@ static int convert_to_lackey(struct vmem_trace_reader *r, const char *out_path,
 			(*written)++;
 		}
 		if (fwrite(line, 1, (size_t)(p - line), f) != (size_t)(p - line)) {
-			fprintf(stderr, "vmem-trace: %s: write error: %s\n", out_path,
+			fprintf(stderr, "vmem-trace: %s: write error: %s\n", name,
 				strerror(errno));
 			status = 1;
 			goto out;
@@ -205,11 +208,11 @@ static int convert_to_lackey(struct vmem_trace_reader *r, const char *out_path,
 out:
 	if (f && f != stdout) {
 		if (fclose(f) != 0 && !status) {
-			fprintf(stderr, "vmem-trace: %s: %s\n", out_path, strerror(errno));
+			fprintf(stderr, "vmem-trace: %s: write error: %s\n", name, strerror(errno));
 			status = 1;
 		}
 	} else if (f && fflush(f) != 0 && !status) {
-		fprintf(stderr, "vmem-trace: %s: %s\n", out_path, strerror(errno));
+		fprintf(stderr, "vmem-trace: %s: write error: %s\n", name, strerror(errno));
 		status = 1;
 	}
 	free(line);
@@ -217,6 +220,7 @@ out:
 	return status;
 }
 
+/* Writes to out_path; wopts->name names the output in messages. */
 static int convert_to_vmt(struct vmem_trace_reader *r, const char *out_path,
 			  const struct vmem_trace_writer_opts *wopts, uint64_t *written)
 {
@@ -252,7 +256,8 @@ static int convert_to_vmt(struct vmem_trace_reader *r, const char *out_path,
 	}
 	rc = vmem_trace_writer_close(w);
 	if (rc < 0 && !status) {
-		fprintf(stderr, "vmem-trace: %s: %s\n", out_path, vmem_strerror(rc));
+		fprintf(stderr, "vmem-trace: %s: write error: %s\n", wopts->name,
+			vmem_strerror(rc));
 		status = 1;
 	}
 	free(recs);
@@ -265,27 +270,45 @@ static int cmd_convert(int argc, char **argv)
 	struct vmem_trace_reader *r = NULL;
 	struct vmem_trace_counts cnt;
 	uint64_t written = 0, dropped = 0;
+	struct vmem_outfile out;
+	const char *out_name;
+	char err[512];
 	int status = parse_args(argc, argv, "convert", 2, &c);
 
 	if (status)
 		return status;
-	if (strcmp(c.args[0], "-") != 0 && strcmp(c.args[0], c.args[1]) == 0) {
-		fprintf(stderr, "vmem-trace: input and output are the same file\n");
+	out_name = strcmp(c.args[1], "-") == 0 ? "<stdout>" : c.args[1];
+	/* Compared as files, not names: ./x and x, links, or "- < x" with OUT x. */
+	if (vmem_outfile_same(c.args[0], c.args[1])) {
+		fprintf(stderr, "vmem-trace: %s: input and output are the same file\n", out_name);
 		return 2;
 	}
 	if (open_reader(c.args[0], &c, &r))
 		return 1;
-	if (c.to_lackey)
-		status = convert_to_lackey(r, c.args[1], &written, &dropped);
-	else
-		status = convert_to_vmt(r, c.args[1], &c.wopts, &written);
+	if (vmem_outfile_begin(&out, c.args[1], err, sizeof(err)) < 0) {
+		fprintf(stderr, "vmem-trace: %s\n", err);
+		vmem_trace_close(r);
+		return 1;
+	}
+	if (c.to_lackey) {
+		status = convert_to_lackey(r, vmem_outfile_path(&out), out_name, &written,
+					   &dropped);
+	} else {
+		c.wopts.name = out_name;
+		status = convert_to_vmt(r, vmem_outfile_path(&out), &c.wopts, &written);
+	}
+	if (status) {
+		vmem_outfile_abort(&out);
+	} else if (vmem_outfile_commit(&out, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vmem-trace: %s\n", err);
+		status = 1;
+	}
 	vmem_trace_counts(r, &cnt);
 	if (!status) {
 		fprintf(stderr, "vmem-trace: %s (%s) -> %s (%s): %" PRIu64 " records",
 			strcmp(c.args[0], "-") == 0 ? "<stdin>" : c.args[0],
 			vmem_trace_format_name(vmem_trace_reader_format(r)),
-			strcmp(c.args[1], "-") == 0 ? "<stdout>" : c.args[1],
-			c.to_lackey ? "lackey" : (c.wopts.zstd ? "vmt+zstd" : "vmt"), written);
+			out_name, c.to_lackey ? "lackey" : (c.wopts.zstd ? "vmt+zstd" : "vmt"), written);
 		if (cnt.skipped_bad)
 			fprintf(stderr, ", %" PRIu64 " bad skipped", cnt.skipped_bad);
 		fputc('\n', stderr);

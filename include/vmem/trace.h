@@ -139,8 +139,9 @@ size_t vmem_trace_lackey_line(const struct vmem_trace_rec *r, char *buf);
 struct vmem_trace_writer;
 
 struct vmem_trace_writer_opts {
-	bool zstd;       /* compress the record stream with zstd */
-	int zstd_level;  /* 1..19; default 3 */
+	bool zstd;         /* compress the record stream with zstd */
+	int zstd_level;    /* 1..19; default 3 */
+	const char *name;  /* file name for messages; NULL: the path opened */
 };
 
 void vmem_trace_writer_opts_default(struct vmem_trace_writer_opts *o);

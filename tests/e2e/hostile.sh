@@ -9,6 +9,8 @@
 set -u
 
 BIN=${1:?usage: hostile.sh BIN_DIR}
+BIN=$(cd "$BIN" && pwd) || exit 1
+DATA=$(cd "$(dirname "$0")/../data" && pwd) || exit 1
 T=$(mktemp -d "${TMPDIR:-/tmp}/vmem-hostile.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT INT TERM
 
@@ -73,6 +75,45 @@ limited 20 "$BIN/vmem-walk" -t "$T/fifo" 0x1000
 expect "vmem-walk: a rejected record of a FIFO is located by line" 1 \
 	"$T/fifo:2: address 0xff000000000000 is not canonical"
 wait
+
+# ---- converting a file onto itself, and outputs that appear whole or not at all ------
+zstd -dc "$DATA/ls-head.lackey.zst" >"$T/big.lackey"
+cp "$T/big.lackey" "$T/big.orig"
+mkdir "$T/conv"
+limited 20 sh -c "cd '$T' && exec '$BIN/vmem-trace' convert big.lackey ./big.lackey"
+expect "vmem-trace convert X ./X is refused" 2 "input and output are the same file"
+cmp -s "$T/big.lackey" "$T/big.orig" && ok "... and X is intact" || bad "... and X is intact"
+ln "$T/big.lackey" "$T/conv/link.lackey"
+limited 20 "$BIN/vmem-trace" convert --to lackey "$T/big.lackey" "$T/conv/link.lackey"
+expect "vmem-trace convert onto a hard link of the input is refused" 2 \
+	"input and output are the same file"
+rm "$T/conv/link.lackey"
+limited 20 sh -c "'$BIN/vmem-trace' convert - '$T/big.lackey' <'$T/big.lackey'"
+expect "vmem-trace convert - X < X is refused" 2 "input and output are the same file"
+cmp -s "$T/big.lackey" "$T/big.orig" && ok "... and X is intact" || bad "... and X is intact"
+
+# A conversion that fails at line 2 leaves an existing target as it was and no stray file.
+echo "previous contents" >"$T/conv/out.vmt"
+printf ' L 00001000,8\n L zz\n' >"$T/badfmt.lackey"
+limited 20 "$BIN/vmem-trace" convert "$T/badfmt.lackey" "$T/conv/out.vmt"
+expect "vmem-trace convert of a malformed trace fails" 1 "badfmt.lackey:2: expected hex address"
+[ "$(cat "$T/conv/out.vmt")" = "previous contents" ] && ok "... and the old target is intact" ||
+	bad "... and the old target is intact"
+limited 20 "$BIN/vmem-trace" convert --to lackey "$T/badfmt.lackey" "$T/conv/new.lackey"
+expect "vmem-trace convert --to lackey of a malformed trace fails" 1 "expected hex address"
+[ "$(ls -A "$T/conv")" = out.vmt ] && ok "... and leaves no new or temporary file" ||
+	{ bad "... and leaves no new or temporary file"; ls -A "$T/conv" | sed 's/^/    /'; }
+limited 20 "$BIN/vmem-trace" convert --zstd "$T/big.lackey" "$T/conv/out.vmt"
+expect "vmem-trace convert replaces the target on success" 0 ""
+limited 20 "$BIN/vmem-trace" info "$T/conv/out.vmt"
+expect "... with a readable .vmt" 0 ""
+[ "$(ls -A "$T/conv")" = out.vmt ] && ok "... and no temporary file" || bad "... and no temporary file"
+limited 20 "$BIN/vmem-gen" -o "$T/conv/gen.vmt" count=1000
+expect "vmem-gen writes its output through a temporary file" 0 ""
+[ "$(ls -A "$T/conv" | tr '\n' ' ')" = "gen.vmt out.vmt " ] && ok "... and leaves none behind" ||
+	bad "... and leaves none behind"
+limited 20 "$BIN/vmem-gen" -o "$T/nodir/gen.vmt" count=1000
+expect "vmem-gen into a missing folder fails" 1 "$T/nodir/gen.vmt: cannot create"
 
 echo "hostile: $pass passed, $fail failed"
 [ "$fail" = 0 ]
