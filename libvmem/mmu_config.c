@@ -68,6 +68,10 @@ static const struct key_def keys[] = {
 	  "shadow table pages per VM before the least recently loaded trees are zapped "
 	  "(0: guest.mem / 4 KiB * 20 / 1000, at least 64, as KVM derives it)" },
 	{ "seed", K_U64, F(seed), "seed for random placement and random replacement" },
+	{ "limit.vms", K_UINT, F(limit_vms),
+	  "VMs a trace may create, 1..65536 (each costs host memory: its tables, its frames)" },
+	{ "limit.aspaces", K_UINT, F(limit_aspaces),
+	  "address spaces a trace may create, all VMs together (each costs its page tables)" },
 	{ "tlb.l1d.4k", K_GEOM, F(tlb.l1d[0]), "L1 data TLB, 4 KiB pages: ENTRIES[:WAYS[:REPL]]" },
 	{ "tlb.l1d.2m", K_GEOM, F(tlb.l1d[1]), "L1 data TLB, 2 MiB pages" },
 	{ "tlb.l1d.1g", K_GEOM, F(tlb.l1d[2]), "L1 data TLB, 1 GiB pages" },
@@ -145,6 +149,8 @@ void vmem_mmu_config_default(struct vmem_mmu_config *c)
 	c->ntlb = (struct vmem_cache_geom){ 32, 0, VMEM_REPL_LRU };
 	vmem_cost_default(&c->cost);
 	c->seed = 1;
+	c->limit_vms = 64;
+	c->limit_aspaces = 4096;
 }
 
 static const char *const sync_names[] = { "trap", "unsync" };

@@ -43,6 +43,8 @@ static const struct key_value {
 	{ "shadow.roots", "7", "7" },
 	{ "shadow.max_pages", "1000", "1000" },
 	{ "seed", "0x10", "16" },                            /* strtoull base 0 */
+	{ "limit.vms", "2", "2" },
+	{ "limit.aspaces", "100000", "100000" },
 	{ "tlb.l1d.4k", "128:8:plru", "128:8:plru" },
 	{ "tlb.l1d.2m", "16", "16:0:lru" },
 	{ "tlb.l1d.1g", "0", "0:0:lru" },

@@ -115,5 +115,40 @@ expect "vmem-gen writes its output through a temporary file" 0 ""
 limited 20 "$BIN/vmem-gen" -o "$T/nodir/gen.vmt" count=1000
 expect "vmem-gen into a missing folder fails" 1 "$T/nodir/gen.vmt: cannot create"
 
+# ---- many address spaces: the time is linear in the trace -----------------------------
+# vmt_records FILE KIND N: a .vmt trace of N records, record i being KIND
+# (switch_as: a context switch to address space i of VM 0; switch_vm: a switch to VM i).
+vmt_records() {
+	python3 - "$@" <<'PY'
+import struct, sys
+path, kind, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with open(path, 'wb') as f:
+    f.write(b"\x89VMT\r\n\x1a\n" + struct.pack('<HHI', 1, 0, 32) + bytes(16))
+    for i in range(n):
+        if kind == 'switch_as':
+            f.write(struct.pack('<BBHIQ', 1, 0, 0, i, 0))
+        else:
+            f.write(struct.pack('<BBHIQ', 2, 0, i % 65536, 0, 0))
+PY
+}
+vmt_records "$T/as50k.vmt" switch_as 50000
+for mode in native nested shadow; do
+	limited 30 "$BIN/vmemsim" -q -m $mode -s limit.aspaces=50000 "$T/as50k.vmt"
+	expect "vmemsim -m $mode: 50000 address spaces in linear time" 0 ""
+done
+
+# ---- huge VM and address-space counts: bounded by limit.vms and limit.aspaces --------
+vmt_records "$T/vm64k.vmt" switch_vm 65536
+limited 30 "$BIN/vmemsim" -q "$T/vm64k.vmt"
+expect "vmemsim: 65536 SWITCH_VM records stop at limit.vms" 1 \
+	"vm64k.vmt: offset 1056: cannot create VM 64: limit.vms=64 VMs exist already"
+vmt_records "$T/as64k.vmt" switch_as 65536
+limited 30 "$BIN/vmemsim" -q "$T/as64k.vmt"
+expect "vmemsim: 65536 address spaces stop at limit.aspaces" 1 \
+	"as64k.vmt: offset 65568: cannot create address space 4096 of VM 0: limit.aspaces=4096"
+limited 30 "$BIN/vmem-walk" -t "$T/vm64k.vmt" 0x1000
+expect "vmem-walk: the same bound, located in the trace" 1 \
+	"vm64k.vmt: offset 1056: cannot create VM 64: limit.vms=64"
+
 echo "hostile: $pass passed, $fail failed"
 [ "$fail" = 0 ]
