@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "vmem/mmu.h"
 
@@ -374,12 +375,35 @@ static char *trim(char *s)
 	return s;
 }
 
+enum line_result { LINE_OK, LINE_END, LINE_LONG, LINE_NUL, LINE_READ_ERROR };
+
+/* Reads one line of f into buf (without its '\n'), at most cap - 1 bytes. */
+static enum line_result read_line(FILE *f, char *buf, size_t cap)
+{
+	size_t n = 0;
+	int ch;
+
+	while ((ch = getc(f)) != EOF && ch != '\n') {
+		if (ch == '\0')
+			return LINE_NUL;
+		if (n + 1 >= cap)
+			return LINE_LONG;
+		buf[n++] = (char)ch;
+	}
+	if (ferror(f))
+		return LINE_READ_ERROR;
+	buf[n] = '\0';
+	return ch == EOF && n == 0 ? LINE_END : LINE_OK;
+}
+
 int vmem_mmu_config_load(struct vmem_mmu_config *c, const char *path, char *err,
 			 size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	char line[512], msg[256];
 	unsigned lineno = 0;
+	enum line_result lr;
+	struct stat st;
 	int rc = 0;
 
 	if (!f) {
@@ -387,17 +411,32 @@ int vmem_mmu_config_load(struct vmem_mmu_config *c, const char *path, char *err,
 			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return VMEM_EIO;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		char *hash = strchr(line, '#'), *s;
+	/* A directory opens for reading on Linux, then reads as an error. */
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (err)
+			snprintf(err, errlen, "%s: is a directory; expected a file of KEY=VALUE "
+				 "lines", path);
+		fclose(f);
+		return VMEM_EIO;
+	}
+	while ((lr = read_line(f, line, sizeof(line))) != LINE_END) {
+		char *hash, *s;
 
 		lineno++;
-		if (!strchr(line, '\n') && !feof(f)) {
+		if (lr != LINE_OK) {
+			if (lr == LINE_LONG)
+				snprintf(msg, sizeof(msg), "line longer than %zu bytes",
+					 sizeof(line) - 2);
+			else if (lr == LINE_NUL)
+				snprintf(msg, sizeof(msg), "NUL byte: expected text, KEY=VALUE lines");
+			else
+				snprintf(msg, sizeof(msg), "read error: %s", strerror(errno));
 			if (err)
-				snprintf(err, errlen, "%s:%u: line longer than %zu bytes", path,
-					 lineno, sizeof(line) - 2);
-			rc = VMEM_EFORMAT;
+				snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
+			rc = lr == LINE_READ_ERROR ? VMEM_EIO : VMEM_EFORMAT;
 			break;
 		}
+		hash = strchr(line, '#');
 		if (hash)
 			*hash = '\0';
 		s = trim(line);

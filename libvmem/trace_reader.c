@@ -11,7 +11,8 @@
  *
  *   1. the 8-byte .vmt magic (traces/FORMAT.md)                        -> vmt
  *   2. Lackey text: after any leading empty lines, the first line starts
- *      with "==" (a Valgrind banner), "I  ", " L ", " S " or " M "       -> lackey
+ *      with "==" (a Valgrind banner), "I  ", " L ", " S " or " M ", or
+ *      the first bytes are all empty lines                              -> lackey
  *   3. the file name, less one .gz/.xz/.zst/.zstd suffix, ends in
  *      .champsim or .champsimtrace (case-insensitive), or the first
  *      records look like ChampSim instruction records (trace_champsim.c) -> champsim

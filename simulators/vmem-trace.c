@@ -139,6 +139,12 @@ static int parse_args(int argc, char **argv, const char *cmd, int want_args, str
 	return 0;
 }
 
+/* An input as messages name it. */
+static const char *in_name(const char *path)
+{
+	return strcmp(path, "-") == 0 ? "<stdin>" : path;
+}
+
 static int open_reader(const char *path, const struct cli *c, struct vmem_trace_reader **r)
 {
 	int rc = vmem_trace_open(path, &c->ropts, r);
@@ -297,16 +303,20 @@ static int cmd_convert(int argc, char **argv)
 		c.wopts.name = out_name;
 		status = convert_to_vmt(r, vmem_outfile_path(&out), &c.wopts, &written);
 	}
+	vmem_trace_counts(r, &cnt);
+	if (!status && cnt.records == 0) {
+		fprintf(stderr, "vmem-trace: %s: no trace records\n", in_name(c.args[0]));
+		status = 1;
+	}
 	if (status) {
 		vmem_outfile_abort(&out);
 	} else if (vmem_outfile_commit(&out, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vmem-trace: %s\n", err);
 		status = 1;
 	}
-	vmem_trace_counts(r, &cnt);
 	if (!status) {
 		fprintf(stderr, "vmem-trace: %s (%s) -> %s (%s): %" PRIu64 " records",
-			strcmp(c.args[0], "-") == 0 ? "<stdin>" : c.args[0],
+			in_name(c.args[0]),
 			vmem_trace_format_name(vmem_trace_reader_format(r)),
 			out_name, c.to_lackey ? "lackey" : (c.wopts.zstd ? "vmt+zstd" : "vmt"), written);
 		if (cnt.skipped_bad)
@@ -443,7 +453,12 @@ static int cmd_info(int argc, char **argv)
 		goto out;
 	}
 	vmem_trace_counts(r, &cnt);
-	printf("file: %s\n", strcmp(c.args[0], "-") == 0 ? "<stdin>" : c.args[0]);
+	if (cnt.records == 0) {
+		fprintf(stderr, "vmem-trace: %s: no trace records\n", in_name(c.args[0]));
+		status = 1;
+		goto out;
+	}
+	printf("file: %s\n", in_name(c.args[0]));
 	printf("format: %s\n", vmem_trace_format_name(vmem_trace_reader_format(r)));
 	printf("records: %" PRIu64 "\n", cnt.records);
 	for (int t = 0; t < VMEM_REC_TYPES; t++)
@@ -529,6 +544,11 @@ static int cmd_cat(int argc, char **argv)
 	if (left > 0 && n < 0) {
 		fflush(stdout);
 		return read_failed(r);
+	}
+	if (c.limit > 0 && left == c.limit) {
+		fprintf(stderr, "vmem-trace: %s: no trace records\n", in_name(c.args[0]));
+		vmem_trace_close(r);
+		return 1;
 	}
 	vmem_trace_close(r);
 	if (fflush(stdout) != 0) {

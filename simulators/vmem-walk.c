@@ -116,6 +116,10 @@ static void replay(struct vmem_mmu *m, const char *path, uint64_t limit)
 		fprintf(stderr, "vmem-walk: %s\n", vmem_trace_error(r));
 		exit(1);
 	}
+	if (done == 0) {
+		fprintf(stderr, "vmem-walk: %s: no trace records\n", path);
+		exit(1);
+	}
 	vmem_trace_close(r);
 }
 

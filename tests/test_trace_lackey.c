@@ -527,6 +527,22 @@ static void test_record_position_names_each_line_of_the_batch(void **state)
 	ttl_drop(path);
 }
 
+/* Blank lines only: an empty Lackey trace, as an empty file is (the programs then say
+ * "no trace records" rather than "cannot detect trace format"). */
+static void test_blank_lines_only_are_an_empty_lackey_trace(void **state)
+{
+	static const char text[] = "\n\r\n\n\n";
+	char *path = ttl_write_temp(".txt", text, strlen(text));
+	struct vmem_trace_reader *r = ttl_open(path, NULL);
+	struct vmem_trace_rec v[4];
+
+	(void)state;
+	assert_int_equal(vmem_trace_reader_format(r), VMEM_TRACE_LACKEY);
+	assert_int_equal(vmem_trace_read(r, v, 4), 0);
+	vmem_trace_close(r);
+	ttl_drop(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -547,6 +563,7 @@ int main(void)
 		cmocka_unit_test(test_open_missing_file_fails_with_io_error),
 		cmocka_unit_test(test_format_names_parse_back),
 		cmocka_unit_test(test_record_position_names_each_line_of_the_batch),
+		cmocka_unit_test(test_blank_lines_only_are_an_empty_lackey_trace),
 	};
 
 	ttl_temp_tag("lackey");

@@ -150,5 +150,36 @@ limited 30 "$BIN/vmem-walk" -t "$T/vm64k.vmt" 0x1000
 expect "vmem-walk: the same bound, located in the trace" 1 \
 	"vm64k.vmt: offset 1056: cannot create VM 64: limit.vms=64"
 
+# ---- empty traces, blank lines, special files, a directory as configuration ----------
+: >"$T/empty.lackey"
+printf '\n\n\r\n\n' >"$T/blank.lackey"
+for tr in empty.lackey blank.lackey; do
+	limited 20 "$BIN/vmemsim" -q "$T/$tr"
+	expect "vmemsim: $tr is an error" 1 "$T/$tr: no trace records"
+	limited 20 "$BIN/vmem-walk" -t "$T/$tr" 0x1000
+	expect "vmem-walk -t: $tr is an error" 1 "$T/$tr: no trace records"
+	for cmd in info cat; do
+		limited 20 "$BIN/vmem-trace" $cmd "$T/$tr"
+		expect "vmem-trace $cmd: $tr is an error" 1 "$T/$tr: no trace records"
+	done
+	limited 20 "$BIN/vmem-trace" convert "$T/$tr" "$T/conv/from-empty.vmt"
+	expect "vmem-trace convert: $tr is an error" 1 "$T/$tr: no trace records"
+	[ ! -e "$T/conv/from-empty.vmt" ] && ok "... and writes nothing" || bad "... and writes nothing"
+done
+limited 20 "$BIN/vmemsim" -q /dev/null
+expect "vmemsim: /dev/null is an empty trace" 1 "/dev/null: no trace records"
+limited 20 sh -c "'$BIN/vmem-trace' info - </dev/null"
+expect "vmem-trace info: empty standard input is an error" 1 "<stdin>: no trace records"
+limited 20 "$BIN/vmemsim" -q "$T"
+expect "vmemsim: a directory as trace" 1 "$T: read error: Is a directory"
+for prog in vmemsim vmem-walk; do
+	limited 20 "$BIN/$prog" --config "$T" "$T/bad.lackey"
+	expect "$prog --config DIRECTORY is an error" 2 \
+		"$T: is a directory; expected a file of KEY=VALUE lines"
+done
+printf 'mode=native\npcid=1\0\n' >"$T/nul.conf"
+limited 20 "$BIN/vmemsim" --config "$T/nul.conf" "$T/bad.lackey"
+expect "vmemsim --config with a NUL byte names it" 2 "$T/nul.conf:2: NUL byte"
+
 echo "hostile: $pass passed, $fail failed"
 [ "$fail" = 0 ]
