@@ -79,6 +79,25 @@ void vmem_outfile_abort(struct vmem_outfile *o)
 	o->tmp = NULL;
 }
 
+int vmem_stdout_close(const char *prog, int status)
+{
+	bool failed;
+
+	if (status != 0)
+		return status;
+	/* fclose, not fflush: a file on NFS may report the error only at close. */
+	errno = 0;
+	failed = ferror(stdout) != 0;
+	failed |= fclose(stdout) != 0;
+	if (!failed)
+		return 0;
+	if (errno)
+		fprintf(stderr, "%s: <stdout>: write error: %s\n", prog, strerror(errno));
+	else
+		fprintf(stderr, "%s: <stdout>: write error\n", prog);
+	return 1;
+}
+
 bool vmem_outfile_same(const char *in, const char *out)
 {
 	struct stat a, b;

@@ -41,4 +41,12 @@ void vmem_outfile_abort(struct vmem_outfile *o);
  */
 bool vmem_outfile_same(const char *in, const char *out);
 
+/*
+ * The exit status of a program that ends with `status`: when it is 0, standard output is
+ * closed and checked, and if anything printed was not written (a full disk, /dev/full)
+ * "PROG: <stdout>: write error: REASON" is printed and the status becomes 1. A failing
+ * status is returned as it is (the program has said why).
+ */
+int vmem_stdout_close(const char *prog, int status);
+
 #endif

@@ -186,6 +186,7 @@ static int generate(const struct cli *c, const struct vmem_tracegen_config *cfg)
 	struct vmem_tracegen_counts counts;
 	uint64_t records = 0;
 	struct vmem_outfile out;
+	const char *name = strcmp(c->out, "-") == 0 ? "<stdout>" : c->out;
 	char err[512];
 	int rc, status = 0;
 	long n;
@@ -202,7 +203,7 @@ static int generate(const struct cli *c, const struct vmem_tracegen_config *cfg)
 	}
 	if (c->lackey) {
 		lk = calloc(1, sizeof(*lk));
-		if (!lk || lk_open(lk, vmem_outfile_path(&out), c->out, c->zstd, c->level) < 0) {
+		if (!lk || lk_open(lk, vmem_outfile_path(&out), name, c->zstd, c->level) < 0) {
 			if (!lk)
 				fprintf(stderr, "vmem-gen: out of memory\n");
 			status = 1;
@@ -214,7 +215,7 @@ static int generate(const struct cli *c, const struct vmem_tracegen_config *cfg)
 		vmem_trace_writer_opts_default(&wo);
 		wo.zstd = c->zstd;
 		wo.zstd_level = c->level;
-		wo.name = strcmp(c->out, "-") == 0 ? NULL : c->out;
+		wo.name = name;
 		rc = vmem_trace_writer_open(vmem_outfile_path(&out), &wo, &w);
 		if (rc < 0) {
 			fprintf(stderr, "vmem-gen: %s\n",
@@ -226,7 +227,7 @@ static int generate(const struct cli *c, const struct vmem_tracegen_config *cfg)
 	while ((n = vmem_tracegen_next(g, recs, BATCH)) > 0) {
 		if (lk) {
 			if (lk_write(lk, recs, (size_t)n) < 0) {
-				fprintf(stderr, "vmem-gen: %s: write error: %s\n", c->out,
+				fprintf(stderr, "vmem-gen: %s: write error: %s\n", name,
 					strerror(errno));
 				status = 1;
 				break;
@@ -248,7 +249,7 @@ static int generate(const struct cli *c, const struct vmem_tracegen_config *cfg)
 out:
 	if (lk) {
 		if (lk_close(lk, status == 0) < 0 && status == 0) {
-			fprintf(stderr, "vmem-gen: %s: write error: %s\n", c->out, strerror(errno));
+			fprintf(stderr, "vmem-gen: %s: write error: %s\n", name, strerror(errno));
 			status = 1;
 		}
 		free(lk);
@@ -256,7 +257,7 @@ out:
 	if (w) {
 		rc = vmem_trace_writer_close(w);
 		if (rc < 0 && status == 0) {
-			fprintf(stderr, "vmem-gen: %s: write error: %s\n", c->out, vmem_strerror(rc));
+			fprintf(stderr, "vmem-gen: %s: write error: %s\n", name, vmem_strerror(rc));
 			status = 1;
 		}
 	}
@@ -272,7 +273,7 @@ out:
 			"vmem-gen: %s: %" PRIu64 " records (%s%s): %" PRIu64 " data accesses "
 			"(%" PRIu64 " stores), %" PRIu64 " ifetches, %" PRIu64 " switches, "
 			"%" PRIu64 " unmaps, %" PRIu64 " protects\n",
-			c->out, records, c->lackey ? "lackey" : "vmt", c->zstd ? "+zstd" : "",
+			name, records, c->lackey ? "lackey" : "vmt", c->zstd ? "+zstd" : "",
 			counts.accesses, counts.stores, counts.ifetches, counts.switches,
 			counts.unmaps, counts.protects);
 	}
@@ -295,7 +296,7 @@ int main(int argc, char **argv)
 
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			help();
-			return 0;
+			return vmem_stdout_close("vmem-gen", 0);
 		} else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
 			if (!v)
 				return usage("-o needs a file name");
@@ -359,5 +360,5 @@ int main(int argc, char **argv)
 			vmem_tracegen_pattern_name(cfg.pattern), cfg.unmap_every, cfg.protect_every);
 		return 2;
 	}
-	return generate(&c, &cfg);
+	return vmem_stdout_close("vmem-gen", generate(&c, &cfg));
 }

@@ -551,10 +551,6 @@ static int cmd_cat(int argc, char **argv)
 		return 1;
 	}
 	vmem_trace_close(r);
-	if (fflush(stdout) != 0) {
-		fprintf(stderr, "vmem-trace: write error: %s\n", strerror(errno));
-		return 1;
-	}
 	return 0;
 }
 
@@ -564,14 +560,14 @@ int main(int argc, char **argv)
 		return usage(NULL);
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		fputs(usage_text, stdout);
-		return 0;
+		return vmem_stdout_close("vmem-trace", 0);
 	}
 	if (strcmp(argv[1], "convert") == 0)
-		return cmd_convert(argc - 2, argv + 2);
+		return vmem_stdout_close("vmem-trace", cmd_convert(argc - 2, argv + 2));
 	if (strcmp(argv[1], "info") == 0)
-		return cmd_info(argc - 2, argv + 2);
+		return vmem_stdout_close("vmem-trace", cmd_info(argc - 2, argv + 2));
 	if (strcmp(argv[1], "cat") == 0)
-		return cmd_cat(argc - 2, argv + 2);
+		return vmem_stdout_close("vmem-trace", cmd_cat(argc - 2, argv + 2));
 	fprintf(stderr, "vmem-trace: unknown command %s\n", argv[1]);
 	return usage(NULL);
 }

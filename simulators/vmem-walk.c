@@ -21,6 +21,8 @@
 #include "vmem/mmu.h"
 #include "vmem/trace.h"
 
+#include "trace_outfile.h"
+
 static const char usage[] =
 "usage: vmem-walk [options] ADDRESS...\n"
 "\n"
@@ -335,7 +337,7 @@ int main(int argc, char **argv)
 			else
 				fail("--output: expected text, csv or json, not ", optarg);
 			break;
-		case 'h': fputs(usage, stdout); return 0;
+		case 'h': fputs(usage, stdout); return vmem_stdout_close("vmem-walk", 0);
 		default: fputs(usage, stderr); return 2;
 		}
 	}
@@ -388,5 +390,5 @@ int main(int argc, char **argv)
 	if (out == OUT_JSON)
 		printf("\n]\n");
 	vmem_mmu_destroy(m);
-	return 0;
+	return vmem_stdout_close("vmem-walk", 0);
 }

@@ -23,6 +23,8 @@
 #include "vmem/mmu.h"
 #include "vmem/trace.h"
 
+#include "trace_outfile.h"
+
 #define BATCH 4096
 
 static const char usage[] =
@@ -191,8 +193,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case 'w': o->warmup = record_count("--warmup", optarg); break;
 		case 'd': o->data_only = true; break;
 		case 'q': o->quiet = true; break;
-		case O_HELPCFG: help_config(); exit(0);
-		case 'h': fputs(usage, stdout); exit(0);
+		case O_HELPCFG: help_config(); exit(vmem_stdout_close("vmemsim", 0));
+		case 'h': fputs(usage, stdout); exit(vmem_stdout_close("vmemsim", 0));
 		default: fputs(usage, stderr); exit(2);
 		}
 	}
@@ -448,7 +450,7 @@ static FILE *open_out(const char *path)
 
 static void close_out(FILE *f, const char *path)
 {
-	if (ferror(f) || (f != stdout && fclose(f)))
+	if (fflush(f) || ferror(f) || (f != stdout && fclose(f)))
 		die("%s: write failed: %s", path, strerror(errno));
 }
 
@@ -615,5 +617,5 @@ int main(int argc, char **argv)
 	}
 	if (hist)
 		close_out(hist, o.hist);
-	return 0;
+	return vmem_stdout_close("vmemsim", 0);
 }

@@ -181,5 +181,35 @@ printf 'mode=native\npcid=1\0\n' >"$T/nul.conf"
 limited 20 "$BIN/vmemsim" --config "$T/nul.conf" "$T/bad.lackey"
 expect "vmemsim --config with a NUL byte names it" 2 "$T/nul.conf:2: NUL byte"
 
+# ---- results that cannot be written: /dev/full, an unwritable place --------------------
+printf ' L 00001000,8\n S 00002000,8\n' >"$T/good.lackey"
+full() {
+	d=$1
+	shift
+	limited 20 sh -c '"$@" >/dev/full' sh "$@"
+	expect "$d" 1 "<stdout>: write error: No space left on device"
+}
+full "vmemsim: the table to /dev/full" "$BIN/vmemsim" "$T/good.lackey"
+full "vmemsim --help to /dev/full" "$BIN/vmemsim" --help
+full "vmem-walk: the walk to /dev/full" "$BIN/vmem-walk" 0x1000
+full "vmem-walk -o json to /dev/full" "$BIN/vmem-walk" -o json 0x1000
+full "vmem-trace info to /dev/full" "$BIN/vmem-trace" info "$T/good.lackey"
+full "vmem-trace cat to /dev/full" "$BIN/vmem-trace" cat "$T/good.lackey"
+full "vmem-trace convert to standard output on /dev/full" "$BIN/vmem-trace" convert \
+	--to lackey "$T/good.lackey" -
+full "vmem-gen to standard output on /dev/full" "$BIN/vmem-gen" -o - count=10
+full "vmem-gen --format lackey to standard output on /dev/full" "$BIN/vmem-gen" \
+	--format lackey -o - count=10
+for opt in --csv --json --hist; do
+	limited 20 "$BIN/vmemsim" -q $opt /dev/full "$T/good.lackey"
+	expect "vmemsim $opt /dev/full" 2 "/dev/full: write failed: No space left on device"
+	limited 20 "$BIN/vmemsim" -q $opt "$T/nodir/x" "$T/good.lackey"
+	expect "vmemsim $opt into a missing folder" 2 "$T/nodir/x: cannot create"
+done
+limited 20 "$BIN/vmem-trace" convert "$T/good.lackey" /dev/full
+expect "vmem-trace convert to /dev/full" 1 "/dev/full: write error: No space left on device"
+limited 20 "$BIN/vmem-gen" -o /dev/full count=10
+expect "vmem-gen -o /dev/full" 1 "/dev/full: write error: No space left on device"
+
 echo "hostile: $pass passed, $fail failed"
 [ "$fail" = 0 ]
