@@ -563,19 +563,22 @@ static int check_va(struct vmem_mmu *m, uint64_t va)
 static int access(struct vmem_mmu *m, const struct vmem_trace_rec *r)
 {
 	enum vmem_access_type acc = (enum vmem_access_type)r->acc;
+	uint64_t last = r->addr + (r->size ? r->size - 1u : 0);
 	int err;
 
 	if (!vmem_addr_canonical(r->addr, m->va_bits))
 		return check_va(m, r->addr);
+	/* Its last byte past 2^64 (wrapping to page 0) or past the canonical range: the
+	 * processor faults (#GP) rather than translate it. */
+	if (last < r->addr || !vmem_addr_canonical(last, m->va_bits))
+		return mmu_errorf(m, VMEM_ERANGE, "access of %u bytes at %#llx runs past the end "
+				  "of the %u-bit address space", r->size,
+				  (unsigned long long)r->addr, m->va_bits);
 	m->st.accesses++;
 	err = translate_page(m, r->addr, acc, NULL);
 	/* An access that crosses into the next 4 KiB page needs that page too. */
-	if (!err && (r->addr & 0xfff) + r->size > 0x1000) {
-		uint64_t next = (r->addr | 0xfff) + 1;
-
-		if (vmem_addr_canonical(next, m->va_bits))
-			err = translate_page(m, next, acc, NULL);
-	}
+	if (!err && (r->addr & 0xfff) + r->size > 0x1000)
+		err = translate_page(m, (r->addr | 0xfff) + 1, acc, NULL);
 	return err;
 }
 

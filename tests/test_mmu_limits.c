@@ -105,6 +105,47 @@ static void test_many_address_spaces_each_found_by_id(void **state)
 	}
 }
 
+/* The last byte of an access past 2^64 or past the canonical range is an error; page 0
+ * (where a wrapped address would land) stays untouched. */
+static void test_access_past_the_top_of_the_address_space_is_an_error(void **state)
+{
+	static const struct {
+		unsigned levels;
+		uint64_t va;
+		uint8_t size;
+	} cases[] = {
+		{ 4, 0xfffffffffffffff8ull, 16 },    /* wraps past 2^64 */
+		{ 4, 0xffffffffffffffffull, 2 },
+		{ 4, 0x00007ffffffffffcull, 8 },     /* into the non-canonical hole */
+		{ 5, 0x00fffffffffffff0ull, 255 },
+		{ 5, 0xffffffffffffff02ull, 255 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int mode = 0; mode < VMEM_MODES; mode++) {
+			struct vmem_mmu_config c;
+			struct vmem_mmu *m;
+			struct vmem_trace_rec r = mt_access(0, 0, cases[i].va, VMEM_ACC_LOAD);
+			uint64_t gpa;
+
+			mt_config(&c, (enum vmem_mode)mode, cases[i].levels, 4, VMEM_PAGE_4K,
+				  VMEM_PAGE_4K);
+			m = mt_create(&c);
+			r.size = cases[i].size;
+			if (vmem_mmu_apply(m, &r) != VMEM_ERANGE)
+				fail_msg("case %zu, %s mode: no error", i, vmem_mode_name(c.mode));
+			assert_non_null(strstr(vmem_mmu_error(m), "runs past the end"));
+			assert_int_equal(vmem_mmu_stats(m)->accesses, 0);
+			assert_int_equal(vmem_mmu_guest_lookup(m, 0, 0, 0, &gpa), VMEM_ENOENT);
+			/* The same size just below the top is fine. */
+			r.addr = cases[i].va - cases[i].size - 0x1000;
+			mt_apply(m, &r);
+			vmem_mmu_destroy(m);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -112,6 +153,7 @@ int main(void)
 		cmocka_unit_test(test_limit_aspaces_counts_all_vms_together),
 		cmocka_unit_test(test_limits_out_of_range_are_inconsistent),
 		cmocka_unit_test(test_many_address_spaces_each_found_by_id),
+		cmocka_unit_test(test_access_past_the_top_of_the_address_space_is_an_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
