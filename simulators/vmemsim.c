@@ -454,13 +454,29 @@ static void close_out(FILE *f, const char *path)
 		die("%s: write failed: %s", path, strerror(errno));
 }
 
+/* One CSV field as RFC 4180 says: quoted, quotes doubled, when it holds , " CR or LF. */
+static void csv_field(FILE *f, const char *s)
+{
+	if (!s[strcspn(s, ",\"\r\n")]) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
 static void csv_row(FILE *f, const char *label, struct run *run, enum phase ph,
 		    uint64_t warmup)
 {
 	const char *const *names = vmem_mmu_stat_names();
 
-	fprintf(f, "%s,%s,%s,%" PRIu64, label, vmem_mode_name(run->mode), phase_names[ph],
-		warmup);
+	csv_field(f, label);
+	fprintf(f, ",%s,%s,%" PRIu64, vmem_mode_name(run->mode), phase_names[ph], warmup);
 	for (size_t i = 0; names[i]; i++) {
 		fputc(',', f);
 		print_value(f, stat_value(run, ph, names[i]));
@@ -478,16 +494,56 @@ static void csv_header(FILE *f)
 	fputc('\n', f);
 }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629), or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned c = p[0];
+	size_t n;
+	unsigned min;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, min = 0x10000;
+	else
+		return 0;
+	unsigned v = c & (0x3fu >> (n - 1));
+
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)   /* also stops at the terminating NUL */
+			return 0;
+		v = v << 6 | (p[i] & 0x3fu);
+	}
+	/* No overlong forms, surrogates or code points past U+10FFFF. */
+	if (v < min || (v >= 0xd800 && v <= 0xdfff) || v > 0x10ffff)
+		return 0;
+	return n;
+}
+
+/* A JSON string: escaped, and valid UTF-8 (each invalid byte becomes U+FFFD). */
 static void json_string(FILE *f, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
+
 	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
+	while (*p) {
+		size_t n = utf8_len(p);
+
+		if (n == 0) {
+			fputs("\\ufffd", f);
+			p++;
+		} else if (*p == '"' || *p == '\\') {
+			fprintf(f, "\\%c", *p++);
+		} else if (*p < 0x20) {
+			fprintf(f, "\\u%04x", *p++);
+		} else {
+			fwrite(p, 1, n, f);
+			p += n;
+		}
 	}
 	fputc('"', f);
 }
@@ -547,9 +603,11 @@ static void hist_rows(FILE *f, const char *label, struct run *runs, int nruns)
 		const struct vmem_mmu_stats *s = vmem_mmu_stats(runs[r].mmu);
 
 		for (unsigned b = 0; b < VMEM_WALK_HIST; b++)
-			if (s->walk_hist[b])
-				fprintf(f, "%s,%s,%u,%llu\n", label, vmem_mode_name(runs[r].mode), b,
+			if (s->walk_hist[b]) {
+				csv_field(f, label);
+				fprintf(f, ",%s,%u,%llu\n", vmem_mode_name(runs[r].mode), b,
 					(unsigned long long)s->walk_hist[b]);
+			}
 	}
 }
 

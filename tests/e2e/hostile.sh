@@ -211,5 +211,26 @@ expect "vmem-trace convert to /dev/full" 1 "/dev/full: write error: No space lef
 limited 20 "$BIN/vmem-gen" -o /dev/full count=10
 expect "vmem-gen -o /dev/full" 1 "/dev/full: write error: No space left on device"
 
+# ---- labels with commas, quotes and bytes that are not UTF-8 ---------------------------
+label=$(printf 'a,"b"\377\303\251')
+limited 20 "$BIN/vmemsim" -q -m native --label "$label" --csv "$T/l.csv" --json "$T/l.json" \
+	--hist "$T/l.hist" "$T/good.lackey"
+expect "vmemsim with an awkward --label" 0 ""
+if python3 - "$T" <<'PY'
+import csv, json, sys
+t = sys.argv[1]
+want = 'a,"b"\udcff\u00e9'        # as Python decodes the argument bytes
+for name in ('l.csv', 'l.hist'):
+    with open(f'{t}/{name}', encoding='utf-8', errors='surrogateescape', newline='') as f:
+        rows = list(csv.reader(f))
+    assert all(r[0] == want for r in rows[1:]) and len(rows) > 1, (name, rows[1])
+    assert len({len(r) for r in rows}) == 1, name
+with open(f'{t}/l.json', 'rb') as f:
+    doc = json.loads(f.read().decode('utf-8'))   # strict: valid UTF-8 only
+assert doc['traces'][0]['label'] == 'a,"b"\ufffd\u00e9', doc['traces'][0]['label']
+PY
+then ok "... CSV fields quoted as RFC 4180 says, JSON valid UTF-8"
+else bad "... CSV fields quoted as RFC 4180 says, JSON valid UTF-8"; fi
+
 echo "hostile: $pass passed, $fail failed"
 [ "$fail" = 0 ]
