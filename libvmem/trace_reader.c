@@ -250,6 +250,13 @@ long vmem_trace_read(struct vmem_trace_reader *r, struct vmem_trace_rec *recs, s
 	default:
 		return VMEM_EINVAL;
 	}
+	/* Blame a corrupt compressed stream, not the garbage it decoded to. */
+	if (r->pending == VMEM_EFORMAT) {
+		int rc = vmem_trace_input_verify(r->data);
+
+		if (rc < 0)
+			r->pending = vmem_trace_fail_input(r, r->data, rc);
+	}
 	if (n > 0) {
 		r->counts.records += (uint64_t)n;
 		r->have_pos = true;
