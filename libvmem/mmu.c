@@ -384,9 +384,17 @@ static void vm_switch(struct vmem_mmu *m, struct vm *vm)
 /* The message of a failed vm_get. */
 static int vm_error(struct vmem_mmu *m, uint16_t vmid, int err)
 {
+	char mem[32];
+
 	if (err == VMEM_ELIMIT)
 		return mmu_errorf(m, err, "cannot create VM %u: limit.vms=%u VMs exist already "
 				  "(raise it with -s limit.vms=N)", vmid, m->cfg.limit_vms);
+	if (err == VMEM_ENOMEM) {
+		vmem_mmu_config_get(&m->cfg, "guest.mem", mem, sizeof(mem));
+		return mmu_errorf(m, err, "cannot create VM %u: out of host memory for its frame "
+				  "map of guest.mem=%s and its tables (%zu VMs exist)", vmid, mem,
+				  m->nvm);
+	}
 	return mmu_errorf(m, err, "cannot create VM %u: %s", vmid, vmem_strerror(err));
 }
 
@@ -703,6 +711,19 @@ int vmem_mmu_create(const struct vmem_mmu_config *cfg, struct vmem_mmu **out)
 		free(m);
 		return VMEM_ENOMEM;
 	}
+	/*
+	 * A VM's frame map (a bit per guest frame) is allocated at its first record: try
+	 * one now, so that a guest.mem too large for this host is blamed on the
+	 * configuration, not on the first record of a trace.
+	 */
+	void *probe = calloc(cfg->guest_mem >> 15, 1);
+
+	if (!probe) {
+		free(m->vms);
+		free(m);
+		return VMEM_ENOMEM;
+	}
+	free(probe);
 	if ((err = vmem_tlb_create(&cfg->tlb, &m->tlb)) ||
 	    (err = vmem_pwc_create(&cfg->pwc, cfg->guest_levels, &m->pwc)) ||
 	    (err = vmem_pwc_create(&cfg->host_pwc, cfg->host_levels, &m->hpwc)) ||

@@ -285,7 +285,7 @@ int main(int argc, char **argv)
 	bool warm = false, caches = false;
 	struct vmem_mmu *m;
 	char err[256];
-	int c;
+	int c, err_code;
 
 	vmem_mmu_config_default(&cfg);
 	cfg.mode = VMEM_MODE_NESTED;
@@ -354,8 +354,12 @@ int main(int argc, char **argv)
 		for (size_t k = 0; k < sizeof(off) / sizeof(off[0]); k++)
 			vmem_mmu_config_assign(&cfg, off[k], NULL, 0);
 	}
-	if (vmem_mmu_create(&cfg, &m))
-		fail("inconsistent configuration", "");
+	err_code = vmem_mmu_create(&cfg, &m);
+	if (err_code == VMEM_ENOMEM)
+		fail("configuration too large for this host: out of host memory creating the "
+		     "machine (guest.mem, host.mem, tlb.*, pwc.*, ntlb)", "");
+	if (err_code)
+		fail("inconsistent configuration: ", vmem_strerror(err_code));
 	if (trace)
 		replay(m, trace, limit);
 	if (out == OUT_JSON)

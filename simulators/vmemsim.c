@@ -644,6 +644,10 @@ int main(int argc, char **argv)
 				continue;
 			cfg.mode = (enum vmem_mode)mode;
 			err = vmem_mmu_create(&cfg, &runs[nruns].mmu);
+			if (err == VMEM_ENOMEM)
+				die("configuration too large for this host: %s creating the %s machine "
+				    "(guest.mem, host.mem, tlb.*, pwc.*, ntlb)", vmem_strerror(err),
+				    vmem_mode_name(cfg.mode));
 			if (err)
 				die("inconsistent configuration: %s%s", vmem_strerror(err), "");
 			runs[nruns++].mode = (enum vmem_mode)mode;

@@ -232,5 +232,19 @@ PY
 then ok "... CSV fields quoted as RFC 4180 says, JSON valid UTF-8"
 else bad "... CSV fields quoted as RFC 4180 says, JSON valid UTF-8"; fi
 
+# ---- a configuration too large for this host is blamed on the configuration -----------
+# (Only under the memory limit: that is what makes the allocations fail.)
+if [ -n "$MEMLIMIT" ]; then
+	limited 20 "$BIN/vmemsim" -q -s guest.mem=64t "$T/good.lackey"
+	expect "vmemsim: guest.mem beyond the host is a configuration error" 2 \
+		"configuration too large for this host: out of host memory creating the native machine"
+	limited 20 "$BIN/vmem-walk" -s host.mem=64t 0x1000
+	expect "vmem-walk: host.mem beyond the host is a configuration error" 2 \
+		"configuration too large for this host"
+	limited 30 "$BIN/vmemsim" -q -m native -s limit.vms=65536 -s guest.mem=16t "$T/vm64k.vmt"
+	expect "vmemsim: VMs beyond the host's memory: the error says why" 1 \
+		"out of host memory for its frame map of guest.mem=16t and its tables"
+fi
+
 echo "hostile: $pass passed, $fail failed"
 [ "$fail" = 0 ]
