@@ -37,11 +37,13 @@ static const char *const usage_text =
 	"usage: vmem-gen [--format vmt|lackey] [--zstd] [--level N] [-v] -o OUT key=value...\n"
 	"       vmem-gen --help\n";
 
+/* A usage error: one line (msg), or the usage text when no argument was given at all. */
 static int usage(const char *msg)
 {
 	if (msg)
-		fprintf(stderr, "vmem-gen: %s\n", msg);
-	fputs(usage_text, stderr);
+		fprintf(stderr, "vmem-gen: %s (vmem-gen --help shows the usage)\n", msg);
+	else
+		fputs(usage_text, stderr);
 	return 2;
 }
 
@@ -339,8 +341,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 		} else {
-			fprintf(stderr, "vmem-gen: unexpected argument '%s'\n", a);
-			return usage(NULL);
+			fprintf(stderr, "vmem-gen: unexpected argument '%s' (vmem-gen --help shows "
+				"the usage)\n", a);
+			return 2;
 		}
 	}
 	if (!c.out)

@@ -38,11 +38,13 @@ static const char *const usage_text =
 	"       vmem-trace cat [--format FMT] [--skip-bad] [--vm N] [--asid N] [--limit N] FILE\n"
 	"FMT is auto, lackey, champsim or vmt; \"-\" is standard input or output.\n";
 
+/* A usage error: one line (msg), or the usage text when no argument was given at all. */
 static int usage(const char *msg)
 {
 	if (msg)
-		fprintf(stderr, "vmem-trace: %s\n", msg);
-	fputs(usage_text, stderr);
+		fprintf(stderr, "vmem-trace: %s (vmem-trace --help shows the usage)\n", msg);
+	else
+		fputs(usage_text, stderr);
 	return 2;
 }
 
@@ -128,8 +130,9 @@ static int parse_args(int argc, char **argv, const char *cmd, int want_args, str
 			c->limit = x;
 			i++;
 		} else {
-			fprintf(stderr, "vmem-trace: unknown option %s for %s\n", a, cmd);
-			return usage(NULL);
+			fprintf(stderr, "vmem-trace: unknown option %s for %s (vmem-trace --help shows "
+				"the usage)\n", a, cmd);
+			return 2;
 		}
 	}
 	if (c->nargs != want_args)
@@ -568,6 +571,7 @@ int main(int argc, char **argv)
 		return vmem_stdout_close("vmem-trace", cmd_info(argc - 2, argv + 2));
 	if (strcmp(argv[1], "cat") == 0)
 		return vmem_stdout_close("vmem-trace", cmd_cat(argc - 2, argv + 2));
-	fprintf(stderr, "vmem-trace: unknown command %s\n", argv[1]);
-	return usage(NULL);
+	fprintf(stderr, "vmem-trace: unknown command %s (vmem-trace --help shows the usage)\n",
+		argv[1]);
+	return 2;
 }
