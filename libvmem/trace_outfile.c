@@ -8,7 +8,7 @@
 
 #include "trace_outfile.h"
 
-int vmem_outfile_begin(struct vmem_outfile *o, const char *target, char *err, size_t len)
+int outfile_begin(struct outfile *o, const char *target, char *err, size_t len)
 {
 	const char *slash = strrchr(target, '/');
 	size_t dirlen = slash ? (size_t)(slash - target) + 1 : 0;
@@ -49,12 +49,12 @@ int vmem_outfile_begin(struct vmem_outfile *o, const char *target, char *err, si
 	return 0;
 }
 
-const char *vmem_outfile_path(const struct vmem_outfile *o)
+const char *outfile_path(const struct outfile *o)
 {
 	return o->tmp ? o->tmp : o->target;
 }
 
-int vmem_outfile_commit(struct vmem_outfile *o, char *err, size_t len)
+int outfile_commit(struct outfile *o, char *err, size_t len)
 {
 	int rc = 0;
 
@@ -70,7 +70,7 @@ int vmem_outfile_commit(struct vmem_outfile *o, char *err, size_t len)
 	return rc;
 }
 
-void vmem_outfile_abort(struct vmem_outfile *o)
+void outfile_abort(struct outfile *o)
 {
 	if (!o->tmp)
 		return;
@@ -79,7 +79,7 @@ void vmem_outfile_abort(struct vmem_outfile *o)
 	o->tmp = NULL;
 }
 
-int vmem_stdout_close(const char *prog, int status)
+int outfile_stdout_close(const char *prog, int status)
 {
 	bool failed;
 
@@ -98,7 +98,7 @@ int vmem_stdout_close(const char *prog, int status)
 	return 1;
 }
 
-bool vmem_outfile_same(const char *in, const char *out)
+bool outfile_same(const char *in, const char *out)
 {
 	struct stat a, b;
 

@@ -187,7 +187,7 @@ static int generate(const struct cli *c, const struct vmem_tracegen_config *cfg)
 	struct lackey_out *lk = NULL;
 	struct vmem_tracegen_counts counts;
 	uint64_t records = 0;
-	struct vmem_outfile out;
+	struct outfile out;
 	const char *name = strcmp(c->out, "-") == 0 ? "<stdout>" : c->out;
 	char err[512];
 	int rc, status = 0;
@@ -198,14 +198,14 @@ static int generate(const struct cli *c, const struct vmem_tracegen_config *cfg)
 		fprintf(stderr, "vmem-gen: %s\n", vmem_strerror(rc));
 		return 1;
 	}
-	if (vmem_outfile_begin(&out, c->out, err, sizeof(err)) < 0) {
+	if (outfile_begin(&out, c->out, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vmem-gen: %s\n", err);
 		vmem_tracegen_destroy(g);
 		return 1;
 	}
 	if (c->lackey) {
 		lk = calloc(1, sizeof(*lk));
-		if (!lk || lk_open(lk, vmem_outfile_path(&out), name, c->zstd, c->level) < 0) {
+		if (!lk || lk_open(lk, outfile_path(&out), name, c->zstd, c->level) < 0) {
 			if (!lk)
 				fprintf(stderr, "vmem-gen: out of memory\n");
 			status = 1;
@@ -218,7 +218,7 @@ static int generate(const struct cli *c, const struct vmem_tracegen_config *cfg)
 		wo.zstd = c->zstd;
 		wo.zstd_level = c->level;
 		wo.name = name;
-		rc = vmem_trace_writer_open(vmem_outfile_path(&out), &wo, &w);
+		rc = vmem_trace_writer_open(outfile_path(&out), &wo, &w);
 		if (rc < 0) {
 			fprintf(stderr, "vmem-gen: %s\n",
 				w ? vmem_trace_writer_error(w) : vmem_strerror(rc));
@@ -264,8 +264,8 @@ out:
 		}
 	}
 	if (status) {
-		vmem_outfile_abort(&out);
-	} else if (vmem_outfile_commit(&out, err, sizeof(err)) < 0) {
+		outfile_abort(&out);
+	} else if (outfile_commit(&out, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vmem-gen: %s\n", err);
 		status = 1;
 	}
@@ -298,7 +298,7 @@ int main(int argc, char **argv)
 
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			help();
-			return vmem_stdout_close("vmem-gen", 0);
+			return outfile_stdout_close("vmem-gen", 0);
 		} else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
 			if (!v)
 				return usage("-o needs a file name");
@@ -363,5 +363,5 @@ int main(int argc, char **argv)
 			vmem_tracegen_pattern_name(cfg.pattern), cfg.unmap_every, cfg.protect_every);
 		return 2;
 	}
-	return vmem_stdout_close("vmem-gen", generate(&c, &cfg));
+	return outfile_stdout_close("vmem-gen", generate(&c, &cfg));
 }

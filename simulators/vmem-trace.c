@@ -279,7 +279,7 @@ static int cmd_convert(int argc, char **argv)
 	struct vmem_trace_reader *r = NULL;
 	struct vmem_trace_counts cnt;
 	uint64_t written = 0, dropped = 0;
-	struct vmem_outfile out;
+	struct outfile out;
 	const char *out_name;
 	char err[512];
 	int status = parse_args(argc, argv, "convert", 2, &c);
@@ -288,23 +288,23 @@ static int cmd_convert(int argc, char **argv)
 		return status;
 	out_name = strcmp(c.args[1], "-") == 0 ? "<stdout>" : c.args[1];
 	/* Compared as files, not names: ./x and x, links, or "- < x" with OUT x. */
-	if (vmem_outfile_same(c.args[0], c.args[1])) {
+	if (outfile_same(c.args[0], c.args[1])) {
 		fprintf(stderr, "vmem-trace: %s: input and output are the same file\n", out_name);
 		return 2;
 	}
 	if (open_reader(c.args[0], &c, &r))
 		return 1;
-	if (vmem_outfile_begin(&out, c.args[1], err, sizeof(err)) < 0) {
+	if (outfile_begin(&out, c.args[1], err, sizeof(err)) < 0) {
 		fprintf(stderr, "vmem-trace: %s\n", err);
 		vmem_trace_close(r);
 		return 1;
 	}
 	if (c.to_lackey) {
-		status = convert_to_lackey(r, vmem_outfile_path(&out), out_name, &written,
+		status = convert_to_lackey(r, outfile_path(&out), out_name, &written,
 					   &dropped);
 	} else {
 		c.wopts.name = out_name;
-		status = convert_to_vmt(r, vmem_outfile_path(&out), &c.wopts, &written);
+		status = convert_to_vmt(r, outfile_path(&out), &c.wopts, &written);
 	}
 	vmem_trace_counts(r, &cnt);
 	if (!status && cnt.records == 0) {
@@ -312,8 +312,8 @@ static int cmd_convert(int argc, char **argv)
 		status = 1;
 	}
 	if (status) {
-		vmem_outfile_abort(&out);
-	} else if (vmem_outfile_commit(&out, err, sizeof(err)) < 0) {
+		outfile_abort(&out);
+	} else if (outfile_commit(&out, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vmem-trace: %s\n", err);
 		status = 1;
 	}
@@ -563,14 +563,14 @@ int main(int argc, char **argv)
 		return usage(NULL);
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		fputs(usage_text, stdout);
-		return vmem_stdout_close("vmem-trace", 0);
+		return outfile_stdout_close("vmem-trace", 0);
 	}
 	if (strcmp(argv[1], "convert") == 0)
-		return vmem_stdout_close("vmem-trace", cmd_convert(argc - 2, argv + 2));
+		return outfile_stdout_close("vmem-trace", cmd_convert(argc - 2, argv + 2));
 	if (strcmp(argv[1], "info") == 0)
-		return vmem_stdout_close("vmem-trace", cmd_info(argc - 2, argv + 2));
+		return outfile_stdout_close("vmem-trace", cmd_info(argc - 2, argv + 2));
 	if (strcmp(argv[1], "cat") == 0)
-		return vmem_stdout_close("vmem-trace", cmd_cat(argc - 2, argv + 2));
+		return outfile_stdout_close("vmem-trace", cmd_cat(argc - 2, argv + 2));
 	fprintf(stderr, "vmem-trace: unknown command %s (vmem-trace --help shows the usage)\n",
 		argv[1]);
 	return 2;

@@ -337,7 +337,7 @@ int main(int argc, char **argv)
 			else
 				fail("--output: expected text, csv or json, not ", optarg);
 			break;
-		case 'h': fputs(usage, stdout); return vmem_stdout_close("vmem-walk", 0);
+		case 'h': fputs(usage, stdout); return outfile_stdout_close("vmem-walk", 0);
 		default: fputs(usage, stderr); return 2;
 		}
 	}
@@ -394,5 +394,5 @@ int main(int argc, char **argv)
 	if (out == OUT_JSON)
 		printf("\n]\n");
 	vmem_mmu_destroy(m);
-	return vmem_stdout_close("vmem-walk", 0);
+	return outfile_stdout_close("vmem-walk", 0);
 }

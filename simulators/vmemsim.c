@@ -193,8 +193,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case 'w': o->warmup = record_count("--warmup", optarg); break;
 		case 'd': o->data_only = true; break;
 		case 'q': o->quiet = true; break;
-		case O_HELPCFG: help_config(); exit(vmem_stdout_close("vmemsim", 0));
-		case 'h': fputs(usage, stdout); exit(vmem_stdout_close("vmemsim", 0));
+		case O_HELPCFG: help_config(); exit(outfile_stdout_close("vmemsim", 0));
+		case 'h': fputs(usage, stdout); exit(outfile_stdout_close("vmemsim", 0));
 		default: fputs(usage, stderr); exit(2);
 		}
 	}
@@ -679,5 +679,5 @@ int main(int argc, char **argv)
 	}
 	if (hist)
 		close_out(hist, o.hist);
-	return vmem_stdout_close("vmemsim", 0);
+	return outfile_stdout_close("vmemsim", 0);
 }
