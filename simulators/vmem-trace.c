@@ -416,7 +416,7 @@ static int cmd_info(int argc, char **argv)
 	struct vmem_trace_reader *r = NULL;
 	struct vmem_trace_rec *recs;
 	struct vmem_trace_counts cnt;
-	struct page_set pages;
+	struct page_set pages = { 0 };
 	uint64_t by_type[VMEM_REC_TYPES] = { 0 }, by_acc[4] = { 0 };
 	uint64_t amin = UINT64_MAX, amax = 0;
 	long n;
@@ -429,7 +429,8 @@ static int cmd_info(int argc, char **argv)
 	recs = malloc(BATCH * sizeof(*recs));
 	if (!recs || ps_init(&pages, 1u << 16) < 0) {
 		fprintf(stderr, "vmem-trace: out of memory\n");
-		return 1;
+		status = 1;
+		goto out;
 	}
 	while ((n = vmem_trace_read(r, recs, BATCH)) > 0) {
 		for (long i = 0; i < n; i++) {

@@ -371,6 +371,7 @@ int main(int argc, char **argv)
 		/* Touch first, so the explained walk is not a faulting one. */
 		if (vmem_mmu_translate(m, (uint16_t)vm, (uint32_t)asid, va, acc, NULL, &pa)) {
 			fprintf(stderr, "vmem-walk: %s: %s\n", argv[i], vmem_mmu_error(m));
+			vmem_mmu_destroy(m);
 			return 1;
 		}
 		if (warm)
@@ -379,6 +380,7 @@ int main(int argc, char **argv)
 			vmem_mmu_flush_caches(m);
 		if (vmem_mmu_translate(m, (uint16_t)vm, (uint32_t)asid, va, acc, &w, &pa)) {
 			fprintf(stderr, "vmem-walk: %s: %s\n", argv[i], vmem_mmu_error(m));
+			vmem_mmu_destroy(m);
 			return 1;
 		}
 		if (out == OUT_TEXT) {
