@@ -57,12 +57,22 @@
  * Replacement policy: LRU. This is an assumption: Intel does not document the TLB
  * replacement policy.
  *
+ * Miss-ratio curves (vmem_tlb_enable_mrc, include/vmem/mrc.h): every present array gets a
+ * profiler fed by its own lookups, fills and invalidations. Two places need the TLB's help
+ * to count one lookup per access: the STLB is probed with two keys per access, so its
+ * profiler counts the smaller depth of the two once per access (grouped); and a lookup
+ * answered from the L1 memo (below) skips the L1 arrays, so with profiling on the memo
+ * hit replays the skipped probes on the profilers: the L1 arrays before the one that
+ * hit, then that one, whose entry is on top of its stack (depth 1).
+ *
  * Concurrency: none; one thread uses a TLB at a time.
  */
 #include <stdlib.h>
 
+#include "vmem/mrc.h"
 #include "vmem/tlb.h"
 
+#include "mrc_internal.h"
 #include "rng.h"
 
 #define TLB_L2_SIZE_SHIFT 60
@@ -101,6 +111,8 @@ struct vmem_tlb {
 	struct vmem_xcache *l2_1g;
 	struct l1_memo memo[2];  /* [0] data, [1] instruction */
 	struct vmem_tlb_stats stats;
+	bool mrc;                /* profilers attached */
+	struct vmem_mrc *l2_mrc; /* the STLB's profiler, or NULL */
 };
 
 void vmem_tlb_config_default(struct vmem_tlb_config *cfg)
@@ -191,6 +203,20 @@ void vmem_tlb_destroy(struct vmem_tlb *t)
 	free(t);
 }
 
+/* Profiling: the L1 probes a memo hit skips, replayed on the L1 profilers. */
+static void memo_replay(struct vmem_xcache *const *l1, uint64_t va, uint32_t ctx,
+			uint64_t val)
+{
+	unsigned hit = (unsigned)((val >> TLB_VAL_SIZE_SHIFT) & 3u);
+
+	for (unsigned s = 0; s <= hit && s < VMEM_PAGE_SIZES; s++) {
+		struct vmem_mrc *p = vmem_xcache_mrc(l1[s]);
+
+		if (p != NULL)
+			vmem_mrc_lookup(p, va >> vmem_page_shift((enum vmem_page_size)s), ctx);
+	}
+}
+
 static inline uint64_t l2_key(uint64_t va, unsigned s)
 {
 	return (va >> vmem_page_shift((enum vmem_page_size)s)) |
@@ -217,6 +243,7 @@ enum vmem_tlb_hit vmem_tlb_lookup(struct vmem_tlb *t, uint64_t va, uint32_t ctx,
 {
 	struct vmem_xcache *const *l1 = ifetch ? t->l1i : t->l1d;
 	struct l1_memo *memo = &t->memo[ifetch];
+	unsigned s2;
 	uint64_t v;
 
 	if (ifetch)
@@ -228,6 +255,8 @@ enum vmem_tlb_hit vmem_tlb_lookup(struct vmem_tlb *t, uint64_t va, uint32_t ctx,
 			t->stats.l1i_hits++;
 		else
 			t->stats.l1d_hits++;
+		if (t->mrc)
+			memo_replay(l1, va, ctx, memo->val);
 		unpack(memo->val, e);
 		return VMEM_TLB_HIT_L1;
 	}
@@ -247,14 +276,16 @@ enum vmem_tlb_hit vmem_tlb_lookup(struct vmem_tlb *t, uint64_t va, uint32_t ctx,
 	}
 
 	t->stats.l2_lookups++;
-	for (unsigned s = VMEM_PAGE_4K; s <= VMEM_PAGE_2M; s++) {
-		if (vmem_xcache_lookup(t->l2, l2_key(va, s), ctx, &v)) {
-			vmem_xcache_fill(l1[s], va >> vmem_page_shift((enum vmem_page_size)s),
-					 ctx, v);
-			t->stats.l2_hits++;
-			unpack(v, e);
-			return VMEM_TLB_HIT_L2;
-		}
+	s2 = VMEM_PAGE_4K;
+	while (s2 <= VMEM_PAGE_2M && !vmem_xcache_lookup(t->l2, l2_key(va, s2), ctx, &v))
+		s2++;
+	if (t->l2_mrc != NULL)
+		mrc_group_end(t->l2_mrc);   /* one STLB lookup per access */
+	if (s2 <= VMEM_PAGE_2M) {
+		vmem_xcache_fill(l1[s2], va >> vmem_page_shift((enum vmem_page_size)s2), ctx, v);
+		t->stats.l2_hits++;
+		unpack(v, e);
+		return VMEM_TLB_HIT_L2;
 	}
 	if (vmem_xcache_lookup(t->l2_1g, va >> vmem_page_shift(VMEM_PAGE_1G), ctx, &v)) {
 		vmem_xcache_fill(l1[VMEM_PAGE_1G], va >> vmem_page_shift(VMEM_PAGE_1G), ctx, v);
@@ -314,6 +345,34 @@ void vmem_tlb_flush_all(struct vmem_tlb *t)
 	for (unsigned i = 0; i <= TLB_ARR_L2_1G; i++)
 		vmem_xcache_flush_all(*tlb_array(t, i));
 	t->stats.flushes++;
+}
+
+int vmem_tlb_enable_mrc(struct vmem_tlb *t, uint32_t max_ways)
+{
+	if (t == NULL)
+		return VMEM_EINVAL;
+	for (unsigned i = 0; i <= TLB_ARR_L2_1G; i++) {
+		struct vmem_xcache *c = *tlb_array(t, i);
+		int err;
+
+		if (vmem_xcache_ways(c) == 0)
+			continue;   /* absent: nothing to profile */
+		err = vmem_xcache_enable_mrc(c, max_ways);
+		if (err)
+			return err;
+	}
+	t->l2_mrc = vmem_xcache_mrc(t->l2);
+	if (t->l2_mrc != NULL)
+		mrc_set_grouped(t->l2_mrc);
+	t->mrc = true;
+	return 0;
+}
+
+struct vmem_mrc *vmem_tlb_mrc(const struct vmem_tlb *t, enum vmem_tlb_array a)
+{
+	if (t == NULL || (unsigned)a > TLB_ARR_L2_1G)
+		return NULL;
+	return vmem_xcache_mrc(*tlb_array((struct vmem_tlb *)t, (unsigned)a));
 }
 
 const struct vmem_tlb_stats *vmem_tlb_stats(const struct vmem_tlb *t)

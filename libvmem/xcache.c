@@ -50,11 +50,17 @@
  * bit 32 set for a valid entry and 0 for an invalid one, so a probe is two 64-bit compares
  * per way and an invalid way never matches. No allocation after create, no division.
  *
+ * Profiling: a cache may carry a miss-ratio-curve profiler (vmem_xcache_enable_mrc,
+ * libvmem/mrc.c). Lookups, fills, invalidations and flushes then also go to it; the
+ * cache's own state and statistics are the same with or without it. Without one each
+ * operation costs one well-predicted branch more.
+ *
  * Concurrency: none; one thread uses a cache at a time.
  */
 #include <stdlib.h>
 #include <strings.h>
 
+#include "vmem/mrc.h"
 #include "vmem/xcache.h"
 
 #define XC_VALID (1ull << 32)
@@ -77,6 +83,7 @@ struct vmem_xcache {
 	uint32_t plru_words;
 	enum vmem_repl repl;
 	struct vmem_xcache_stats stats;
+	struct vmem_mrc *mrc;  /* profiler, or NULL */
 };
 
 static const char *const repl_names[] = {
@@ -266,6 +273,7 @@ void vmem_xcache_destroy(struct vmem_xcache *c)
 	free(c->plru);
 	free(c->plru_clr);
 	free(c->plru_set);
+	vmem_mrc_destroy(c->mrc);
 	free(c);
 }
 
@@ -328,7 +336,7 @@ static inline void touch(struct vmem_xcache *c, uint64_t set, size_t base, uint3
 	}
 }
 
-bool vmem_xcache_lookup(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t *val)
+static inline bool lookup(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t *val)
 {
 	const uint64_t tag = (uint64_t)ctx | XC_VALID;
 	const uint64_t set = key & c->set_mask;
@@ -349,7 +357,24 @@ bool vmem_xcache_lookup(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint6
 	return false;
 }
 
-bool vmem_xcache_fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t val)
+/*
+ * With a profiler, lookups and fills take these separate paths, kept out of line, so that
+ * the path without one stays a leaf function (a call in it would cost register saves).
+ */
+__attribute__((noinline)) static bool lookup_profiled(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t *val)
+{
+	vmem_mrc_lookup(c->mrc, key, ctx);
+	return lookup(c, key, ctx, val);
+}
+
+bool vmem_xcache_lookup(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t *val)
+{
+	if (c->mrc != NULL)
+		return lookup_profiled(c, key, ctx, val);
+	return lookup(c, key, ctx, val);
+}
+
+static inline bool fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t val)
 {
 	const uint64_t tag = (uint64_t)ctx | XC_VALID;
 	const uint64_t set = key & c->set_mask;
@@ -395,11 +420,27 @@ bool vmem_xcache_fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_
 	return evict;
 }
 
+__attribute__((noinline)) static bool fill_profiled(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t val)
+{
+	if (c->ways != 0)
+		vmem_mrc_fill(c->mrc, key, ctx);
+	return fill(c, key, ctx, val);
+}
+
+bool vmem_xcache_fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t val)
+{
+	if (c->mrc != NULL)
+		return fill_profiled(c, key, ctx, val);
+	return fill(c, key, ctx, val);
+}
+
 void vmem_xcache_invalidate(struct vmem_xcache *c, uint64_t key, uint32_t ctx)
 {
 	const uint64_t tag = (uint64_t)ctx | XC_VALID;
 	const size_t base = (size_t)(key & c->set_mask) * c->ways;
 
+	if (c->mrc != NULL)
+		vmem_mrc_invalidate(c->mrc, key, ctx);
 	for (uint32_t w = 0; w < c->ways; w++) {
 		if (c->keys[base + w] == key && c->tags[base + w] == tag) {
 			c->tags[base + w] = 0;
@@ -414,6 +455,8 @@ void vmem_xcache_flush_ctx(struct vmem_xcache *c, uint32_t ctx, uint32_t mask)
 	const size_t n = (size_t)c->sets * c->ways;
 	const uint32_t want = ctx & mask;
 
+	if (c->mrc != NULL)
+		vmem_mrc_flush_ctx(c->mrc, ctx, mask);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t t = c->tags[i];
 
@@ -427,6 +470,9 @@ void vmem_xcache_flush_ctx(struct vmem_xcache *c, uint32_t ctx, uint32_t mask)
 void vmem_xcache_flush_all(struct vmem_xcache *c)
 {
 	const size_t n = (size_t)c->sets * c->ways;
+
+	if (c->mrc != NULL)
+		vmem_mrc_flush_all(c->mrc);
 
 	for (size_t i = 0; i < n; i++) {
 		if (c->tags[i] != 0) {
@@ -446,7 +492,39 @@ uint32_t vmem_xcache_occupancy(const struct vmem_xcache *c)
 	return count;
 }
 
+uint32_t vmem_xcache_sets(const struct vmem_xcache *c)
+{
+	return c->sets;
+}
+
+uint32_t vmem_xcache_ways(const struct vmem_xcache *c)
+{
+	return c->ways;
+}
+
 const struct vmem_xcache_stats *vmem_xcache_stats(const struct vmem_xcache *c)
 {
 	return &c->stats;
+}
+
+int vmem_xcache_enable_mrc(struct vmem_xcache *c, uint32_t max_ways)
+{
+	struct vmem_mrc *p = NULL;
+	int err;
+
+	if (c == NULL || c->ways == 0)
+		return VMEM_EINVAL;
+	if (max_ways == 0)
+		max_ways = c->ways > VMEM_MRC_MAX_WAYS / 8 ? VMEM_MRC_MAX_WAYS : 8 * c->ways;
+	err = vmem_mrc_create(c->sets, max_ways, &p);
+	if (err)
+		return err;
+	vmem_mrc_destroy(c->mrc);
+	c->mrc = p;
+	return 0;
+}
+
+struct vmem_mrc *vmem_xcache_mrc(const struct vmem_xcache *c)
+{
+	return c->mrc;
 }

@@ -22,6 +22,7 @@
 #   what='translation'  leave the accesses themselves out: the bars are the cycles spent
 #                       translating (STLB hits, walks, exits) and faulting, per access
 #   subtitle='...'      a second title line, e.g. which phase of a warm-up the rows are
+#   pdf=1               write a PDF (pdfcairo) to out instead of a PNG
 
 if (!exists("in")) in = "out/demo.csv"
 if (!exists("out")) out = "out/plots/cycles_per_access.png"
@@ -77,10 +78,15 @@ shared = ymin > 0 && ymax / ymin <= 3
 gap = shared ? 10 : 55
 width = 60 + 55 + nt * (85 * maxbars + 5) + (nt - 1) * gap + 250
 width = width < 800 ? 800 : width
-if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
-	set terminal pngcairo size width,650 font "sans,11" noenhanced
+if (exists("pdf") && pdf) {
+	# 100 pixels to the inch, as on the PNG.
+	set terminal pdfcairo size (width / 100.0),6.5 font "sans,9" noenhanced
 } else {
-	set terminal png size width,650 noenhanced
+	if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
+		set terminal pngcairo size width,650 font "sans,11" noenhanced
+	} else {
+		set terminal png size width,650 noenhanced
+	}
 }
 set output out
 

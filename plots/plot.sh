@@ -1,13 +1,16 @@
 #!/bin/sh
-# Draws every plot from the CSVs the demo writes, as PNGs in OUT_DIR/plots/.
+# Draws every plot from the CSVs the demo writes, as PNG and PDF in OUT_DIR/plots/.
 #
 # usage: sh plots/plot.sh [OUT_DIR]      (default: out/ at the top of the tree; `make plots`)
 #
-#   OUT_DIR/demo.csv       vmemsim --csv     -> plots/cycles_per_access.png
-#   OUT_DIR/demo-hist.csv  vmemsim --hist    -> plots/walk_refs_hist.png (all traces), and
-#                                               plots/walk_refs_hist-TRACE.png for each trace
-#                                               when there are several
-#   OUT_DIR/sweep-tlb.csv  scripts/sweep-tlb.sh -> plots/tlb_miss_vs_size.png
+#   OUT_DIR/demo.csv       vmemsim --csv   -> plots/cycles_per_access.{png,pdf}: the
+#                                             steady-state rows after a warm-up (translation
+#                                             cycles only), else the whole replay
+#   OUT_DIR/mrc.csv        vmemsim --mrc   -> plots/mrc.{png,pdf}, or plots/mrc-TRACE.{png,pdf}
+#                                             for each trace when there are several
+#   OUT_DIR/demo-hist.csv  vmemsim --hist  -> plots/walk_refs_hist.{png,pdf} (all traces), and
+#                                             plots/walk_refs_hist-TRACE.png for each trace
+#                                             when there are several
 #
 # `make demo` writes all three CSVs. Each .gp file also runs alone; see its header.
 set -eu
@@ -22,7 +25,7 @@ command -v gnuplot >/dev/null 2>&1 || {
 }
 
 missing=
-for f in demo.csv demo-hist.csv sweep-tlb.csv; do
+for f in demo.csv demo-hist.csv mrc.csv; do
 	# A header and at least one row.
 	[ "$(head -n 2 "$OUT/$f" 2>/dev/null | wc -l)" = 2 ] || missing="$missing $OUT/$f"
 done
@@ -33,6 +36,8 @@ if [ -n "$missing" ]; then
 fi
 
 mkdir -p "$OUT/plots"
+# Plots of an earlier run (other traces) would look like this run's.
+rm -f "$OUT"/plots/*.png "$OUT"/plots/*.pdf
 # draw SCRIPT IN OUT [EXTRA]: one gnuplot run; gnuplot's own messages on failure.
 draw() {
 	if gnuplot -e "in='$2'; out='$3'${4:+; $4}" "$here/$1" 2>"$OUT/plots/.gnuplot.err"; then
@@ -45,18 +50,46 @@ draw() {
 		exit 1
 	fi
 }
+# pdf OUT.png: the PDF beside it, drawn by the same script with the pdfcairo terminal.
+pdf_of() { printf '%s\n' "$1" | sed 's/\.png$/.pdf/'; }
+# file_name LABEL: a trace label as a file-name part.
+file_name() { printf '%s' "$1" | sed 's/\.\(zst\|gz\|xz\)$//; s/\.lackey$//; s/\.vmt$//; s/[^A-Za-z0-9._-]/_/g'; }
 
-draw cycles_per_access.gp "$OUT/demo.csv" "$OUT/plots/cycles_per_access.png"
+# Cycles per access: after a warm-up the steady-state rows, translation cycles only (the
+# accesses themselves are the same in every mode); else every row as vmemsim wrote it.
+warmup=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+	$c["phase"] == "steady" { print $c["warmup"]; exit }' "$OUT/demo.csv")
+if [ -n "$warmup" ]; then
+	awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print; next }
+		$c["phase"] == "steady"' "$OUT/demo.csv" >"$OUT/plots/.steady.csv"
+	opts="what='translation'; subtitle='steady state: each trace after its first $warmup records (vmemsim --warmup $warmup)'"
+	draw cycles_per_access.gp "$OUT/plots/.steady.csv" "$OUT/plots/cycles_per_access.png" "$opts"
+	draw cycles_per_access.gp "$OUT/plots/.steady.csv" "$OUT/plots/cycles_per_access.pdf" "$opts; pdf=1"
+	rm -f "$OUT/plots/.steady.csv"
+else
+	draw cycles_per_access.gp "$OUT/demo.csv" "$OUT/plots/cycles_per_access.png"
+	draw cycles_per_access.gp "$OUT/demo.csv" "$OUT/plots/cycles_per_access.pdf" "pdf=1"
+fi
+
+# Miss-ratio curves: one figure per trace (mrc.gp writes the PDF beside the PNG).
+labels=$(tail -n +2 "$OUT/mrc.csv" | cut -d, -f1 | awk '!seen[$0]++')
+if [ "$(printf '%s\n' "$labels" | wc -l)" -gt 1 ]; then
+	printf '%s\n' "$labels" | while IFS= read -r t; do
+		case $t in *"'"*) echo "plot.sh: skipping trace name with a quote: $t" >&2; continue ;; esac
+		draw mrc.gp "$OUT/mrc.csv" "$OUT/plots/mrc-$(file_name "$t").png" "trace='$t'"
+	done
+else
+	draw mrc.gp "$OUT/mrc.csv" "$OUT/plots/mrc.png"
+fi
+
 draw walk_refs_hist.gp "$OUT/demo-hist.csv" "$OUT/plots/walk_refs_hist.png"
-draw tlb_miss_vs_size.gp "$OUT/sweep-tlb.csv" "$OUT/plots/tlb_miss_vs_size.png"
-
+draw walk_refs_hist.gp "$OUT/demo-hist.csv" "$OUT/plots/walk_refs_hist.pdf" "pdf=1"
 # One histogram per trace when the file holds several.
 traces=$(tail -n +2 "$OUT/demo-hist.csv" | cut -d, -f1 | awk '!seen[$0]++')
 if [ "$(printf '%s\n' "$traces" | wc -l)" -gt 1 ]; then
 	printf '%s\n' "$traces" | while IFS= read -r t; do
 		case $t in *"'"*) echo "plot.sh: skipping trace name with a quote: $t" >&2; continue ;; esac
-		name=$(printf '%s' "$t" | sed 's/\.\(zst\|gz\|xz\)$//; s/\.lackey$//; s/[^A-Za-z0-9._-]/_/g')
-		draw walk_refs_hist.gp "$OUT/demo-hist.csv" "$OUT/plots/walk_refs_hist-$name.png" \
+		draw walk_refs_hist.gp "$OUT/demo-hist.csv" "$OUT/plots/walk_refs_hist-$(file_name "$t").png" \
 			"trace='$t'"
 	done
 fi

@@ -17,10 +17,14 @@ if (!exists("in")) in = "out/demo-hist.csv"
 if (!exists("out")) out = "out/plots/walk_refs_hist.png"
 if (!exists("trace")) trace = ""
 
-if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
-	set terminal pngcairo size 1000,600 font "sans,11" noenhanced
+if (exists("pdf") && pdf) {
+	set terminal pdfcairo size 10,6 font "sans,9" noenhanced
 } else {
-	set terminal png size 1000,600 noenhanced
+	if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
+		set terminal pngcairo size 1000,600 font "sans,11" noenhanced
+	} else {
+		set terminal png size 1000,600 noenhanced
+	}
 }
 set output out
 
@@ -61,7 +65,7 @@ what = trace eq "" ? (ntr == 1 ? tprev : sprintf("%d traces added up", ntr)) : t
 set title sprintf("Memory references per page walk (%s)\n", what) . \
 	"after walk-cache and nested-TLB hits; bars give the share of each mode's walks"
 set xlabel "memory references made by one walk"
-set ylabel "share of the mode's walks (%)"
+set ylabel "share of the mode's walks (%, log scale)"
 set xrange [rmin - 0.6:rmax + 0.6]
 set xtics 1 nomirror
 set ytics nomirror
@@ -83,7 +87,18 @@ do for [r = rmin:rmax] {
 	print line
 }
 set print
-set yrange [0:(maxp > 0 ? maxp * 1.1 : 1)]
+# A log y axis: the rare long walks (a few in ten thousand) stay visible beside the
+# common short ones.
+minp = 100
+do for [i = 1:|$bars|] {
+	do for [k = 1:nm] {
+		v = real(word($bars[i], k + 1))
+		if (v == v && v > 0 && v < minp) { minp = v }
+	}
+}
+set logscale y
+set yrange [10 ** floor(log10(minp)) : 100 * 1.5]
+set format y "%g"
 # Two significant digits below 10 %, so that one walk in thousands does not read 0.0.
 pctlabel(p) = p >= 10 ? sprintf("%.1f", p) : sprintf("%.2g", p)
 set datafile separator whitespace

@@ -1,21 +1,22 @@
 #!/bin/sh
-# The demo behind `make demo`: replays the bundled Lackey traces (traces/lackey/) through
-# native, nested and shadow translation with vmemsim's default configuration, sweeps the
-# TLB sizes on the demo trace, and draws the plots.
+# The demo behind `make demo`: replays the bundled real traces whose data footprint is
+# several times the STLB's reach through native, nested and shadow translation, with a
+# warm-up, so that the figures are those of a running program (TLB capacity misses, 2D
+# walks) rather than of its first touches; then draws the plots.
 #
 # usage: sh scripts/demo.sh BIN_DIR
 #
 # Writes, under out/ at the top of the tree:
-#   demo.csv, demo.json   every statistic per trace and mode (vmemsim --csv, --json)
-#   demo-hist.csv         memory references per walk (vmemsim --hist)
-#   sweep-tlb.csv         STLB and L1 DTLB size sweep of the demo trace (scripts/sweep-tlb.sh)
-#   plots/*.png           plots/plot.sh
+#   demo.csv, demo.json   every statistic per trace, mode and phase (cold: the warm-up;
+#                         steady: the rest), vmemsim --csv and --json
+#   demo-hist.csv         memory references per walk in the steady state (vmemsim --hist)
+#   mrc.csv               miss-ratio curve of every TLB array in the steady state, from the
+#                         same single replay (vmemsim --mrc)
+#   plots/*.png, *.pdf    plots/plot.sh
 #
-# The demo trace is the one traces/README.md names on a line that mentions the demo;
-# DEMO_TRACE=FILE chooses another (then only that trace is replayed). DEMO_SWEEP_LIMIT
-# caps the records each of the 26 sweep runs replays (default 3000000, the most any bundled
-# trace holds, so they replay whole; 0 = no cap), which keeps a sweep of a long trace of
-# your own to seconds rather than minutes.
+# DEMO_TRACES="FILE..." replays other traces; DEMO_WARMUP=N sets the warm-up in records
+# (default 5000000, a quarter of each bundled large trace); DEMO_OUT=DIR writes there
+# instead of out/.
 set -eu
 
 [ $# -eq 1 ] || { echo "usage: demo.sh BIN_DIR" >&2; exit 2; }
@@ -24,96 +25,55 @@ BIN=$(cd "$1" 2>/dev/null && pwd) || { echo "demo: no directory $1" >&2; exit 1;
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
-LACKEY=traces/lackey
-README=traces/README.md
-# Used when traces/README.md names no demo trace that exists.
-FALLBACK=$LACKEY/xz-text.lackey.zst
-SWEEP_LIMIT=${DEMO_SWEEP_LIMIT:-3000000}
-OUT=out
+# The large real traces of traces/README.md ("Traces with TLB pressure").
+BUNDLED="traces/lackey/sort-large.lackey.zst traces/lackey/python-dictbig.lackey.zst
+traces/lackey/zstd-long.lackey.zst"
+TRACES=${DEMO_TRACES:-$BUNDLED}
+WARMUP=${DEMO_WARMUP:-5000000}
+OUT=${DEMO_OUT:-out}
 start=$(date +%s)
 
-# The demo trace named in traces/README.md: on the first line that mentions the demo and
-# names a bundled trace (by file name, sort-words.lackey.zst, or by stem, sort-words), the
-# trace named first. Prints its path, or nothing.
-from_readme() {
-	[ -r "$README" ] || return 0
-	printf '%s\n' "$all" | awk '
-		FNR == NR {                       # the bundled traces, one path a line
-			n++; path[n] = $0
-			stem[n] = $0; sub(/.*\//, "", stem[n]); sub(/\.lackey(\.(zst|gz|xz))?$/, "", stem[n])
-			next
-		}
-		tolower($0) ~ /demo/ {
-			best = 0; at = 0
-			for (i = 1; i <= n; i++) {
-				# A whole-word match of the stem: no name character on either side.
-				line = $0; off = 0
-				while ((j = index(line, stem[i])) > 0) {
-					before = j > 1 ? substr(line, j - 1, 1) : " "
-					after = substr(line, j + length(stem[i]), 1)
-					if (before !~ /[A-Za-z0-9_-]/ && after !~ /[A-Za-z0-9_-]/) break
-					off += j; line = substr(line, j + 1); j = 0
-				}
-				if (j > 0 && (best == 0 || off + j < at)) { best = i; at = off + j }
-			}
-			if (best) { print path[best]; exit }
-		}' - "$README"
-}
-
-if [ -n "${DEMO_TRACE:-}" ]; then
-	[ -r "$DEMO_TRACE" ] || { echo "demo: cannot read DEMO_TRACE=$DEMO_TRACE" >&2; exit 1; }
-	demo=$DEMO_TRACE
-	traces=$DEMO_TRACE
-else
-	all=$(for f in "$LACKEY"/*.lackey "$LACKEY"/*.lackey.zst "$LACKEY"/*.lackey.gz \
-		"$LACKEY"/*.lackey.xz; do [ -f "$f" ] && echo "$f"; done | sort)
-	if [ -z "$all" ]; then
-		echo "demo: no bundled traces in $LACKEY/ (*.lackey.zst); see $README," >&2
-		echo "demo: or run DEMO_TRACE=FILE make demo with a Lackey trace of your own" >&2
-		exit 1
-	fi
-	demo=$(from_readme)
-	if [ -z "$demo" ]; then
-		if [ -f "$FALLBACK" ]; then
-			demo=$FALLBACK
-		else
-			demo=$(printf '%s\n' "$all" | head -n 1)
-		fi
-		echo "demo: $README names no demo trace in $LACKEY/; using $demo"
-	fi
-	# The demo trace first, then the other bundled traces.
-	traces=$(printf '%s\n%s\n' "$demo" "$all" | awk '!seen[$0]++')
-fi
+case $WARMUP in ''|*[!0-9]*) echo "demo: DEMO_WARMUP=$WARMUP: expected a number of records" >&2; exit 2 ;; esac
+set --
+for t in $TRACES; do
+	[ -r "$t" ] || { echo "demo: cannot read trace $t (see traces/README.md)" >&2; exit 1; }
+	set -- "$@" "$t"
+done
+[ $# -gt 0 ] || { echo "demo: DEMO_TRACES names no trace" >&2; exit 2; }
 
 mkdir -p "$OUT"
-echo "== replaying $(printf '%s\n' "$traces" | wc -l) trace(s) in native, nested and shadow mode (demo trace: $demo)"
-# Trace paths come from ls on traces/lackey/ or from DEMO_TRACE; one per line.
-set --
-while IFS= read -r t; do set -- "$@" "$t"; done <<EOF
-$traces
-EOF
-"$BIN/vmemsim" --mode all --csv "$OUT/demo.csv" --json "$OUT/demo.json" \
-	--hist "$OUT/demo-hist.csv" "$@"
-
-echo
-echo "== sweeping STLB and L1 DTLB sizes on $demo (native and nested)"
-if [ "$SWEEP_LIMIT" != 0 ]; then
-	echo "   (at most $SWEEP_LIMIT records a run; DEMO_SWEEP_LIMIT=0 for no cap)"
-fi
-export SWEEP_LIMIT
-sh scripts/sweep-tlb.sh "$BIN" "$demo" "$OUT/sweep-tlb.csv"
+echo "== replaying $# trace(s) in native, nested and shadow mode; the first $WARMUP records"
+echo "   of each warm the machines up, the rest is the steady state"
+"$BIN/vmemsim" --mode all --warmup "$WARMUP" --csv "$OUT/demo.csv" --json "$OUT/demo.json" \
+	--hist "$OUT/demo-hist.csv" --mrc "$OUT/mrc.csv" "$@"
 
 echo
 echo "== drawing the plots"
 sh plots/plot.sh "$OUT"
 
-# Cycles per access of each mode on the demo trace, from the CSV just written.
+# What a student should see, per trace: in the steady state, translation cycles per
+# access (STLB hits, walks, exits, faults) by mode, and what a completed walk costs.
 echo
-awk -F, -v t="$(basename "$demo")" '
-	NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-	$1 == t { s = s sprintf("  %s %.2f", $col["mode"], $col["cycles.per_access"]) }
-	END { if (s != "") print "cycles per access on " t ":" s }' "$OUT/demo.csv"
+echo "steady state (after $WARMUP records), per access:"
+awk -F, '
+	NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+	$c["phase"] != "steady" { next }
+	{
+		t = $c["trace"]; m = $c["mode"]; a = $c["accesses"]
+		x = ($c["cycles.tlb"] + $c["cycles.walk"] + $c["cycles.exits"] + $c["cycles.faults"]) / a
+		if (!(t in seen)) { seen[t] = 1; order[++n] = t }
+		line[t] = line[t] sprintf("  %s %.3f", m, x)
+		if (m == "native") stlb[t] = sprintf("STLB misses per 1000 accesses %.2f", 1000 * $c["tlb.misses"] / a)
+		refs[t] = refs[t] sprintf(" %s %.2f", m, $c["walk.refs_per_completed"])
+	}
+	END {
+		for (i = 1; i <= n; i++) {
+			t = order[i]
+			printf "  %s: %s\n    translation cycles:%s\n    memory references per completed walk:%s\n", \
+				t, stlb[t], line[t], refs[t]
+		}
+	}' "$OUT/demo.csv"
 echo "demo done in $(($(date +%s) - start)) s. Outputs:"
 echo "  $OUT/demo.csv  $OUT/demo.json  $OUT/demo-hist.csv   statistics and walk histogram"
-echo "  $OUT/sweep-tlb.csv                            TLB size sweep"
-for p in "$OUT"/plots/*.png; do echo "  $p"; done
+echo "  $OUT/mrc.csv                                   miss-ratio curves of the TLBs"
+for p in "$OUT"/plots/*.png "$OUT"/plots/*.pdf; do echo "  $p"; done

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "vmem/mmu.h"
+#include "vmem/mrc.h"
 #include "vmem/trace.h"
 
 #include "trace_outfile.h"
@@ -45,6 +46,9 @@ static const char usage[] =
 "      --json FILE      write the configuration and statistics as JSON\n"
 "      --hist FILE      write the distribution of memory references per walk as CSV\n"
 "                       (of the steady state when --warmup is given)\n"
+"      --mrc FILE       write each TLB array's miss-ratio curve as CSV (misses of every\n"
+"                       associativity up to 8 x the configured one, same sets; one pass;\n"
+"                       of the steady state when --warmup is given)\n"
 "      --label TEXT     label for the CSV/JSON rows (default: the trace file name)\n"
 "  -f, --format FMT     trace format: auto, lackey, champsim, vmt (default: auto)\n"
 "      --skip-bad       count and skip malformed trace records instead of stopping\n"
@@ -66,7 +70,7 @@ static const char usage[] =
 struct options {
 	struct vmem_mmu_config cfg;
 	bool modes[VMEM_MODES];
-	const char *csv, *json, *hist, *label;
+	const char *csv, *json, *hist, *label, *mrc;
 	struct vmem_trace_reader_opts ropts;
 	uint64_t limit;
 	uint64_t warmup;
@@ -145,7 +149,7 @@ static const char *warmup_text(uint64_t n)
 
 static void parse_args(int argc, char **argv, struct options *o)
 {
-	enum { O_TLB = 256, O_PWC, O_CSV, O_JSON, O_HIST, O_LABEL, O_SKIP, O_HELPCFG };
+	enum { O_TLB = 256, O_PWC, O_CSV, O_JSON, O_HIST, O_LABEL, O_SKIP, O_HELPCFG, O_MRC };
 	static const struct option longopts[] = {
 		{ "mode", required_argument, NULL, 'm' },
 		{ "set", required_argument, NULL, 's' },
@@ -155,6 +159,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "csv", required_argument, NULL, O_CSV },
 		{ "json", required_argument, NULL, O_JSON },
 		{ "hist", required_argument, NULL, O_HIST },
+		{ "mrc", required_argument, NULL, O_MRC },
 		{ "label", required_argument, NULL, O_LABEL },
 		{ "format", required_argument, NULL, 'f' },
 		{ "skip-bad", no_argument, NULL, O_SKIP },
@@ -183,6 +188,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case O_CSV: o->csv = optarg; break;
 		case O_JSON: o->json = optarg; break;
 		case O_HIST: o->hist = optarg; break;
+		case O_MRC: o->mrc = optarg; break;
 		case O_LABEL: o->label = optarg; break;
 		case 'f':
 			if (vmem_trace_format_parse(optarg, &o->ropts.format))
@@ -272,6 +278,7 @@ static void end_warmup(struct run *runs, int nruns)
 	for (int k = 0; k < nruns; k++) {
 		runs[k].cold = *vmem_mmu_stats(runs[k].mmu);
 		vmem_mmu_stats_reset(runs[k].mmu);
+		vmem_mmu_mrc_reset_counts(runs[k].mmu);
 	}
 }
 
@@ -454,29 +461,37 @@ static void close_out(FILE *f, const char *path)
 		die("%s: write failed: %s", path, strerror(errno));
 }
 
-/* One CSV field as RFC 4180 says: quoted, quotes doubled, when it holds , " CR or LF. */
-static void csv_field(FILE *f, const char *s)
+/*
+ * s as one CSV field, as RFC 4180 says: quoted, with quotes doubled, when it holds a
+ * comma, a quote, CR or LF. A new string, to free.
+ */
+static char *csv_quote(const char *s)
 {
-	if (!s[strcspn(s, ",\"\r\n")]) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
+	char *q = malloc(2 * strlen(s) + 3), *p = q;
+
+	if (!q)
+		die("%s%s", "out of memory", "");
+	if (!s[strcspn(s, ",\"\r\n")])
+		return strcpy(q, s);
+	*p++ = '"';
 	for (; *s; s++) {
 		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
+			*p++ = '"';
+		*p++ = *s;
 	}
-	fputc('"', f);
+	*p++ = '"';
+	*p = '\0';
+	return q;
 }
 
+/* label: already a CSV field (csv_quote). */
 static void csv_row(FILE *f, const char *label, struct run *run, enum phase ph,
 		    uint64_t warmup)
 {
 	const char *const *names = vmem_mmu_stat_names();
 
-	csv_field(f, label);
-	fprintf(f, ",%s,%s,%" PRIu64, vmem_mode_name(run->mode), phase_names[ph], warmup);
+	fprintf(f, "%s,%s,%s,%" PRIu64, label, vmem_mode_name(run->mode), phase_names[ph],
+		warmup);
 	for (size_t i = 0; names[i]; i++) {
 		fputc(',', f);
 		print_value(f, stat_value(run, ph, names[i]));
@@ -597,24 +612,23 @@ static void json_trace(FILE *f, const char *path, const char *label, struct run 
 	fputc('}', f);
 }
 
+/* label: already a CSV field (csv_quote). */
 static void hist_rows(FILE *f, const char *label, struct run *runs, int nruns)
 {
 	for (int r = 0; r < nruns; r++) {
 		const struct vmem_mmu_stats *s = vmem_mmu_stats(runs[r].mmu);
 
 		for (unsigned b = 0; b < VMEM_WALK_HIST; b++)
-			if (s->walk_hist[b]) {
-				csv_field(f, label);
-				fprintf(f, ",%s,%u,%llu\n", vmem_mode_name(runs[r].mode), b,
+			if (s->walk_hist[b])
+				fprintf(f, "%s,%s,%u,%llu\n", label, vmem_mode_name(runs[r].mode), b,
 					(unsigned long long)s->walk_hist[b]);
-			}
 	}
 }
 
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
-	FILE *csv = NULL, *json = NULL, *hist = NULL;
+	FILE *csv = NULL, *json = NULL, *hist = NULL, *mrc = NULL;
 
 	vmem_mmu_config_default(&o.cfg);
 	vmem_trace_reader_opts_default(&o.ropts);
@@ -631,8 +645,13 @@ int main(int argc, char **argv)
 		hist = open_out(o.hist);
 		fprintf(hist, "trace,mode,refs,walks\n");
 	}
+	if (o.mrc) {
+		mrc = open_out(o.mrc);
+		vmem_mrc_csv_header(mrc);
+	}
 	for (int t = optind; t < argc; t++) {
 		const char *path = argv[t], *label = o.label ? o.label : basename_of(path);
+		char *csv_label = csv_quote(label);
 		struct run runs[VMEM_MODES];
 		int nruns = 0;
 
@@ -644,6 +663,8 @@ int main(int argc, char **argv)
 				continue;
 			cfg.mode = (enum vmem_mode)mode;
 			err = vmem_mmu_create(&cfg, &runs[nruns].mmu);
+			if (!err && mrc)
+				err = vmem_mmu_enable_mrc(runs[nruns].mmu, 0);
 			if (err == VMEM_ENOMEM)
 				die("configuration too large for this host: %s creating the %s machine "
 				    "(guest.mem, host.mem, tlb.*, pwc.*, ntlb)", vmem_strerror(err),
@@ -660,16 +681,19 @@ int main(int argc, char **argv)
 				    o.warmup);
 		for (int r = 0; csv && r < nruns; r++) {
 			if (o.warmup)
-				csv_row(csv, label, &runs[r], PHASE_COLD, o.warmup);
-			csv_row(csv, label, &runs[r], o.warmup ? PHASE_STEADY : PHASE_WHOLE,
+				csv_row(csv, csv_label, &runs[r], PHASE_COLD, o.warmup);
+			csv_row(csv, csv_label, &runs[r], o.warmup ? PHASE_STEADY : PHASE_WHOLE,
 				o.warmup);
 		}
 		if (json)
 			json_trace(json, path, label, runs, nruns, t == optind, &o);
 		if (hist)
-			hist_rows(hist, label, runs, nruns);
+			hist_rows(hist, csv_label, runs, nruns);
+		for (int r = 0; mrc && r < nruns; r++)
+			vmem_mmu_mrc_csv(mrc, csv_label, runs[r].mmu);
 		for (int r = 0; r < nruns; r++)
 			vmem_mmu_destroy(runs[r].mmu);
+		free(csv_label);
 	}
 	if (csv)
 		close_out(csv, o.csv);
@@ -679,5 +703,7 @@ int main(int argc, char **argv)
 	}
 	if (hist)
 		close_out(hist, o.hist);
+	if (mrc)
+		close_out(mrc, o.mrc);
 	return outfile_stdout_close("vmemsim", 0);
 }

@@ -5,6 +5,7 @@
 #include "vmem/common.h"
 #include "vmem/cost.h"
 #include "vmem/mmu.h"
+#include "vmem/mrc.h"
 #include "vmem/pt.h"
 #include "vmem/pwc.h"
 #include "vmem/tlb.h"

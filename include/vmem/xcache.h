@@ -13,6 +13,8 @@
  * (the lowest-numbered). Lookup hits and fills (also in-place updates) count as uses.
  * The exact rules (PLRU bit convention, random sequence) are in libvmem/xcache.c.
  *
+ * A miss-ratio-curve profiler can ride along (vmem_xcache_enable_mrc, include/vmem/mrc.h).
+ *
  * Concurrency: none; one thread uses a cache at a time.
  */
 #ifndef VMEM_XCACHE_H
@@ -87,6 +89,10 @@ void vmem_xcache_flush_ctx(struct vmem_xcache *c, uint32_t ctx, uint32_t mask);
 
 /* Removes every entry. */
 void vmem_xcache_flush_all(struct vmem_xcache *c);
+
+/* Sets, and ways per set (0 for an absent cache, which has one set). */
+uint32_t vmem_xcache_sets(const struct vmem_xcache *c);
+uint32_t vmem_xcache_ways(const struct vmem_xcache *c);
 
 /* Number of valid entries (for tests and reports). */
 uint32_t vmem_xcache_occupancy(const struct vmem_xcache *c);

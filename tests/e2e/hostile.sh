@@ -200,7 +200,7 @@ full "vmem-trace convert to standard output on /dev/full" "$BIN/vmem-trace" conv
 full "vmem-gen to standard output on /dev/full" "$BIN/vmem-gen" -o - count=10
 full "vmem-gen --format lackey to standard output on /dev/full" "$BIN/vmem-gen" \
 	--format lackey -o - count=10
-for opt in --csv --json --hist; do
+for opt in --csv --json --hist --mrc; do
 	limited 20 "$BIN/vmemsim" -q $opt /dev/full "$T/good.lackey"
 	expect "vmemsim $opt /dev/full" 2 "/dev/full: write failed: No space left on device"
 	limited 20 "$BIN/vmemsim" -q $opt "$T/nodir/x" "$T/good.lackey"
@@ -214,13 +214,13 @@ expect "vmem-gen -o /dev/full" 1 "/dev/full: write error: No space left on devic
 # ---- labels with commas, quotes and bytes that are not UTF-8 ---------------------------
 label=$(printf 'a,"b"\377\303\251')
 limited 20 "$BIN/vmemsim" -q -m native --label "$label" --csv "$T/l.csv" --json "$T/l.json" \
-	--hist "$T/l.hist" "$T/good.lackey"
+	--hist "$T/l.hist" --mrc "$T/l.mrc" "$T/good.lackey"
 expect "vmemsim with an awkward --label" 0 ""
 if python3 - "$T" <<'PY'
 import csv, json, sys
 t = sys.argv[1]
 want = 'a,"b"\udcff\u00e9'        # as Python decodes the argument bytes
-for name in ('l.csv', 'l.hist'):
+for name in ('l.csv', 'l.hist', 'l.mrc'):
     with open(f'{t}/{name}', encoding='utf-8', errors='surrogateescape', newline='') as f:
         rows = list(csv.reader(f))
     assert all(r[0] == want for r in rows[1:]) and len(rows) > 1, (name, rows[1])

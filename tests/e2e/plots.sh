@@ -1,7 +1,6 @@
 #!/bin/sh
-# End-to-end check of the plotting path: vmemsim's CSV and histogram output, the TLB size
-# sweep (scripts/sweep-tlb.sh with its default geometries) and plots/plot.sh, on a small
-# generated Lackey trace. Checks that each PNG exists, is a PNG (signature and IHDR),
+# End-to-end check of the plotting path: vmemsim's CSV, histogram and miss-ratio-curve
+# output and plots/plot.sh, on a small generated Lackey trace, whole and after a warm-up. Checks that each PNG exists, is a PNG (signature and IHDR),
 # has a sensible size in pixels and is more than a few kilobytes, and that plot.sh names
 # `make demo` when a CSV is missing.
 #
@@ -34,7 +33,7 @@ check() {
 
 # A Lackey trace: 2 code pages, then two passes over 3000 data pages (one load and one
 # store a page), so the second pass hits only in TLBs of 4096 entries and misses in the
-# smaller ones, and the sweep has a slope to draw. 12,000 data records.
+# smaller ones, and the miss-ratio curve has a slope to draw. 12,000 data records.
 awk 'BEGIN {
 	print "==1== Lackey, an example Valgrind tool"
 	for (pass = 0; pass < 2; pass++)
@@ -52,35 +51,26 @@ check "vmemsim writes CSV and walk histogram in all modes" \
 rows=$(tail -n +2 "$OUT/demo.csv" | wc -l)
 if [ "$rows" = 3 ]; then ok "demo CSV has 3 rows (native, nested, shadow)"; else bad "demo CSV has 3 rows, saw $rows"; fi
 
-# plot.sh before the sweep exists: a clear error naming make demo.
+# plot.sh before the miss-ratio curves exist: a clear error naming make demo.
 if sh "$ROOT/plots/plot.sh" "$OUT" >"$T/out" 2>"$T/err"; then
-	bad "plot.sh fails while sweep-tlb.csv is missing"
-elif grep -q "sweep-tlb.csv is missing" "$T/err" && grep -q "make demo" "$T/err"; then
-	ok "plot.sh fails while sweep-tlb.csv is missing and says to run make demo"
+	bad "plot.sh fails while mrc.csv is missing"
+elif grep -q "mrc.csv is missing" "$T/err" && grep -q "make demo" "$T/err"; then
+	ok "plot.sh fails while mrc.csv is missing and says to run make demo"
 else
 	bad "plot.sh error names the missing CSV and make demo"; sed 's/^/    /' "$T/err"
 fi
 
-check "sweep-tlb.sh runs every default STLB and L1 DTLB geometry" \
-	sh "$ROOT/scripts/sweep-tlb.sh" "$BIN" "$T/two-pass.lackey" "$OUT/sweep-tlb.csv"
-hdr=$(head -n 1 "$OUT/sweep-tlb.csv" 2>/dev/null | cut -d, -f1-7)
-if [ "$hdr" = "structure,entries,mode,trace,phase,warmup,records" ]; then
-	ok "sweep CSV header starts structure,entries,mode,trace,phase,warmup,records"
-else
-	bad "sweep CSV header starts structure,entries,mode,trace,phase,warmup,records, saw '$hdr'"
-fi
-rows=$(tail -n +2 "$OUT/sweep-tlb.csv" 2>/dev/null | wc -l)
-# 8 STLB sizes + 5 L1 DTLB sizes, in 2 modes.
-if [ "$rows" = 26 ]; then ok "sweep CSV has 26 rows"; else bad "sweep CSV has 26 rows, saw $rows"; fi
-# The STLB miss rate falls from 64 to 4096 entries on this trace (second pass hits).
-mr() { awk -F, -v s="$1" -v e="$2" -v m=native 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
-	$1 == s && $2 == e && $3 == m { print $c["tlb.miss_rate"] }' "$OUT/sweep-tlb.csv"; }
-small=$(mr tlb.l2 64)
-large=$(mr tlb.l2 4096)
+# The second pass over the 3000 pages hits in an STLB of 4096 entries and misses in one of
+# 1536: the curve falls between those sizes.
+check "vmemsim --mrc writes the miss-ratio curves" \
+	"$SIM" --quiet --mode all --mrc "$OUT/mrc.csv" "$T/two-pass.lackey"
+mr() { awk -F, -v e="$1" '$2 == "native" && $3 == "l2" && $7 == e { print $10 }' "$OUT/mrc.csv"; }
+small=$(mr 1536)
+large=$(mr 4096)
 if [ -n "$small" ] && [ -n "$large" ] && awk -v a="$small" -v b="$large" 'BEGIN { exit !(b < a) }'; then
-	ok "STLB miss rate falls from 64 entries ($small) to 4096 ($large)"
+	ok "STLB miss ratio falls from 1536 entries ($small) to 4096 ($large)"
 else
-	bad "STLB miss rate falls from 64 entries to 4096, saw '$small' and '$large'"
+	bad "STLB miss ratio falls from 1536 entries to 4096, saw '$small' and '$large'"
 fi
 
 check "plot.sh draws every plot" sh "$ROOT/plots/plot.sh" "$OUT"
@@ -104,11 +94,26 @@ png_check() {
 	fi
 	echo "PNG ${w}x$h, $size bytes"
 }
-for p in cycles_per_access tlb_miss_vs_size walk_refs_hist; do
+for p in cycles_per_access mrc walk_refs_hist; do
 	f="$OUT/plots/$p.png"
 	# A plot with axes, bars or lines and text is tens of kilobytes; an empty canvas is ~2.
 	if why=$(png_check "$f" 15000); then ok "$p.png: $why"; else bad "$p.png: $why"; fi
+	f="$OUT/plots/$p.pdf"
+	if [ "$(head -c 5 "$f" 2>/dev/null)" = "%PDF-" ] && [ "$(wc -c <"$f")" -gt 5000 ]; then
+		ok "$p.pdf is a PDF"
+	else
+		bad "$p.pdf is a PDF"
+	fi
 done
+
+# After a warm-up, the cycles plot shows the steady state's translation cycles.
+"$SIM" --quiet --warmup 6000 --csv "$OUT/demo.csv" --hist "$OUT/demo-hist.csv" \
+	--mrc "$OUT/mrc.csv" "$T/two-pass.lackey"
+check "plot.sh draws the steady state after a warm-up" sh "$ROOT/plots/plot.sh" "$OUT"
+if grep -q "wrote $OUT/plots/cycles_per_access.png" "$T/out"; then ok "steady-state cycles plot drawn"
+else bad "steady-state cycles plot drawn"; fi
+if why=$(png_check "$OUT/plots/cycles_per_access.png" 15000); then ok "steady cycles_per_access.png: $why"
+else bad "steady cycles_per_access.png: $why"; fi
 
 echo "plots: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -62,6 +62,19 @@ check "JSON has the warm-up, steady modes and cold modes" \
 check "the table shows both phases" 2 "$(grep -c -e ': cold start, the first 20000 records' \
 	-e ': steady state, after 20000 warm-up records' "$tmp/table")"
 
+# The miss-ratio curves restart with the statistics: at the configured STLB (1536 entries)
+# and L1 DTLB 4K (64) the curve's misses are the steady state's.
+"$bin/vmemsim" -q --warmup 20000 --csv "$tmp/wm.csv" --mrc "$tmp/mrc.csv" "$trace"
+mrc() { # mode array entries
+	awk -F, -v m="$1" -v a="$2" -v e="$3" '$2 == m && $3 == a && $7 == e { print $9 }' "$tmp/mrc.csv"
+}
+for mode in native nested shadow; do
+	check "$mode: STLB curve at 1536 entries = steady tlb.l2.misses" \
+		"$(col "$tmp/wm.csv" $mode steady tlb.l2.misses)" "$(mrc $mode l2 1536)"
+	check "$mode: L1 DTLB 4K curve at 64 entries = steady tlb.l1d.misses" \
+		"$(col "$tmp/wm.csv" $mode steady tlb.l1d.misses)" "$(mrc $mode l1d.4k 64)"
+done
+
 # A warm-up that leaves nothing to measure, or a bad count: errors.
 "$bin/vmemsim" -q --warmup 60000 "$trace" 2>"$tmp/err"
 check "warm-up as long as the trace: exit status" 1 $?
