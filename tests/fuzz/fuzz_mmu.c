@@ -2,8 +2,9 @@
  * Structured records straight into the translation machine (vmem_mmu_apply), in every
  * mode, with small memories and limits so that exhaustion and limit errors are reached.
  *
- * Bytes 0-3 choose the configuration; then every 16 bytes are one record: byte 0 the
- * type (mod 5; 5..7 a vmem_mmu_translate with a recorded walk instead) and access kind,
+ * Bytes 0-3 choose the configuration (and whether the miss-ratio curves are profiled);
+ * then every 16 bytes are one record: byte 0 the type (mod 5; 5..7 a vmem_mmu_translate
+ * with a recorded walk instead) and access kind,
  * byte 1 the size or protection, byte 2 the VM (mod 6), byte 3 the address space (mod 24),
  * byte 4 the address region, bytes 8-15 the address bits, bytes 5-7 the length.
  *
@@ -16,6 +17,7 @@
 
 #include "fuzz.h"
 #include "vmem/mmu.h"
+#include "vmem/mrc.h"
 
 #define MAX_RECS 4096
 
@@ -94,6 +96,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	set(&c, "limit.aspaces", data[3] & 1 ? "3" : "16");
 	if (vmem_mmu_create(&c, &m) != 0)
 		return 0;
+	/* The miss-ratio-curve profiler watches the same TLB traffic. */
+	if ((data[3] & 2) && vmem_mmu_enable_mrc(m, 0) != 0) {
+		vmem_mmu_destroy(m);
+		return 0;
+	}
 	data += 4;
 	size -= 4;
 	for (n = 0; size >= 16 && n < MAX_RECS; n++, data += 16, size -= 16) {
