@@ -40,14 +40,19 @@ TEST_SRC  := $(wildcard tests/test_*.c)
 TESTS     := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TEST_HELPER_SRC := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
 TEST_HELPER_OBJ := $(TEST_HELPER_SRC:%.c=$(BUILD)/%.o)
+# Fuzz harnesses: tests/fuzz/fuzz_NAME.c, with their saved inputs in tests/fuzz/corpus/NAME.
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+REPLAYS   := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/replay_%)
+FUZZ_HELPER_OBJ := $(BUILD)/tests/fuzz/replay.o $(BUILD)/tests/fuzz/util.o
 
-.PHONY: all lib progs tests deps demo check unit e2e bench plots install uninstall clean
+.PHONY: all lib progs tests deps demo check unit e2e replay fuzz bench plots install uninstall clean
 
 all: lib progs tests $(BENCHES)
 
 lib: $(BUILD)/libvmem.a $(BUILD)/libvmem.so
 progs: $(PROGS)
-tests: $(TESTS)
+tests: $(TESTS) $(REPLAYS)
 
 deps:
 	@sh scripts/deps.sh
@@ -78,10 +83,40 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJ) $(BUILD)/libvmem.a
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) $(LDFLAGS_SAN) -o $@ $^ -lcmocka $(LDLIBS)
 
-# make check: unit tests, then end-to-end runs of the programs on the bundled traces.
+$(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_HELPER_OBJ) $(BUILD)/libvmem.a
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
+# make check: unit tests, end-to-end runs of the programs on the bundled traces, and every
+# saved fuzzer input replayed through its harness (with this build's compiler and flags).
 check: deps
 	$(MAKE) all
-	$(MAKE) unit e2e
+	$(MAKE) unit e2e replay
+
+replay: $(REPLAYS)
+	@for n in $(FUZZ_NAMES); do $(BUILD)/tests/fuzz/replay_$$n tests/fuzz/corpus/$$n || exit 1; done
+
+# make fuzz FUZZ_S=N: each harness under libFuzzer (clang, ASan + UBSan) for N seconds, one
+# after the other, starting from its saved corpus and dictionary. New inputs go to
+# build/fuzz/new/NAME, crashes to build/fuzz/artifacts/; an input that found a fault is
+# then copied into tests/fuzz/corpus/NAME to stay a regression test of `make check`.
+FUZZ_S    ?= 60
+FUZZ_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+fuzz: deps
+	$(MAKE) BUILD=build/fuzz CC=clang OPT='$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link' \
+		build/fuzz/libvmem.a
+	@mkdir -p build/fuzz/artifacts
+	@for n in $(FUZZ_NAMES); do \
+		clang -std=c11 -D_GNU_SOURCE $(FUZZ_FLAGS) -fsanitize=fuzzer $(WARN) -Iinclude -Ilibvmem \
+			-o build/fuzz/fuzz_$$n tests/fuzz/fuzz_$$n.c tests/fuzz/util.c \
+			build/fuzz/libvmem.a $(LDLIBS) || exit 1; \
+		mkdir -p build/fuzz/new/$$n; \
+		dict=; [ -f tests/fuzz/$$n.dict ] && dict=-dict=tests/fuzz/$$n.dict; \
+		echo "== fuzz_$$n for $(FUZZ_S) s"; \
+		build/fuzz/fuzz_$$n build/fuzz/new/$$n tests/fuzz/corpus/$$n $$dict \
+			-max_total_time=$(FUZZ_S) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+			-artifact_prefix=build/fuzz/artifacts/$$n- || exit 1; \
+	done
 
 unit: $(TESTS)
 	@sh tests/run-unit.sh $(TESTS)

@@ -16,6 +16,7 @@ const char *vmem_strerror(int err)
 	case VMEM_ENOENT: return "not found";
 	case VMEM_ERANGE: return "address out of range";
 	case VMEM_EEOF: return "end of input";
+	case VMEM_ELIMIT: return "configured limit reached";
 	}
 	return "unknown error";
 }

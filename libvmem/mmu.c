@@ -124,6 +124,8 @@ static void vm_free(struct vm *vm)
 		free(as);
 	}
 	free(vm->as);
+	free(vm->as_index);
+	free(vm->pcid_owner);
 	vmem_pt_destroy(vm->ept);
 	frames_fini(&vm->gframes);
 	free(vm);
@@ -137,6 +139,10 @@ static struct vm *vm_get(struct vmem_mmu *m, uint16_t id, int *err)
 
 	if (vm)
 		return vm;
+	if (m->nvm >= m->cfg.limit_vms) {
+		*err = VMEM_ELIMIT;
+		return NULL;
+	}
 	vm = calloc(1, sizeof(*vm));
 	if (!vm) {
 		*err = VMEM_ENOMEM;
@@ -177,16 +183,59 @@ static struct vm *vm_get(struct vmem_mmu *m, uint16_t id, int *err)
 	return vm;
 }
 
+/* The slot of asid in vm->as_index: where it is, or the empty slot it would go in. */
+static size_t as_slot(const struct vm *vm, uint32_t asid)
+{
+	size_t mask = vm->as_index_cap - 1;
+	size_t i = (size_t)((asid * 0x9e3779b97f4a7c15ull) >> 32) & mask;
+
+	while (vm->as_index[i] && vm->as_index[i]->asid != asid)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static struct aspace *aspace_find(const struct vm *vm, uint32_t asid)
+{
+	return vm->as_index_cap ? vm->as_index[as_slot(vm, asid)] : NULL;
+}
+
+/* Makes room in vm->as_index for one more address space (kept at most half full). */
+static int as_index_reserve(struct vm *vm)
+{
+	size_t cap = vm->as_index_cap ? vm->as_index_cap : 16;
+	struct aspace **old = vm->as_index;
+
+	if (2 * (vm->nas + 1) <= vm->as_index_cap)
+		return 0;
+	while (2 * (vm->nas + 1) > cap)
+		cap *= 2;
+	vm->as_index = calloc(cap, sizeof(*vm->as_index));
+	if (!vm->as_index) {
+		vm->as_index = old;
+		return VMEM_ENOMEM;
+	}
+	vm->as_index_cap = cap;
+	for (size_t i = 0; i < vm->nas; i++)
+		vm->as_index[as_slot(vm, vm->as[i]->asid)] = vm->as[i];
+	free(old);
+	return 0;
+}
+
 static struct aspace *aspace_get(struct vmem_mmu *m, struct vm *vm, uint32_t asid, int *err)
 {
 	struct vmem_pt_config gcfg = { m->cfg.guest_levels, VMEM_PT_X86 };
 	struct vmem_frame_source gsrc = { frames_alloc_table, frames_free_table, &vm->gframes };
 	struct vmem_pt_observer obs = { guest_write_observed, NULL };
-	struct aspace *as;
+	struct aspace *as = aspace_find(vm, asid);
 
-	for (size_t i = 0; i < vm->nas; i++)
-		if (vm->as[i]->asid == asid)
-			return vm->as[i];
+	if (as)
+		return as;
+	if (m->naspaces >= m->cfg.limit_aspaces) {
+		*err = VMEM_ELIMIT;
+		return NULL;
+	}
+	if ((*err = as_index_reserve(vm)))
+		return NULL;
 	if (vm->nas == vm->capas) {
 		size_t cap = vm->capas ? vm->capas * 2 : 8;
 		struct aspace **n = realloc(vm->as, cap * sizeof(*n));
@@ -217,6 +266,8 @@ static struct aspace *aspace_get(struct vmem_mmu *m, struct vm *vm, uint32_t asi
 	obs.ctx = as;
 	vmem_pt_set_observer(as->pt, &obs);
 	vm->as[vm->nas++] = as;
+	vm->as_index[as_slot(vm, asid)] = as;
+	m->naspaces++;
 	return as;
 }
 
@@ -242,6 +293,25 @@ static void set_running(struct vmem_mmu *m, struct aspace *as)
  * stays for non-PCID use; the PTI user PCIDs are not modelled). Returns true if the load
  * must flush.
  */
+/* Makes vm->pcid_owner[0..n) valid (new entries NULL); n <= 4096. */
+static int pcid_owner_reserve(struct vm *vm, size_t n)
+{
+	size_t cap = vm->pcid_owner_cap ? vm->pcid_owner_cap : 8;
+	struct aspace **p;
+
+	if (n <= vm->pcid_owner_cap)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	p = realloc(vm->pcid_owner, cap * sizeof(*p));
+	if (!p)
+		return VMEM_ENOMEM;
+	memset(p + vm->pcid_owner_cap, 0, (cap - vm->pcid_owner_cap) * sizeof(*p));
+	vm->pcid_owner = p;
+	vm->pcid_owner_cap = cap;
+	return 0;
+}
+
 static bool choose_pcid_linux(struct vmem_mmu *m, struct aspace *as)
 {
 	struct vm *vm = as->vm;
@@ -274,6 +344,11 @@ static int cr3_load(struct vmem_mmu *m, struct aspace *as)
 
 	/* Without PCIDs every load flushes; with them, only when the PCID last tagged
 	 * another address space's entries (as Linux flushes a recycled ASID). */
+	if (m->cfg.pcid &&
+	    pcid_owner_reserve(as->vm, m->cfg.pcid_mode == VMEM_PCID_LINUX ?
+						m->cfg.pcid_count + 1u : as->pcid + 1u))
+		return mmu_errorf(m, VMEM_ENOMEM, "out of host memory for the PCIDs of VM %u",
+				  as->vm->id);
 	if (m->cfg.pcid && m->cfg.pcid_mode == VMEM_PCID_LINUX) {
 		flush = choose_pcid_linux(m, as);
 	} else if (m->cfg.pcid) {
@@ -306,6 +381,23 @@ static void vm_switch(struct vmem_mmu *m, struct vm *vm)
 		m->as = NULL;
 }
 
+/* The message of a failed vm_get. */
+static int vm_error(struct vmem_mmu *m, uint16_t vmid, int err)
+{
+	char mem[32];
+
+	if (err == VMEM_ELIMIT)
+		return mmu_errorf(m, err, "cannot create VM %u: limit.vms=%u VMs exist already "
+				  "(raise it with -s limit.vms=N)", vmid, m->cfg.limit_vms);
+	if (err == VMEM_ENOMEM) {
+		vmem_mmu_config_get(&m->cfg, "guest.mem", mem, sizeof(mem));
+		return mmu_errorf(m, err, "cannot create VM %u: out of host memory for its frame "
+				  "map of guest.mem=%s and its tables (%zu VMs exist)", vmid, mem,
+				  m->nvm);
+	}
+	return mmu_errorf(m, err, "cannot create VM %u: %s", vmid, vmem_strerror(err));
+}
+
 /* Makes (vm, asid) the running address space, switching VM and CR3 as needed. */
 static int switch_to(struct vmem_mmu *m, uint16_t vmid, uint32_t asid)
 {
@@ -314,13 +406,17 @@ static int switch_to(struct vmem_mmu *m, uint16_t vmid, uint32_t asid)
 	struct aspace *as;
 
 	if (!vm)
-		return mmu_errorf(m, err, "cannot create VM %u: %s", vmid, vmem_strerror(err));
+		return vm_error(m, vmid, err);
 	if (vm != m->vm && m->vm)
 		vm_switch(m, vm);
 	m->vm = vm;
 	if (m->as && m->as->vm == vm && m->as->asid == asid)
 		return 0;
 	as = aspace_get(m, vm, asid, &err);
+	if (!as && err == VMEM_ELIMIT)
+		return mmu_errorf(m, err, "cannot create address space %u of VM %u: limit.aspaces=%u "
+				  "address spaces exist already (raise it with -s limit.aspaces=N)",
+				  asid, vmid, m->cfg.limit_aspaces);
 	if (!as)
 		return mmu_errorf(m, err, "cannot create address space %u of VM %u: %s", asid,
 				  vmid, vmem_strerror(err));
@@ -475,19 +571,22 @@ static int check_va(struct vmem_mmu *m, uint64_t va)
 static int access(struct vmem_mmu *m, const struct vmem_trace_rec *r)
 {
 	enum vmem_access_type acc = (enum vmem_access_type)r->acc;
+	uint64_t last = r->addr + (r->size ? r->size - 1u : 0);
 	int err;
 
 	if (!vmem_addr_canonical(r->addr, m->va_bits))
 		return check_va(m, r->addr);
+	/* Its last byte past 2^64 (wrapping to page 0) or past the canonical range: the
+	 * processor faults (#GP) rather than translate it. */
+	if (last < r->addr || !vmem_addr_canonical(last, m->va_bits))
+		return mmu_errorf(m, VMEM_ERANGE, "access of %u bytes at %#llx runs past the end "
+				  "of the %u-bit address space", r->size,
+				  (unsigned long long)r->addr, m->va_bits);
 	m->st.accesses++;
 	err = translate_page(m, r->addr, acc, NULL);
 	/* An access that crosses into the next 4 KiB page needs that page too. */
-	if (!err && (r->addr & 0xfff) + r->size > 0x1000) {
-		uint64_t next = (r->addr | 0xfff) + 1;
-
-		if (vmem_addr_canonical(next, m->va_bits))
-			err = translate_page(m, next, acc, NULL);
-	}
+	if (!err && (r->addr & 0xfff) + r->size > 0x1000)
+		err = translate_page(m, (r->addr | 0xfff) + 1, acc, NULL);
 	return err;
 }
 
@@ -514,7 +613,7 @@ static __attribute__((noinline)) int apply_slow(struct vmem_mmu *m,
 		struct vm *vm = vm_get(m, r->vm, &err);
 
 		if (!vm)
-			return mmu_errorf(m, err, "cannot create VM %u", r->vm);
+			return vm_error(m, r->vm, err);
 		if (vm != m->vm)
 			vm_switch(m, vm);
 		return 0;
@@ -564,19 +663,13 @@ int vmem_mmu_guest_lookup(const struct vmem_mmu *m, uint16_t vmid, uint32_t asid
 			  uint64_t *gpa)
 {
 	const struct vm *vm = m->vms[vmid];
+	const struct aspace *as = vm ? aspace_find(vm, asid) : NULL;
 	struct vmem_pt_leaf leaf;
 
-	if (!vm)
+	if (!as || vmem_pt_lookup(as->pt, va, &leaf, NULL))
 		return VMEM_ENOENT;
-	for (size_t i = 0; i < vm->nas; i++) {
-		if (vm->as[i]->asid != asid)
-			continue;
-		if (vmem_pt_lookup(vm->as[i]->pt, va, &leaf, NULL))
-			return VMEM_ENOENT;
-		*gpa = leaf.pa;
-		return 0;
-	}
-	return VMEM_ENOENT;
+	*gpa = leaf.pa;
+	return 0;
 }
 
 static int check_config(const struct vmem_mmu_config *c)
@@ -591,6 +684,8 @@ static int check_config(const struct vmem_mmu_config *c)
 	    (c->guest_mem & ((2ull << 20) - 1)) || (c->host_mem & ((2ull << 20) - 1)))
 		return VMEM_EINVAL;
 	if (c->shadow_roots == 0)
+		return VMEM_EINVAL;
+	if (c->limit_vms == 0 || c->limit_vms > 65536 || c->limit_aspaces == 0)
 		return VMEM_EINVAL;
 	if (c->pcid_count == 0 || c->pcid_count > 4095 || (unsigned)c->pcid_mode > 1 ||
 	    (unsigned)c->pwc_nested > 1)
@@ -624,6 +719,19 @@ int vmem_mmu_create(const struct vmem_mmu_config *cfg, struct vmem_mmu **out)
 		free(m);
 		return VMEM_ENOMEM;
 	}
+	/*
+	 * A VM's frame map (a bit per guest frame) is allocated at its first record: try
+	 * one now, so that a guest.mem too large for this host is blamed on the
+	 * configuration, not on the first record of a trace.
+	 */
+	void *probe = calloc(cfg->guest_mem >> 15, 1);
+
+	if (!probe) {
+		free(m->vms);
+		free(m);
+		return VMEM_ENOMEM;
+	}
+	free(probe);
 	if ((err = vmem_tlb_create(&cfg->tlb, &m->tlb)) ||
 	    (err = vmem_pwc_create(&cfg->pwc, cfg->guest_levels, &m->pwc)) ||
 	    (err = vmem_pwc_create(&cfg->host_pwc, cfg->host_levels, &m->hpwc)) ||

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "vmem/mmu.h"
 
@@ -68,6 +69,10 @@ static const struct key_def keys[] = {
 	  "shadow table pages per VM before the least recently loaded trees are zapped "
 	  "(0: guest.mem / 4 KiB * 20 / 1000, at least 64, as KVM derives it)" },
 	{ "seed", K_U64, F(seed), "seed for random placement and random replacement" },
+	{ "limit.vms", K_UINT, F(limit_vms),
+	  "VMs a trace may create, 1..65536 (each costs host memory: its tables, its frames)" },
+	{ "limit.aspaces", K_UINT, F(limit_aspaces),
+	  "address spaces a trace may create, all VMs together (each costs its page tables)" },
 	{ "tlb.l1d.4k", K_GEOM, F(tlb.l1d[0]), "L1 data TLB, 4 KiB pages: ENTRIES[:WAYS[:REPL]]" },
 	{ "tlb.l1d.2m", K_GEOM, F(tlb.l1d[1]), "L1 data TLB, 2 MiB pages" },
 	{ "tlb.l1d.1g", K_GEOM, F(tlb.l1d[2]), "L1 data TLB, 1 GiB pages" },
@@ -145,6 +150,8 @@ void vmem_mmu_config_default(struct vmem_mmu_config *c)
 	c->ntlb = (struct vmem_cache_geom){ 32, 0, VMEM_REPL_LRU };
 	vmem_cost_default(&c->cost);
 	c->seed = 1;
+	c->limit_vms = 64;
+	c->limit_aspaces = 4096;
 }
 
 static const char *const sync_names[] = { "trap", "unsync" };
@@ -368,12 +375,35 @@ static char *trim(char *s)
 	return s;
 }
 
+enum line_result { LINE_OK, LINE_END, LINE_LONG, LINE_NUL, LINE_READ_ERROR };
+
+/* Reads one line of f into buf (without its '\n'), at most cap - 1 bytes. */
+static enum line_result read_line(FILE *f, char *buf, size_t cap)
+{
+	size_t n = 0;
+	int ch;
+
+	while ((ch = getc(f)) != EOF && ch != '\n') {
+		if (ch == '\0')
+			return LINE_NUL;
+		if (n + 1 >= cap)
+			return LINE_LONG;
+		buf[n++] = (char)ch;
+	}
+	if (ferror(f))
+		return LINE_READ_ERROR;
+	buf[n] = '\0';
+	return ch == EOF && n == 0 ? LINE_END : LINE_OK;
+}
+
 int vmem_mmu_config_load(struct vmem_mmu_config *c, const char *path, char *err,
 			 size_t errlen)
 {
 	FILE *f = fopen(path, "r");
 	char line[512], msg[256];
 	unsigned lineno = 0;
+	enum line_result lr;
+	struct stat st;
 	int rc = 0;
 
 	if (!f) {
@@ -381,17 +411,32 @@ int vmem_mmu_config_load(struct vmem_mmu_config *c, const char *path, char *err,
 			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return VMEM_EIO;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		char *hash = strchr(line, '#'), *s;
+	/* A directory opens for reading on Linux, then reads as an error. */
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (err)
+			snprintf(err, errlen, "%s: is a directory; expected a file of KEY=VALUE "
+				 "lines", path);
+		fclose(f);
+		return VMEM_EIO;
+	}
+	while ((lr = read_line(f, line, sizeof(line))) != LINE_END) {
+		char *hash, *s;
 
 		lineno++;
-		if (!strchr(line, '\n') && !feof(f)) {
+		if (lr != LINE_OK) {
+			if (lr == LINE_LONG)
+				snprintf(msg, sizeof(msg), "line longer than %zu bytes",
+					 sizeof(line) - 2);
+			else if (lr == LINE_NUL)
+				snprintf(msg, sizeof(msg), "NUL byte: expected text, KEY=VALUE lines");
+			else
+				snprintf(msg, sizeof(msg), "read error: %s", strerror(errno));
 			if (err)
-				snprintf(err, errlen, "%s:%u: line longer than %zu bytes", path,
-					 lineno, sizeof(line) - 2);
-			rc = VMEM_EFORMAT;
+				snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
+			rc = lr == LINE_READ_ERROR ? VMEM_EIO : VMEM_EFORMAT;
 			break;
 		}
+		hash = strchr(line, '#');
 		if (hash)
 			*hash = '\0';
 		s = trim(line);

@@ -16,6 +16,17 @@
 #include "tlb_internal.h"
 
 struct vm;
+struct aspace;
+
+/* Links of an address space in one of its VM's least-recently-loaded lists (shadow.c). */
+struct as_link {
+	struct aspace *prev, *next;
+};
+
+/* Address spaces ordered by their last CR3 load, least recent first. */
+struct as_lru {
+	struct aspace *head, *tail;
+};
 
 /* One guest address space (a process): its guest page table and its shadow root. */
 struct aspace {
@@ -26,9 +37,10 @@ struct aspace {
 	struct vmem_pt *pt;          /* guest table, in guest-physical memory */
 	struct vmem_pt *shadow;      /* shadow table in host-physical memory, or NULL */
 	bool root_cached;            /* shadow's root is in the VM's root cache */
-	uint64_t shadow_used;        /* stamp of the last CR3 load: root and page eviction */
 	uint64_t *unsync;            /* va_base of unsync last-level shadow pages */
 	size_t nunsync, capunsync;
+	struct as_link tree_link;    /* in vm->shadow_trees while it has a shadow tree */
+	struct as_link root_link;    /* in vm->root_lru while root_cached */
 };
 
 struct vm {
@@ -37,14 +49,24 @@ struct vm {
 	uint16_t vpid;               /* 0 when VPIDs are off */
 	struct frames gframes;       /* guest-physical memory */
 	struct vmem_pt *ept;         /* guest-physical -> host-physical (nested, shadow) */
-	struct aspace **as;
+	struct aspace **as;          /* in creation order */
 	size_t nas, capas;
+	/* as by asid: open addressing, linear probing, at most half full; capacity a power
+	 * of two (0 before the first address space). */
+	struct aspace **as_index;
+	size_t as_index_cap;
 	struct aspace *cur;
 	unsigned shadow_roots;       /* shadow roots in the root cache */
+	/* Eviction order of shadow trees and cached roots, and the shadow table pages of
+	 * all trees, kept as they change so that no choice scans every address space. */
+	struct as_lru shadow_trees, root_lru;
+	uint64_t shadow_pages;
 	/* PCIDs are 12 bits, address-space ids 32: the address space whose entries a PCID's
 	 * TLB and walk-cache entries belong to, so a reuse by another one flushes first.
-	 * With pcid.mode=linux, pcid_owner[slot + 1] is the owner of slot `slot`. */
-	struct aspace *pcid_owner[4096];
+	 * With pcid.mode=linux, pcid_owner[slot + 1] is the owner of slot `slot`. Grown on
+	 * demand up to the 4096 PCIDs, so a VM with few address spaces stays small. */
+	struct aspace **pcid_owner;
+	size_t pcid_owner_cap;
 	unsigned next_slot;          /* pcid.mode=linux: Linux's cpu_tlbstate.next_asid */
 };
 
@@ -72,6 +94,7 @@ struct vmem_mmu {
 	struct vm **vms;             /* by VM id, created on first use */
 	struct vm **vm_list;         /* the created ones, in creation order */
 	size_t nvm;
+	size_t naspaces;             /* address spaces of all VMs (limit.aspaces) */
 	struct vm *vm;               /* running VM */
 	struct aspace *as;           /* running address space (vm->cur) */
 	uint16_t run_vm;             /* as->vm->id and as->asid, kept at hand for the */
@@ -79,7 +102,6 @@ struct vmem_mmu {
 	unsigned va_bits;            /* canonical width of guest-virtual addresses: 48 or 57 */
 	uint32_t ctx;                /* VMEM_CTX(vm->vpid, as->pcid) */
 	uint64_t fault_gpa;          /* set by WALK_HOST_FAULT */
-	uint64_t stamp;
 	struct vmem_walk *rec;       /* walk being recorded, or NULL */
 	struct vmem_mmu_stats st;
 	/* The TLB and walk-cache counters at the last vmem_mmu_stats_reset(): statistics

@@ -62,14 +62,66 @@ static uint64_t max_pages(const struct vmem_mmu *m)
 	return n < 64 ? 64 : n;
 }
 
-static uint64_t vm_shadow_pages(const struct vm *vm)
+/* The shadow tables' frame source: host frames, counted in vm->shadow_pages. */
+static int shadow_alloc_table(void *ctx, uint64_t *pfn)
 {
-	uint64_t n = 0;
+	struct vm *vm = ctx;
+	int err = frames_alloc_table(&vm->mmu->hframes, pfn);
 
-	for (size_t i = 0; i < vm->nas; i++)
-		if (vm->as[i]->shadow)
-			n += vmem_pt_table_pages(vm->as[i]->shadow);
-	return n;
+	if (!err)
+		vm->shadow_pages++;
+	return err;
+}
+
+static void shadow_free_table(void *ctx, uint64_t pfn)
+{
+	struct vm *vm = ctx;
+
+	frames_free_table(&vm->mmu->hframes, pfn);
+	vm->shadow_pages--;
+}
+
+/* roots: the root_lru links; else the shadow_trees links. */
+static struct as_link *lru_link(struct aspace *as, bool roots)
+{
+	return roots ? &as->root_link : &as->tree_link;
+}
+
+static void lru_remove(struct as_lru *l, struct aspace *as, bool roots)
+{
+	struct as_link *k = lru_link(as, roots);
+
+	if (k->prev)
+		lru_link(k->prev, roots)->next = k->next;
+	else
+		l->head = k->next;
+	if (k->next)
+		lru_link(k->next, roots)->prev = k->prev;
+	else
+		l->tail = k->prev;
+	k->prev = k->next = NULL;
+}
+
+/* Appends as, the most recently loaded (it must not be in l). */
+static void lru_append(struct as_lru *l, struct aspace *as, bool roots)
+{
+	struct as_link *k = lru_link(as, roots);
+
+	k->prev = l->tail;
+	k->next = NULL;
+	if (l->tail)
+		lru_link(l->tail, roots)->next = as;
+	else
+		l->head = as;
+	l->tail = as;
+}
+
+/* The least recently loaded entry of l other than as, or NULL. */
+static struct aspace *lru_oldest_but(const struct as_lru *l, struct aspace *as, bool roots)
+{
+	struct aspace *o = l->head;
+
+	return o == as ? lru_link(o, roots)->next : o;
 }
 
 /* Takes as's root out of the root cache; its shadow pages stay. */
@@ -80,6 +132,7 @@ static void root_evict(struct vmem_mmu *m, struct aspace *as)
 	mmu_flush_as(m, as);
 	as->root_cached = false;
 	as->vm->shadow_roots--;
+	lru_remove(&as->vm->root_lru, as, true);
 }
 
 /* Zaps as's whole shadow tree, root included. */
@@ -92,6 +145,7 @@ static void tree_free(struct vmem_mmu *m, struct aspace *as)
 	vmem_pt_destroy(as->shadow);
 	as->shadow = NULL;
 	as->nunsync = 0;
+	lru_remove(&as->vm->shadow_trees, as, false);
 }
 
 /* Shadow tables the fill of a `leaf_level` entry for va would allocate in as's tree. */
@@ -117,15 +171,9 @@ static void reserve_pages(struct vmem_mmu *m, struct aspace *as, uint64_t va,
 	struct vm *vm = as->vm;
 	uint64_t limit = max_pages(m);
 
-	while (vm_shadow_pages(vm) + tables_needed(as, va, leaf_level) > limit) {
-		struct aspace *lru = NULL;
+	while (vm->shadow_pages + tables_needed(as, va, leaf_level) > limit) {
+		struct aspace *lru = lru_oldest_but(&vm->shadow_trees, as, false);
 
-		for (size_t i = 0; i < vm->nas; i++) {
-			struct aspace *o = vm->as[i];
-
-			if (o != as && o->shadow && (!lru || o->shadow_used < lru->shadow_used))
-				lru = o;
-		}
 		if (lru) {
 			tree_free(m, lru);
 			continue;
@@ -146,21 +194,14 @@ static int root_get(struct vmem_mmu *m, struct aspace *as)
 {
 	struct vm *vm = as->vm;
 	struct vmem_pt_config cfg = { m->cfg.guest_levels, VMEM_PT_X86 };
-	struct vmem_frame_source src = { frames_alloc_table, frames_free_table, &m->hframes };
+	struct vmem_frame_source src = { shadow_alloc_table, shadow_free_table, vm };
 	int err;
 
 	if (as->shadow && as->root_cached)
 		return 0;
 	if (vm->shadow_roots >= m->cfg.shadow_roots) {
-		struct aspace *lru = NULL;
+		struct aspace *lru = lru_oldest_but(&vm->root_lru, as, true);
 
-		for (size_t i = 0; i < vm->nas; i++) {
-			struct aspace *o = vm->as[i];
-
-			if (o != as && o->root_cached &&
-			    (!lru || o->shadow_used < lru->shadow_used))
-				lru = o;
-		}
 		if (lru)
 			root_evict(m, lru);
 	}
@@ -170,9 +211,12 @@ static int root_get(struct vmem_mmu *m, struct aspace *as)
 		if (err)
 			return mmu_errorf(m, err, "cannot allocate a shadow root: %s",
 					  vmem_strerror(err));
+		/* Last: as is the running address space, or about to be stamped as such. */
+		lru_append(&vm->shadow_trees, as, false);
 	}
 	as->root_cached = true;
 	vm->shadow_roots++;
+	lru_append(&vm->root_lru, as, true);
 	return 0;
 }
 
@@ -324,7 +368,11 @@ int shadow_cr3_load(struct vmem_mmu *m, struct aspace *as, bool noflush)
 	err = root_get(m, as);
 	if (err)
 		return err;
-	as->shadow_used = ++m->stamp;
+	/* The least recently loaded go first when trees or roots are evicted. */
+	lru_remove(&as->vm->shadow_trees, as, false);
+	lru_append(&as->vm->shadow_trees, as, false);
+	lru_remove(&as->vm->root_lru, as, true);
+	lru_append(&as->vm->root_lru, as, true);
 	/*
 	 * A no-flush load (CR3 bit 63 with PCIDs) tells the VMM the guest needs no TLB
 	 * flush, so KVM does not sync the root either: kvm_set_cr3 passes the bit on as

@@ -140,8 +140,10 @@ long vmem_trace_champsim_read(struct vmem_trace_reader *r, struct vmem_trace_rec
 
 	/* First what is left of an instruction that did not fit last time. */
 	if (r->cs_pend_i < r->cs_pend_n) {
-		while (n < max && r->cs_pend_i < r->cs_pend_n)
+		while (n < max && r->cs_pend_i < r->cs_pend_n) {
+			r->pos[n] = r->cs_pend_off;
 			recs[n++] = r->cs_pend[r->cs_pend_i++];
+		}
 		r->last_pos = r->cs_pend_off;
 	}
 	while (n < max) {
@@ -176,11 +178,13 @@ long vmem_trace_champsim_read(struct vmem_trace_reader *r, struct vmem_trace_rec
 		/* Whole records in the window, while a full instruction fits in recs. */
 		while (p < e && max - n >= VMEM_TRACE_CHAMPSIM_MAXREC) {
 			int k = cs_decode(p, vm, asid, recs + n);
+			uint64_t off = in->base + (uint64_t)(p - in->buf);
 
 			if (k < 0)
 				break;
-			n += (size_t)k;
-			r->last_pos = in->base + (uint64_t)(p - in->buf);
+			for (int j = 0; j < k; j++)
+				r->pos[n++] = off;
+			r->last_pos = off;
 			p += CS_REC;
 		}
 		in->pos = (size_t)(p - in->buf);
@@ -204,8 +208,10 @@ long vmem_trace_champsim_read(struct vmem_trace_reader *r, struct vmem_trace_rec
 			r->cs_pend_n = (unsigned)k;
 			r->cs_pend_i = 0;
 			r->cs_pend_off = off;
-			while (n < max && r->cs_pend_i < r->cs_pend_n)
+			while (n < max && r->cs_pend_i < r->cs_pend_n) {
+				r->pos[n] = off;
 				recs[n++] = r->cs_pend[r->cs_pend_i++];
+			}
 			r->last_pos = off;
 		}
 	}

@@ -51,6 +51,32 @@ static int in_fail(struct vmem_trace_input *in, int code, const char *fmt, ...)
 	return code;
 }
 
+/* Offset of the next compressed byte the decoder will take, in in's source. */
+static uint64_t raw_offset(const struct vmem_trace_input *in)
+{
+	if (in->src)
+		return in->src->base + in->src->pos;
+	return in->raw_bytes - (in->raw_end - in->raw_pos);
+}
+
+/* A decompression error: "NAME: compressed byte offset N: ..." */
+static int codec_fail(struct vmem_trace_input *in, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int codec_fail(struct vmem_trace_input *in, int code, const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(in->err, sizeof(in->err), "%s: compressed byte offset %llu: ",
+			 in->name ? in->name : "?", (unsigned long long)raw_offset(in));
+
+	if (n < 0 || (size_t)n >= sizeof(in->err))
+		return code;
+	va_start(ap, fmt);
+	vsnprintf(in->err + n, sizeof(in->err) - (size_t)n, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
 enum vmem_trace_codec vmem_trace_codec_sniff(const unsigned char *p, size_t n)
 {
 	static const unsigned char xz[6] = { 0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00 };
@@ -212,6 +238,19 @@ static int decode_gzip(struct vmem_trace_input *in)
 			in->eof = true;
 			return 0;
 		}
+		/* Zero bytes after a member are padding (tape blocks), as gzip -d reads them. */
+		if (!in->frame_open && (in->padding || p[0] == 0)) {
+			size_t zeros = 0;
+
+			while (zeros < (size_t)k && p[zeros] == 0)
+				zeros++;
+			raw_take(in, zeros);
+			in->padding = true;
+			if (zeros < (size_t)k)
+				return codec_fail(in, VMEM_EIO, "gzip: data after the trailing zero "
+						  "padding");
+			continue;
+		}
 		in->frame_open = true;
 		z->next_in = (Bytef *)p;
 		z->avail_in = (uInt)k;
@@ -226,10 +265,10 @@ static int decode_gzip(struct vmem_trace_input *in)
 			in->frame_open = false;
 		} else if (zr == Z_BUF_ERROR || zr == Z_OK) {
 			if (k == 0 && in->end == out_before)
-				return in_fail(in, VMEM_EIO, "truncated gzip stream");
+				return codec_fail(in, VMEM_EIO, "truncated gzip stream");
 		} else {
-			return in_fail(in, VMEM_EIO, "gzip: %s",
-				       z->msg ? z->msg : "corrupt data");
+			return codec_fail(in, VMEM_EIO, "gzip: %s",
+					  z->msg ? z->msg : "corrupt data");
 		}
 	}
 	return 0;
@@ -260,19 +299,23 @@ static int decode_xz(struct vmem_trace_input *in)
 			in->eof = true;
 			return 0;
 		case LZMA_BUF_ERROR:
-			return in_fail(in, VMEM_EIO, "truncated xz stream");
+			return codec_fail(in, VMEM_EIO, "truncated xz stream");
 		case LZMA_MEM_ERROR:
-			return in_fail(in, VMEM_ENOMEM, "xz: out of memory");
+			return codec_fail(in, VMEM_ENOMEM, "xz: out of memory");
 		case LZMA_FORMAT_ERROR:
-			return in_fail(in, VMEM_EIO, "xz: not an xz stream");
+			return codec_fail(in, VMEM_EIO, "xz: not an xz stream");
 		case LZMA_OPTIONS_ERROR:
-			return in_fail(in, VMEM_EIO, "xz: unsupported options");
+			return codec_fail(in, VMEM_EIO, "xz: unsupported options");
+		case LZMA_DATA_ERROR:
+			return codec_fail(in, VMEM_EIO, "xz: compressed data is corrupt");
 		default:
-			return in_fail(in, VMEM_EIO, "xz: corrupt data (error %d)", (int)lr);
+			return codec_fail(in, VMEM_EIO, "xz: corrupt data (error %d)", (int)lr);
 		}
 	}
 	return 0;
 }
+
+#define ZSTD_CHUNK 4096u
 
 static int decode_zstd(struct vmem_trace_input *in)
 {
@@ -291,15 +334,21 @@ static int decode_zstd(struct vmem_trace_input *in)
 			in->eof = true;
 			return 0;
 		}
+		/*
+		 * A few KiB at a time: libzstd reports an error without saying how much input
+		 * it took, so the chunk bounds the offset an error message names.
+		 */
 		ib.src = p;
-		ib.size = (size_t)k;
+		ib.size = (size_t)k < ZSTD_CHUNK ? (size_t)k : ZSTD_CHUNK;
 		ib.pos = 0;
 		zr = ZSTD_decompressStream(z, &ob, &ib);
-		if (ZSTD_isError(zr))
-			return in_fail(in, VMEM_EIO, "zstd: %s", ZSTD_getErrorName(zr));
+		if (ZSTD_isError(zr)) {
+			raw_take(in, ib.size);
+			return codec_fail(in, VMEM_EIO, "zstd: %s", ZSTD_getErrorName(zr));
+		}
 		raw_take(in, ib.pos);
 		if (k == 0 && ob.pos == in->end && zr != 0)
-			return in_fail(in, VMEM_EIO, "truncated zstd stream");
+			return codec_fail(in, VMEM_EIO, "truncated zstd stream");
 		in->end = ob.pos;
 		/* 0: a frame ended and everything is flushed; more frames may follow. */
 		in->frame_open = zr != 0;
@@ -352,6 +401,29 @@ long vmem_trace_input_fill(struct vmem_trace_input *in)
 		}
 	}
 	return (long)(in->end - before);
+}
+
+int vmem_trace_input_verify(struct vmem_trace_input *in)
+{
+	uint64_t decoded = 0;
+
+	if (in->codec == VMEM_TRACE_CODEC_NONE)
+		return 0;
+	while (decoded < VMEM_TRACE_VERIFY) {
+		long k;
+
+		in->pos = in->end;   /* discard */
+		k = vmem_trace_input_fill(in);
+		if (k < 0)
+			return (int)k;
+		if (k == 0)
+			return 0;
+		decoded += (uint64_t)k;
+		/* A gzip member or zstd frame ended with its checksum checked. */
+		if (!in->frame_open && in->codec != VMEM_TRACE_CODEC_XZ)
+			return 0;
+	}
+	return 0;
 }
 
 long vmem_trace_input_want(struct vmem_trace_input *in, size_t n)

@@ -69,6 +69,7 @@ struct vmem_trace_input {
 
 	void *codec_state;               /* z_stream, lzma_stream or ZSTD_DStream */
 	bool frame_open;                 /* a compressed frame/member has started, not ended */
+	bool padding;                    /* gzip: in the zero bytes after the last member */
 	int failed;                      /* sticky error, reported after the bytes before it */
 
 	char err[VMEM_TRACE_ERRLEN];     /* "NAME: what went wrong" after a failure */
@@ -96,6 +97,16 @@ int vmem_trace_input_open_sub(struct vmem_trace_input *in, struct vmem_trace_inp
  */
 long vmem_trace_input_fill(struct vmem_trace_input *in);
 
+/*
+ * After a format error in decompressed bytes: the bytes may be garbage that a checksum
+ * further on would have caught. Decodes on, discarding, to the end of the current gzip
+ * member or zstd frame (xz: the stream), or VMEM_TRACE_VERIFY bytes at most; returns the
+ * input's error (in->err set) if the compressed stream turns out corrupt, else 0.
+ * The window's contents are lost: call it only when nothing more will be parsed.
+ */
+#define VMEM_TRACE_VERIFY (64u << 20)
+int vmem_trace_input_verify(struct vmem_trace_input *in);
+
 /* Fills until at least n unparsed bytes are there or input ends; returns end - pos or < 0. */
 long vmem_trace_input_want(struct vmem_trace_input *in, size_t n);
 
@@ -120,6 +131,11 @@ struct vmem_trace_reader {
 	struct vmem_trace_counts counts;
 	uint64_t last_pos;               /* line or offset of the last record returned */
 	bool have_pos;
+	/* Line or offset of each record of the last batch returned: decoders store pos[n]
+	 * with recs[n], so an error found later by the caller is located without reading
+	 * the input again (which a pipe or FIFO cannot). pos_cap >= the batch's max. */
+	uint64_t *pos;
+	size_t pos_cap, pos_n;
 
 	/* Lackey: number of the line at data->buf[pos], and one past the last '\n'. */
 	uint64_t line;

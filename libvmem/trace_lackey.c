@@ -49,6 +49,9 @@ bool vmem_trace_lackey_sniff(const unsigned char *p, size_t n)
 		i++;
 	p += i;
 	n -= i;
+	/* Nothing but blank lines (as far as we look) reads as Lackey text with no records. */
+	if (n == 0 && i > 0)
+		return true;
 	if (n >= 2 && p[0] == '=' && p[1] == '=')
 		return true;
 	if (n >= 3 && p[0] == 'I' && p[1] == ' ' && p[2] == ' ')
@@ -258,6 +261,7 @@ long vmem_trace_lackey_read(struct vmem_trace_reader *r, struct vmem_trace_rec *
 			e = LK_CANON;
 			goto bad;
 		}
+		r->pos[n] = line;
 		recs[n++] = (struct vmem_trace_rec){
 			.type = VMEM_REC_ACCESS,
 			.acc = acc,

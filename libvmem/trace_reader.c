@@ -11,7 +11,8 @@
  *
  *   1. the 8-byte .vmt magic (traces/FORMAT.md)                        -> vmt
  *   2. Lackey text: after any leading empty lines, the first line starts
- *      with "==" (a Valgrind banner), "I  ", " L ", " S " or " M "       -> lackey
+ *      with "==" (a Valgrind banner), "I  ", " L ", " S " or " M ", or
+ *      the first bytes are all empty lines                              -> lackey
  *   3. the file name, less one .gz/.xz/.zst/.zstd suffix, ends in
  *      .champsim or .champsimtrace (case-insensitive), or the first
  *      records look like ChampSim instruction records (trace_champsim.c) -> champsim
@@ -225,8 +226,17 @@ long vmem_trace_read(struct vmem_trace_reader *r, struct vmem_trace_rec *recs, s
 
 	if (!r || !recs || max == 0)
 		return VMEM_EINVAL;
+	r->pos_n = 0;
 	if (r->pending)
 		return r->pending;
+	if (max > r->pos_cap) {
+		uint64_t *pos = realloc(r->pos, max * sizeof(*pos));
+
+		if (!pos)
+			return vmem_trace_fail(r, VMEM_ENOMEM, "out of memory");
+		r->pos = pos;
+		r->pos_cap = max;
+	}
 	switch (r->format) {
 	case VMEM_TRACE_LACKEY:
 		n = vmem_trace_lackey_read(r, recs, max);
@@ -240,9 +250,17 @@ long vmem_trace_read(struct vmem_trace_reader *r, struct vmem_trace_rec *recs, s
 	default:
 		return VMEM_EINVAL;
 	}
+	/* Blame a corrupt compressed stream, not the garbage it decoded to. */
+	if (r->pending == VMEM_EFORMAT) {
+		int rc = vmem_trace_input_verify(r->data);
+
+		if (rc < 0)
+			r->pending = vmem_trace_fail_input(r, r->data, rc);
+	}
 	if (n > 0) {
 		r->counts.records += (uint64_t)n;
 		r->have_pos = true;
+		r->pos_n = (size_t)n;
 		return n;
 	}
 	return r->pending;
@@ -260,16 +278,51 @@ enum vmem_trace_format vmem_trace_reader_format(const struct vmem_trace_reader *
 	return r->format;
 }
 
+static void format_position(const struct vmem_trace_reader *r, uint64_t where, char *buf,
+			    size_t len)
+{
+	if (r->format == VMEM_TRACE_LACKEY)
+		snprintf(buf, len, "%s:%llu", r->name, (unsigned long long)where);
+	else
+		snprintf(buf, len, "%s: offset %llu", r->name, (unsigned long long)where);
+}
+
 void vmem_trace_position(const struct vmem_trace_reader *r, char *buf, size_t len)
 {
 	if (!buf || len == 0)
 		return;
 	if (!r->have_pos)
 		snprintf(buf, len, "%s", r->name);
-	else if (r->format == VMEM_TRACE_LACKEY)
-		snprintf(buf, len, "%s:%llu", r->name, (unsigned long long)r->last_pos);
 	else
-		snprintf(buf, len, "%s: offset %llu", r->name, (unsigned long long)r->last_pos);
+		format_position(r, r->last_pos, buf, len);
+}
+
+size_t vmem_trace_batch_positions(const struct vmem_trace_reader *r, uint64_t *out, size_t n)
+{
+	if (n > r->pos_n)
+		n = r->pos_n;
+	memcpy(out, r->pos, n * sizeof(*out));
+	return n;
+}
+
+void vmem_trace_format_position(const struct vmem_trace_reader *r, uint64_t pos, char *buf,
+				size_t len)
+{
+	if (buf && len)
+		format_position(r, pos, buf, len);
+}
+
+int vmem_trace_record_position(const struct vmem_trace_reader *r, size_t index, char *buf,
+			       size_t len)
+{
+	if (!r || !buf || len == 0)
+		return VMEM_EINVAL;
+	if (index >= r->pos_n) {
+		snprintf(buf, len, "%s", r->name);
+		return VMEM_EINVAL;
+	}
+	format_position(r, r->pos[index], buf, len);
+	return 0;
 }
 
 void vmem_trace_counts(const struct vmem_trace_reader *r, struct vmem_trace_counts *out)
@@ -285,6 +338,7 @@ void vmem_trace_close(struct vmem_trace_reader *r)
 	if (r->inner_open)
 		vmem_trace_input_close(&r->inner);
 	vmem_trace_input_close(&r->in);
+	free(r->pos);
 	free(r->name);
 	free(r);
 }

@@ -231,6 +231,7 @@ long vmem_trace_vmt_read(struct vmem_trace_reader *r, struct vmem_trace_rec *rec
 			if ((op & 0xcf) != 0 || size == 0 ||
 			    !vmem_addr_canonical(addr, VMEM_TRACE_VA_BITS))
 				break;
+			r->pos[n] = in->base + (uint64_t)(p - in->buf);
 			recs[n++] = (struct vmem_trace_rec){
 				.type = VMEM_REC_ACCESS,
 				.acc = (uint8_t)(op >> 4),
@@ -253,7 +254,7 @@ long vmem_trace_vmt_read(struct vmem_trace_reader *r, struct vmem_trace_rec *rec
 			enum slow_result s = vmt_slow(r, &recs[n]);
 
 			if (s == SLOW_REC) {
-				n++;
+				r->pos[n++] = off;
 				r->last_pos = off;
 			} else if (s != SLOW_SKIP) {
 				break;
@@ -300,6 +301,7 @@ void vmem_trace_writer_opts_default(struct vmem_trace_writer_opts *o)
 {
 	o->zstd = false;
 	o->zstd_level = 3;
+	o->name = NULL;
 }
 
 static int write_all(struct vmem_trace_writer *w, const unsigned char *p, size_t n)
@@ -368,7 +370,7 @@ int vmem_trace_writer_open(const char *path, const struct vmem_trace_writer_opts
 	if (!w)
 		return VMEM_ENOMEM;
 	w->fd = -1;
-	w->name = strdup(strcmp(path, "-") == 0 ? "<stdout>" : path);
+	w->name = strdup(o.name ? o.name : strcmp(path, "-") == 0 ? "<stdout>" : path);
 	if (!w->name) {
 		free(w);
 		return VMEM_ENOMEM;

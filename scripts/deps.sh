@@ -1,11 +1,12 @@
 #!/bin/sh
-# Installs the Debian packages libvmem needs to build, test, benchmark and plot.
+# Installs the Debian packages libvmem needs to build, test, fuzz, benchmark and plot.
 # Called by `make deps` (and so by `make demo` and `make check`); does nothing when
 # everything is present.
 set -eu
 
 PACKAGES="build-essential pkg-config libnuma-dev liburcu-dev libjemalloc-dev libcmocka-dev
-gnuplot-nox valgrind libzstd-dev zstd zlib1g-dev liblzma-dev xz-utils libxxhash-dev python3"
+gnuplot-nox valgrind libzstd-dev zstd zlib1g-dev liblzma-dev xz-utils libxxhash-dev python3
+clang libclang-rt-14-dev"
 
 missing=""
 for p in $PACKAGES; do

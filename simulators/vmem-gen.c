@@ -29,17 +29,21 @@
 #include "vmem/tracegen.h"
 #include "vmem/trace.h"
 
+#include "trace_outfile.h"
+
 #define BATCH 4096
 
 static const char *const usage_text =
 	"usage: vmem-gen [--format vmt|lackey] [--zstd] [--level N] [-v] -o OUT key=value...\n"
 	"       vmem-gen --help\n";
 
+/* A usage error: one line (msg), or the usage text when no argument was given at all. */
 static int usage(const char *msg)
 {
 	if (msg)
-		fprintf(stderr, "vmem-gen: %s\n", msg);
-	fputs(usage_text, stderr);
+		fprintf(stderr, "vmem-gen: %s (vmem-gen --help shows the usage)\n", msg);
+	else
+		fputs(usage_text, stderr);
 	return 2;
 }
 
@@ -120,14 +124,16 @@ static int lk_write(struct lackey_out *o, const struct vmem_trace_rec *recs, siz
 	return lk_emit(o, o->text, (size_t)(p - o->text), ZSTD_e_continue);
 }
 
-static int lk_open(struct lackey_out *o, const char *path, bool zstd, int level)
+/* Opens path for writing; messages name the output `name`. */
+static int lk_open(struct lackey_out *o, const char *path, const char *name, bool zstd,
+		   int level)
 {
 	if (strcmp(path, "-") == 0) {
 		o->f = stdout;
 	} else {
 		o->f = fopen(path, "wb");
 		if (!o->f) {
-			fprintf(stderr, "vmem-gen: %s: %s\n", path, strerror(errno));
+			fprintf(stderr, "vmem-gen: %s: %s\n", name, strerror(errno));
 			return -1;
 		}
 		o->close_f = true;
@@ -181,6 +187,9 @@ static int generate(const struct cli *c, const struct vmem_tracegen_config *cfg)
 	struct lackey_out *lk = NULL;
 	struct vmem_tracegen_counts counts;
 	uint64_t records = 0;
+	struct outfile out;
+	const char *name = strcmp(c->out, "-") == 0 ? "<stdout>" : c->out;
+	char err[512];
 	int rc, status = 0;
 	long n;
 
@@ -189,9 +198,14 @@ static int generate(const struct cli *c, const struct vmem_tracegen_config *cfg)
 		fprintf(stderr, "vmem-gen: %s\n", vmem_strerror(rc));
 		return 1;
 	}
+	if (outfile_begin(&out, c->out, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vmem-gen: %s\n", err);
+		vmem_tracegen_destroy(g);
+		return 1;
+	}
 	if (c->lackey) {
 		lk = calloc(1, sizeof(*lk));
-		if (!lk || lk_open(lk, c->out, c->zstd, c->level) < 0) {
+		if (!lk || lk_open(lk, outfile_path(&out), name, c->zstd, c->level) < 0) {
 			if (!lk)
 				fprintf(stderr, "vmem-gen: out of memory\n");
 			status = 1;
@@ -203,7 +217,8 @@ static int generate(const struct cli *c, const struct vmem_tracegen_config *cfg)
 		vmem_trace_writer_opts_default(&wo);
 		wo.zstd = c->zstd;
 		wo.zstd_level = c->level;
-		rc = vmem_trace_writer_open(c->out, &wo, &w);
+		wo.name = name;
+		rc = vmem_trace_writer_open(outfile_path(&out), &wo, &w);
 		if (rc < 0) {
 			fprintf(stderr, "vmem-gen: %s\n",
 				w ? vmem_trace_writer_error(w) : vmem_strerror(rc));
@@ -214,7 +229,7 @@ static int generate(const struct cli *c, const struct vmem_tracegen_config *cfg)
 	while ((n = vmem_tracegen_next(g, recs, BATCH)) > 0) {
 		if (lk) {
 			if (lk_write(lk, recs, (size_t)n) < 0) {
-				fprintf(stderr, "vmem-gen: %s: write error: %s\n", c->out,
+				fprintf(stderr, "vmem-gen: %s: write error: %s\n", name,
 					strerror(errno));
 				status = 1;
 				break;
@@ -236,7 +251,7 @@ static int generate(const struct cli *c, const struct vmem_tracegen_config *cfg)
 out:
 	if (lk) {
 		if (lk_close(lk, status == 0) < 0 && status == 0) {
-			fprintf(stderr, "vmem-gen: %s: write error: %s\n", c->out, strerror(errno));
+			fprintf(stderr, "vmem-gen: %s: write error: %s\n", name, strerror(errno));
 			status = 1;
 		}
 		free(lk);
@@ -244,9 +259,15 @@ out:
 	if (w) {
 		rc = vmem_trace_writer_close(w);
 		if (rc < 0 && status == 0) {
-			fprintf(stderr, "vmem-gen: %s: %s\n", c->out, vmem_strerror(rc));
+			fprintf(stderr, "vmem-gen: %s: write error: %s\n", name, vmem_strerror(rc));
 			status = 1;
 		}
+	}
+	if (status) {
+		outfile_abort(&out);
+	} else if (outfile_commit(&out, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vmem-gen: %s\n", err);
+		status = 1;
 	}
 	if (status == 0 && c->verbose) {
 		vmem_tracegen_counts(g, &counts);
@@ -254,7 +275,7 @@ out:
 			"vmem-gen: %s: %" PRIu64 " records (%s%s): %" PRIu64 " data accesses "
 			"(%" PRIu64 " stores), %" PRIu64 " ifetches, %" PRIu64 " switches, "
 			"%" PRIu64 " unmaps, %" PRIu64 " protects\n",
-			c->out, records, c->lackey ? "lackey" : "vmt", c->zstd ? "+zstd" : "",
+			name, records, c->lackey ? "lackey" : "vmt", c->zstd ? "+zstd" : "",
 			counts.accesses, counts.stores, counts.ifetches, counts.switches,
 			counts.unmaps, counts.protects);
 	}
@@ -277,7 +298,7 @@ int main(int argc, char **argv)
 
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			help();
-			return 0;
+			return outfile_stdout_close("vmem-gen", 0);
 		} else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
 			if (!v)
 				return usage("-o needs a file name");
@@ -320,8 +341,9 @@ int main(int argc, char **argv)
 				return 2;
 			}
 		} else {
-			fprintf(stderr, "vmem-gen: unexpected argument '%s'\n", a);
-			return usage(NULL);
+			fprintf(stderr, "vmem-gen: unexpected argument '%s' (vmem-gen --help shows "
+				"the usage)\n", a);
+			return 2;
 		}
 	}
 	if (!c.out)
@@ -341,5 +363,5 @@ int main(int argc, char **argv)
 			vmem_tracegen_pattern_name(cfg.pattern), cfg.unmap_every, cfg.protect_every);
 		return 2;
 	}
-	return generate(&c, &cfg);
+	return outfile_stdout_close("vmem-gen", generate(&c, &cfg));
 }

@@ -27,6 +27,8 @@
 
 #include "vmem/vmem.h"
 
+#include "trace_outfile.h"
+
 #define BATCH 4096
 
 static const char *const usage_text =
@@ -36,11 +38,13 @@ static const char *const usage_text =
 	"       vmem-trace cat [--format FMT] [--skip-bad] [--vm N] [--asid N] [--limit N] FILE\n"
 	"FMT is auto, lackey, champsim or vmt; \"-\" is standard input or output.\n";
 
+/* A usage error: one line (msg), or the usage text when no argument was given at all. */
 static int usage(const char *msg)
 {
 	if (msg)
-		fprintf(stderr, "vmem-trace: %s\n", msg);
-	fputs(usage_text, stderr);
+		fprintf(stderr, "vmem-trace: %s (vmem-trace --help shows the usage)\n", msg);
+	else
+		fputs(usage_text, stderr);
 	return 2;
 }
 
@@ -126,8 +130,9 @@ static int parse_args(int argc, char **argv, const char *cmd, int want_args, str
 			c->limit = x;
 			i++;
 		} else {
-			fprintf(stderr, "vmem-trace: unknown option %s for %s\n", a, cmd);
-			return usage(NULL);
+			fprintf(stderr, "vmem-trace: unknown option %s for %s (vmem-trace --help shows "
+				"the usage)\n", a, cmd);
+			return 2;
 		}
 	}
 	if (c->nargs != want_args)
@@ -135,6 +140,12 @@ static int parse_args(int argc, char **argv, const char *cmd, int want_args, str
 	if (c->to_lackey && c->wopts.zstd)
 		return usage("--zstd applies to .vmt output only");
 	return 0;
+}
+
+/* An input as messages name it. */
+static const char *in_name(const char *path)
+{
+	return strcmp(path, "-") == 0 ? "<stdin>" : path;
 }
 
 static int open_reader(const char *path, const struct cli *c, struct vmem_trace_reader **r)
@@ -161,8 +172,9 @@ static int read_failed(struct vmem_trace_reader *r)
 /* ---- Lackey text output ------------------------------------------------------------ */
 
 
+/* Writes to out_path; messages name the output `name`. */
 static int convert_to_lackey(struct vmem_trace_reader *r, const char *out_path,
-			     uint64_t *written, uint64_t *dropped)
+			     const char *name, uint64_t *written, uint64_t *dropped)
 {
 	FILE *f = strcmp(out_path, "-") == 0 ? stdout : fopen(out_path, "w");
 	struct vmem_trace_rec *recs = malloc(BATCH * sizeof(*recs));
@@ -171,7 +183,7 @@ static int convert_to_lackey(struct vmem_trace_reader *r, const char *out_path,
 	int status = 0;
 
 	if (!f || !recs || !line) {
-		fprintf(stderr, "vmem-trace: %s: %s\n", out_path,
+		fprintf(stderr, "vmem-trace: %s: %s\n", name,
 			f ? "out of memory" : strerror(errno));
 		status = 1;
 		goto out;
@@ -192,7 +204,7 @@ static int convert_to_lackey(struct vmem_trace_reader *r, const char *out_path,
 			(*written)++;
 		}
 		if (fwrite(line, 1, (size_t)(p - line), f) != (size_t)(p - line)) {
-			fprintf(stderr, "vmem-trace: %s: write error: %s\n", out_path,
+			fprintf(stderr, "vmem-trace: %s: write error: %s\n", name,
 				strerror(errno));
 			status = 1;
 			goto out;
@@ -205,11 +217,11 @@ static int convert_to_lackey(struct vmem_trace_reader *r, const char *out_path,
 out:
 	if (f && f != stdout) {
 		if (fclose(f) != 0 && !status) {
-			fprintf(stderr, "vmem-trace: %s: %s\n", out_path, strerror(errno));
+			fprintf(stderr, "vmem-trace: %s: write error: %s\n", name, strerror(errno));
 			status = 1;
 		}
 	} else if (f && fflush(f) != 0 && !status) {
-		fprintf(stderr, "vmem-trace: %s: %s\n", out_path, strerror(errno));
+		fprintf(stderr, "vmem-trace: %s: write error: %s\n", name, strerror(errno));
 		status = 1;
 	}
 	free(line);
@@ -217,6 +229,7 @@ out:
 	return status;
 }
 
+/* Writes to out_path; wopts->name names the output in messages. */
 static int convert_to_vmt(struct vmem_trace_reader *r, const char *out_path,
 			  const struct vmem_trace_writer_opts *wopts, uint64_t *written)
 {
@@ -252,7 +265,8 @@ static int convert_to_vmt(struct vmem_trace_reader *r, const char *out_path,
 	}
 	rc = vmem_trace_writer_close(w);
 	if (rc < 0 && !status) {
-		fprintf(stderr, "vmem-trace: %s: %s\n", out_path, vmem_strerror(rc));
+		fprintf(stderr, "vmem-trace: %s: write error: %s\n", wopts->name,
+			vmem_strerror(rc));
 		status = 1;
 	}
 	free(recs);
@@ -265,27 +279,49 @@ static int cmd_convert(int argc, char **argv)
 	struct vmem_trace_reader *r = NULL;
 	struct vmem_trace_counts cnt;
 	uint64_t written = 0, dropped = 0;
+	struct outfile out;
+	const char *out_name;
+	char err[512];
 	int status = parse_args(argc, argv, "convert", 2, &c);
 
 	if (status)
 		return status;
-	if (strcmp(c.args[0], "-") != 0 && strcmp(c.args[0], c.args[1]) == 0) {
-		fprintf(stderr, "vmem-trace: input and output are the same file\n");
+	out_name = strcmp(c.args[1], "-") == 0 ? "<stdout>" : c.args[1];
+	/* Compared as files, not names: ./x and x, links, or "- < x" with OUT x. */
+	if (outfile_same(c.args[0], c.args[1])) {
+		fprintf(stderr, "vmem-trace: %s: input and output are the same file\n", out_name);
 		return 2;
 	}
 	if (open_reader(c.args[0], &c, &r))
 		return 1;
-	if (c.to_lackey)
-		status = convert_to_lackey(r, c.args[1], &written, &dropped);
-	else
-		status = convert_to_vmt(r, c.args[1], &c.wopts, &written);
+	if (outfile_begin(&out, c.args[1], err, sizeof(err)) < 0) {
+		fprintf(stderr, "vmem-trace: %s\n", err);
+		vmem_trace_close(r);
+		return 1;
+	}
+	if (c.to_lackey) {
+		status = convert_to_lackey(r, outfile_path(&out), out_name, &written,
+					   &dropped);
+	} else {
+		c.wopts.name = out_name;
+		status = convert_to_vmt(r, outfile_path(&out), &c.wopts, &written);
+	}
 	vmem_trace_counts(r, &cnt);
+	if (!status && cnt.records == 0) {
+		fprintf(stderr, "vmem-trace: %s: no trace records\n", in_name(c.args[0]));
+		status = 1;
+	}
+	if (status) {
+		outfile_abort(&out);
+	} else if (outfile_commit(&out, err, sizeof(err)) < 0) {
+		fprintf(stderr, "vmem-trace: %s\n", err);
+		status = 1;
+	}
 	if (!status) {
 		fprintf(stderr, "vmem-trace: %s (%s) -> %s (%s): %" PRIu64 " records",
-			strcmp(c.args[0], "-") == 0 ? "<stdin>" : c.args[0],
+			in_name(c.args[0]),
 			vmem_trace_format_name(vmem_trace_reader_format(r)),
-			strcmp(c.args[1], "-") == 0 ? "<stdout>" : c.args[1],
-			c.to_lackey ? "lackey" : (c.wopts.zstd ? "vmt+zstd" : "vmt"), written);
+			out_name, c.to_lackey ? "lackey" : (c.wopts.zstd ? "vmt+zstd" : "vmt"), written);
 		if (cnt.skipped_bad)
 			fprintf(stderr, ", %" PRIu64 " bad skipped", cnt.skipped_bad);
 		fputc('\n', stderr);
@@ -380,7 +416,7 @@ static int cmd_info(int argc, char **argv)
 	struct vmem_trace_reader *r = NULL;
 	struct vmem_trace_rec *recs;
 	struct vmem_trace_counts cnt;
-	struct page_set pages;
+	struct page_set pages = { 0 };
 	uint64_t by_type[VMEM_REC_TYPES] = { 0 }, by_acc[4] = { 0 };
 	uint64_t amin = UINT64_MAX, amax = 0;
 	long n;
@@ -393,7 +429,8 @@ static int cmd_info(int argc, char **argv)
 	recs = malloc(BATCH * sizeof(*recs));
 	if (!recs || ps_init(&pages, 1u << 16) < 0) {
 		fprintf(stderr, "vmem-trace: out of memory\n");
-		return 1;
+		status = 1;
+		goto out;
 	}
 	while ((n = vmem_trace_read(r, recs, BATCH)) > 0) {
 		for (long i = 0; i < n; i++) {
@@ -420,7 +457,12 @@ static int cmd_info(int argc, char **argv)
 		goto out;
 	}
 	vmem_trace_counts(r, &cnt);
-	printf("file: %s\n", strcmp(c.args[0], "-") == 0 ? "<stdin>" : c.args[0]);
+	if (cnt.records == 0) {
+		fprintf(stderr, "vmem-trace: %s: no trace records\n", in_name(c.args[0]));
+		status = 1;
+		goto out;
+	}
+	printf("file: %s\n", in_name(c.args[0]));
 	printf("format: %s\n", vmem_trace_format_name(vmem_trace_reader_format(r)));
 	printf("records: %" PRIu64 "\n", cnt.records);
 	for (int t = 0; t < VMEM_REC_TYPES; t++)
@@ -507,11 +549,12 @@ static int cmd_cat(int argc, char **argv)
 		fflush(stdout);
 		return read_failed(r);
 	}
-	vmem_trace_close(r);
-	if (fflush(stdout) != 0) {
-		fprintf(stderr, "vmem-trace: write error: %s\n", strerror(errno));
+	if (c.limit > 0 && left == c.limit) {
+		fprintf(stderr, "vmem-trace: %s: no trace records\n", in_name(c.args[0]));
+		vmem_trace_close(r);
 		return 1;
 	}
+	vmem_trace_close(r);
 	return 0;
 }
 
@@ -521,14 +564,15 @@ int main(int argc, char **argv)
 		return usage(NULL);
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		fputs(usage_text, stdout);
-		return 0;
+		return outfile_stdout_close("vmem-trace", 0);
 	}
 	if (strcmp(argv[1], "convert") == 0)
-		return cmd_convert(argc - 2, argv + 2);
+		return outfile_stdout_close("vmem-trace", cmd_convert(argc - 2, argv + 2));
 	if (strcmp(argv[1], "info") == 0)
-		return cmd_info(argc - 2, argv + 2);
+		return outfile_stdout_close("vmem-trace", cmd_info(argc - 2, argv + 2));
 	if (strcmp(argv[1], "cat") == 0)
-		return cmd_cat(argc - 2, argv + 2);
-	fprintf(stderr, "vmem-trace: unknown command %s\n", argv[1]);
-	return usage(NULL);
+		return outfile_stdout_close("vmem-trace", cmd_cat(argc - 2, argv + 2));
+	fprintf(stderr, "vmem-trace: unknown command %s (vmem-trace --help shows the usage)\n",
+		argv[1]);
+	return 2;
 }

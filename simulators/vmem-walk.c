@@ -21,6 +21,8 @@
 #include "vmem/mmu.h"
 #include "vmem/trace.h"
 
+#include "trace_outfile.h"
+
 static const char usage[] =
 "usage: vmem-walk [options] ADDRESS...\n"
 "\n"
@@ -102,8 +104,10 @@ static void replay(struct vmem_mmu *m, const char *path, uint64_t limit)
 	while ((n = vmem_trace_read(r, recs, 1024)) > 0) {
 		for (long i = 0; i < n && (!limit || done < limit); i++, done++) {
 			if (vmem_mmu_apply(m, &recs[i])) {
-				fprintf(stderr, "vmem-walk: %s: record %llu: %s\n", path,
-					(unsigned long long)done + 1, vmem_mmu_error(m));
+				char pos[512];
+
+				vmem_trace_record_position(r, (size_t)i, pos, sizeof(pos));
+				fprintf(stderr, "vmem-walk: %s: %s\n", pos, vmem_mmu_error(m));
 				exit(1);
 			}
 		}
@@ -112,6 +116,10 @@ static void replay(struct vmem_mmu *m, const char *path, uint64_t limit)
 	}
 	if (n < 0) {
 		fprintf(stderr, "vmem-walk: %s\n", vmem_trace_error(r));
+		exit(1);
+	}
+	if (done == 0) {
+		fprintf(stderr, "vmem-walk: %s: no trace records\n", path);
 		exit(1);
 	}
 	vmem_trace_close(r);
@@ -277,7 +285,7 @@ int main(int argc, char **argv)
 	bool warm = false, caches = false;
 	struct vmem_mmu *m;
 	char err[256];
-	int c;
+	int c, err_code;
 
 	vmem_mmu_config_default(&cfg);
 	cfg.mode = VMEM_MODE_NESTED;
@@ -329,7 +337,7 @@ int main(int argc, char **argv)
 			else
 				fail("--output: expected text, csv or json, not ", optarg);
 			break;
-		case 'h': fputs(usage, stdout); return 0;
+		case 'h': fputs(usage, stdout); return outfile_stdout_close("vmem-walk", 0);
 		default: fputs(usage, stderr); return 2;
 		}
 	}
@@ -346,8 +354,12 @@ int main(int argc, char **argv)
 		for (size_t k = 0; k < sizeof(off) / sizeof(off[0]); k++)
 			vmem_mmu_config_assign(&cfg, off[k], NULL, 0);
 	}
-	if (vmem_mmu_create(&cfg, &m))
-		fail("inconsistent configuration", "");
+	err_code = vmem_mmu_create(&cfg, &m);
+	if (err_code == VMEM_ENOMEM)
+		fail("configuration too large for this host: out of host memory creating the "
+		     "machine (guest.mem, host.mem, tlb.*, pwc.*, ntlb)", "");
+	if (err_code)
+		fail("inconsistent configuration: ", vmem_strerror(err_code));
 	if (trace)
 		replay(m, trace, limit);
 	if (out == OUT_JSON)
@@ -359,6 +371,7 @@ int main(int argc, char **argv)
 		/* Touch first, so the explained walk is not a faulting one. */
 		if (vmem_mmu_translate(m, (uint16_t)vm, (uint32_t)asid, va, acc, NULL, &pa)) {
 			fprintf(stderr, "vmem-walk: %s: %s\n", argv[i], vmem_mmu_error(m));
+			vmem_mmu_destroy(m);
 			return 1;
 		}
 		if (warm)
@@ -367,6 +380,7 @@ int main(int argc, char **argv)
 			vmem_mmu_flush_caches(m);
 		if (vmem_mmu_translate(m, (uint16_t)vm, (uint32_t)asid, va, acc, &w, &pa)) {
 			fprintf(stderr, "vmem-walk: %s: %s\n", argv[i], vmem_mmu_error(m));
+			vmem_mmu_destroy(m);
 			return 1;
 		}
 		if (out == OUT_TEXT) {
@@ -382,5 +396,5 @@ int main(int argc, char **argv)
 	if (out == OUT_JSON)
 		printf("\n]\n");
 	vmem_mmu_destroy(m);
-	return 0;
+	return outfile_stdout_close("vmem-walk", 0);
 }

@@ -28,6 +28,8 @@
 #include "vmem/mrc.h"
 #include "vmem/trace.h"
 
+#include "trace_outfile.h"
+
 #define BATCH 32768         /* records per read: large, so that machine threads seldom wait */
 #define RING 4              /* batches in flight between the reader and the machines */
 
@@ -202,8 +204,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case 'w': o->warmup = record_count("--warmup", optarg); break;
 		case 'd': o->data_only = true; break;
 		case 'q': o->quiet = true; break;
-		case O_HELPCFG: help_config(); exit(0);
-		case 'h': fputs(usage, stdout); exit(0);
+		case O_HELPCFG: help_config(); exit(outfile_stdout_close("vmemsim", 0));
+		case 'h': fputs(usage, stdout); exit(outfile_stdout_close("vmemsim", 0));
 		default: fputs(usage, stderr); exit(2);
 		}
 	}
@@ -232,9 +234,6 @@ struct run {
 	struct vmem_mmu_stats cold;   /* at the end of the warm-up, when there is one */
 };
 
-static void locate(const char *path, const struct vmem_trace_reader_opts *ropts,
-		   uint64_t index, char *pos, size_t len);
-
 /* What a row of output reports: the whole replay, or one side of the warm-up. */
 enum phase { PHASE_WHOLE, PHASE_COLD, PHASE_STEADY };
 
@@ -253,53 +252,60 @@ static double stat_value(struct run *run, enum phase ph, const char *name)
 	return v;
 }
 
-/* Held by the machine thread that reports an error and exits, so that only one does. */
-static pthread_mutex_t error_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* Applies recs[from, to) to one machine; exits with a located message on an error. */
-static void apply_range(const struct options *o, const char *path, struct run *run,
-			const struct vmem_trace_rec *recs, size_t from, size_t to,
-			uint64_t first_index)
-{
-	for (size_t i = from; i < to; i++) {
-		int err;
-
-		if (o->data_only && recs[i].type == VMEM_REC_ACCESS &&
-		    recs[i].acc == VMEM_ACC_IFETCH)
-			continue;
-		err = vmem_mmu_apply(run->mmu, &recs[i]);
-		if (err) {
-			char pos[512];
-
-			pthread_mutex_lock(&error_lock);
-			locate(path, &o->ropts, first_index + i + 1, pos, sizeof(pos));
-			fprintf(stderr, "vmemsim: %s: %s (%s mode)\n", pos,
-				vmem_mmu_error(run->mmu), vmem_mode_name(run->mode));
-			exit(1);
-		}
-	}
-}
-
-/* A batch of records as read, with where the warm-up ends in it. */
+/* A batch of records as read, with where each came from and where the warm-up ends. */
 struct batch {
 	struct vmem_trace_rec recs[BATCH];
-	size_t take;        /* records to apply */
-	size_t split;       /* the first `split` belong to the warm-up, or all when it goes on */
-	uint64_t first;     /* number of records before recs[0] in the trace */
+	uint64_t pos[BATCH];  /* each record's line or offset (vmem_trace_batch_positions) */
+	size_t take;          /* records to apply */
+	size_t split;         /* the first `split` belong to the warm-up, or all when it goes on */
+	uint64_t first;       /* number of records before recs[0] in the trace */
 };
 
-/* Applies one batch to one machine; the warm-up ends where the batch says. */
-static void apply_batch(const struct options *o, const char *path, struct run *run,
-			const struct batch *b)
+/* A record a machine rejected: where, and the message that says so. */
+struct failure {
+	uint64_t index;       /* records before it in the trace; UINT64_MAX: none */
+	char msg[768];
+};
+
+/*
+ * Applies records [from, to) of a batch to one machine. On an error fills *f, with the
+ * position the reader kept (a FIFO or standard input cannot be read again), and returns
+ * false.
+ */
+static bool apply_range(const struct options *o, const struct vmem_trace_reader *r,
+			struct run *run, const struct batch *b, size_t from, size_t to,
+			struct failure *f)
 {
-	apply_range(o, path, run, b->recs, 0, b->split, b->first);
+	for (size_t i = from; i < to; i++) {
+		const struct vmem_trace_rec *rec = &b->recs[i];
+		char pos[512];
+
+		if (o->data_only && rec->type == VMEM_REC_ACCESS && rec->acc == VMEM_ACC_IFETCH)
+			continue;
+		if (vmem_mmu_apply(run->mmu, rec) == 0)
+			continue;
+		vmem_trace_format_position(r, b->pos[i], pos, sizeof(pos));
+		snprintf(f->msg, sizeof(f->msg), "vmemsim: %s: %s (%s mode)", pos,
+			 vmem_mmu_error(run->mmu), vmem_mode_name(run->mode));
+		f->index = b->first + i;
+		return false;
+	}
+	return true;
+}
+
+/* Applies one batch to one machine; the warm-up ends where the batch says. */
+static bool apply_batch(const struct options *o, const struct vmem_trace_reader *r,
+			struct run *run, const struct batch *b, struct failure *f)
+{
+	if (!apply_range(o, r, run, b, 0, b->split, f))
+		return false;
 	if (o->warmup && b->first + b->split == o->warmup) {
 		/* Keep the warm-up's figures, restart the statistics and curve counts. */
 		run->cold = *vmem_mmu_stats(run->mmu);
 		vmem_mmu_stats_reset(run->mmu);
 		vmem_mmu_mrc_reset_counts(run->mmu);
 	}
-	apply_range(o, path, run, b->recs, b->split, b->take, b->first);
+	return apply_range(o, r, run, b, b->split, b->take, f);
 }
 
 /*
@@ -311,6 +317,13 @@ struct ring {
 	struct batch *slot;
 	uint64_t head;
 	uint64_t tail[VMEM_MODES];
+	bool stopped[VMEM_MODES];  /* machine k rejected a record, or passed one rejected */
+	int nstopped;
+	/* The rejected record reported: the earliest in the trace, and of those the one of
+	 * the first mode in vmemsim's order, so that the message does not depend on which
+	 * thread got there first. */
+	struct failure fail;
+	int fail_k;
 	bool eof;
 	int nruns;
 	pthread_mutex_t lock;
@@ -321,27 +334,51 @@ struct ring {
 struct machine_thread {
 	struct ring *ring;
 	const struct options *o;
-	const char *path;
+	const struct vmem_trace_reader *reader;   /* to format a rejected record's position */
 	struct run *run;
 	int k;
 	pthread_t id;
 };
 
+/* Machine k stops consuming batches (the lock is held). */
+static void ring_stop(struct ring *q, int k)
+{
+	q->stopped[k] = true;
+	q->nstopped++;
+	pthread_cond_signal(&q->room);
+}
+
 static void *machine_main(void *arg)
 {
 	struct machine_thread *t = arg;
 	struct ring *q = t->ring;
+	struct failure f;
 
 	for (uint64_t i = 0;; i++) {
+		const struct batch *b = &q->slot[i % RING];
+
 		pthread_mutex_lock(&q->lock);
 		while (q->head == i && !q->eof)
 			pthread_cond_wait(&q->more, &q->lock);
-		if (q->head == i) {
+		/* Past the end, or past a record another machine rejected: this machine can
+		 * reject none earlier. */
+		if (q->head == i || q->fail.index < b->first) {
+			if (q->head != i)
+				ring_stop(q, t->k);
 			pthread_mutex_unlock(&q->lock);
 			return NULL;
 		}
 		pthread_mutex_unlock(&q->lock);
-		apply_batch(t->o, t->path, t->run, &q->slot[i % RING]);
+		if (!apply_batch(t->o, t->reader, t->run, b, &f)) {
+			pthread_mutex_lock(&q->lock);
+			if (f.index < q->fail.index || (f.index == q->fail.index && t->k < q->fail_k)) {
+				q->fail = f;
+				q->fail_k = t->k;
+			}
+			ring_stop(q, t->k);
+			pthread_mutex_unlock(&q->lock);
+			return NULL;
+		}
 		pthread_mutex_lock(&q->lock);
 		q->tail[t->k] = i + 1;
 		pthread_cond_signal(&q->room);
@@ -349,16 +386,17 @@ static void *machine_main(void *arg)
 	}
 }
 
-/* The slot of the next batch, once every machine is done with its last use. */
+/* The slot of the next batch, once every machine is done with its last use; NULL when
+ * every machine has stopped. */
 static struct batch *ring_claim(struct ring *q)
 {
 	struct batch *b;
 
 	pthread_mutex_lock(&q->lock);
 	for (int k = 0; k < q->nruns; k++)
-		while (q->head - q->tail[k] >= RING)
+		while (!q->stopped[k] && q->head - q->tail[k] >= RING)
 			pthread_cond_wait(&q->room, &q->lock);
-	b = &q->slot[q->head % RING];
+	b = q->nstopped == q->nruns ? NULL : &q->slot[q->head % RING];
 	pthread_mutex_unlock(&q->lock);
 	return b;
 }
@@ -424,27 +462,6 @@ static const char *basename_of(const char *path)
 	return s ? s + 1 : path;
 }
 
-/*
- * Writes the position ("FILE:LINE" or "FILE: offset N") of record number `index` (from 1)
- * of the trace: an error path, so it simply reads the trace again up to that record.
- */
-static void locate(const char *path, const struct vmem_trace_reader_opts *ropts,
-		   uint64_t index, char *pos, size_t len)
-{
-	struct vmem_trace_reader *r = NULL;
-	struct vmem_trace_rec rec;
-	uint64_t n = 0;
-
-	snprintf(pos, len, "%s: record %llu", path, (unsigned long long)index);
-	if (vmem_trace_open(path, ropts, &r) == 0) {
-		while (n < index && vmem_trace_read(r, &rec, 1) == 1)
-			n++;
-		if (n == index)
-			vmem_trace_position(r, pos, len);
-	}
-	vmem_trace_close(r);
-}
-
 /* Replays one trace through every run; exits with a message on bad input. */
 static void replay(const struct options *o, const char *path, struct run *runs, int nruns)
 {
@@ -452,11 +469,11 @@ static void replay(const struct options *o, const char *path, struct run *runs, 
 	struct progress prog = { .on = !o->quiet && isatty(2) };
 	struct machine_thread threads[VMEM_MODES];
 	bool threaded = nruns > 1;
-	struct ring q = { .nruns = nruns };
+	struct ring q = { .nruns = nruns, .fail = { .index = UINT64_MAX } };
 	struct batch *b;
 	struct stat sb;
 	uint64_t done = 0;
-	long n;
+	long n = 0;
 
 	q.slot = malloc((threaded ? RING : 1) * sizeof(*q.slot));
 	if (!q.slot)
@@ -472,16 +489,19 @@ static void replay(const struct options *o, const char *path, struct run *runs, 
 		pthread_cond_init(&q.more, NULL);
 		pthread_cond_init(&q.room, NULL);
 		for (int k = 0; k < nruns; k++) {
-			threads[k] = (struct machine_thread){ &q, o, path, &runs[k], k, 0 };
+			threads[k] = (struct machine_thread){ &q, o, r, &runs[k], k, 0 };
 			if (pthread_create(&threads[k].id, NULL, machine_main, &threads[k]))
 				die("%s%s", "cannot start a machine thread", "");
 		}
 	}
 	for (;;) {
 		b = threaded ? ring_claim(&q) : q.slot;
+		if (!b)
+			break;   /* every machine rejected a record or passed one rejected */
 		n = vmem_trace_read(r, b->recs, BATCH);
 		if (n <= 0)
 			break;
+		vmem_trace_batch_positions(r, b->pos, (size_t)n);
 		b->first = done;
 		b->take = (size_t)n;
 		if (o->limit && done + b->take > o->limit)
@@ -493,8 +513,8 @@ static void replay(const struct options *o, const char *path, struct run *runs, 
 			b->split = b->take;
 		if (threaded)
 			ring_publish(&q, false);
-		else
-			apply_batch(o, path, &runs[0], b);
+		else if (!apply_batch(o, r, &runs[0], b, &q.fail))
+			break;
 		done += b->take;
 		progress_update(&prog, r, path, done, false);
 		if (o->limit && done >= o->limit)
@@ -507,6 +527,12 @@ static void replay(const struct options *o, const char *path, struct run *runs, 
 		pthread_mutex_destroy(&q.lock);
 		pthread_cond_destroy(&q.more);
 		pthread_cond_destroy(&q.room);
+	}
+	if (q.fail.index != UINT64_MAX) {
+		if (prog.on)
+			fputc('\n', stderr);
+		fprintf(stderr, "%s\n", q.fail.msg);
+		exit(1);
 	}
 	if (n < 0) {
 		if (prog.on)
@@ -593,10 +619,34 @@ static FILE *open_out(const char *path)
 
 static void close_out(FILE *f, const char *path)
 {
-	if (ferror(f) || (f != stdout && fclose(f)))
+	if (fflush(f) || ferror(f) || (f != stdout && fclose(f)))
 		die("%s: write failed: %s", path, strerror(errno));
 }
 
+/*
+ * s as one CSV field, as RFC 4180 says: quoted, with quotes doubled, when it holds a
+ * comma, a quote, CR or LF. A new string, to free.
+ */
+static char *csv_quote(const char *s)
+{
+	char *q = malloc(2 * strlen(s) + 3), *p = q;
+
+	if (!q)
+		die("%s%s", "out of memory", "");
+	if (!s[strcspn(s, ",\"\r\n")])
+		return strcpy(q, s);
+	*p++ = '"';
+	for (; *s; s++) {
+		if (*s == '"')
+			*p++ = '"';
+		*p++ = *s;
+	}
+	*p++ = '"';
+	*p = '\0';
+	return q;
+}
+
+/* label: already a CSV field (csv_quote). */
 static void csv_row(FILE *f, const char *label, struct run *run, enum phase ph,
 		    uint64_t warmup)
 {
@@ -621,16 +671,56 @@ static void csv_header(FILE *f)
 	fputc('\n', f);
 }
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629), or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned c = p[0];
+	size_t n;
+	unsigned min;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, min = 0x80;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, min = 0x800;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, min = 0x10000;
+	else
+		return 0;
+	unsigned v = c & (0x3fu >> (n - 1));
+
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)   /* also stops at the terminating NUL */
+			return 0;
+		v = v << 6 | (p[i] & 0x3fu);
+	}
+	/* No overlong forms, surrogates or code points past U+10FFFF. */
+	if (v < min || (v >= 0xd800 && v <= 0xdfff) || v > 0x10ffff)
+		return 0;
+	return n;
+}
+
+/* A JSON string: escaped, and valid UTF-8 (each invalid byte becomes U+FFFD). */
 static void json_string(FILE *f, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
+
 	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fprintf(f, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			fprintf(f, "\\u%04x", *s);
-		else
-			fputc(*s, f);
+	while (*p) {
+		size_t n = utf8_len(p);
+
+		if (n == 0) {
+			fputs("\\ufffd", f);
+			p++;
+		} else if (*p == '"' || *p == '\\') {
+			fprintf(f, "\\%c", *p++);
+		} else if (*p < 0x20) {
+			fprintf(f, "\\u%04x", *p++);
+		} else {
+			fwrite(p, 1, n, f);
+			p += n;
+		}
 	}
 	fputc('"', f);
 }
@@ -684,6 +774,7 @@ static void json_trace(FILE *f, const char *path, const char *label, struct run 
 	fputc('}', f);
 }
 
+/* label: already a CSV field (csv_quote). */
 static void hist_rows(FILE *f, const char *label, struct run *runs, int nruns)
 {
 	for (int r = 0; r < nruns; r++) {
@@ -722,6 +813,7 @@ int main(int argc, char **argv)
 	}
 	for (int t = optind; t < argc; t++) {
 		const char *path = argv[t], *label = o.label ? o.label : basename_of(path);
+		char *csv_label = csv_quote(label);
 		struct run runs[VMEM_MODES];
 		int nruns = 0;
 
@@ -735,6 +827,10 @@ int main(int argc, char **argv)
 			err = vmem_mmu_create(&cfg, &runs[nruns].mmu);
 			if (!err && mrc)
 				err = vmem_mmu_enable_mrc(runs[nruns].mmu, 0);
+			if (err == VMEM_ENOMEM)
+				die("configuration too large for this host: %s creating the %s machine "
+				    "(guest.mem, host.mem, tlb.*, pwc.*, ntlb)", vmem_strerror(err),
+				    vmem_mode_name(cfg.mode));
 			if (err)
 				die("inconsistent configuration: %s%s", vmem_strerror(err), "");
 			runs[nruns++].mode = (enum vmem_mode)mode;
@@ -747,18 +843,19 @@ int main(int argc, char **argv)
 				    o.warmup);
 		for (int r = 0; csv && r < nruns; r++) {
 			if (o.warmup)
-				csv_row(csv, label, &runs[r], PHASE_COLD, o.warmup);
-			csv_row(csv, label, &runs[r], o.warmup ? PHASE_STEADY : PHASE_WHOLE,
+				csv_row(csv, csv_label, &runs[r], PHASE_COLD, o.warmup);
+			csv_row(csv, csv_label, &runs[r], o.warmup ? PHASE_STEADY : PHASE_WHOLE,
 				o.warmup);
 		}
 		if (json)
 			json_trace(json, path, label, runs, nruns, t == optind, &o);
 		if (hist)
-			hist_rows(hist, label, runs, nruns);
+			hist_rows(hist, csv_label, runs, nruns);
 		for (int r = 0; mrc && r < nruns; r++)
-			vmem_mmu_mrc_csv(mrc, label, runs[r].mmu);
+			vmem_mmu_mrc_csv(mrc, csv_label, runs[r].mmu);
 		for (int r = 0; r < nruns; r++)
 			vmem_mmu_destroy(runs[r].mmu);
+		free(csv_label);
 	}
 	if (csv)
 		close_out(csv, o.csv);
@@ -770,5 +867,5 @@ int main(int argc, char **argv)
 		close_out(hist, o.hist);
 	if (mrc)
 		close_out(mrc, o.mrc);
-	return 0;
+	return outfile_stdout_close("vmemsim", 0);
 }

@@ -43,6 +43,8 @@ static const struct key_value {
 	{ "shadow.roots", "7", "7" },
 	{ "shadow.max_pages", "1000", "1000" },
 	{ "seed", "0x10", "16" },                            /* strtoull base 0 */
+	{ "limit.vms", "2", "2" },
+	{ "limit.aspaces", "100000", "100000" },
 	{ "tlb.l1d.4k", "128:8:plru", "128:8:plru" },
 	{ "tlb.l1d.2m", "16", "16:0:lru" },
 	{ "tlb.l1d.1g", "0", "0:0:lru" },
@@ -387,6 +389,30 @@ static void test_config_load_missing_file_is_eio_naming_it(void **state)
 	assert_non_null(strstr(err, "/nonexistent/vmem.conf: cannot open"));
 }
 
+/* A NUL byte is named as such (not as a long line); a directory is not a file. */
+static void test_config_load_nul_byte_and_directory_name_the_cause(void **state)
+{
+	static const char text[] = "mode=native\npcid=1\0\n";
+	struct vmem_mmu_config c;
+	char path[64], err[512] = "", want[128];
+	int fd;
+
+	(void)state;
+	strcpy(path, "/tmp/vmem-config-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	close(fd);
+	vmem_mmu_config_default(&c);
+	assert_int_equal(vmem_mmu_config_load(&c, path, err, sizeof(err)), VMEM_EFORMAT);
+	snprintf(want, sizeof(want), "%s:2: NUL byte: expected text, KEY=VALUE lines", path);
+	assert_string_equal(err, want);
+	unlink(path);
+
+	assert_int_equal(vmem_mmu_config_load(&c, "/tmp", err, sizeof(err)), VMEM_EIO);
+	assert_string_equal(err, "/tmp: is a directory; expected a file of KEY=VALUE lines");
+}
+
 static void test_mmu_create_rejects_inconsistent_configs(void **state)
 {
 	struct vmem_mmu_config c;
@@ -443,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_config_load_bad_line_reports_file_and_line),
 		cmocka_unit_test(test_config_load_stops_at_first_error_keeping_earlier_lines),
 		cmocka_unit_test(test_config_load_missing_file_is_eio_naming_it),
+		cmocka_unit_test(test_config_load_nul_byte_and_directory_name_the_cause),
 		cmocka_unit_test(test_mmu_create_rejects_inconsistent_configs),
 	};
 

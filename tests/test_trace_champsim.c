@@ -139,6 +139,39 @@ static void test_champsim_small_batches_split_instructions_identically(void **st
 	ttl_drop(path);
 }
 
+/* Every record an instruction yields is located at that instruction's offset, also when
+ * the instruction is split across batches. */
+static void test_champsim_record_position_per_record_any_batch(void **state)
+{
+	static const unsigned offs[12] = { 0, 64, 64, 64, 64, 128, 128, 128, 128, 128, 128, 128 };
+	char *path;
+
+	(void)state;
+	make_good();
+	path = ttl_write_temp(".bin", good, sizeof(good));
+	for (size_t max = 1; max <= 13; max++) {
+		struct vmem_trace_reader *r = open_fmt(path, VMEM_TRACE_CHAMPSIM, false);
+		struct vmem_trace_rec v[13];
+		size_t seen = 0;
+		long n;
+
+		while ((n = vmem_trace_read(r, v, max)) > 0) {
+			for (long i = 0; i < n; i++, seen++) {
+				char pos[256], want[256];
+
+				assert_int_equal(vmem_trace_record_position(r, (size_t)i, pos,
+									    sizeof(pos)), 0);
+				snprintf(want, sizeof(want), "%s: offset %u", path, offs[seen]);
+				assert_string_equal(pos, want);
+			}
+		}
+		assert_int_equal(n, 0);
+		assert_int_equal(seen, 12);
+		vmem_trace_close(r);
+	}
+	ttl_drop(path);
+}
+
 static void test_champsim_position_names_offset_of_split_instruction(void **state)
 {
 	char *path;
@@ -424,6 +457,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_champsim_good_records_expand_in_order),
 		cmocka_unit_test(test_champsim_small_batches_split_instructions_identically),
+		cmocka_unit_test(test_champsim_record_position_per_record_any_batch),
 		cmocka_unit_test(test_champsim_position_names_offset_of_split_instruction),
 		cmocka_unit_test(test_champsim_trailing_partial_record_fails_with_offset),
 		cmocka_unit_test(test_champsim_noncanonical_address_fails_with_record_offset),

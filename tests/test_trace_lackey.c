@@ -497,6 +497,179 @@ static void test_format_names_parse_back(void **state)
 	assert_int_equal(vmem_trace_format_parse("pin", &f), VMEM_EINVAL);
 }
 
+/* Every record of a batch is located by the line it came from, banners and blank lines
+ * counted, without reading the input again. */
+static void test_record_position_names_each_line_of_the_batch(void **state)
+{
+	char *path = ttl_write_temp(".txt", good_text, strlen(good_text));
+	struct vmem_trace_reader *r = ttl_open(path, NULL);
+	static const unsigned lines[7] = { 4, 5, 6, 7, 8, 9, 10 };
+	struct vmem_trace_rec v[4];
+	char pos[512], want[512];
+	size_t seen = 0;
+	long n;
+
+	(void)state;
+	assert_int_equal(vmem_trace_record_position(r, 0, pos, sizeof(pos)), VMEM_EINVAL);
+	while ((n = vmem_trace_read(r, v, 4)) > 0) {
+		for (long i = 0; i < n; i++, seen++) {
+			assert_int_equal(vmem_trace_record_position(r, (size_t)i, pos, sizeof(pos)), 0);
+			snprintf(want, sizeof(want), "%s:%u", path, lines[seen]);
+			assert_string_equal(pos, want);
+		}
+		assert_int_equal(vmem_trace_record_position(r, (size_t)n, pos, sizeof(pos)),
+				 VMEM_EINVAL);
+		assert_string_equal(pos, path);
+	}
+	assert_int_equal(n, 0);
+	assert_int_equal(seen, 7);
+	vmem_trace_close(r);
+	ttl_drop(path);
+}
+
+/* Blank lines only: an empty Lackey trace, as an empty file is (the programs then say
+ * "no trace records" rather than "cannot detect trace format"). */
+static void test_blank_lines_only_are_an_empty_lackey_trace(void **state)
+{
+	static const char text[] = "\n\r\n\n\n";
+	char *path = ttl_write_temp(".txt", text, strlen(text));
+	struct vmem_trace_reader *r = ttl_open(path, NULL);
+	struct vmem_trace_rec v[4];
+
+	(void)state;
+	assert_int_equal(vmem_trace_reader_format(r), VMEM_TRACE_LACKEY);
+	assert_int_equal(vmem_trace_read(r, v, 4), 0);
+	vmem_trace_close(r);
+	ttl_drop(path);
+}
+
+/* A big Lackey text: lines " L <8 hex digits>,8". */
+static char *many_lines(size_t nlines, size_t *len)
+{
+	char *t = malloc(nlines * 14 + 1);
+
+	assert_non_null(t);
+	for (size_t i = 0; i < nlines; i++)
+		snprintf(t + 14 * i, 15, " L %08zx,8\n", 0x1000 + 64 * i);
+	*len = nlines * 14;
+	return t;
+}
+
+/* Appends n bytes (or, with flip, XORs 0x10 into the byte at offset at) in a file. */
+static void patch_file(const char *path, const void *append, size_t n, long at, bool flip)
+{
+	FILE *f = fopen(path, "r+b");
+
+	assert_non_null(f);
+	if (flip) {
+		int c;
+
+		assert_int_equal(fseek(f, at, SEEK_SET), 0);
+		c = fgetc(f);
+		assert_int_equal(fseek(f, at, SEEK_SET), 0);
+		fputc(c ^ 0x10, f);
+	} else {
+		assert_int_equal(fseek(f, 0, SEEK_END), 0);
+		assert_int_equal(fwrite(append, 1, n, f), n);
+	}
+	assert_int_equal(fclose(f), 0);
+}
+
+static long file_size(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	long n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fclose(f);
+	return n;
+}
+
+/* Trailing zero padding after a gzip member or xz stream reads as gzip -d and xz -d read
+ * it; anything else after gzip padding is an error at its compressed offset. */
+static void test_compressed_padding_reads_as_gzip_and_xz_do(void **state)
+{
+	static const unsigned char zeros[12];
+	char *paths[2] = {
+		ttl_write_gz(".gz", good_text, strlen(good_text)),
+		ttl_write_xz(".xz", good_text, strlen(good_text), 6, LZMA_CHECK_CRC64),
+	};
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		struct vmem_trace_reader *r;
+		struct vmem_trace_rec *v;
+		long last;
+
+		patch_file(paths[i], zeros, sizeof(zeros), 0, false);
+		r = ttl_open(paths[i], NULL);
+		check_good(v, ttl_read_all(r, 4096, &v, &last), 0, 0);
+		assert_int_equal(last, 0);
+		free(v);
+		vmem_trace_close(r);
+	}
+	{
+		long size = file_size(paths[0]);
+		char want[600];
+		struct vmem_trace_reader *r;
+		struct vmem_trace_rec *v;
+		long last;
+
+		patch_file(paths[0], "x", 1, 0, false);
+		r = ttl_open(paths[0], NULL);
+		ttl_read_all(r, 4096, &v, &last);
+		assert_int_equal(last, VMEM_EIO);
+		snprintf(want, sizeof(want), "%s: compressed byte offset %ld: gzip: data after the "
+			 "trailing zero padding", paths[0], size);
+		assert_string_equal(vmem_trace_error(r), want);
+		free(v);
+		vmem_trace_close(r);
+	}
+	ttl_drop(paths[0]);
+	ttl_drop(paths[1]);
+}
+
+/* A corrupt compressed stream is reported as such, with a compressed byte offset, not as
+ * a malformed line of the garbage decoded before its checksum. */
+static void test_corrupt_compressed_stream_blamed_not_its_garbage(void **state)
+{
+	size_t len;
+	char *text = many_lines(20000, &len);
+	char *paths[3] = {
+		ttl_write_gz(".gz", text, len),
+		ttl_write_xz(".xz", text, len, 6, LZMA_CHECK_CRC64),
+		ttl_write_zst(".zst", text, len),
+	};
+	static const char *const what[3] = {
+		"gzip: ", "xz: compressed data is corrupt", "zstd: ",
+	};
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		struct vmem_trace_reader *r;
+		struct vmem_trace_rec *v = NULL;
+		char prefix[600];
+		long last;
+
+		patch_file(paths[i], NULL, 0, file_size(paths[i]) / 2, true);
+		/* The error may come as early as the format detection. */
+		last = vmem_trace_open(paths[i], NULL, &r);
+		if (last == 0)
+			ttl_read_all(r, 4096, &v, &last);
+		assert_int_equal(last, VMEM_EIO);
+		snprintf(prefix, sizeof(prefix), "%s: compressed byte offset ", paths[i]);
+		if (strncmp(vmem_trace_error(r), prefix, strlen(prefix)) != 0 ||
+		    !strstr(vmem_trace_error(r), what[i]))
+			fail_msg("%s", vmem_trace_error(r));
+		free(v);
+		vmem_trace_close(r);
+		ttl_drop(paths[i]);
+	}
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -516,6 +689,10 @@ int main(void)
 		cmocka_unit_test(test_detect_unknown_content_fails_with_format_hint),
 		cmocka_unit_test(test_open_missing_file_fails_with_io_error),
 		cmocka_unit_test(test_format_names_parse_back),
+		cmocka_unit_test(test_record_position_names_each_line_of_the_batch),
+		cmocka_unit_test(test_blank_lines_only_are_an_empty_lackey_trace),
+		cmocka_unit_test(test_compressed_padding_reads_as_gzip_and_xz_do),
+		cmocka_unit_test(test_corrupt_compressed_stream_blamed_not_its_garbage),
 	};
 
 	ttl_temp_tag("lackey");

@@ -150,6 +150,34 @@ static char *write_with(const struct vmem_trace_rec *v, size_t n, bool zstd)
 	return path;
 }
 
+/*
+ * vmem_trace_record_position names each record of every batch by its offset in the
+ * logical file: a 32-byte header, then 16-byte records (24 for UNMAP and PROTECT).
+ */
+static void check_positions(const char *path, size_t max)
+{
+	struct vmem_trace_reader *r = open_opts(path, false);
+	struct vmem_trace_rec v[NALL + 1];
+	uint64_t off = 32;
+	size_t seen = 0;
+	long n;
+
+	while ((n = vmem_trace_read(r, v, max)) > 0) {
+		for (long i = 0; i < n; i++, seen++) {
+			char pos[512], want[512];
+			uint8_t t = all_types[seen].type;
+
+			assert_int_equal(vmem_trace_record_position(r, (size_t)i, pos, sizeof(pos)), 0);
+			snprintf(want, sizeof(want), "%s: offset %llu", path, (unsigned long long)off);
+			assert_string_equal(pos, want);
+			off += t == VMEM_REC_UNMAP || t == VMEM_REC_PROTECT ? 24 : 16;
+		}
+	}
+	assert_int_equal(n, 0);
+	assert_int_equal(seen, NALL);
+	vmem_trace_close(r);
+}
+
 static void round_trip(bool zstd)
 {
 	char *path = write_with(all_types, NALL, zstd);
@@ -166,6 +194,7 @@ static void round_trip(bool zstd)
 		assert_int_equal(n, NALL);
 		for (size_t i = 0; i < n; i++)
 			assert_same(&v[i], &all_types[i], i);
+		check_positions(path, max);
 		vmem_trace_counts(r, &c);
 		assert_int_equal(c.records, NALL);
 		assert_int_equal(c.skipped_bad, 0);

@@ -27,6 +27,7 @@ enum vmem_err {
 	VMEM_ENOENT = -7,    /* no such mapping / key / name */
 	VMEM_ERANGE = -8,    /* address out of range (non-canonical, too large) */
 	VMEM_EEOF = -9,      /* end of input */
+	VMEM_ELIMIT = -10,   /* a configured limit (limit.* keys) was reached */
 };
 
 const char *vmem_strerror(int err);

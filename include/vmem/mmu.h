@@ -88,6 +88,10 @@ struct vmem_mmu_config {
 	struct vmem_cache_geom ntlb;         /* nested TLB: gPA -> hPA */
 	struct vmem_cost cost;
 	uint64_t seed;
+	/* Bounds on what a trace can make the machine create (each costs host memory):
+	 * VMs, and address spaces of all VMs together. Reaching one is VMEM_ELIMIT. */
+	unsigned limit_vms;                  /* 1..65536 */
+	unsigned limit_aspaces;              /* >= 1 */
 };
 
 void vmem_mmu_config_default(struct vmem_mmu_config *cfg);

@@ -103,6 +103,27 @@ enum vmem_trace_format vmem_trace_reader_format(const struct vmem_trace_reader *
  */
 void vmem_trace_position(const struct vmem_trace_reader *r, char *buf, size_t len);
 
+/*
+ * Where record recs[index] of the last batch vmem_trace_read() returned came from:
+ * "FILE:LINE" or "FILE: offset N" (the offset of a ChampSim instruction for each record
+ * it yields). Answered from what the reader kept, never by reading the input again, so
+ * it works for pipes, FIFOs and standard input. Returns 0, or VMEM_EINVAL (buf then
+ * holds just the file name) when index is not in the last batch.
+ */
+int vmem_trace_record_position(const struct vmem_trace_reader *r, size_t index, char *buf,
+			       size_t len);
+
+/*
+ * The same positions as raw numbers (line numbers, or byte offsets for binary formats):
+ * copies those of the first min(n, records in the last batch) records of the last batch
+ * into out and returns how many. vmem_trace_format_position turns one into the text
+ * vmem_trace_record_position writes; it reads only what is fixed when the trace is opened,
+ * so another thread may call it while the reader reads on.
+ */
+size_t vmem_trace_batch_positions(const struct vmem_trace_reader *r, uint64_t *out, size_t n);
+void vmem_trace_format_position(const struct vmem_trace_reader *r, uint64_t pos, char *buf,
+				size_t len);
+
 struct vmem_trace_counts {
 	uint64_t records;       /* records returned */
 	uint64_t skipped_bad;   /* malformed records skipped (skip_bad) */
@@ -129,8 +150,9 @@ size_t vmem_trace_lackey_line(const struct vmem_trace_rec *r, char *buf);
 struct vmem_trace_writer;
 
 struct vmem_trace_writer_opts {
-	bool zstd;       /* compress the record stream with zstd */
-	int zstd_level;  /* 1..19; default 3 */
+	bool zstd;         /* compress the record stream with zstd */
+	int zstd_level;    /* 1..19; default 3 */
+	const char *name;  /* file name for messages; NULL: the path opened */
 };
 
 void vmem_trace_writer_opts_default(struct vmem_trace_writer_opts *o);

@@ -1,0 +1,191 @@
+/*
+ * Every trace reader through the public API (vmem_trace_open / read / positions /
+ * counts / close), on arbitrary bytes.
+ *
+ * Byte 0 chooses: bits 0-1 the format given (auto, lackey, champsim, vmt), bit 2
+ * skip_bad, bits 3-4 whether the rest is first compressed with gzip, xz or zstd (so that
+ * arbitrary decoded bytes reach every decoder through a valid stream; the rest may also
+ * be a compressed stream itself, corrupt or not), bits 5-7 the batch size.
+ *
+ * Checked: every record returned is one a reader may return (known type and access kind,
+ * size 1..255, canonical 57-bit address, non-zero length where it has one), every record
+ * has a position, an error has a one-line message naming the input, and what was read
+ * survives a round trip through the .vmt writer and reader unchanged.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lzma.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "fuzz.h"
+#include "vmem/trace.h"
+
+#define MAX_KEEP 65536   /* records kept for the round trip */
+
+static void check(int ok, const char *what)
+{
+	if (!ok) {
+		fprintf(stderr, "fuzz_trace: %s\n", what);
+		abort();
+	}
+}
+
+/* data compressed with codec 1 gzip, 2 xz, 3 zstd into a new buffer; NULL if it fails. */
+static unsigned char *pack(unsigned codec, const uint8_t *data, size_t size, size_t *out)
+{
+	size_t cap = size + size / 2 + 1024;
+	unsigned char *buf = malloc(cap);
+
+	if (!buf)
+		return NULL;
+	if (codec == 1) {
+		z_stream z = { 0 };
+
+		if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+			goto fail;
+		z.next_in = (Bytef *)data;
+		z.avail_in = (uInt)size;
+		z.next_out = buf;
+		z.avail_out = (uInt)cap;
+		if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
+			deflateEnd(&z);
+			goto fail;
+		}
+		*out = z.total_out;
+		deflateEnd(&z);
+	} else if (codec == 2) {
+		*out = 0;
+		if (lzma_easy_buffer_encode(1, LZMA_CHECK_CRC32, NULL, data, size, buf, out, cap) !=
+		    LZMA_OK)
+			goto fail;
+	} else {
+		*out = ZSTD_compress(buf, cap, data, size, 1);
+		if (ZSTD_isError(*out))
+			goto fail;
+	}
+	return buf;
+fail:
+	free(buf);
+	return NULL;
+}
+
+static void check_rec(const struct vmem_trace_rec *x)
+{
+	check(x->type < VMEM_REC_TYPES, "record type out of range");
+	check(vmem_addr_canonical(x->addr, 57), "non-canonical address");
+	if (x->type == VMEM_REC_ACCESS) {
+		check(x->acc <= VMEM_ACC_MODIFY, "access kind out of range");
+		check(x->size != 0, "access of size 0");
+	}
+	if (x->type == VMEM_REC_UNMAP || x->type == VMEM_REC_PROTECT)
+		check(x->len != 0, "range of length 0");
+}
+
+static bool same(const struct vmem_trace_rec *a, const struct vmem_trace_rec *b)
+{
+	return a->type == b->type && a->acc == b->acc && a->prot == b->prot &&
+	       a->size == b->size && a->vm == b->vm && a->asid == b->asid &&
+	       a->addr == b->addr && a->len == b->len;
+}
+
+/* Writes recs as .vmt (zstd or not) and reads them back: they must come back equal. */
+static void round_trip(const struct vmem_trace_rec *recs, size_t n, bool zstd)
+{
+	struct vmem_trace_writer_opts wo;
+	struct vmem_trace_writer *w = NULL;
+	struct vmem_trace_reader *r = NULL;
+	struct vmem_trace_rec *back = malloc((n + 1) * sizeof(*back));
+	char path[64];
+	int fd = fuzz_memfile(NULL, 0, path, sizeof(path));
+	size_t got = 0;
+	long k;
+
+	check(back != NULL, "out of memory");
+	vmem_trace_writer_opts_default(&wo);
+	wo.zstd = zstd;
+	check(vmem_trace_writer_open(path, &wo, &w) == 0, "writer open");
+	check(vmem_trace_write(w, recs, n) == 0, vmem_trace_writer_error(w));
+	check(vmem_trace_writer_close(w) == 0, "writer close");
+	check(vmem_trace_open(path, NULL, &r) == 0, "reopen");
+	while ((k = vmem_trace_read(r, back + got, n + 1 - got)) > 0)
+		got += (size_t)k;
+	check(k == 0, vmem_trace_error(r));
+	check(got == n, "round trip: record count");
+	for (size_t i = 0; i < n; i++)
+		check(same(&recs[i], &back[i]), "round trip: record");
+	vmem_trace_close(r);
+	free(back);
+	close(fd);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const size_t batches[8] = { 1, 2, 3, 7, 64, 100, 4096, 65536 };
+	struct vmem_trace_reader_opts o;
+	struct vmem_trace_reader *r = NULL;
+	struct vmem_trace_counts c;
+	struct vmem_trace_rec *recs, *keep;
+	unsigned char *packed = NULL;
+	size_t batch, nkeep = 0;
+	char path[64], pos[600];
+	int fd;
+	long n;
+
+	if (size < 1)
+		return 0;
+	vmem_trace_reader_opts_default(&o);
+	o.format = (enum vmem_trace_format)(data[0] & 3);
+	o.skip_bad = data[0] & 4;
+	o.vm = 3;
+	o.asid = 77;
+	batch = batches[data[0] >> 5];
+	if ((data[0] >> 3) & 3) {
+		size_t len;
+
+		packed = pack((data[0] >> 3) & 3, data + 1, size - 1, &len);
+		if (!packed)
+			return 0;
+		fd = fuzz_memfile(packed, len, path, sizeof(path));
+	} else {
+		fd = fuzz_memfile(data + 1, size - 1, path, sizeof(path));
+	}
+	recs = malloc(batch * sizeof(*recs));
+	keep = malloc(MAX_KEEP * sizeof(*keep));
+	check(recs && keep, "out of memory");
+	if (vmem_trace_open(path, &o, &r) == 0) {
+		while ((n = vmem_trace_read(r, recs, batch)) > 0) {
+			check((size_t)n <= batch, "more records than asked for");
+			for (long i = 0; i < n; i++) {
+				check_rec(&recs[i]);
+				check(vmem_trace_record_position(r, (size_t)i, pos, sizeof(pos)) == 0,
+				      "record without a position");
+				check(strncmp(pos, path, strlen(path)) == 0, "position without name");
+				if (nkeep < MAX_KEEP)
+					keep[nkeep++] = recs[i];
+			}
+			vmem_trace_position(r, pos, sizeof(pos));
+		}
+		vmem_trace_counts(r, &c);
+		if (n < 0) {
+			const char *e = vmem_trace_error(r);
+
+			check(strncmp(e, path, strlen(path)) == 0, "error without the input's name");
+			check(strchr(e, '\n') == NULL, "error of more than one line");
+			check(vmem_trace_read(r, recs, batch) == n, "error not sticky");
+		} else if (nkeep > 0) {
+			round_trip(keep, nkeep, data[0] & 0x80);
+		}
+	} else {
+		check(r == NULL || vmem_trace_error(r)[0] != '\0', "open failed without a message");
+	}
+	vmem_trace_close(r);
+	free(keep);
+	free(recs);
+	free(packed);
+	close(fd);
+	return 0;
+}
