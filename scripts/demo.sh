@@ -26,7 +26,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 
 # The large real traces of traces/README.md ("Traces with TLB pressure").
-BUNDLED="traces/lackey/sort-large.lackey.zst traces/lackey/shuf-large.lackey.zst"
+BUNDLED="traces/lackey/sort-large.lackey.zst traces/lackey/shuf-large.lackey.zst
+traces/lackey/python-dictbig.lackey.zst"
 TRACES=${DEMO_TRACES:-$BUNDLED}
 WARMUP=${DEMO_WARMUP:-5000000}
 OUT=${DEMO_OUT:-out}

@@ -17,7 +17,7 @@
 # through 100-320 million lines first, several minutes each.
 #
 # Inputs are generated here with fixed seeds (words.txt, text.txt, lines.txt,
-# random.bin), so the traces depend only on the programs' and Valgrind's
+# order.txt, random.bin), so the traces depend only on the programs' and Valgrind's
 # versions, except grep-include, which reads the machine's /usr/include/linux. At the
 # end a Markdown table of what was written (lines, accesses by kind, distinct 4 KiB
 # pages touched, compressed size) is printed for traces/README.md.
@@ -33,7 +33,7 @@ CAP=
 usage() {
 	echo "usage: $0 [-n LINES] [-o DIR] [NAME...]" >&2
 	echo "NAME: sort-words gzip-text xz-text bzip2-text grep-include python-dict" >&2
-	echo "      sort-large shuf-large" >&2
+	echo "      sort-large shuf-large python-dictbig" >&2
 	exit 2
 }
 
@@ -107,6 +107,23 @@ t = 0
 for k in keys[::7]:
     t += d[k][0]
 print(t)
+EOF
+
+# The dict workload of python-dictbig: the 150,000 lines of lines.txt as bytes objects
+# (51 MB, in pymalloc pools by size class) become the values of a dict keyed by their
+# line numbers, and then four passes look the line numbers up in the order of order.txt,
+# a fixed random permutation of them, and add up the lengths of the lines found. Each
+# lookup lands on an unrelated index slot, dict entry, key object and line. Everything
+# runs in C (map, sum), so the lookups are a few hundred Lackey lines apart.
+cat >dictbig.py <<'EOF'
+lines = open("lines.txt", "rb").read().split(b"\n")
+del lines[-1]
+d = dict(zip(range(len(lines)), lines))
+order = list(map(int, open("order.txt", "rb").read().split()))
+n = 0
+for _ in range(4):
+    n += sum(map(len, map(d.__getitem__, order)))
+print(len(d), n)
 EOF
 
 # large_input FILE: makes an input of the large traces (once): lines.txt, 150,000 lines
@@ -187,7 +204,7 @@ record() {
 
 SELECTED="$*"
 ALL="sort-words gzip-text xz-text bzip2-text grep-include python-dict"
-ALL="$ALL sort-large shuf-large"
+ALL="$ALL sort-large shuf-large python-dictbig"
 for n in $SELECTED; do
 	case " $ALL " in *" $n "*) ;; *) echo "$0: unknown trace $n" >&2; usage ;; esac
 done
@@ -212,6 +229,8 @@ sel sort-large && large_input lines.txt &&
 	record sort-large 300000000 20000000 sort -S 1G --parallel=1 lines.txt
 sel shuf-large && large_input lines.txt && large_input random.bin &&
 	record shuf-large 90000000 20000000 shuf --random-source=random.bin lines.txt
+sel python-dictbig && large_input lines.txt && large_input order.txt &&
+	record python-dictbig 715000000 20000000 /usr/bin/python3 -S -s dictbig.py
 
 # The table for traces/README.md, from the files as written.
 echo
