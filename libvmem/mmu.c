@@ -672,37 +672,13 @@ int vmem_mmu_guest_lookup(const struct vmem_mmu *m, uint16_t vmid, uint32_t asid
 	return 0;
 }
 
-static int check_config(const struct vmem_mmu_config *c)
-{
-	if ((c->guest_levels != 4 && c->guest_levels != 5) ||
-	    (c->host_levels != 4 && c->host_levels != 5))
-		return VMEM_EINVAL;
-	if ((unsigned)c->mode >= VMEM_MODES || (unsigned)c->guest_page >= VMEM_PAGE_SIZES ||
-	    (unsigned)c->host_page >= VMEM_PAGE_SIZES)
-		return VMEM_EINVAL;
-	if (c->guest_mem < (2ull << 20) || c->host_mem < (2ull << 20) ||
-	    (c->guest_mem & ((2ull << 20) - 1)) || (c->host_mem & ((2ull << 20) - 1)))
-		return VMEM_EINVAL;
-	if (c->shadow_roots == 0)
-		return VMEM_EINVAL;
-	if (c->limit_vms == 0 || c->limit_vms > 65536 || c->limit_aspaces == 0)
-		return VMEM_EINVAL;
-	if (c->pcid_count == 0 || c->pcid_count > 4095 || (unsigned)c->pcid_mode > 1 ||
-	    (unsigned)c->pwc_nested > 1)
-		return VMEM_EINVAL;
-	/* Room for the running tree's root and one path below it. */
-	if (c->shadow_max_pages != 0 && c->shadow_max_pages < c->guest_levels)
-		return VMEM_EINVAL;
-	return 0;
-}
-
 int vmem_mmu_create(const struct vmem_mmu_config *cfg, struct vmem_mmu **out)
 {
 	struct vmem_mmu *m;
 	int err;
 
 	*out = NULL;
-	if ((err = check_config(cfg)))
+	if ((err = vmem_mmu_config_check(cfg, NULL, 0)))
 		return err;
 	m = calloc(1, sizeof(*m));
 	if (!m)

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "vmem/mmu.h"
+#include "vmem/xcache.h"
 
 #include "parse.h"
 
@@ -459,6 +461,103 @@ int vmem_mmu_config_load(struct vmem_mmu_config *c, const char *path, char *err,
 	}
 	fclose(f);
 	return rc;
+}
+
+/* Writes "KEY=VALUE: constraint" into err (if not NULL); returns VMEM_EINVAL. */
+static int violation(char *err, size_t errlen, const struct vmem_mmu_config *c, const char *key,
+		     const char *fmt, ...)
+{
+	char val[64], what[256];
+	va_list ap;
+
+	if (!err)
+		return VMEM_EINVAL;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	vmem_mmu_config_get(c, key, val, sizeof(val));
+	snprintf(err, errlen, "%s=%s: %s", key, val, what);
+	return VMEM_EINVAL;
+}
+
+/* An enumeration field holds no valid value: "KEY=N: expected ...". */
+static int out_of_range(char *err, size_t errlen, const char *key, int value)
+{
+	if (err)
+		snprintf(err, errlen, "%s=%d: expected %s", key, value, expected(find_key(key)->type));
+	return VMEM_EINVAL;
+}
+
+/* Why a cache geometry cannot be built, or NULL when it can. */
+static const char *geom_problem(const struct vmem_cache_geom *g)
+{
+	uint32_t ways = g->ways ? g->ways : g->entries;
+
+	if (g->repl != VMEM_REPL_LRU && g->repl != VMEM_REPL_PLRU && g->repl != VMEM_REPL_RANDOM)
+		return "replacement must be lru, plru or random";
+	if (g->entries == 0 || vmem_xcache_geom_check(g) == 0)
+		return NULL;
+	if (ways > g->entries || g->entries % ways)
+		return "ENTRIES must be a multiple of WAYS";
+	if (g->repl == VMEM_REPL_PLRU && (ways & (ways - 1)))
+		return "plru needs a power-of-two number of WAYS";
+	return "ENTRIES / WAYS (the number of sets) must be a power of two";
+}
+
+int vmem_mmu_config_check(const struct vmem_mmu_config *c, char *err, size_t errlen)
+{
+	const uint64_t two_mib = 2ull << 20;
+
+	/* Enumerations out of range can only come from code that fills the struct itself. */
+	if ((unsigned)c->mode >= VMEM_MODES)
+		return out_of_range(err, errlen, "mode", (int)c->mode);
+	if ((unsigned)c->guest_page >= VMEM_PAGE_SIZES)
+		return out_of_range(err, errlen, "guest.page", (int)c->guest_page);
+	if ((unsigned)c->host_page >= VMEM_PAGE_SIZES)
+		return out_of_range(err, errlen, "host.page", (int)c->host_page);
+	if (c->guest_placement > 1)
+		return out_of_range(err, errlen, "guest.placement", (int)c->guest_placement);
+	if (c->host_placement > 1)
+		return out_of_range(err, errlen, "host.placement", (int)c->host_placement);
+	if ((unsigned)c->pcid_mode > VMEM_PCID_LINUX)
+		return out_of_range(err, errlen, "pcid.mode", (int)c->pcid_mode);
+	if ((unsigned)c->shadow_sync > VMEM_SHADOW_UNSYNC)
+		return out_of_range(err, errlen, "shadow.sync", (int)c->shadow_sync);
+	if ((unsigned)c->pwc_nested > VMEM_PWC_NESTED_GUEST_PHYSICAL)
+		return out_of_range(err, errlen, "pwc.nested", (int)c->pwc_nested);
+	if (c->guest_levels != 4 && c->guest_levels != 5)
+		return violation(err, errlen, c, "guest.levels", "must be 4 or 5");
+	if (c->host_levels != 4 && c->host_levels != 5)
+		return violation(err, errlen, c, "host.levels", "must be 4 or 5");
+	/* Frames are allocated in 2 MiB groups (the large-page allocator's unit). */
+	if (c->guest_mem < two_mib || c->guest_mem % two_mib)
+		return violation(err, errlen, c, "guest.mem", "must be a multiple of 2m, at least 2m");
+	if (c->host_mem < two_mib || c->host_mem % two_mib)
+		return violation(err, errlen, c, "host.mem", "must be a multiple of 2m, at least 2m");
+	if (c->shadow_roots == 0)
+		return violation(err, errlen, c, "shadow.roots", "must be at least 1");
+	if (c->limit_vms == 0 || c->limit_vms > 65536)
+		return violation(err, errlen, c, "limit.vms", "must be 1..65536 (16-bit VM ids)");
+	if (c->limit_aspaces == 0)
+		return violation(err, errlen, c, "limit.aspaces", "must be at least 1");
+	if (c->pcid_count == 0 || c->pcid_count > 4095)
+		return violation(err, errlen, c, "pcid.count", "must be 1..4095 (12-bit PCIDs, 0 "
+				 "reserved)");
+	/* Room for the running tree's root and one path below it. */
+	if (c->shadow_max_pages != 0 && c->shadow_max_pages < c->guest_levels)
+		return violation(err, errlen, c, "shadow.max_pages", "must be 0 (derived from "
+				 "guest.mem) or at least guest.levels=%u, room for a root and one "
+				 "path below it", c->guest_levels);
+	for (size_t i = 0; keys[i].key; i++) {
+		const char *why;
+
+		if (keys[i].type != K_GEOM)
+			continue;
+		why = geom_problem((const struct vmem_cache_geom *)((const char *)c + keys[i].off));
+		if (why)
+			return violation(err, errlen, c, keys[i].key, "%s", why);
+	}
+	return 0;
 }
 
 /* The largest binary suffix that divides the size exactly: 16g, 512m, 4096. */

@@ -285,7 +285,7 @@ int main(int argc, char **argv)
 	bool warm = false, caches = false;
 	struct vmem_mmu *m;
 	char err[256];
-	int c, err_code;
+	int c, rc;
 
 	vmem_mmu_config_default(&cfg);
 	cfg.mode = VMEM_MODE_NESTED;
@@ -354,12 +354,14 @@ int main(int argc, char **argv)
 		for (size_t k = 0; k < sizeof(off) / sizeof(off[0]); k++)
 			vmem_mmu_config_assign(&cfg, off[k], NULL, 0);
 	}
-	err_code = vmem_mmu_create(&cfg, &m);
-	if (err_code == VMEM_ENOMEM)
+	if (vmem_mmu_config_check(&cfg, err, sizeof(err)))
+		fail("inconsistent configuration: ", err);
+	rc = vmem_mmu_create(&cfg, &m);
+	if (rc == VMEM_ENOMEM)
 		fail("configuration too large for this host: out of host memory creating the "
 		     "machine (guest.mem, host.mem, tlb.*, pwc.*, ntlb)", "");
-	if (err_code)
-		fail("inconsistent configuration: ", vmem_strerror(err_code));
+	if (rc)
+		fail("cannot create the machine: ", vmem_strerror(rc));
 	if (trace)
 		replay(m, trace, limit);
 	if (out == OUT_JSON)

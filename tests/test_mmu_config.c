@@ -455,6 +455,116 @@ static void test_mmu_create_rejects_inconsistent_configs(void **state)
 	vmem_mmu_destroy(m);
 }
 
+/* One broken constraint per case, and the message vmem_mmu_config_check must give. */
+enum broken {
+	B_GUEST_MEM_ODD, B_GUEST_MEM_SMALL, B_HOST_MEM_ODD, B_HOST_MEM_SMALL, B_SHADOW_ROOTS,
+	B_SHADOW_MAX_PAGES, B_PCID_COUNT_ZERO, B_PCID_COUNT_BIG, B_GUEST_LEVELS, B_HOST_LEVELS,
+	B_MODE, B_GUEST_PAGE, B_HOST_PAGE, B_GUEST_PLACEMENT, B_HOST_PLACEMENT, B_PCID_MODE,
+	B_SHADOW_SYNC, B_PWC_NESTED, B_GEOM_SETS, B_GEOM_MULTIPLE, B_GEOM_PLRU, B_GEOM_REPL,
+	B_LIMIT_VMS_ZERO, B_LIMIT_VMS_BIG, B_LIMIT_ASPACES, B_CASES
+};
+
+static void break_config(struct vmem_mmu_config *c, enum broken b)
+{
+	switch (b) {
+	case B_GUEST_MEM_ODD: c->guest_mem = 3ull << 20; break;
+	case B_GUEST_MEM_SMALL: c->guest_mem = 1ull << 20; break;
+	case B_HOST_MEM_ODD: c->host_mem = 5ull << 20; break;
+	case B_HOST_MEM_SMALL: c->host_mem = 0; break;
+	case B_SHADOW_ROOTS: c->shadow_roots = 0; break;
+	case B_SHADOW_MAX_PAGES: c->shadow_max_pages = 3; break;
+	case B_PCID_COUNT_ZERO: c->pcid_count = 0; break;
+	case B_PCID_COUNT_BIG: c->pcid_count = 4096; break;
+	case B_GUEST_LEVELS: c->guest_levels = 3; break;
+	case B_HOST_LEVELS: c->host_levels = 6; break;
+	case B_MODE: c->mode = VMEM_MODES; break;
+	case B_GUEST_PAGE: c->guest_page = VMEM_PAGE_SIZES; break;
+	case B_HOST_PAGE: c->host_page = VMEM_PAGE_SIZES; break;
+	case B_GUEST_PLACEMENT: c->guest_placement = 2; break;
+	case B_HOST_PLACEMENT: c->host_placement = 7; break;
+	case B_PCID_MODE: c->pcid_mode = (enum vmem_pcid_mode)2; break;
+	case B_SHADOW_SYNC: c->shadow_sync = (enum vmem_shadow_sync)2; break;
+	case B_PWC_NESTED: c->pwc_nested = (enum vmem_pwc_nested)2; break;
+	case B_GEOM_SETS: c->tlb.l2 = (struct vmem_cache_geom){ 48, 4, VMEM_REPL_LRU }; break;
+	case B_GEOM_MULTIPLE: c->pwc.level[2] = (struct vmem_cache_geom){ 30, 4, VMEM_REPL_LRU }; break;
+	case B_GEOM_PLRU: c->ntlb = (struct vmem_cache_geom){ 24, 3, VMEM_REPL_PLRU }; break;
+	case B_GEOM_REPL: c->host_pwc.level[3] = (struct vmem_cache_geom){ 4, 0, (enum vmem_repl)9 }; break;
+	case B_LIMIT_VMS_ZERO: c->limit_vms = 0; break;
+	case B_LIMIT_VMS_BIG: c->limit_vms = 65537; break;
+	case B_LIMIT_ASPACES: c->limit_aspaces = 0; break;
+	case B_CASES: break;
+	}
+}
+
+static const char *const broken_message[B_CASES] = {
+	[B_GUEST_MEM_ODD] = "guest.mem=3m: must be a multiple of 2m, at least 2m",
+	[B_GUEST_MEM_SMALL] = "guest.mem=1m: must be a multiple of 2m, at least 2m",
+	[B_HOST_MEM_ODD] = "host.mem=5m: must be a multiple of 2m, at least 2m",
+	[B_HOST_MEM_SMALL] = "host.mem=0: must be a multiple of 2m, at least 2m",
+	[B_SHADOW_ROOTS] = "shadow.roots=0: must be at least 1",
+	[B_SHADOW_MAX_PAGES] = "shadow.max_pages=3: must be 0 (derived from guest.mem) or at "
+			       "least guest.levels=4, room for a root and one path below it",
+	[B_PCID_COUNT_ZERO] = "pcid.count=0: must be 1..4095",
+	[B_PCID_COUNT_BIG] = "pcid.count=4096: must be 1..4095",
+	[B_GUEST_LEVELS] = "guest.levels=3: must be 4 or 5",
+	[B_HOST_LEVELS] = "host.levels=6: must be 4 or 5",
+	[B_MODE] = "mode=3: expected native, nested or shadow",
+	[B_GUEST_PAGE] = "guest.page=3: expected 4k, 2m or 1g",
+	[B_HOST_PAGE] = "host.page=3: expected 4k, 2m or 1g",
+	[B_GUEST_PLACEMENT] = "guest.placement=2: expected sequential or random",
+	[B_HOST_PLACEMENT] = "host.placement=7: expected sequential or random",
+	[B_PCID_MODE] = "pcid.mode=2: expected per_as or linux",
+	[B_SHADOW_SYNC] = "shadow.sync=2: expected trap or unsync",
+	[B_PWC_NESTED] = "pwc.nested=2: expected combined or guest_physical",
+	[B_GEOM_SETS] = "tlb.l2=48:4:lru: ENTRIES / WAYS (the number of sets) must be a power of two",
+	[B_GEOM_MULTIPLE] = "pwc.pde=30:4:lru: ENTRIES must be a multiple of WAYS",
+	[B_GEOM_PLRU] = "ntlb=24:3:plru: plru needs a power-of-two number of WAYS",
+	[B_GEOM_REPL] = "host.pwc.pdpte=4:0:?: replacement must be lru, plru or random",
+	[B_LIMIT_VMS_ZERO] = "limit.vms=0: must be 1..65536",
+	[B_LIMIT_VMS_BIG] = "limit.vms=65537: must be 1..65536",
+	[B_LIMIT_ASPACES] = "limit.aspaces=0: must be at least 1",
+};
+
+static void test_config_check_names_key_value_and_constraint(void **state)
+{
+	struct vmem_mmu_config c;
+	struct vmem_mmu *m = (struct vmem_mmu *)&c;
+	char err[512];
+
+	(void)state;
+	vmem_mmu_config_default(&c);
+	strcpy(err, "untouched");
+	assert_int_equal(vmem_mmu_config_check(&c, err, sizeof(err)), 0);
+	assert_string_equal(err, "untouched");
+	for (int b = 0; b < B_CASES; b++) {
+		vmem_mmu_config_default(&c);
+		break_config(&c, (enum broken)b);
+		err[0] = '\0';
+		assert_int_equal(vmem_mmu_config_check(&c, err, sizeof(err)), VMEM_EINVAL);
+		if (strncmp(err, broken_message[b], strlen(broken_message[b])) != 0)
+			fail_msg("case %d: message '%s', expected '%s'", b, err, broken_message[b]);
+		/* The same verdict without a message, and from vmem_mmu_create. */
+		assert_int_equal(vmem_mmu_config_check(&c, NULL, 0), VMEM_EINVAL);
+		assert_int_equal(vmem_mmu_create(&c, &m), VMEM_EINVAL);
+		assert_null(m);
+	}
+}
+
+/* Keys set from text cannot express every broken value, but those they can, it names. */
+static void test_config_check_after_set_names_the_key(void **state)
+{
+	struct vmem_mmu_config c;
+	char err[512] = "";
+
+	(void)state;
+	vmem_mmu_config_default(&c);
+	assert_int_equal(vmem_mmu_config_set(&c, "guest.levels", "5", NULL, 0), 0);
+	assert_int_equal(vmem_mmu_config_set(&c, "shadow.max_pages", "4", NULL, 0), 0);
+	assert_int_equal(vmem_mmu_config_check(&c, err, sizeof(err)), VMEM_EINVAL);
+	assert_non_null(strstr(err, "shadow.max_pages=4: "));
+	assert_non_null(strstr(err, "guest.levels=5"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -471,6 +581,8 @@ int main(void)
 		cmocka_unit_test(test_config_load_missing_file_is_eio_naming_it),
 		cmocka_unit_test(test_config_load_nul_byte_and_directory_name_the_cause),
 		cmocka_unit_test(test_mmu_create_rejects_inconsistent_configs),
+		cmocka_unit_test(test_config_check_names_key_value_and_constraint),
+		cmocka_unit_test(test_config_check_after_set_names_the_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

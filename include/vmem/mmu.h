@@ -114,6 +114,15 @@ int vmem_mmu_config_assign(struct vmem_mmu_config *cfg, const char *assignment, 
 int vmem_mmu_config_load(struct vmem_mmu_config *cfg, const char *path, char *err,
 			 size_t errlen);
 
+/*
+ * Checks that the keys agree with each other and with what the machine can build
+ * (memory sizes, PCID slots, shadow limits, cache geometries, enumerations in range).
+ * Returns 0, or VMEM_EINVAL with one line in err (if not NULL) naming the key, its value
+ * and the constraint, e.g. "guest.mem=3m: must be a multiple of 2m, at least 2m".
+ * vmem_mmu_create makes the same check.
+ */
+int vmem_mmu_config_check(const struct vmem_mmu_config *cfg, char *err, size_t errlen);
+
 struct vmem_config_key {
 	const char *key;
 	const char *help;
@@ -191,7 +200,8 @@ struct vmem_mmu_stats {
 
 struct vmem_mmu;
 
-/* Creates a machine; VMEM_EINVAL if the configuration is inconsistent. */
+/* Creates a machine; VMEM_EINVAL if the configuration is inconsistent (see
+ * vmem_mmu_config_check for why). */
 int vmem_mmu_create(const struct vmem_mmu_config *cfg, struct vmem_mmu **out);
 void vmem_mmu_destroy(struct vmem_mmu *m);
 
