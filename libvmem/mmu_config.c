@@ -44,7 +44,8 @@ struct key_def {
 
 static const struct key_def keys[] = {
 	{ "mode", K_MODE, F(mode),
-	  "translation mode: native, nested or shadow (vmemsim and vmem-walk take --mode)" },
+	  "translation mode: native, nested or shadow; a program's --mode overrides it; "
+	  "without either, vmemsim runs all three and vmem-walk nested" },
 	{ "guest.levels", K_LEVELS, F(guest_levels), "guest page-table levels: 4 or 5" },
 	{ "host.levels", K_LEVELS, F(host_levels), "host (EPT) page-table levels: 4 or 5" },
 	{ "guest.page", K_PAGE, F(guest_page),
@@ -339,7 +340,12 @@ int vmem_mmu_config_set(struct vmem_mmu_config *c, const char *key, const char *
 		return VMEM_EINVAL;
 	}
 	if (set_value(c, k, value)) {
-		if (err)
+		/* Running several modes is a program's choice, not the machine's. */
+		if (err && k->type == K_MODE && strcmp(value, "all") == 0)
+			snprintf(err, errlen, "%s: bad value 'all': expected %s (a configuration "
+				 "describes one machine; vmemsim --mode all runs the three)", key,
+				 expected(k->type));
+		else if (err)
 			snprintf(err, errlen, "%s: bad value '%s': expected %s", key, value,
 				 expected(k->type));
 		return VMEM_EINVAL;

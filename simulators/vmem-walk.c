@@ -33,7 +33,8 @@ static const char usage[] =
 "grid of the 2D walk.\n"
 "\n"
 "options:\n"
-"  -m, --mode MODE      native, nested (default) or shadow\n"
+"  -m, --mode MODE      native, nested or shadow; overrides a mode= key of the\n"
+"                       configuration (default: that key when given, else nested)\n"
 "  -s, --set KEY=VALUE  configuration key, as for vmemsim (see vmemsim --help-config)\n"
 "  -c, --config FILE    configuration file of KEY=VALUE lines\n"
 "  -t, --trace FILE     replay FILE first, so tables and caches hold its state\n"
@@ -280,7 +281,7 @@ int main(int argc, char **argv)
 	struct vmem_mmu_config cfg;
 	enum vmem_access_type acc = VMEM_ACC_LOAD;
 	enum output out = OUT_TEXT;
-	const char *trace = NULL;
+	const char *trace = NULL, *mode = NULL;
 	uint64_t limit = 0, vm = 0, asid = 0;
 	bool warm = false, caches = false;
 	struct vmem_mmu *m;
@@ -288,13 +289,11 @@ int main(int argc, char **argv)
 	int c, rc;
 
 	vmem_mmu_config_default(&cfg);
-	cfg.mode = VMEM_MODE_NESTED;
+	/* No valid mode: tells whether the configuration (-s, -c) names one. */
+	cfg.mode = VMEM_MODES;
 	while ((c = getopt_long(argc, argv, "m:s:c:t:n:wCa:o:h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'm':
-			if (vmem_mode_parse(optarg, &cfg.mode))
-				fail("--mode: expected native, nested or shadow, not ", optarg);
-			break;
+		case 'm': mode = optarg; break;
 		case 's':
 			if (vmem_mmu_config_assign(&cfg, optarg, err, sizeof(err)))
 				fail(err, "");
@@ -345,6 +344,10 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
+	if (mode && vmem_mode_parse(mode, &cfg.mode))
+		fail("--mode: expected native, nested or shadow, not ", mode);
+	if (cfg.mode == VMEM_MODES)
+		cfg.mode = VMEM_MODE_NESTED;
 	if (!caches) {
 		static const char *const off[] = {
 			"pwc.pml5e=0", "pwc.pml4e=0", "pwc.pdpte=0", "pwc.pde=0", "host.pwc.pml5e=0",

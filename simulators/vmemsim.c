@@ -42,7 +42,8 @@ static const char usage[] =
 "VM exits by cause, faults and cycles.\n"
 "\n"
 "options:\n"
-"  -m, --mode MODE      native, nested, shadow or all (default: all)\n"
+"  -m, --mode MODE      native, nested, shadow or all; overrides a mode= key of the\n"
+"                       configuration (default: that key when given, else all)\n"
 "  -s, --set KEY=VALUE  set one configuration key (repeatable; see --help-config)\n"
 "  -c, --config FILE    read KEY=VALUE lines from FILE ('#' starts a comment)\n"
 "      --tlb LIST       shorthand for tlb.* keys: --tlb l1d.4k=64:4:lru,l2=1536:12\n"
@@ -124,7 +125,11 @@ static void help_config(void)
 	vmem_mmu_config_default(&def);
 	printf("configuration keys (KEY=VALUE; defaults in brackets):\n\n");
 	for (; k->key; k++) {
-		vmem_mmu_config_get(&def, k->key, val, sizeof(val));
+		/* vmemsim's own default: without mode=, every mode runs. */
+		if (strcmp(k->key, "mode") == 0)
+			snprintf(val, sizeof(val), "unset: all three");
+		else
+			vmem_mmu_config_get(&def, k->key, val, sizeof(val));
 		printf("  %-18s %s [%s]\n", k->key, k->help, val);
 	}
 	printf("\ncache geometry: ENTRIES[:WAYS[:REPL]], WAYS 0 or ENTRIES = fully associative,\n"
@@ -176,9 +181,12 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *mode = "all";
+	const char *mode = NULL;
 	char err[256];
 	int c;
+
+	/* No valid mode: tells whether the configuration (-s, -c) names one. */
+	o->cfg.mode = VMEM_MODES;
 
 	while ((c = getopt_long(argc, argv, "m:s:c:f:n:w:dqh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -209,16 +217,24 @@ static void parse_args(int argc, char **argv, struct options *o)
 		default: fputs(usage, stderr); exit(2);
 		}
 	}
-	if (strcmp(mode, "all") == 0) {
+	if (mode && strcmp(mode, "all") == 0) {
 		for (int i = 0; i < VMEM_MODES; i++)
 			o->modes[i] = true;
-	} else {
+	} else if (mode) {
 		enum vmem_mode m;
 
 		if (vmem_mode_parse(mode, &m))
 			die("--mode %s: expected native, nested, shadow or all", mode, "");
 		o->modes[m] = true;
+	} else if (o->cfg.mode != VMEM_MODES) {
+		o->modes[o->cfg.mode] = true;
+	} else {
+		for (int i = 0; i < VMEM_MODES; i++)
+			o->modes[i] = true;
 	}
+	o->cfg.mode = VMEM_MODE_NATIVE;   /* each run sets its own */
+	if (vmem_mmu_config_check(&o->cfg, err, sizeof(err)))
+		die("inconsistent configuration: %s%s", err, "");
 	if (optind >= argc) {
 		fputs(usage, stderr);
 		exit(2);
@@ -832,7 +848,8 @@ int main(int argc, char **argv)
 				    "(guest.mem, host.mem, tlb.*, pwc.*, ntlb)", vmem_strerror(err),
 				    vmem_mode_name(cfg.mode));
 			if (err)
-				die("inconsistent configuration: %s%s", vmem_strerror(err), "");
+				die("cannot create the %s machine: %s", vmem_mode_name((enum vmem_mode)mode),
+				    vmem_strerror(err));
 			runs[nruns++].mode = (enum vmem_mode)mode;
 		}
 		replay(&o, path, runs, nruns);

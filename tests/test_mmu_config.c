@@ -413,6 +413,19 @@ static void test_config_load_nul_byte_and_directory_name_the_cause(void **state)
 	assert_string_equal(err, "/tmp: is a directory; expected a file of KEY=VALUE lines");
 }
 
+static void test_config_mode_all_is_refused_with_the_reason(void **state)
+{
+	struct vmem_mmu_config c;
+	char err[512] = "";
+
+	(void)state;
+	vmem_mmu_config_default(&c);
+	assert_int_equal(vmem_mmu_config_set(&c, "mode", "all", err, sizeof(err)), VMEM_EINVAL);
+	assert_non_null(strstr(err, "mode: bad value 'all': expected native, nested or shadow"));
+	assert_non_null(strstr(err, "vmemsim --mode all"));
+	assert_int_equal(c.mode, VMEM_MODE_NATIVE);
+}
+
 static void test_mmu_create_rejects_inconsistent_configs(void **state)
 {
 	struct vmem_mmu_config c;
@@ -581,6 +594,7 @@ int main(void)
 		cmocka_unit_test(test_config_load_missing_file_is_eio_naming_it),
 		cmocka_unit_test(test_config_load_nul_byte_and_directory_name_the_cause),
 		cmocka_unit_test(test_mmu_create_rejects_inconsistent_configs),
+		cmocka_unit_test(test_config_mode_all_is_refused_with_the_reason),
 		cmocka_unit_test(test_config_check_names_key_value_and_constraint),
 		cmocka_unit_test(test_config_check_after_set_names_the_key),
 	};
