@@ -3,7 +3,8 @@
 #   - the mode: a program's --mode wins wherever it stands on the command line; otherwise
 #     a mode= key (from -s or -c) is obeyed by vmemsim and vmem-walk alike; otherwise
 #     vmemsim runs all three modes and vmem-walk nested; mode=all is no configuration value;
-#   - an inconsistent configuration names the key, its value and the constraint.
+#   - an inconsistent configuration names the key, its value and the constraint;
+#   - --config given a directory names it.
 bin=${1:?usage: config.sh BIN_DIR}
 here=$(cd "$(dirname "$0")/.." && pwd)
 trace=$here/data/ls-head.lackey.zst
@@ -80,6 +81,13 @@ for prog in vmemsim vmem-walk; do
 		"shadow.max_pages=4: must be 0 (derived from guest.mem) or at least guest.levels=5" \
 		"$bin/$prog" -s shadow.max_pages=4 -s guest.levels=5 "$arg"
 done
+
+# A directory where a configuration file belongs.
+mkdir "$tmp/confdir"
+fails_with "vmemsim --config DIR" "vmemsim: $tmp/confdir: is a directory; expected a file" \
+	"$bin/vmemsim" --config "$tmp/confdir" "$trace"
+fails_with "vmem-walk --config DIR" "vmem-walk: $tmp/confdir: is a directory" \
+	"$bin/vmem-walk" --config "$tmp/confdir" 0x1000
 
 echo "config: $pass passed, $fail failed"
 [ "$fail" = 0 ]
