@@ -61,6 +61,10 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# The version reaches the code through vmem_version() only; a new VERSION rebuilds it.
+$(BUILD)/libvmem/common.o: ALL_CFLAGS += -DVMEM_VERSION='"$(VERSION)"'
+$(BUILD)/libvmem/common.o: Makefile
+
 $(BUILD)/libvmem.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

@@ -3,6 +3,16 @@
 
 #include "vmem/common.h"
 
+/* The Makefile passes its VERSION, so the programs, the library and libvmem.pc agree. */
+#ifndef VMEM_VERSION
+#error "VMEM_VERSION must be defined (the Makefile passes -DVMEM_VERSION)"
+#endif
+
+const char *vmem_version(void)
+{
+	return VMEM_VERSION;
+}
+
 const char *vmem_strerror(int err)
 {
 	switch (err) {

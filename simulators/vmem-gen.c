@@ -35,7 +35,7 @@
 
 static const char *const usage_text =
 	"usage: vmem-gen [--format vmt|lackey] [--zstd] [--level N] [-v] -o OUT key=value...\n"
-	"       vmem-gen --help\n";
+	"       vmem-gen --help | --version\n";
 
 /* A usage error: one line (msg), or the usage text when no argument was given at all. */
 static int usage(const char *msg)
@@ -298,6 +298,9 @@ int main(int argc, char **argv)
 
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			help();
+			return outfile_stdout_close("vmem-gen", 0);
+		} else if (strcmp(a, "--version") == 0) {
+			printf("vmem-gen (libvmem) %s\n", vmem_version());
 			return outfile_stdout_close("vmem-gen", 0);
 		} else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
 			if (!v)

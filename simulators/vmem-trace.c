@@ -36,6 +36,7 @@ static const char *const usage_text =
 	"                          [--skip-bad] [--vm N] [--asid N] IN OUT\n"
 	"       vmem-trace info [--format FMT] [--skip-bad] [--vm N] [--asid N] FILE\n"
 	"       vmem-trace cat [--format FMT] [--skip-bad] [--vm N] [--asid N] [--limit N] FILE\n"
+	"       vmem-trace --help | --version\n"
 	"FMT is auto, lackey, champsim or vmt; \"-\" is standard input or output.\n";
 
 /* A usage error: one line (msg), or the usage text when no argument was given at all. */
@@ -565,6 +566,10 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		fputs(usage_text, stdout);
 		return outfile_stdout_close("vmem-trace", 0);
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("vmem-trace (libvmem) %s\n", vmem_version());
+		return 0;
 	}
 	if (strcmp(argv[1], "convert") == 0)
 		return outfile_stdout_close("vmem-trace", cmd_convert(argc - 2, argv + 2));

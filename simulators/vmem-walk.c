@@ -48,6 +48,7 @@ static const char usage[] =
 "      --asid N         address-space id (default 0)\n"
 "  -o, --output FMT     text (default), csv or json\n"
 "  -h, --help           this text\n"
+"      --version        the version of vmem-walk and libvmem\n"
 "\n"
 "examples:\n"
 "  vmem-walk 0x7ffd12345678                          # the 24-reference 2D walk\n"
@@ -276,6 +277,7 @@ int main(int argc, char **argv)
 		{ "asid", required_argument, NULL, 'A' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vmem_mmu_config cfg;
@@ -337,6 +339,9 @@ int main(int argc, char **argv)
 				fail("--output: expected text, csv or json, not ", optarg);
 			break;
 		case 'h': fputs(usage, stdout); return outfile_stdout_close("vmem-walk", 0);
+		case 'v':
+			printf("vmem-walk (libvmem) %s\n", vmem_version());
+			return outfile_stdout_close("vmem-walk", 0);
 		default: fputs(usage, stderr); return 2;
 		}
 	}

@@ -48,7 +48,11 @@ static const char usage[] =
 "  -c, --config FILE    read KEY=VALUE lines from FILE ('#' starts a comment)\n"
 "      --tlb LIST       shorthand for tlb.* keys: --tlb l1d.4k=64:4:lru,l2=1536:12\n"
 "      --pwc LIST       shorthand for pwc.* keys: --pwc pde=32:4,pdpte=4,pml4e=2\n"
-"      --csv FILE       write one CSV row per trace and mode (header = statistic names)\n"
+"      --csv FILE       write one CSV row per trace, mode and phase: trace, mode, phase,\n"
+"                       warmup, the statistics, the version and every configuration key\n"
+"                       as cfg.KEY (see --help-stats)\n"
+"      --csv-append FILE  the same, added to the rows FILE already has (the header is\n"
+"                       written only to a new or empty FILE; a different one is refused)\n"
 "      --json FILE      write the configuration and statistics as JSON\n"
 "      --hist FILE      write the distribution of memory references per walk as CSV\n"
 "                       (of the steady state when --warmup is given)\n"
@@ -66,6 +70,7 @@ static const char usage[] =
 "  -q, --quiet          no table on standard output, no progress bar\n"
 "      --help-config    list every configuration key with its meaning and default\n"
 "  -h, --help           this text\n"
+"      --version        the version of vmemsim and libvmem\n"
 "\n"
 "examples:\n"
 "  vmemsim traces/lackey/sort.lackey.zst\n"
@@ -77,6 +82,7 @@ struct options {
 	struct vmem_mmu_config cfg;
 	bool modes[VMEM_MODES];
 	const char *csv, *json, *hist, *label, *mrc;
+	bool csv_append;
 	struct vmem_trace_reader_opts ropts;
 	uint64_t limit;
 	uint64_t warmup;
@@ -159,7 +165,8 @@ static const char *warmup_text(uint64_t n)
 
 static void parse_args(int argc, char **argv, struct options *o)
 {
-	enum { O_TLB = 256, O_PWC, O_CSV, O_JSON, O_HIST, O_LABEL, O_SKIP, O_HELPCFG, O_MRC };
+	enum { O_TLB = 256, O_PWC, O_CSV, O_JSON, O_HIST, O_LABEL, O_SKIP, O_HELPCFG, O_MRC,
+	       O_VERSION, O_CSV_APPEND };
 	static const struct option longopts[] = {
 		{ "mode", required_argument, NULL, 'm' },
 		{ "set", required_argument, NULL, 's' },
@@ -167,6 +174,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "tlb", required_argument, NULL, O_TLB },
 		{ "pwc", required_argument, NULL, O_PWC },
 		{ "csv", required_argument, NULL, O_CSV },
+		{ "csv-append", required_argument, NULL, O_CSV_APPEND },
 		{ "json", required_argument, NULL, O_JSON },
 		{ "hist", required_argument, NULL, O_HIST },
 		{ "mrc", required_argument, NULL, O_MRC },
@@ -179,6 +187,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help-config", no_argument, NULL, O_HELPCFG },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *mode = NULL;
@@ -198,7 +207,14 @@ static void parse_args(int argc, char **argv, struct options *o)
 			break;
 		case O_TLB: set_list(o, "tlb", optarg); break;
 		case O_PWC: set_list(o, "pwc", optarg); break;
-		case O_CSV: o->csv = optarg; break;
+		case O_CSV:
+		case O_CSV_APPEND:
+			if (o->csv)
+				die("--csv, --csv-append: give one CSV output, not %s and %s", o->csv,
+				    optarg);
+			o->csv = optarg;
+			o->csv_append = c == O_CSV_APPEND;
+			break;
 		case O_JSON: o->json = optarg; break;
 		case O_HIST: o->hist = optarg; break;
 		case O_MRC: o->mrc = optarg; break;
@@ -214,6 +230,9 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case 'q': o->quiet = true; break;
 		case O_HELPCFG: help_config(); exit(outfile_stdout_close("vmemsim", 0));
 		case 'h': fputs(usage, stdout); exit(outfile_stdout_close("vmemsim", 0));
+		case O_VERSION:
+			printf("vmemsim (libvmem) %s\n", vmem_version());
+			exit(outfile_stdout_close("vmemsim", 0));
 		default: fputs(usage, stderr); exit(2);
 		}
 	}
@@ -639,6 +658,12 @@ static void close_out(FILE *f, const char *path)
 		die("%s: write failed: %s", path, strerror(errno));
 }
 
+/* The configuration keys that become cfg.KEY columns: all but mode, a column of its own. */
+static bool csv_config_key(const char *key)
+{
+	return strcmp(key, "mode") != 0;
+}
+
 /*
  * s as one CSV field, as RFC 4180 says: quoted, with quotes doubled, when it holds a
  * comma, a quote, CR or LF. A new string, to free.
@@ -667,6 +692,8 @@ static void csv_row(FILE *f, const char *label, struct run *run, enum phase ph,
 		    uint64_t warmup)
 {
 	const char *const *names = vmem_mmu_stat_names();
+	const struct vmem_config_key *k = vmem_mmu_config_keys();
+	char val[64];
 
 	fprintf(f, "%s,%s,%s,%" PRIu64, label, vmem_mode_name(run->mode), phase_names[ph],
 		warmup);
@@ -674,17 +701,89 @@ static void csv_row(FILE *f, const char *label, struct run *run, enum phase ph,
 		fputc(',', f);
 		print_value(f, stat_value(run, ph, names[i]));
 	}
+	fprintf(f, ",%s", vmem_version());
+	for (; k->key; k++) {
+		if (!csv_config_key(k->key))
+			continue;
+		vmem_mmu_config_get(vmem_mmu_get_config(run->mmu), k->key, val, sizeof(val));
+		fprintf(f, ",%s", val);
+	}
 	fputc('\n', f);
 }
 
-static void csv_header(FILE *f)
+/*
+ * The header line, newline included: the row's identity, the statistics, then what
+ * produced them (version, configuration), so rows gathered in one file stay comparable.
+ */
+static char *csv_header(void)
 {
 	const char *const *names = vmem_mmu_stat_names();
+	const struct vmem_config_key *k = vmem_mmu_config_keys();
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
 
+	if (!f)
+		die("%s%s", "out of memory", "");
 	fprintf(f, "trace,mode,phase,warmup");
 	for (size_t i = 0; names[i]; i++)
 		fprintf(f, ",%s", names[i]);
+	fprintf(f, ",version");
+	for (; k->key; k++)
+		if (csv_config_key(k->key))
+			fprintf(f, ",cfg.%s", k->key);
 	fputc('\n', f);
+	if (fclose(f))
+		die("%s%s", "out of memory", "");
+	return text;
+}
+
+/* Column n (from 1) of a header line, into buf. */
+static void header_column(const char *line, unsigned n, char *buf, size_t len)
+{
+	for (unsigned i = 1; i < n && line; i++) {
+		line = strchr(line, ',');
+		if (line)
+			line++;
+	}
+	snprintf(buf, len, "%.*s", line ? (int)strcspn(line, ",\n") : 0, line ? line : "");
+}
+
+/*
+ * --csv-append: opens path for appending. A new or empty file gets the header; a file
+ * with rows must have this run's header, or the columns would not line up.
+ */
+static FILE *open_csv_append(const char *path, const char *header)
+{
+	FILE *f = fopen(path, "a+");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!f)
+		die("%s: cannot open for appending: %s", path, strerror(errno));
+	n = getline(&line, &cap, f);
+	if (n <= 0) {
+		fputs(header, f);
+	} else if (strcmp(line, header) != 0) {
+		unsigned col = 1;
+		char theirs[128], ours[128];
+
+		for (size_t i = 0; line[i] && line[i] == header[i]; i++)
+			col += line[i] == ',';
+		header_column(line, col, theirs, sizeof(theirs));
+		header_column(header, col, ours, sizeof(ours));
+		fprintf(stderr, "vmemsim: %s: cannot append: its header differs from this run's at "
+			"column %u ('%s' there, '%s' here); write to a new file\n", path, col,
+			theirs, ours);
+		exit(2);
+	} else if (fseek(f, -1, SEEK_END) == 0 && fgetc(f) != '\n') {
+		fprintf(stderr, "vmemsim: %s: cannot append: its last row does not end with a "
+			"newline\n", path);
+		exit(2);
+	}
+	free(line);
+	return f;
 }
 
 /* Length of the well-formed UTF-8 sequence at p (RFC 3629), or 0 if it is not one. */
@@ -812,12 +911,19 @@ int main(int argc, char **argv)
 	vmem_trace_reader_opts_default(&o.ropts);
 	parse_args(argc, argv, &o);
 	if (o.csv) {
-		csv = open_out(o.csv);
-		csv_header(csv);
+		char *header = csv_header();
+
+		if (o.csv_append && strcmp(o.csv, "-") != 0) {
+			csv = open_csv_append(o.csv, header);
+		} else {
+			csv = open_out(o.csv);
+			fputs(header, csv);
+		}
+		free(header);
 	}
 	if (o.json) {
 		json = open_out(o.json);
-		fprintf(json, "{\"traces\": [");
+		fprintf(json, "{\"version\": \"%s\", \"traces\": [", vmem_version());
 	}
 	if (o.hist) {
 		hist = open_out(o.hist);

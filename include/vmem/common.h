@@ -32,6 +32,9 @@ enum vmem_err {
 
 const char *vmem_strerror(int err);
 
+/* The library's version, "MAJOR.MINOR.PATCH" (the Makefile's VERSION). */
+const char *vmem_version(void);
+
 enum vmem_page_size {
 	VMEM_PAGE_4K = 0,
 	VMEM_PAGE_2M = 1,

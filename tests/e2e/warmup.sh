@@ -40,7 +40,8 @@ skip = {"tlb.miss_rate", "walk.refs_per_walk", "walk.refs_per_completed",
 bad = []
 for mode, w in whole.items():
     for k, v in w.items():
-        if k in ("trace", "mode", "phase", "warmup") or k in skip or k.startswith(("pages.", "frames.")):
+        if k in ("trace", "mode", "phase", "warmup", "version") or k in skip or \
+                k.startswith(("pages.", "frames.", "cfg.")):
             continue
         s = int(parts[(mode, "cold")][k]) + int(parts[(mode, "steady")][k])
         if s != int(v):
