@@ -73,10 +73,12 @@ static const char usage[] =
 "      --version        the version of vmemsim and libvmem\n"
 "\n"
 "examples:\n"
-"  vmemsim traces/lackey/sort.lackey.zst\n"
-"  vmemsim --mode nested -s guest.page=2m -s host.page=2m --csv out.csv trace.vmt\n"
-"  vmemsim --mode shadow -s shadow.sync=unsync -s pcid=0 trace.vmt\n"
-"  vmemsim --warmup 1000000 --data-only --csv steady.csv trace.lackey.zst\n";
+"  vmemsim traces/lackey/sort-words.lackey.zst\n"
+"  vmemsim --mode nested -s guest.page=2m -s host.page=2m --csv out.csv \\\n"
+"          traces/synthetic/zipf-1g.vmt.zst\n"
+"  vmemsim --mode shadow -s shadow.sync=trap -s pcid=0 traces/synthetic/multiproc-3.vmt.zst\n"
+"  vmemsim --warmup 1000000 --data-only --csv steady.csv traces/lackey/xz-text.lackey.zst\n"
+"  vmemsim --csv-append runs.csv -s tlb.l2=2048:16 traces/lackey/xz-text.lackey.zst\n";
 
 struct options {
 	struct vmem_mmu_config cfg;

@@ -1,0 +1,50 @@
+#!/bin/sh
+# The documented commands run as written: every command line of README.md's indented
+# blocks that starts with build/rel/bin/ or make (make demo, check, bench, install and
+# uninstall excepted: other tests cover them), and every line of each program's --help
+# examples, must exit 0. They run in a scratch directory that mirrors the top of the tree
+# (traces/, tests/, build/ and the rest linked in), so the files they write land there.
+# Commands name build/rel/bin/ or a bare program; both run the programs under test.
+bin=${1:?usage: docs.sh BIN_DIR}
+bin=$(cd "$bin" && pwd)
+top=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for f in "$top"/*; do ln -s "$f" "$work/$(basename "$f")"; done
+pass=0; fail=0
+
+# Joins lines ending in a backslash, drops '# comments' and leading blanks.
+normalize() {
+	awk '{ line = line $0 } /\\$/ { sub(/\\$/, "", line); next }
+	     { sub(/[ \t]+#.*$/, "", line); sub(/^[ \t]+/, "", line); if (line != "") print line; line = "" }'
+}
+
+run() { # where command
+	cmd=$(printf '%s\n' "$2" | sed -e "s|^build/rel/bin/|$bin/|" \
+		-e "s#^\(vmemsim\|vmem-walk\|vmem-trace\|vmem-gen\) #$bin/\1 #")
+	(cd "$work" && eval "$cmd") >"$work/.out" 2>&1
+	rc=$?
+	if [ $rc = 0 ]; then
+		pass=$((pass + 1)); echo "ok   $1: $2"
+	else
+		fail=$((fail + 1)); echo "FAIL $1: $2 (exit $rc): $(tail -1 "$work/.out")"
+	fi
+}
+
+awk '/^    (build\/rel\/bin\/|make )/ || (prev ~ /\\$/ && /^    /) { print } { prev = $0 }' \
+	"$top/README.md" | normalize |
+	grep -Ev '^make (demo|check|bench|install|uninstall)( |$)' >"$work/.readme"
+n=$(wc -l <"$work/.readme")
+[ "$n" -ge 5 ] || { fail=$((fail + 1)); echo "FAIL README.md: only $n commands found"; }
+while IFS= read -r cmd; do run README.md "$cmd"; done <"$work/.readme"
+
+for prog in vmemsim vmem-walk vmem-gen; do
+	"$bin/$prog" --help | awk 'tolower($0) ~ /^examples:/ { on = 1; next } on && /^$/ { on = 0 } on' |
+		normalize >"$work/.help"
+	n=$(wc -l <"$work/.help")
+	[ "$n" -ge 1 ] || { fail=$((fail + 1)); echo "FAIL $prog --help: no examples found"; }
+	while IFS= read -r cmd; do run "$prog --help" "$cmd"; done <"$work/.help"
+done
+
+echo "docs: $pass passed, $fail failed"
+[ "$fail" = 0 ]
