@@ -5,6 +5,7 @@
 #   make check      every unit and end-to-end test (SANITIZE=1: under ASan + UBSan)
 #   make bench      throughput benchmarks, written to bench/results.txt
 #   make plots      PNGs from the CSVs the demo and sweeps wrote
+#   make stats-doc  docs/STATS.md, the glossary of statistics, from their descriptions
 #   make install PREFIX=/usr/local    (make uninstall PREFIX=... removes it again)
 #
 # New sources need no edit here: libvmem/*.c go into the library, simulators/*.c and
@@ -46,7 +47,8 @@ FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 REPLAYS   := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/replay_%)
 FUZZ_HELPER_OBJ := $(BUILD)/tests/fuzz/replay.o $(BUILD)/tests/fuzz/util.o
 
-.PHONY: all lib progs tests deps demo check unit e2e replay fuzz bench plots install uninstall clean
+.PHONY: all lib progs tests deps demo check unit e2e replay fuzz bench plots stats-doc install \
+	uninstall clean
 
 all: lib progs tests $(BENCHES)
 
@@ -138,6 +140,10 @@ bench: deps
 
 plots:
 	@sh plots/plot.sh
+
+# docs/STATS.md from the statistics' own descriptions (tests/e2e/stats_doc.sh checks it).
+stats-doc: progs
+	sh scripts/stats-doc.sh $(BUILD)/bin docs/STATS.md
 
 install: lib progs
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/vmem \

@@ -1,6 +1,7 @@
 /*
  * Statistics of the translation machine by dotted name: the names printed in tables,
- * CSV headers and JSON keys, read one at a time with vmem_mmu_stat_get().
+ * CSV headers and JSON keys, read one at a time with vmem_mmu_stat_get(), each with the
+ * one-line description docs/STATS.md is generated from.
  */
 #include <stddef.h>
 #include <string.h>
@@ -39,77 +40,154 @@ static double translation_share(const struct vmem_mmu_stats *s)
 	return ratio(s->cycles_tlb + s->cycles_walk + s->cycles_exits, s->cycles_total);
 }
 
+/* One statistic: its name, where its value comes from, and a line for the glossary
+ * (vmemsim --help-stats, docs/STATS.md). */
 struct stat_def {
 	const char *name;
 	size_t off;          /* of a uint64_t in struct vmem_mmu_stats, unless derive is set */
 	derive_fn derive;
+	const char *help;
 };
 
-#define COUNT(n, f) { n, offsetof(struct vmem_mmu_stats, f), NULL }
-#define EXITS(n, r) { n, offsetof(struct vmem_mmu_stats, exits) + (r) * sizeof(uint64_t), NULL }
-#define DERIVED(n, fn) { n, 0, fn }
+#define COUNT(n, f, h) { n, offsetof(struct vmem_mmu_stats, f), NULL, h }
+#define EXITS(n, r, h) \
+	{ n, offsetof(struct vmem_mmu_stats, exits) + (r) * sizeof(uint64_t), NULL, h }
+#define DERIVED(n, fn, h) { n, 0, fn, h }
 
 static const struct stat_def stats[] = {
-	COUNT("records", records),
-	COUNT("accesses", accesses),
-	COUNT("translations", translations),
-	COUNT("tlb.l1.hits", tlb_l1_hits),
-	COUNT("tlb.l2.hits", tlb_l2_hits),
-	COUNT("tlb.misses", tlb_misses),
-	DERIVED("tlb.miss_rate", tlb_miss_rate),
-	COUNT("tlb.l1d.lookups", tlb_l1d_lookups),
-	COUNT("tlb.l1d.misses", tlb_l1d_misses),
-	COUNT("tlb.l1i.lookups", tlb_l1i_lookups),
-	COUNT("tlb.l1i.misses", tlb_l1i_misses),
-	COUNT("tlb.l2.lookups", tlb_l2_lookups),
-	COUNT("tlb.l2.misses", tlb_l2_misses),
-	COUNT("pwc.lookups", pwc_lookups),
-	COUNT("pwc.hits", pwc_hits),
-	COUNT("host_pwc.lookups", host_pwc_lookups),
-	COUNT("host_pwc.hits", host_pwc_hits),
-	COUNT("ntlb.lookups", ntlb_lookups),
-	COUNT("ntlb.hits", ntlb_hits),
-	COUNT("walks", walks),
-	COUNT("walk.refs", walk_refs),
-	DERIVED("walk.refs_per_walk", refs_per_walk),
-	COUNT("walk.completed", walks_completed),
-	COUNT("walk.refs_completed", walk_refs_completed),
-	DERIVED("walk.refs_per_completed", refs_per_completed_walk),
-	COUNT("walk.refs_pwc", walk_refs_pwc),
-	COUNT("walk.refs_ntlb", walk_refs_ntlb),
-	COUNT("faults.guest", guest_faults),
-	COUNT("faults.host", host_faults),
-	COUNT("exits.total", exits_total),
-	EXITS("exits.hidden_fault", VMEM_EXIT_HIDDEN_FAULT),
-	EXITS("exits.guest_fault", VMEM_EXIT_GUEST_FAULT),
-	EXITS("exits.pte_write", VMEM_EXIT_PTE_WRITE),
-	EXITS("exits.cr3_load", VMEM_EXIT_CR3_LOAD),
-	EXITS("exits.invlpg", VMEM_EXIT_INVLPG),
-	EXITS("exits.ept_violation", VMEM_EXIT_EPT_VIOLATION),
-	COUNT("shadow.fills", shadow_fills),
-	COUNT("shadow.zaps", shadow_zaps),
-	COUNT("shadow.resyncs", shadow_resyncs),
-	COUNT("shadow.root_hits", shadow_root_hits),
-	COUNT("shadow.root_misses", shadow_root_misses),
-	COUNT("guest.pte_writes", guest_pte_writes),
-	COUNT("context_switches", context_switches),
-	COUNT("vm_switches", vm_switches),
-	COUNT("invlpgs", invlpgs),
-	COUNT("unmaps", unmaps),
-	COUNT("protects", protects),
-	COUNT("pages.guest_tables", guest_table_pages),
-	COUNT("pages.host_tables", host_table_pages),
-	COUNT("pages.shadow_tables", shadow_table_pages),
-	COUNT("frames.guest", guest_frames),
-	COUNT("frames.host", host_frames),
-	COUNT("cycles.access", cycles_access),
-	COUNT("cycles.tlb", cycles_tlb),
-	COUNT("cycles.walk", cycles_walk),
-	COUNT("cycles.exits", cycles_exits),
-	COUNT("cycles.faults", cycles_faults),
-	COUNT("cycles.total", cycles_total),
-	DERIVED("cycles.per_access", cycles_per_access),
-	DERIVED("cycles.translation_share", translation_share),
+	COUNT("records", records,
+	  "trace records replayed (accesses and control records: context and VM "
+	  "switches, INVLPG, unmap, protect)"),
+	COUNT("accesses", accesses,
+	  "access records (loads, stores, modifies, instruction fetches)"),
+	COUNT("translations", translations,
+	  "page translations looked up: one per access, two for an access that crosses "
+	  "a page boundary"),
+	COUNT("tlb.l1.hits", tlb_l1_hits,
+	  "translations that hit in an L1 TLB (data or instruction, any page size)"),
+	COUNT("tlb.l2.hits", tlb_l2_hits,
+	  "translations that missed the L1 TLB and hit the second-level TLB (STLB)"),
+	COUNT("tlb.misses", tlb_misses,
+	  "translations that missed every TLB level and needed a page walk"),
+	DERIVED("tlb.miss_rate", tlb_miss_rate,
+	  "tlb.misses / translations"),
+	COUNT("tlb.l1d.lookups", tlb_l1d_lookups,
+	  "translations of data accesses that probed the L1 data TLB"),
+	COUNT("tlb.l1d.misses", tlb_l1d_misses,
+	  "of those, the ones that hit at no page size"),
+	COUNT("tlb.l1i.lookups", tlb_l1i_lookups,
+	  "translations of instruction fetches that probed the L1 instruction TLB"),
+	COUNT("tlb.l1i.misses", tlb_l1i_misses,
+	  "of those, the ones that hit at no page size"),
+	COUNT("tlb.l2.lookups", tlb_l2_lookups,
+	  "L1 TLB misses, which probe the STLB"),
+	COUNT("tlb.l2.misses", tlb_l2_misses,
+	  "of those, the ones that hit in neither STLB array (4K+2M, 1G)"),
+	COUNT("pwc.lookups", pwc_lookups,
+	  "paging-structure-cache lookups: one at the start of each guest, native or "
+	  "shadow walk"),
+	COUNT("pwc.hits", pwc_hits,
+	  "of those, the ones a paging-structure cache answered (at any level), "
+	  "skipping steps"),
+	COUNT("host_pwc.lookups", host_pwc_lookups,
+	  "host (EPT) walk-cache lookups: one at the start of each host walk"),
+	COUNT("host_pwc.hits", host_pwc_hits,
+	  "of those, the ones a host walk cache answered"),
+	COUNT("ntlb.lookups", ntlb_lookups,
+	  "nested-TLB lookups (guest-physical to host-physical, nested mode)"),
+	COUNT("ntlb.hits", ntlb_hits,
+	  "of those, the ones the nested TLB answered (a host walk saved)"),
+	COUNT("walks", walks,
+	  "page walks, faulting ones (retried after the fault is handled) included"),
+	COUNT("walk.refs", walk_refs,
+	  "memory references made by all walks (page-table entries read from memory)"),
+	DERIVED("walk.refs_per_walk", refs_per_walk,
+	  "walk.refs / walks"),
+	COUNT("walk.completed", walks_completed,
+	  "walks that ended in a translation rather than a fault"),
+	COUNT("walk.refs_completed", walk_refs_completed,
+	  "memory references made by those walks"),
+	DERIVED("walk.refs_per_completed", refs_per_completed_walk,
+	  "walk.refs_completed / walk.completed: the references of a TLB miss"),
+	COUNT("walk.refs_pwc", walk_refs_pwc,
+	  "walk references skipped thanks to a paging-structure cache hit (guest or "
+	  "host)"),
+	COUNT("walk.refs_ntlb", walk_refs_ntlb,
+	  "host walk references skipped thanks to a nested-TLB hit"),
+	COUNT("faults.guest", guest_faults,
+	  "guest page faults (first touch of a page, protection) handled by the guest "
+	  "OS model"),
+	COUNT("faults.host", host_faults,
+	  "host faults: first touches of a guest-physical page, which the host then "
+	  "maps"),
+	COUNT("exits.total", exits_total,
+	  "VM exits of every cause (nested and shadow modes)"),
+	EXITS("exits.hidden_fault", VMEM_EXIT_HIDDEN_FAULT,
+	  "shadow mode: exits on a shadow entry missing while the guest maps the page "
+	  "(the VMM fills it)"),
+	EXITS("exits.guest_fault", VMEM_EXIT_GUEST_FAULT,
+	  "shadow mode: shadow faults reflected to the guest as page faults"),
+	EXITS("exits.pte_write", VMEM_EXIT_PTE_WRITE,
+	  "shadow mode: guest writes to write-protected guest page-table pages"),
+	EXITS("exits.cr3_load", VMEM_EXIT_CR3_LOAD,
+	  "shadow mode: guest CR3 loads (address-space switches)"),
+	EXITS("exits.invlpg", VMEM_EXIT_INVLPG,
+	  "shadow mode: guest INVLPG instructions"),
+	EXITS("exits.ept_violation", VMEM_EXIT_EPT_VIOLATION,
+	  "host mapping missing on a guest-physical access (nested mode; in shadow mode"
+	  " inside other exits)"),
+	COUNT("shadow.fills", shadow_fills,
+	  "shadow page-table entries filled by the VMM"),
+	COUNT("shadow.zaps", shadow_zaps,
+	  "shadow entries dropped because the guest wrote the guest entry they mirror"),
+	COUNT("shadow.resyncs", shadow_resyncs,
+	  "unsync shadow pages resynchronized with the guest's tables (INVLPG, CR3 "
+	  "load)"),
+	COUNT("shadow.root_hits", shadow_root_hits,
+	  "CR3 loads whose shadow root was still cached (shadow.roots)"),
+	COUNT("shadow.root_misses", shadow_root_misses,
+	  "CR3 loads that had to build or look up a shadow root again"),
+	COUNT("guest.pte_writes", guest_pte_writes,
+	  "page-table entries the guest OS model wrote in its own tables"),
+	COUNT("context_switches", context_switches,
+	  "address-space switches (CR3 loads) from context-switch records"),
+	COUNT("vm_switches", vm_switches,
+	  "switches between VMs from VM-switch records"),
+	COUNT("invlpgs", invlpgs,
+	  "INVLPG records (single-page TLB invalidations by the guest)"),
+	COUNT("unmaps", unmaps,
+	  "pages unmapped by the guest's unmap records"),
+	COUNT("protects", protects,
+	  "pages re-protected by the guest's protect records"),
+	COUNT("pages.guest_tables", guest_table_pages,
+	  "guest page-table pages in use at the end, all VMs (a gauge, not a counter)"),
+	COUNT("pages.host_tables", host_table_pages,
+	  "host (EPT) page-table pages in use at the end (gauge)"),
+	COUNT("pages.shadow_tables", shadow_table_pages,
+	  "shadow page-table pages in use at the end (gauge)"),
+	COUNT("frames.guest", guest_frames,
+	  "guest-physical 4 KiB frames in use at the end, data and tables (gauge)"),
+	COUNT("frames.host", host_frames,
+	  "host-physical 4 KiB frames in use at the end (gauge)"),
+	COUNT("cycles.access", cycles_access,
+	  "cycles of the accesses themselves: accesses x cost.access"),
+	COUNT("cycles.tlb", cycles_tlb,
+	  "cycles of TLB hits: L1 hits x cost.tlb_l1_hit + STLB hits x cost.tlb_l2_hit"),
+	COUNT("cycles.walk", cycles_walk,
+	  "cycles of page walks: cost.walk_start per walk plus the cost of each "
+	  "reference (memory, walk cache, nested TLB)"),
+	COUNT("cycles.exits", cycles_exits,
+	  "cycles of VM exits and the VMM work done in them (fills, PTE emulation, "
+	  "resyncs)"),
+	COUNT("cycles.faults", cycles_faults,
+	  "cycles of guest and host fault handling"),
+	COUNT("cycles.total", cycles_total,
+	  "the sum of the cycles.* components above"),
+	DERIVED("cycles.per_access", cycles_per_access,
+	  "cycles.total / accesses"),
+	DERIVED("cycles.translation_share", translation_share,
+	  "(cycles.tlb + cycles.walk + cycles.exits) / cycles.total: the share spent "
+	  "translating"),
 };
 
 #define NSTATS (sizeof(stats) / sizeof(stats[0]))
@@ -122,6 +200,14 @@ const char *const *vmem_mmu_stat_names(void)
 		for (size_t i = 0; i < NSTATS; i++)
 			names[i] = stats[i].name;
 	return names;
+}
+
+const char *vmem_mmu_stat_help(const char *name)
+{
+	for (size_t i = 0; i < NSTATS; i++)
+		if (strcmp(stats[i].name, name) == 0)
+			return stats[i].help;
+	return NULL;
 }
 
 static uint64_t pwc_hits(const struct vmem_pwc_stats *ps)

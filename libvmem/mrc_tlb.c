@@ -8,6 +8,8 @@
  * with entries = sets x ways and miss_ratio = misses / lookups (6 significant digits, 0
  * without lookups). The label is written as given; the caller keeps commas out of it.
  */
+#include <string.h>
+
 #include "vmem/mrc.h"
 
 #include "mmu_internal.h"
@@ -52,9 +54,50 @@ void vmem_mmu_mrc_reset_counts(struct vmem_mmu *m)
 	}
 }
 
+/* The CSV columns in order, each with a line for the glossary (vmemsim --help-stats). */
+static const struct {
+	const char *name, *help;
+} columns[] = {
+	{ "label", "the trace's label (vmemsim --label; default the trace file name)" },
+	{ "mode", "translation mode of the machine the array belongs to" },
+	{ "array", "TLB array: l1d.4k, l1d.2m, l1d.1g, l1i.4k, l1i.2m, l1i.1g, l2 (STLB, "
+	  "4 KiB and 2 MiB pages), l2.1g" },
+	{ "page_size", "page sizes the array holds: 4k, 2m, 1g or 4k+2m" },
+	{ "sets", "sets of the array as configured (the curve keeps them)" },
+	{ "ways", "associativity of this point of the curve, 1 to 8 x the configured one" },
+	{ "entries", "sets x ways: the size of the array at this point" },
+	{ "lookups", "accesses that probed the array (one per access, not per page-size "
+	  "probe); the same at every point" },
+	{ "misses", "lookups an LRU array of this many ways would have missed, the rest of "
+	  "the machine as configured" },
+	{ "miss_ratio", "misses / lookups (0 without lookups)" },
+};
+
+#define NCOLUMNS (sizeof(columns) / sizeof(columns[0]))
+
+const char *const *vmem_mrc_csv_columns(void)
+{
+	static const char *names[NCOLUMNS + 1];
+
+	if (!names[0])
+		for (size_t i = 0; i < NCOLUMNS; i++)
+			names[i] = columns[i].name;
+	return names;
+}
+
+const char *vmem_mrc_csv_column_help(const char *name)
+{
+	for (size_t i = 0; i < NCOLUMNS; i++)
+		if (strcmp(columns[i].name, name) == 0)
+			return columns[i].help;
+	return NULL;
+}
+
 int vmem_mrc_csv_header(FILE *f)
 {
-	fputs("label,mode,array,page_size,sets,ways,entries,lookups,misses,miss_ratio\n", f);
+	for (size_t i = 0; i < NCOLUMNS; i++)
+		fprintf(f, "%s%s", i ? "," : "", columns[i].name);
+	fputc('\n', f);
 	return ferror(f) ? VMEM_EIO : 0;
 }
 

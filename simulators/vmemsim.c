@@ -69,6 +69,7 @@ static const char usage[] =
 "  -d, --data-only      skip instruction-fetch records (replay data accesses only)\n"
 "  -q, --quiet          no table on standard output, no progress bar\n"
 "      --help-config    list every configuration key with its meaning and default\n"
+"      --help-stats     what every statistic and output column means\n"
 "  -h, --help           this text\n"
 "      --version        the version of vmemsim and libvmem\n"
 "\n"
@@ -144,6 +145,50 @@ static void help_config(void)
 	       "REPL lru, plru or random, ENTRIES 0 = absent. Sizes accept k, m, g suffixes.\n");
 }
 
+/*
+ * The glossary of every output column: vmemsim's own, then the library's statistics and
+ * miss-ratio-curve columns from their tables. scripts/stats-doc.sh turns it into
+ * docs/STATS.md: section titles end with ':', entries are "  NAME  MEANING".
+ */
+static void help_stats(void)
+{
+	static const char *const row[][2] = {
+		{ "trace", "the trace's label (--label; default the trace file name)" },
+		{ "mode", "translation mode: native, nested or shadow" },
+		{ "phase", "whole (no warm-up), cold (the warm-up records) or steady (the records "
+		  "after them)" },
+		{ "warmup", "records of the warm-up (--warmup; 0 without one)" },
+	}, *const source[][2] = {
+		{ "version", "libvmem's version (vmemsim --version)" },
+		{ "cfg.KEY", "the value of configuration key KEY, one column per key but mode "
+		  "(vmemsim --help-config)" },
+	}, *const hist[][2] = {
+		{ "trace", "the trace's label" },
+		{ "mode", "translation mode" },
+		{ "refs", "memory references made by a walk" },
+		{ "walks", "walks that made that many references" },
+	};
+	const char *const *names = vmem_mmu_stat_names();
+
+	printf("What vmemsim reports: the table rows, CSV columns and JSON keys (\"modes\",\n"
+	       "\"cold\") share these names. Counters restart after --warmup; gauges do not.\n"
+	       "\nCSV (--csv, --csv-append), the columns that identify a row:\n");
+	for (size_t i = 0; i < sizeof(row) / sizeof(row[0]); i++)
+		printf("  %-26s %s\n", row[i][0], row[i][1]);
+	printf("\nstatistics, in output order:\n");
+	for (size_t i = 0; names[i]; i++)
+		printf("  %-26s %s\n", names[i], vmem_mmu_stat_help(names[i]));
+	printf("\nCSV, the columns after the statistics that say what produced the row:\n");
+	for (size_t i = 0; i < sizeof(source) / sizeof(source[0]); i++)
+		printf("  %-26s %s\n", source[i][0], source[i][1]);
+	printf("\nwalk histogram (--hist), one row per mode and reference count:\n");
+	for (size_t i = 0; i < sizeof(hist) / sizeof(hist[0]); i++)
+		printf("  %-26s %s\n", hist[i][0], hist[i][1]);
+	printf("\nmiss-ratio curves (--mrc), one row per TLB array and associativity:\n");
+	for (const char *const *c = vmem_mrc_csv_columns(); *c; c++)
+		printf("  %-26s %s\n", *c, vmem_mrc_csv_column_help(*c));
+}
+
 /* A count of records: decimal digits only. */
 static uint64_t record_count(const char *opt, const char *text)
 {
@@ -168,7 +213,7 @@ static const char *warmup_text(uint64_t n)
 static void parse_args(int argc, char **argv, struct options *o)
 {
 	enum { O_TLB = 256, O_PWC, O_CSV, O_JSON, O_HIST, O_LABEL, O_SKIP, O_HELPCFG, O_MRC,
-	       O_VERSION, O_CSV_APPEND };
+	       O_VERSION, O_CSV_APPEND, O_HELPSTATS };
 	static const struct option longopts[] = {
 		{ "mode", required_argument, NULL, 'm' },
 		{ "set", required_argument, NULL, 's' },
@@ -188,6 +233,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "data-only", no_argument, NULL, 'd' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help-config", no_argument, NULL, O_HELPCFG },
+		{ "help-stats", no_argument, NULL, O_HELPSTATS },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ NULL, 0, NULL, 0 },
@@ -231,6 +277,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case 'd': o->data_only = true; break;
 		case 'q': o->quiet = true; break;
 		case O_HELPCFG: help_config(); exit(outfile_stdout_close("vmemsim", 0));
+		case O_HELPSTATS: help_stats(); exit(outfile_stdout_close("vmemsim", 0));
 		case 'h': fputs(usage, stdout); exit(outfile_stdout_close("vmemsim", 0));
 		case O_VERSION:
 			printf("vmemsim (libvmem) %s\n", vmem_version());

@@ -14,7 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
+
+#include "vmem/mrc.h"
 
 #include "mmu_testlib.h"
 
@@ -118,12 +123,48 @@ static void test_kept_statistics_read_by_name(void **state)
 	vmem_mmu_destroy(m);
 }
 
+/* Every statistic and miss-ratio-curve column has a one-line description (docs/STATS.md). */
+static void test_every_statistic_and_curve_column_is_described(void **state)
+{
+	const char *const *names = vmem_mmu_stat_names();
+	char *header = NULL, expect[512] = "";
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	for (size_t i = 0; names[i]; i++) {
+		const char *h = vmem_mmu_stat_help(names[i]);
+
+		if (!h || !*h || strchr(h, '\n'))
+			fail_msg("statistic %s: no one-line description", names[i]);
+	}
+	assert_null(vmem_mmu_stat_help("no.such.statistic"));
+	for (const char *const *c = vmem_mrc_csv_columns(); *c; c++) {
+		const char *h = vmem_mrc_csv_column_help(*c);
+
+		if (!h || !*h || strchr(h, '\n'))
+			fail_msg("curve column %s: no one-line description", *c);
+		strcat(expect, expect[0] ? "," : "");
+		strcat(expect, *c);
+	}
+	assert_null(vmem_mrc_csv_column_help("no_such_column"));
+	/* The header the curve CSV gets is that list of columns. */
+	strcat(expect, "\n");
+	f = open_memstream(&header, &len);
+	assert_non_null(f);
+	assert_int_equal(vmem_mrc_csv_header(f), 0);
+	assert_int_equal(fclose(f), 0);
+	assert_string_equal(header, expect);
+	free(header);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_first_touch_counts_faulting_and_completed_walks),
 		cmocka_unit_test(test_reset_restarts_counters_and_keeps_state),
 		cmocka_unit_test(test_kept_statistics_read_by_name),
+		cmocka_unit_test(test_every_statistic_and_curve_column_is_described),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

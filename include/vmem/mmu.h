@@ -252,6 +252,9 @@ int vmem_mmu_stats_value(const struct vmem_mmu_stats *s, const char *name, doubl
 /* The statistic names in output order, terminated by NULL. */
 const char *const *vmem_mmu_stat_names(void);
 
+/* What a statistic counts, in one line (vmemsim --help-stats); NULL for an unknown name. */
+const char *vmem_mmu_stat_help(const char *name);
+
 const char *vmem_mmu_error(const struct vmem_mmu *m);
 
 

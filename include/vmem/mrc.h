@@ -140,6 +140,11 @@ void vmem_mmu_mrc_reset_counts(struct vmem_mmu *m);
 int vmem_mrc_csv_header(FILE *f);
 int vmem_mmu_mrc_csv(FILE *f, const char *label, const struct vmem_mmu *m);
 
+/* The column names of that CSV, in order, terminated by NULL; and what one holds, in one
+ * line (NULL for an unknown name). */
+const char *const *vmem_mrc_csv_columns(void);
+const char *vmem_mrc_csv_column_help(const char *name);
+
 #ifdef __cplusplus
 }
 #endif
