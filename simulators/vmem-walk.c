@@ -10,7 +10,8 @@
  * makes every reference from memory, 24 for 4-level over 4-level nested paging.
  * --caches turns the walk caches on (a cold walk then still hits the host walk caches it
  * filled itself); --warm empties only the TLB, keeping the walk caches as the touch or
- * the --trace replay left them.
+ * the --trace replay left them, and shows first, for comparison, the cold walk a twin
+ * machine makes after the same replay and touches with every cache emptied.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -42,6 +43,7 @@ static const char usage[] =
 "  -C, --caches         enable the paging-structure caches and the nested TLB\n"
 "                       (default: off, so every reference of the walk goes to memory)\n"
 "  -w, --warm           keep the walk caches as the touch or trace left them and empty\n"
+"                       only the TLB; text output shows the cold walk first\n"
 "                       only the TLB (implies --caches; default: empty all caches)\n"
 "  -a, --access TYPE    load (default), store or ifetch\n"
 "      --vm N           VM id (default 0)\n"
@@ -286,7 +288,7 @@ int main(int argc, char **argv)
 	const char *trace = NULL, *mode = NULL;
 	uint64_t limit = 0, vm = 0, asid = 0;
 	bool warm = false, caches = false;
-	struct vmem_mmu *m;
+	struct vmem_mmu *m, *twin = NULL;
 	char err[256];
 	int c, rc;
 
@@ -372,6 +374,14 @@ int main(int argc, char **argv)
 		fail("cannot create the machine: ", vmem_strerror(rc));
 	if (trace)
 		replay(m, trace, limit);
+	/* The cold walk of --warm: a twin that sees the same records and touches lays out the
+	 * same tables and frames, so emptying its caches leaves m's walk caches untouched. */
+	if (warm && out == OUT_TEXT) {
+		if ((rc = vmem_mmu_create(&cfg, &twin)))
+			fail("cannot create the machine: ", vmem_strerror(rc));
+		if (trace)
+			replay(twin, trace, limit);
+	}
 	if (out == OUT_JSON)
 		printf("[");
 	for (int i = optind; i < argc; i++) {
@@ -382,7 +392,28 @@ int main(int argc, char **argv)
 		if (vmem_mmu_translate(m, (uint16_t)vm, (uint32_t)asid, va, acc, NULL, &pa)) {
 			fprintf(stderr, "vmem-walk: %s: %s\n", argv[i], vmem_mmu_error(m));
 			vmem_mmu_destroy(m);
+			vmem_mmu_destroy(twin);
 			return 1;
+		}
+		if (twin) {
+			struct vmem_walk cold;
+
+			rc = vmem_mmu_translate(twin, (uint16_t)vm, (uint32_t)asid, va, acc, NULL, &pa);
+			if (!rc) {
+				vmem_mmu_flush_caches(twin);
+				rc = vmem_mmu_translate(twin, (uint16_t)vm, (uint32_t)asid, va, acc,
+							&cold, &pa);
+			}
+			if (rc) {
+				fprintf(stderr, "vmem-walk: %s: %s\n", argv[i], vmem_mmu_error(twin));
+				vmem_mmu_destroy(m);
+				vmem_mmu_destroy(twin);
+				return 1;
+			}
+			printf("%s== cold walk: TLB and walk caches empty\n", i > optind ? "\n" : "");
+			explain_text(&cfg, &cold, acc, (uint16_t)vm, (uint32_t)asid);
+			printf("\n== warm walk: the walk caches as %s left them, the TLB empty\n",
+			       trace ? "the trace and the touches" : "the touches");
 		}
 		if (warm)
 			vmem_mmu_flush_tlb(m);
@@ -391,10 +422,11 @@ int main(int argc, char **argv)
 		if (vmem_mmu_translate(m, (uint16_t)vm, (uint32_t)asid, va, acc, &w, &pa)) {
 			fprintf(stderr, "vmem-walk: %s: %s\n", argv[i], vmem_mmu_error(m));
 			vmem_mmu_destroy(m);
+			vmem_mmu_destroy(twin);
 			return 1;
 		}
 		if (out == OUT_TEXT) {
-			if (i > optind)
+			if (i > optind && !twin)
 				printf("\n");
 			explain_text(&cfg, &w, acc, (uint16_t)vm, (uint32_t)asid);
 		} else if (out == OUT_CSV) {
@@ -406,5 +438,6 @@ int main(int argc, char **argv)
 	if (out == OUT_JSON)
 		printf("\n]\n");
 	vmem_mmu_destroy(m);
+	vmem_mmu_destroy(twin);
 	return outfile_stdout_close("vmem-walk", 0);
 }
