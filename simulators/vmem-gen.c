@@ -351,6 +351,11 @@ int main(int argc, char **argv)
 	}
 	if (!c.out)
 		return usage("no output: -o OUT (\"-\" for standard output)");
+	if (ends_with(c.out, ".gz") || ends_with(c.out, ".xz")) {
+		fprintf(stderr, "vmem-gen: %s: gzip and xz output are not written; name the output "
+			"*.zst for zstd, or without a compression suffix\n", c.out);
+		return 2;
+	}
 	if (!c.format_given)
 		c.lackey = strstr(c.out, ".lackey") != NULL;
 	if (!zstd_given && ends_with(c.out, ".zst"))

@@ -5,7 +5,10 @@
  *       Reads IN in any supported format (Lackey text, ChampSim, .vmt; plain, .gz, .xz or
  *       .zst) and writes OUT as .vmt (default; --zstd compresses the record stream) or as
  *       Lackey text (--to lackey; control records have no Lackey form and are dropped,
- *       with a note). "-" is standard input or output.
+ *       with a note). "-" is standard input or output. Without --to, OUT's name chooses:
+ *       *.lackey is Lackey text, anything else .vmt; *.vmt.zst (or *.zst) compresses as
+ *       --zstd does. A name that asks for what is not written (gzip, xz, compressed Lackey
+ *       text) or contradicts --to is refused.
  *   vmem-trace info [options] FILE
  *       Prints "key: value" lines: the format, record counts by type and accesses by
  *       kind, distinct 4K pages touched (per VM and address space), the lowest and
@@ -37,7 +40,13 @@ static const char *const usage_text =
 	"       vmem-trace info [--format FMT] [--skip-bad] [--vm N] [--asid N] FILE\n"
 	"       vmem-trace cat [--format FMT] [--skip-bad] [--vm N] [--asid N] [--limit N] FILE\n"
 	"       vmem-trace --help | --version\n"
-	"FMT is auto, lackey, champsim or vmt; \"-\" is standard input or output.\n";
+	"FMT is auto, lackey, champsim or vmt; \"-\" is standard input or output.\n"
+	"convert writes OUT as its name says unless --to is given: *.lackey Lackey text,\n"
+	"*.vmt.zst compressed .vmt, anything else .vmt (gzip and xz are not written).\n"
+	"\n"
+	"examples:\n"
+	"  vmem-trace convert tests/data/ls-head.lackey.zst ls-head.vmt.zst\n"
+	"  vmem-trace info traces/lackey/sort-large.lackey.zst\n";
 
 /* A usage error: one line (msg), or the usage text when no argument was given at all. */
 static int usage(const char *msg)
@@ -53,6 +62,7 @@ struct cli {
 	struct vmem_trace_reader_opts ropts;
 	struct vmem_trace_writer_opts wopts;
 	bool to_lackey;
+	bool to_given;
 	uint64_t limit;
 	const char *args[2];
 	int nargs;
@@ -71,6 +81,51 @@ static bool parse_u64(const char *s, uint64_t maxv, uint64_t *out)
 		return false;
 	*out = v;
 	return true;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/*
+ * What OUT's name asks for: *.lackey is Lackey text, *.zst compressed .vmt; gzip, xz and
+ * compressed Lackey text are not written. --to, when given, must agree with the name.
+ * Returns 0, or 1 after a message.
+ */
+static int output_kind_from_name(const char *out, struct cli *c)
+{
+	size_t n = strlen(out);
+	bool zst = ends_with(out, ".zst");
+	bool lackey;
+	char base[4096];
+
+	if (strcmp(out, "-") == 0)
+		return 0;
+	if (ends_with(out, ".gz") || ends_with(out, ".xz")) {
+		fprintf(stderr, "vmem-trace: %s: gzip and xz output are not written; name the "
+			"output *.vmt.zst for zstd, or without a compression suffix\n", out);
+		return 1;
+	}
+	snprintf(base, sizeof(base), "%.*s", (int)(zst ? n - 4 : n), out);
+	lackey = ends_with(base, ".lackey");
+	if (c->to_given && lackey != c->to_lackey && (lackey || ends_with(base, ".vmt"))) {
+		fprintf(stderr, "vmem-trace: %s: the name says %s but --to %s was given\n", out,
+			lackey ? "Lackey text" : ".vmt", c->to_lackey ? "lackey" : "vmt");
+		return 1;
+	}
+	if (!c->to_given)
+		c->to_lackey = lackey;
+	if (zst && c->to_lackey) {
+		fprintf(stderr, "vmem-trace: %s: Lackey output is written as plain text; name it "
+			"without .zst (and compress it with zstd), or write .vmt.zst\n", out);
+		return 1;
+	}
+	if (zst)
+		c->wopts.zstd = true;
+	return 0;
 }
 
 /* Parses options and positional arguments; returns 0 or an exit status. */
@@ -117,6 +172,7 @@ static int parse_args(int argc, char **argv, const char *cmd, int want_args, str
 				c->to_lackey = true;
 			else
 				return usage("--to needs vmt or lackey");
+			c->to_given = true;
 			i++;
 		} else if (is_convert && strcmp(a, "--zstd") == 0) {
 			c->wopts.zstd = true;
@@ -138,6 +194,8 @@ static int parse_args(int argc, char **argv, const char *cmd, int want_args, str
 	}
 	if (c->nargs != want_args)
 		return usage(want_args == 2 ? "convert needs IN and OUT" : "a trace file is needed");
+	if (is_convert && output_kind_from_name(c->args[1], c))
+		return 2;
 	if (c->to_lackey && c->wopts.zstd)
 		return usage("--zstd applies to .vmt output only");
 	return 0;
