@@ -145,7 +145,13 @@ plots:
 stats-doc: progs
 	sh scripts/stats-doc.sh $(BUILD)/bin docs/STATS.md
 
-install: lib progs
+# Man pages, made from each program's --help (scripts/manpage.sh).
+MANPAGES := $(PROGS:$(BUILD)/bin/%=$(BUILD)/man/%.1)
+$(BUILD)/man/%.1: $(BUILD)/bin/% scripts/manpage.sh
+	@mkdir -p $(dir $@)
+	sh scripts/manpage.sh $(BUILD)/bin $* > $@.tmp && mv $@.tmp $@
+
+install: lib progs $(MANPAGES)
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/vmem \
 		$(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(BUILD)/libvmem.a $(DESTDIR)$(PREFIX)/lib/
@@ -154,6 +160,8 @@ install: lib progs
 	ln -sf libvmem.so.0 $(DESTDIR)$(PREFIX)/lib/libvmem.so
 	install -m 644 include/vmem/*.h $(DESTDIR)$(PREFIX)/include/vmem/
 	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 $(MANPAGES) $(DESTDIR)$(PREFIX)/share/man/man1/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' libvmem.pc.in \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/libvmem.pc
 	@# Refresh the loader's cache when installing into this system's own library path.
@@ -166,7 +174,8 @@ uninstall:
 		$(DESTDIR)$(PREFIX)/lib/libvmem.so.0 $(DESTDIR)$(PREFIX)/lib/libvmem.so.$(VERSION) \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig/libvmem.pc \
 		$(addprefix $(DESTDIR)$(PREFIX)/include/vmem/,$(INSTALLED_HEADERS)) \
-		$(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(PROGS)))
+		$(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(PROGS))) \
+		$(addprefix $(DESTDIR)$(PREFIX)/share/man/man1/,$(notdir $(MANPAGES)))
 	-rmdir $(DESTDIR)$(PREFIX)/include/vmem 2>/dev/null
 
 clean:

@@ -36,6 +36,16 @@ cc -std=c11 $sanflags $flags "$top/examples/walk_cost.c" -o "$prefix/walk_cost_s
 check "example builds against the shared library" 0 $?
 check "shared build gives the same output" "$out" "$("$prefix/walk_cost_so" || echo failed)"
 
+# Man pages: one per program, made from its --help, rendered by man.
+for p in vmemsim vmem-walk vmem-trace vmem-gen; do
+	page="$prefix/share/man/man1/$p.1"
+	check "man page $p.1 installed" yes "$([ -s "$page" ] && echo yes || echo no)"
+	if command -v man >/dev/null 2>&1; then
+		check "man -l $p.1 renders its NAME and usage" 2 \
+			"$(MANWIDTH=100 man -l "$page" 2>/dev/null | grep -c -e "^NAME" -e "usage: $p")"
+	fi
+done
+
 # The shared library exports the vmem_ API only (the version node VMEM_0 is not a symbol).
 check "nm -D of libvmem.so lists only vmem_ symbols" "" \
 	"$(nm -D --defined-only "$prefix/lib/libvmem.so" | awk '$2 != "A" && $3 !~ /^vmem_/ { print $3 }')"
@@ -64,6 +74,6 @@ check "steady state after 20000 of 59994 records" "accesses 39994" "$(echo "$ss"
 make -s -C "$top" uninstall BUILD="$build" SANITIZE="${san:-0}" PREFIX="$prefix" >/dev/null
 check "make uninstall" 0 $?
 check "nothing of libvmem left after make uninstall" "" \
-	"$(cd "$prefix" && find lib include bin -type f 2>/dev/null)"
+	"$(cd "$prefix" && find lib include bin share -type f 2>/dev/null)"
 echo "install: $pass passed, $fail failed"
 [ "$fail" = 0 ]
