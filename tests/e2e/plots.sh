@@ -115,5 +115,16 @@ else bad "steady-state cycles plot drawn"; fi
 if why=$(png_check "$OUT/plots/cycles_per_access.png" 15000); then ok "steady cycles_per_access.png: $why"
 else bad "steady cycles_per_access.png: $why"; fi
 
+# Two runs overlaid: a smaller STLB against the default, one statistic.
+"$SIM" --quiet --csv "$T/small.csv" -s tlb.l2=256:4 "$T/two-pass.lackey"
+check "compare.sh overlays two runs" sh "$ROOT/plots/compare.sh" "$OUT/demo.csv" "$T/small.csv" \
+	tlb.misses "$OUT/compare.png"
+if why=$(png_check "$OUT/compare.png" 10000); then ok "compare.png: $why"; else bad "compare.png: $why"; fi
+if [ "$(head -c 5 "$OUT/compare.pdf" 2>/dev/null)" = "%PDF-" ]; then ok "compare.pdf is a PDF"; else bad "compare.pdf is a PDF"; fi
+if sh "$ROOT/plots/compare.sh" "$OUT/demo.csv" "$T/small.csv" no.such.stat "$T/x.png" 2>"$T/err"; then
+	bad "compare.sh refuses an unknown statistic"
+elif grep -q "has no column no.such.stat" "$T/err"; then ok "compare.sh names an unknown statistic"
+else bad "compare.sh names an unknown statistic"; sed 's/^/    /' "$T/err"; fi
+
 echo "plots: $pass passed, $fail failed"
 [ "$fail" = 0 ]
