@@ -474,7 +474,7 @@ static inline uint32_t lru_victim(const struct vmem_xcache *c, size_t base)
 	return victim;
 }
 
-static inline void touch(struct vmem_xcache *c, uint64_t set, size_t base, uint32_t way)
+static inline __attribute__((always_inline)) void touch(struct vmem_xcache *c, uint64_t set, size_t base, uint32_t way)
 {
 	switch (c->repl) {
 	case VMEM_REPL_LRU:
@@ -554,6 +554,38 @@ static inline bool fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint6
 		return false;   /* absent: dropped */
 	if (c->bucket)
 		return fa_fill(c, key, tag, val);
+	if (c->repl == VMEM_REPL_LRU) {
+		/*
+		 * One pass finds the entry, the first invalid way and the least recently used
+		 * way (the lowest-numbered of equal stamps, as lru_victim).
+		 */
+		const uint64_t *st = c->stamps + base;
+		uint32_t lru = 0;
+
+		for (uint32_t w = 0; w < ways; w++) {
+			if (keys[w] == key && tags[w] == tag) {
+				c->vals[base + w] = val;
+				c->stamps[base + w] = ++c->clock;
+				c->stats.fills++;
+				return false;
+			}
+			if (tags[w] == 0 && way == ways)
+				way = w;
+			if (st[w] < st[lru])
+				lru = w;
+		}
+		if (way == ways) {
+			way = lru;
+			evict = true;
+			c->stats.evictions++;
+		}
+		c->keys[base + way] = key;
+		c->tags[base + way] = tag;
+		c->vals[base + way] = val;
+		c->stamps[base + way] = ++c->clock;
+		c->stats.fills++;
+		return evict;
+	}
 	for (uint32_t w = 0; w < ways; w++) {
 		if (keys[w] == key && tags[w] == tag) {
 			c->vals[base + w] = val;
