@@ -401,6 +401,7 @@ void vmem_pt_destroy(struct vmem_pt *pt)
 	page_free_tree(pt, pt->root);
 	free(pt->by_pfn);
 	free(pt->pa_memo);
+	free(pt->table_memo);
 	free(pt);
 }
 
@@ -626,6 +627,31 @@ int pt_translate_memo(struct vmem_pt *pt, uint64_t va, uint64_t *pa)
 	e->gen = pt->gen;
 	*pa = leaf.pa;
 	return 0;
+}
+
+struct pt_page *pt_find_table_memo(struct vmem_pt *pt, uint64_t va, unsigned level)
+{
+	uint64_t base = va & ~((1ull << vmem_level_shift(level + 1)) - 1);
+	struct pt_table_memo *e;
+	struct pt_page *t;
+
+	if (!pt->table_memo) {
+		pt->table_memo = calloc(PT_TABLE_MEMO, sizeof(*pt->table_memo));
+		if (!pt->table_memo)
+			return pt_find_table(pt, va, level);
+	}
+	e = &pt->table_memo[((base >> vmem_level_shift(level + 1)) + level * 0x9Eu) &
+			    (PT_TABLE_MEMO - 1)];
+	if (e->gen == pt->gen && e->va_base == base && e->level == level)
+		return e->table;
+	t = pt_find_table(pt, va, level);
+	if (t) {
+		e->va_base = base;
+		e->level = level;
+		e->table = t;
+		e->gen = pt->gen;
+	}
+	return t;
 }
 
 bool vmem_pt_has_table(const struct vmem_pt *pt, uint64_t va, unsigned level)

@@ -71,6 +71,16 @@ struct vmem_pt {
 	 * they were made at; one made at an earlier gen is stale. Allocated on first use. */
 	uint64_t gen;
 	struct pt_pa_memo *pa_memo;  /* [PT_PA_MEMO] or NULL */
+	struct pt_table_memo *table_memo;  /* [PT_TABLE_MEMO] or NULL (pt_find_table_memo) */
+};
+
+#define PT_TABLE_MEMO 256
+
+struct pt_table_memo {
+	uint64_t va_base;            /* first address the table maps */
+	uint64_t gen;                /* 0: empty */
+	struct pt_page *table;       /* what pt_find_table answered (not NULL) */
+	unsigned level;
 };
 
 #define PT_PA_MEMO 512
@@ -178,6 +188,9 @@ static inline bool pt_entry_present(enum vmem_pt_format f, uint64_t e)
  * remembered since the last entry write is answered without a walk.
  */
 int pt_translate_memo(struct vmem_pt *pt, uint64_t va, uint64_t *pa);
+
+/* pt_find_table(pt, va, level), remembered until the next entry write. */
+struct pt_page *pt_find_table_memo(struct vmem_pt *pt, uint64_t va, unsigned level);
 
 /* The leaf table page and entry index mapping va, or NULL. */
 struct pt_page *pt_find_leaf(const struct vmem_pt *pt, uint64_t va, unsigned *index);

@@ -188,7 +188,7 @@ enum walk_outcome walk_shadow(struct vmem_mmu *m, uint64_t va, enum vmem_access_
  * in *hpa its host-physical address. Like pwc_start, a cached pointer that no longer
  * matches the tables (guest or host) is ignored.
  */
-static struct pt_page *pwc_start_combined(struct vmem_mmu *m, const struct vmem_pt *gpt,
+static struct pt_page *pwc_start_combined(struct vmem_mmu *m, struct vmem_pt *gpt,
 					  uint64_t va, unsigned *level, uint64_t *hpa)
 {
 	uint64_t table_hpa, h;
@@ -197,7 +197,7 @@ static struct pt_page *pwc_start_combined(struct vmem_mmu *m, const struct vmem_
 
 	if (!start)
 		return NULL;
-	t = pt_find_table(gpt, va, start);
+	t = pt_find_table_memo(gpt, va, start);
 	/* (The host translation of a guest table is remembered until the host table
 	 * changes: most walks start from the few tables the PWC names.) */
 	if (!t || pt_translate_memo(m->vm->ept, t->pa, &h) != 0 || h != table_hpa)
