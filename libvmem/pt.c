@@ -351,6 +351,7 @@ static int entry_write(struct vmem_pt *pt, struct pt_page *p, unsigned i, uint64
 	uint64_t *s = pt_slot(p, i);
 	uint64_t old = s ? s[0] : 0;
 
+	pt->gen++;
 	if (e == 0) {
 		if (s)
 			slot_remove(p, i);
@@ -382,6 +383,7 @@ int vmem_pt_create(const struct vmem_pt_config *cfg, const struct vmem_frame_sou
 	pt->va_bits = 12 + 9 * cfg->levels;
 	pt->format = cfg->format;
 	pt->src = *src;
+	pt->gen = 1;
 	pt->root = page_new(pt, pt->levels, 0, &err);
 	if (!pt->root) {
 		free(pt->by_pfn);
@@ -398,6 +400,8 @@ void vmem_pt_destroy(struct vmem_pt *pt)
 		return;
 	page_free_tree(pt, pt->root);
 	free(pt->by_pfn);
+	free(pt->pa_memo);
+	free(pt->table_memo);
 	free(pt);
 }
 
@@ -597,6 +601,57 @@ int vmem_pt_lookup(const struct vmem_pt *pt, uint64_t va, struct vmem_pt_leaf *l
 		p = pt_slot_child(s);
 	}
 	return VMEM_ENOENT;
+}
+
+int pt_translate_memo(struct vmem_pt *pt, uint64_t va, uint64_t *pa)
+{
+	struct vmem_pt_leaf leaf;
+	struct pt_pa_memo *e;
+	int err;
+
+	if (!pt->pa_memo) {
+		pt->pa_memo = calloc(PT_PA_MEMO, sizeof(*pt->pa_memo));
+		if (!pt->pa_memo)
+			return VMEM_ENOMEM;
+	}
+	e = &pt->pa_memo[(va >> 12) & (PT_PA_MEMO - 1)];
+	if (e->gen == pt->gen && e->va == va) {
+		*pa = e->pa;
+		return 0;
+	}
+	err = vmem_pt_lookup(pt, va, &leaf, NULL);
+	if (err)
+		return err;
+	e->va = va;
+	e->pa = leaf.pa;
+	e->gen = pt->gen;
+	*pa = leaf.pa;
+	return 0;
+}
+
+struct pt_page *pt_find_table_memo(struct vmem_pt *pt, uint64_t va, unsigned level)
+{
+	uint64_t base = va & ~((1ull << vmem_level_shift(level + 1)) - 1);
+	struct pt_table_memo *e;
+	struct pt_page *t;
+
+	if (!pt->table_memo) {
+		pt->table_memo = calloc(PT_TABLE_MEMO, sizeof(*pt->table_memo));
+		if (!pt->table_memo)
+			return pt_find_table(pt, va, level);
+	}
+	e = &pt->table_memo[((base >> vmem_level_shift(level + 1)) + level * 0x9Eu) &
+			    (PT_TABLE_MEMO - 1)];
+	if (e->gen == pt->gen && e->va_base == base && e->level == level)
+		return e->table;
+	t = pt_find_table(pt, va, level);
+	if (t) {
+		e->va_base = base;
+		e->level = level;
+		e->table = t;
+		e->gen = pt->gen;
+	}
+	return t;
 }
 
 bool vmem_pt_has_table(const struct vmem_pt *pt, uint64_t va, unsigned level)

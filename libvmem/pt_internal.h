@@ -66,6 +66,29 @@ struct vmem_pt {
 	 * finds its table in one probe rather than by a walk from the root. */
 	struct pt_page **by_pfn;
 	uint64_t by_pfn_mask;        /* slots - 1 */
+	/* Every entry write (map, unmap, protect, zap) increments gen. pa_memo remembers
+	 * recent translations of table-aligned addresses (pt_translate_memo) with the gen
+	 * they were made at; one made at an earlier gen is stale. Allocated on first use. */
+	uint64_t gen;
+	struct pt_pa_memo *pa_memo;  /* [PT_PA_MEMO] or NULL */
+	struct pt_table_memo *table_memo;  /* [PT_TABLE_MEMO] or NULL (pt_find_table_memo) */
+};
+
+#define PT_TABLE_MEMO 256
+
+struct pt_table_memo {
+	uint64_t va_base;            /* first address the table maps */
+	uint64_t gen;                /* 0: empty */
+	struct pt_page *table;       /* what pt_find_table answered (not NULL) */
+	unsigned level;
+};
+
+#define PT_PA_MEMO 512
+
+struct pt_pa_memo {
+	uint64_t va;                 /* 4 KiB aligned */
+	uint64_t pa;
+	uint64_t gen;                /* 0: empty (gen starts at 1) */
 };
 
 static inline unsigned pt_popcount64(uint64_t x)
@@ -158,6 +181,16 @@ static inline bool pt_entry_present(enum vmem_pt_format f, uint64_t e)
 {
 	return f == VMEM_PT_EPT ? (e & 7u) != 0 : (e & 1u) != 0;
 }
+
+/*
+ * The physical address va (4 KiB aligned) translates to, as vmem_pt_lookup gives it in
+ * leaf.pa: 0 and *pa, or VMEM_ENOENT / VMEM_ERANGE / VMEM_ENOMEM. A translation
+ * remembered since the last entry write is answered without a walk.
+ */
+int pt_translate_memo(struct vmem_pt *pt, uint64_t va, uint64_t *pa);
+
+/* pt_find_table(pt, va, level), remembered until the next entry write. */
+struct pt_page *pt_find_table_memo(struct vmem_pt *pt, uint64_t va, unsigned level);
 
 /* The leaf table page and entry index mapping va, or NULL. */
 struct pt_page *pt_find_leaf(const struct vmem_pt *pt, uint64_t va, unsigned *index);

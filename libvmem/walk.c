@@ -188,18 +188,19 @@ enum walk_outcome walk_shadow(struct vmem_mmu *m, uint64_t va, enum vmem_access_
  * in *hpa its host-physical address. Like pwc_start, a cached pointer that no longer
  * matches the tables (guest or host) is ignored.
  */
-static struct pt_page *pwc_start_combined(struct vmem_mmu *m, const struct vmem_pt *gpt,
+static struct pt_page *pwc_start_combined(struct vmem_mmu *m, struct vmem_pt *gpt,
 					  uint64_t va, unsigned *level, uint64_t *hpa)
 {
-	uint64_t table_hpa;
+	uint64_t table_hpa, h;
 	unsigned start = vmem_pwc_lookup(m->pwc, va, m->ctx, &table_hpa);
-	struct vmem_pt_leaf h;
 	struct pt_page *t;
 
 	if (!start)
 		return NULL;
-	t = pt_find_table(gpt, va, start);
-	if (!t || vmem_pt_lookup(m->vm->ept, t->pa, &h, NULL) != 0 || h.pa != table_hpa)
+	t = pt_find_table_memo(gpt, va, start);
+	/* (The host translation of a guest table is remembered until the host table
+	 * changes: most walks start from the few tables the PWC names.) */
+	if (!t || pt_translate_memo(m->vm->ept, t->pa, &h) != 0 || h != table_hpa)
 		return NULL;
 	*level = start;
 	*hpa = table_hpa;

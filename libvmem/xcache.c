@@ -45,10 +45,13 @@
  * evictions counts fills that displaced a valid entry; invalidations counts valid entries
  * removed by invalidate, flush_ctx and flush_all.
  *
- * Layout (this is the simulator's hot path): flat arrays indexed by set * W + way; the W
- * keys of a set are contiguous, and so are their W tags. A tag is the 32-bit context with
- * bit 32 set for a valid entry and 0 for an invalid one, so a probe is two 64-bit compares
- * per way and an invalid way never matches. No allocation after create, no division.
+ * Layout (this is the simulator's hot path): one block per set, cache-line aligned, holding
+ * the set's W keys, then its W tags, W LRU stamps (LRU only) and W values, so that a probe
+ * and a victim choice read adjacent lines of one block rather than lines of four arrays
+ * far apart; entry (set, way) of an array is at set * stride + way from the array's first
+ * element. A tag is the 32-bit context with bit 32 set for a valid entry and 0 for an
+ * invalid one, so a probe is two 64-bit compares per way and an invalid way never
+ * matches. No allocation after create, no division.
  *
  * Profiling: a cache may carry a miss-ratio-curve profiler (vmem_xcache_enable_mrc,
  * libvmem/mrc.c). Lookups, fills, invalidations and flushes then also go to it; the
@@ -66,6 +69,7 @@
  * Concurrency: none; one thread uses a cache at a time.
  */
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 #include "vmem/mrc.h"
@@ -77,10 +81,12 @@
 #define XC_NONE UINT32_MAX    /* end of a hash chain or of the LRU list */
 
 struct vmem_xcache {
-	uint64_t *keys;      /* [sets * ways] */
-	uint64_t *tags;      /* [sets * ways]: ctx | XC_VALID, or 0 when invalid */
-	uint64_t *vals;      /* [sets * ways] */
-	uint64_t *stamps;    /* LRU: [sets * ways] last-use stamps */
+	uint64_t *block;     /* [sets * stride] the set blocks (see the top comment) */
+	uint64_t *keys;      /* entry (set, way) at [set * stride + way], in block */
+	uint64_t *tags;      /* the same: ctx | XC_VALID, or 0 when invalid */
+	uint64_t *vals;      /* the same */
+	uint64_t *stamps;    /* LRU: the same, last-use stamps; else NULL */
+	size_t stride;       /* words per set block */
 	uint64_t *plru;      /* PLRU: [sets * plru_words] tree bits, bit n = node n */
 	uint64_t *plru_clr;  /* PLRU, ways <= 64: [ways] bits a use of the way clears */
 	uint64_t *plru_set;  /* PLRU, ways <= 64: [ways] bits a use of the way sets */
@@ -357,7 +363,6 @@ int vmem_xcache_create(const struct vmem_cache_geom *geom, uint64_t seed,
 {
 	struct vmem_xcache *c;
 	uint32_t ways, sets;
-	size_t n;
 	int err;
 
 	if (out == NULL)
@@ -378,19 +383,28 @@ int vmem_xcache_create(const struct vmem_cache_geom *geom, uint64_t seed,
 	 * An absent cache still gets one-element arrays so that the probe loop, which runs
 	 * zero times, never forms a pointer from NULL.
 	 */
-	n = (size_t)sets * ways;
-	if (n == 0)
-		n = 1;
-	c->keys = calloc(n, sizeof(*c->keys));
-	c->tags = calloc(n, sizeof(*c->tags));
-	c->vals = calloc(n, sizeof(*c->vals));
-	if (c->keys == NULL || c->tags == NULL || c->vals == NULL)
-		goto nomem;
-	if (c->repl == VMEM_REPL_LRU) {
-		c->stamps = calloc(n, sizeof(*c->stamps));
-		if (c->stamps == NULL)
+	{
+		size_t w = ways != 0 ? ways : 1;
+		size_t narrays = c->repl == VMEM_REPL_LRU ? 4 : 3;
+		size_t bytes;
+
+		c->stride = w * narrays;
+		bytes = (size_t)sets * c->stride * sizeof(uint64_t);
+		bytes = (bytes + 63) & ~(size_t)63;
+		c->block = aligned_alloc(64, bytes);
+		if (c->block == NULL)
 			goto nomem;
-	} else if (c->repl == VMEM_REPL_PLRU && ways != 0) {
+		memset(c->block, 0, bytes);
+		c->keys = c->block;
+		c->tags = c->block + w;
+		if (c->repl == VMEM_REPL_LRU) {
+			c->stamps = c->block + 2 * w;
+			c->vals = c->block + 3 * w;
+		} else {
+			c->vals = c->block + 2 * w;
+		}
+	}
+	if (c->repl == VMEM_REPL_PLRU && ways != 0) {
 		c->ways_log2 = log2_u32(ways);
 		c->plru_words = (uint32_t)(((uint64_t)ways + 63) >> 6);
 		c->plru = calloc((size_t)sets * c->plru_words, sizeof(*c->plru));
@@ -413,10 +427,7 @@ void vmem_xcache_destroy(struct vmem_xcache *c)
 {
 	if (c == NULL)
 		return;
-	free(c->keys);
-	free(c->tags);
-	free(c->vals);
-	free(c->stamps);
+	free(c->block);
 	free(c->plru);
 	free(c->plru_clr);
 	free(c->plru_set);
@@ -474,7 +485,7 @@ static inline uint32_t lru_victim(const struct vmem_xcache *c, size_t base)
 	return victim;
 }
 
-static inline void touch(struct vmem_xcache *c, uint64_t set, size_t base, uint32_t way)
+static inline __attribute__((always_inline)) void touch(struct vmem_xcache *c, uint64_t set, size_t base, uint32_t way)
 {
 	switch (c->repl) {
 	case VMEM_REPL_LRU:
@@ -495,7 +506,7 @@ static inline bool lookup(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uin
 {
 	const uint64_t tag = (uint64_t)ctx | XC_VALID;
 	const uint64_t set = key & c->set_mask;
-	const size_t base = (size_t)set * c->ways;
+	const size_t base = (size_t)set * c->stride;
 	const uint64_t *keys = c->keys + base;
 	const uint64_t *tags = c->tags + base;
 	const uint32_t ways = c->ways;
@@ -543,7 +554,7 @@ static inline bool fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint6
 {
 	const uint64_t tag = (uint64_t)ctx | XC_VALID;
 	const uint64_t set = key & c->set_mask;
-	const size_t base = (size_t)set * c->ways;
+	const size_t base = (size_t)set * c->stride;
 	const uint64_t *keys = c->keys + base;
 	const uint64_t *tags = c->tags + base;
 	const uint32_t ways = c->ways;
@@ -554,6 +565,38 @@ static inline bool fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint6
 		return false;   /* absent: dropped */
 	if (c->bucket)
 		return fa_fill(c, key, tag, val);
+	if (c->repl == VMEM_REPL_LRU) {
+		/*
+		 * One pass finds the entry, the first invalid way and the least recently used
+		 * way (the lowest-numbered of equal stamps, as lru_victim).
+		 */
+		const uint64_t *st = c->stamps + base;
+		uint32_t lru = 0;
+
+		for (uint32_t w = 0; w < ways; w++) {
+			if (keys[w] == key && tags[w] == tag) {
+				c->vals[base + w] = val;
+				c->stamps[base + w] = ++c->clock;
+				c->stats.fills++;
+				return false;
+			}
+			if (tags[w] == 0 && way == ways)
+				way = w;
+			if (st[w] < st[lru])
+				lru = w;
+		}
+		if (way == ways) {
+			way = lru;
+			evict = true;
+			c->stats.evictions++;
+		}
+		c->keys[base + way] = key;
+		c->tags[base + way] = tag;
+		c->vals[base + way] = val;
+		c->stamps[base + way] = ++c->clock;
+		c->stats.fills++;
+		return evict;
+	}
 	for (uint32_t w = 0; w < ways; w++) {
 		if (keys[w] == key && tags[w] == tag) {
 			c->vals[base + w] = val;
@@ -604,7 +647,7 @@ bool vmem_xcache_fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_
 void vmem_xcache_invalidate(struct vmem_xcache *c, uint64_t key, uint32_t ctx)
 {
 	const uint64_t tag = (uint64_t)ctx | XC_VALID;
-	const size_t base = (size_t)(key & c->set_mask) * c->ways;
+	const size_t base = (size_t)(key & c->set_mask) * c->stride;
 
 	if (c->mrc != NULL)
 		vmem_mrc_invalidate(c->mrc, key, ctx);
@@ -628,47 +671,51 @@ void vmem_xcache_invalidate(struct vmem_xcache *c, uint64_t key, uint32_t ctx)
 
 void vmem_xcache_flush_ctx(struct vmem_xcache *c, uint32_t ctx, uint32_t mask)
 {
-	const size_t n = (size_t)c->sets * c->ways;
 	const uint32_t want = ctx & mask;
 
 	if (c->mrc != NULL)
 		vmem_mrc_flush_ctx(c->mrc, ctx, mask);
-	for (size_t i = 0; i < n; i++) {
-		uint64_t t = c->tags[i];
+	for (size_t s = 0; s < c->sets; s++) {
+		for (uint32_t w = 0; w < c->ways; w++) {
+			size_t i = s * c->stride + w;
+			uint64_t t = c->tags[i];
 
-		if (t != 0 && ((uint32_t)t & mask) == want) {
-			if (c->bucket)
-				fa_release(c, (uint32_t)i);
-			c->tags[i] = 0;
-			c->stats.invalidations++;
+			if (t != 0 && ((uint32_t)t & mask) == want) {
+				if (c->bucket)
+					fa_release(c, w);   /* (one set) */
+				c->tags[i] = 0;
+				c->stats.invalidations++;
+			}
 		}
 	}
 }
 
 void vmem_xcache_flush_all(struct vmem_xcache *c)
 {
-	const size_t n = (size_t)c->sets * c->ways;
-
 	if (c->mrc != NULL)
 		vmem_mrc_flush_all(c->mrc);
 
-	for (size_t i = 0; i < n; i++) {
-		if (c->tags[i] != 0) {
-			if (c->bucket)
-				fa_release(c, (uint32_t)i);
-			c->tags[i] = 0;
-			c->stats.invalidations++;
+	for (size_t s = 0; s < c->sets; s++) {
+		for (uint32_t w = 0; w < c->ways; w++) {
+			size_t i = s * c->stride + w;
+
+			if (c->tags[i] != 0) {
+				if (c->bucket)
+					fa_release(c, w);   /* (one set) */
+				c->tags[i] = 0;
+				c->stats.invalidations++;
+			}
 		}
 	}
 }
 
 uint32_t vmem_xcache_occupancy(const struct vmem_xcache *c)
 {
-	const size_t n = (size_t)c->sets * c->ways;
 	uint32_t count = 0;
 
-	for (size_t i = 0; i < n; i++)
-		count += c->tags[i] != 0;
+	for (size_t s = 0; s < c->sets; s++)
+		for (uint32_t w = 0; w < c->ways; w++)
+			count += c->tags[s * c->stride + w] != 0;
 	return count;
 }
 
