@@ -3,10 +3,11 @@
  * translation costs natively, under nested paging and under shadow paging.
  *
  * One pass over each trace feeds every selected mode, so `--mode all` reads the trace once
- * and the three machines see exactly the same records. With more than one mode, each
- * machine runs on a thread of its own: the main thread reads batches of records into a
- * ring and every machine thread consumes every batch, in order (each machine stays
- * single-threaded, so the figures are those of a run on one thread).
+ * and the three machines see exactly the same records. With more than one mode and more
+ * than one processor, the machines run on threads of their own (at most one a processor):
+ * the main thread reads batches of records into a ring and every machine thread consumes
+ * every batch, in order (each machine stays on one thread, so the figures are those of a
+ * run on one thread).
  *
  * With --warmup N the first N records warm the machines up (tables built, TLBs and walk
  * caches filled); the statistics then restart and the rest of the trace gives the
@@ -348,8 +349,16 @@ struct batch {
 /* A record a machine rejected: where, and the message that says so. */
 struct failure {
 	uint64_t index;       /* records before it in the trace; UINT64_MAX: none */
+	int mode;             /* the machine's mode */
 	char msg[768];
 };
+
+/* Whether failure a is reported before b: the earliest record, then the first mode in
+ * vmemsim's order, so that the message does not depend on which thread got there first. */
+static bool failure_first(const struct failure *a, const struct failure *b)
+{
+	return a->index < b->index || (a->index == b->index && a->mode < b->mode);
+}
 
 /*
  * Applies records [from, to) of a batch to one machine. On an error fills *f, with the
@@ -372,6 +381,7 @@ static bool apply_range(const struct options *o, const struct vmem_trace_reader 
 		snprintf(f->msg, sizeof(f->msg), "vmemsim: %s: %s (%s mode)", pos,
 			 vmem_mmu_error(run->mmu), vmem_mode_name(run->mode));
 		f->index = b->first + i;
+		f->mode = (int)run->mode;
 		return false;
 	}
 	return true;
@@ -393,38 +403,58 @@ static bool apply_batch(const struct options *o, const struct vmem_trace_reader 
 }
 
 /*
+ * Applies one batch to each of n machines. Returns false, with the failure reported first
+ * in *f, when one of them rejected a record; the others still get the whole batch, since
+ * one of them may reject an earlier record.
+ */
+static bool apply_runs(const struct options *o, const struct vmem_trace_reader *r,
+		       struct run *const *runs, int n, const struct batch *b, struct failure *f)
+{
+	bool ok = true;
+
+	for (int j = 0; j < n; j++) {
+		struct failure fj;
+
+		if (!apply_batch(o, r, runs[j], b, &fj)) {
+			if (ok || failure_first(&fj, f))
+				*f = fj;
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+/*
  * The ring between the reader and the machine threads. Batch number i lives in slot
- * i % RING; the reader publishes it by advancing `head`, machine k releases it by
- * advancing tail[k], and the reader reuses a slot only when every machine released it.
+ * i % RING; the reader publishes it by advancing `head`, thread k releases it by
+ * advancing tail[k], and the reader reuses a slot only when every thread released it.
  */
 struct ring {
 	struct batch *slot;
 	uint64_t head;
 	uint64_t tail[VMEM_MODES];
-	bool stopped[VMEM_MODES];  /* machine k rejected a record, or passed one rejected */
+	bool stopped[VMEM_MODES];  /* thread k's machines rejected a record, or passed one */
 	int nstopped;
-	/* The rejected record reported: the earliest in the trace, and of those the one of
-	 * the first mode in vmemsim's order, so that the message does not depend on which
-	 * thread got there first. */
-	struct failure fail;
-	int fail_k;
+	struct failure fail;       /* the rejected record reported (failure_first) */
 	bool eof;
-	int nruns;
+	int nthreads;
 	pthread_mutex_t lock;
 	pthread_cond_t more;   /* head or eof changed */
 	pthread_cond_t room;   /* a tail changed */
 };
 
+/* A thread and the machines it runs, each batch to each machine in turn. */
 struct machine_thread {
 	struct ring *ring;
 	const struct options *o;
 	const struct vmem_trace_reader *reader;   /* to format a rejected record's position */
-	struct run *run;
+	struct run *runs[VMEM_MODES];
+	int nrun;
 	int k;
 	pthread_t id;
 };
 
-/* Machine k stops consuming batches (the lock is held). */
+/* Thread k stops consuming batches (the lock is held). */
 static void ring_stop(struct ring *q, int k)
 {
 	q->stopped[k] = true;
@@ -453,12 +483,10 @@ static void *machine_main(void *arg)
 			return NULL;
 		}
 		pthread_mutex_unlock(&q->lock);
-		if (!apply_batch(t->o, t->reader, t->run, b, &f)) {
+		if (!apply_runs(t->o, t->reader, t->runs, t->nrun, b, &f)) {
 			pthread_mutex_lock(&q->lock);
-			if (f.index < q->fail.index || (f.index == q->fail.index && t->k < q->fail_k)) {
+			if (failure_first(&f, &q->fail))
 				q->fail = f;
-				q->fail_k = t->k;
-			}
 			ring_stop(q, t->k);
 			pthread_mutex_unlock(&q->lock);
 			return NULL;
@@ -477,10 +505,10 @@ static struct batch *ring_claim(struct ring *q)
 	struct batch *b;
 
 	pthread_mutex_lock(&q->lock);
-	for (int k = 0; k < q->nruns; k++)
+	for (int k = 0; k < q->nthreads; k++)
 		while (!q->stopped[k] && q->head - q->tail[k] >= RING)
 			pthread_cond_wait(&q->room, &q->lock);
-	b = q->nstopped == q->nruns ? NULL : &q->slot[q->head % RING];
+	b = q->nstopped == q->nthreads ? NULL : &q->slot[q->head % RING];
 	pthread_mutex_unlock(&q->lock);
 	return b;
 }
@@ -552,13 +580,21 @@ static void replay(const struct options *o, const char *path, struct run *runs, 
 	struct vmem_trace_reader *r = NULL;
 	struct progress prog = { .on = !o->quiet && isatty(2) };
 	struct machine_thread threads[VMEM_MODES];
-	bool threaded = nruns > 1;
-	struct ring q = { .nruns = nruns, .fail = { .index = UINT64_MAX } };
+	struct run *all[VMEM_MODES];
+	/* No more machine threads than processors: time-sharing one processor between two
+	 * machines costs each its caches at every switch (measured: 44% more CPU time for
+	 * three threads on two processors); a thread with two machines runs them in turn. */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int nthreads = nruns < cpus ? nruns : cpus < 1 ? 1 : (int)cpus;
+	bool threaded = nthreads > 1;
+	struct ring q = { .nthreads = nthreads, .fail = { .index = UINT64_MAX } };
 	struct batch *b;
 	struct stat sb;
 	uint64_t done = 0;
 	long n = 0;
 
+	for (int j = 0; j < nruns; j++)
+		all[j] = &runs[j];
 	q.slot = malloc((threaded ? RING : 1) * sizeof(*q.slot));
 	if (!q.slot)
 		die("%s%s", "out of memory", "");
@@ -572,11 +608,18 @@ static void replay(const struct options *o, const char *path, struct run *runs, 
 		pthread_mutex_init(&q.lock, NULL);
 		pthread_cond_init(&q.more, NULL);
 		pthread_cond_init(&q.room, NULL);
-		for (int k = 0; k < nruns; k++) {
-			threads[k] = (struct machine_thread){ &q, o, r, &runs[k], k, 0 };
+		/* Machine j on thread j % nthreads: with three modes on two threads, nested
+		 * (the slowest) alone, native and shadow together. */
+		for (int k = 0; k < nthreads; k++)
+			threads[k] = (struct machine_thread){ .ring = &q, .o = o, .reader = r, .k = k };
+		for (int j = 0; j < nruns; j++) {
+			struct machine_thread *t = &threads[j % nthreads];
+
+			t->runs[t->nrun++] = &runs[j];
+		}
+		for (int k = 0; k < nthreads; k++)
 			if (pthread_create(&threads[k].id, NULL, machine_main, &threads[k]))
 				die("%s%s", "cannot start a machine thread", "");
-		}
 	}
 	for (;;) {
 		b = threaded ? ring_claim(&q) : q.slot;
@@ -597,7 +640,7 @@ static void replay(const struct options *o, const char *path, struct run *runs, 
 			b->split = b->take;
 		if (threaded)
 			ring_publish(&q, false);
-		else if (!apply_batch(o, r, &runs[0], b, &q.fail))
+		else if (!apply_runs(o, r, all, nruns, b, &q.fail))
 			break;
 		done += b->take;
 		progress_update(&prog, r, path, done, false);
@@ -606,7 +649,7 @@ static void replay(const struct options *o, const char *path, struct run *runs, 
 	}
 	if (threaded) {
 		ring_publish(&q, true);
-		for (int k = 0; k < nruns; k++)
+		for (int k = 0; k < nthreads; k++)
 			pthread_join(threads[k].id, NULL);
 		pthread_mutex_destroy(&q.lock);
 		pthread_cond_destroy(&q.more);
