@@ -43,7 +43,7 @@ OUT=$(abspath "$OUT")
 [ -z "${BENCH_TRACE:-}" ] || BENCH_TRACE=$(abspath "$BENCH_TRACE")
 cd "$(dirname "$0")/.."
 
-LARGE_PAGES=20000
+LARGE_PAGES=10000
 
 for prog in bench_replay vmem-trace vmem-gen vmemsim; do
 	[ -x "$BIN/$prog" ] || die "$BIN/$prog not found; build it first (make bench)"

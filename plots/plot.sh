@@ -8,9 +8,9 @@
 #                                             cycles only), else the whole replay
 #   OUT_DIR/mrc.csv        vmemsim --mrc   -> plots/mrc.{png,pdf}, or plots/mrc-TRACE.{png,pdf}
 #                                             for each trace when there are several
-#   OUT_DIR/demo-hist.csv  vmemsim --hist  -> plots/walk_refs_hist.{png,pdf} (all traces), and
-#                                             plots/walk_refs_hist-TRACE.png for each trace
-#                                             when there are several
+#   OUT_DIR/demo-hist.csv  vmemsim --hist  -> plots/walk_refs_hist.{png,pdf} (all traces added
+#                                             up), and plots/walk_refs_hist-traces.{png,pdf}
+#                                             with a panel per trace when there are several
 #
 # `make demo` writes all three CSVs. Each .gp file also runs alone; see its header.
 set -eu
@@ -84,12 +84,9 @@ fi
 
 draw walk_refs_hist.gp "$OUT/demo-hist.csv" "$OUT/plots/walk_refs_hist.png"
 draw walk_refs_hist.gp "$OUT/demo-hist.csv" "$OUT/plots/walk_refs_hist.pdf" "pdf=1"
-# One histogram per trace when the file holds several.
+# One panel per trace, in one figure, when the file holds several.
 traces=$(tail -n +2 "$OUT/demo-hist.csv" | cut -d, -f1 | awk '!seen[$0]++')
 if [ "$(printf '%s\n' "$traces" | wc -l)" -gt 1 ]; then
-	printf '%s\n' "$traces" | while IFS= read -r t; do
-		case $t in *"'"*) echo "plot.sh: skipping trace name with a quote: $t" >&2; continue ;; esac
-		draw walk_refs_hist.gp "$OUT/demo-hist.csv" "$OUT/plots/walk_refs_hist-$(file_name "$t").png" \
-			"trace='$t'"
-	done
+	draw walk_refs_hist.gp "$OUT/demo-hist.csv" "$OUT/plots/walk_refs_hist-traces.png" "panels=1"
+	draw walk_refs_hist.gp "$OUT/demo-hist.csv" "$OUT/plots/walk_refs_hist-traces.pdf" "panels=1; pdf=1"
 fi

@@ -36,7 +36,8 @@ for t in $(cut -d' ' -f1 "$tmp/xlate" | sort -u); do
 	check "$t: steady-state TLB misses are at least 5x the guest faults" yes \
 		"$(awk -v t="$t" '$1 == t && $2 == "native" { print ($4 >= 5 * $5 ? "yes" : "no") }' "$tmp/xlate")"
 done
-for p in cycles_per_access.png cycles_per_access.pdf walk_refs_hist.png walk_refs_hist.pdf; do
+for p in cycles_per_access.png cycles_per_access.pdf walk_refs_hist.png walk_refs_hist.pdf \
+	walk_refs_hist-traces.png walk_refs_hist-traces.pdf; do
 	check "demo drew $p" yes "$([ -s "$tmp/out/plots/$p" ] && echo yes || echo no)"
 done
 check "demo drew a miss-ratio curve per trace" "$(cut -d' ' -f1 "$tmp/xlate" | sort -u | wc -l)" \
