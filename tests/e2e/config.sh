@@ -8,14 +8,7 @@
 bin=${1:?usage: config.sh BIN_DIR}
 here=$(cd "$(dirname "$0")/.." && pwd)
 trace=$here/data/ls-head.lackey.zst
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-
-check() { # name expected actual
-	if [ "$2" = "$3" ]; then pass=$((pass + 1)); echo "ok   $1"
-	else fail=$((fail + 1)); echo "FAIL $1: expected '$2', got '$3'"; fi
-}
+. "$(dirname "$0")/check.inc"
 
 modes() { # vmemsim arguments...: the modes of the CSV rows, space-separated
 	"$bin/vmemsim" -q --csv - "$@" "$trace" | awk -F, 'NR > 1 { printf "%s%s", s, $2; s = " " }'

@@ -6,14 +6,7 @@
 bin=${1:?usage: demo.sh BIN_DIR}
 here=$(cd "$(dirname "$0")/.." && pwd)
 expected=$here/expected/demo.csv
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-
-check() { # name expected actual
-	if [ "$2" = "$3" ]; then pass=$((pass + 1)); echo "ok   $1"
-	else fail=$((fail + 1)); echo "FAIL $1: expected '$2', got '$3'"; fi
-}
+. "$(dirname "$0")/check.inc"
 
 DEMO_OUT="$tmp/out" sh "$here/../scripts/demo.sh" "$bin" >"$tmp/log" 2>&1
 check "demo exit status" 0 $?

@@ -6,14 +6,7 @@ bin=${1:?usage: output.sh BIN_DIR}
 here=$(cd "$(dirname "$0")/.." && pwd)
 trace=$here/data/ls-head.lackey.zst
 version=$(sed -n 's/^VERSION *:= *//p' "$here/../Makefile")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-
-check() { # name expected actual
-	if [ "$2" = "$3" ]; then pass=$((pass + 1)); echo "ok   $1"
-	else fail=$((fail + 1)); echo "FAIL $1: expected '$2', got '$3'"; fi
-}
+. "$(dirname "$0")/check.inc"
 
 col() { # csv row column-name: the value of a column in row number `row` (1 = first data row)
 	awk -F, -v row="$2" -v name="$3" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }

@@ -4,14 +4,7 @@
 bin=${1:?usage: presets.sh BIN_DIR}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 trace=$top/tests/data/ls-head.lackey.zst
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-
-check() { # name expected actual
-	if [ "$2" = "$3" ]; then pass=$((pass + 1)); echo "ok   $1"
-	else fail=$((fail + 1)); echo "FAIL $1: expected '$2', got '$3'"; fi
-}
+. "$(dirname "$0")/check.inc"
 
 col() { # csv column-name: the column's value in the first data row
 	awk -F, -v name="$2" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }

@@ -4,14 +4,7 @@
 # header and every miss-ratio-curve column has its line in vmemsim --help-stats.
 bin=${1:?usage: stats_doc.sh BIN_DIR}
 top=$(cd "$(dirname "$0")/../.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-
-check() { # name expected actual
-	if [ "$2" = "$3" ]; then pass=$((pass + 1)); echo "ok   $1"
-	else fail=$((fail + 1)); echo "FAIL $1: expected '$2', got '$3'"; fi
-}
+. "$(dirname "$0")/check.inc"
 
 sh "$top/scripts/stats-doc.sh" "$bin" "$tmp/STATS.md"
 check "stats-doc.sh exit status" 0 $?

@@ -7,14 +7,7 @@ bin=${1:?usage: vmemsim.sh BIN_DIR}
 here=$(cd "$(dirname "$0")/.." && pwd)
 trace=$here/data/ls-head.lackey.zst
 expected=$here/expected/ls-head.csv
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-
-check() { # name expected actual
-	if [ "$2" = "$3" ]; then pass=$((pass + 1)); echo "ok   $1"
-	else fail=$((fail + 1)); echo "FAIL $1: expected '$2', got '$3'"; fi
-}
+. "$(dirname "$0")/check.inc"
 
 col() { # csv mode column-name: the value of a column in a mode's row
 	awk -F, -v mode="$2" -v name="$3" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
