@@ -71,7 +71,8 @@ cd "$WORK"
 # Deterministic inputs: 60,000 random lowercase words (one per line, ~510 KB), and a
 # 512 KB text of those words in lines of 8 to 15 words. A 64-bit LCG (Knuth's MMIX
 # constants) keeps them identical under every Python version.
-python3 - <<'EOF'
+# words.py: the generator and the 60,000 words, the start of every input script below.
+cat >words.py <<'EOF'
 state = 2024
 def rnd(n):
     global state
@@ -82,6 +83,8 @@ words = []
 for _ in range(60000):
     length = 2 + rnd(7) + rnd(6)
     words.append("".join(letters[min(rnd(26), rnd(26))] for _ in range(length)))
+EOF
+{ cat words.py; cat <<'EOF'; } | python3 -
 with open("words.txt", "w") as f:
     f.write("\n".join(words) + "\n")
 lines, size = [], 0
@@ -133,17 +136,7 @@ large_input() {
 	[ -f "$WORK/$1" ] && return 0
 	case $1 in
 	lines.txt)
-		python3 - <<'EOF'
-state = 2024
-def rnd(n):
-    global state
-    state = (state * 6364136223846793005 + 1442695040888963407) % (1 << 64)
-    return (state >> 33) % n
-letters = "etaoinshrdlcumwfgypbvkjxqz"
-words = []
-for _ in range(60000):
-    length = 2 + rnd(7) + rnd(6)
-    words.append("".join(letters[min(rnd(26), rnd(26))] for _ in range(length)))
+		{ cat words.py; cat <<'EOF'; } | python3 -
 with open("lines.txt", "w") as f:
     for _ in range(150000):
         f.write(" ".join(words[rnd(len(words))] for _ in range(20 + rnd(41))) + "\n")
