@@ -330,8 +330,11 @@ static int packed_to_dense(struct vmem_pt *pt, struct pt_page *p)
 /* Room for one more slot: the same form, doubled, or the next form. */
 static int grow(struct vmem_pt *pt, struct pt_page *p)
 {
-	/* Doubling from 16 bytes of slots: one entry and its child pointer, or two entries. */
-	unsigned cap = p->cap ? 2u * p->cap : 2u >> pt_slot_shift(p);
+	/* From one slot: most table pages of a sparse mapping keep one entry. Lists double
+	 * (1, 2, 4); packed blocks grow by half (8, 12, 18, ... 202, 256), so that a block
+	 * is at least two thirds used (its slots are 8 or 16 bytes an entry). */
+	unsigned cap = !p->cap ? 1u : pt_listed(p) ? 2u * p->cap :
+		       p->cap + p->cap / 2 > PT_DENSE_AT ? PT_DENSE_AT : p->cap + p->cap / 2;
 	size_t old = p->cap ? mem_bytes(p, p->cap) : 0, want = mem_bytes(p, cap);
 	void *n;
 
