@@ -22,6 +22,12 @@
  *
  * A not-present entry is 0 in both formats as libvmem writes them (vmem_pte_encode), so
  * "stored" and "present" are the same thing: writing 0 removes the slot.
+ *
+ * Host memory: a block starts at one slot; lists double, packed blocks grow by half. The
+ * headers (struct pt_page) and list blocks, at most PT_POOL_MAX bytes, come from the
+ * table's own size-class pools (struct pt_pool), not malloc: at sparse footprints almost
+ * every mapped page has a level-1 table of its own, and malloc's 16 bytes per allocation
+ * were a third of that table's cost. Larger blocks are malloc'ed.
  */
 #ifndef VMEM_PT_INTERNAL_H
 #define VMEM_PT_INTERNAL_H
