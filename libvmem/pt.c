@@ -103,10 +103,83 @@ unsigned vmem_prot_to_pte_bits(unsigned prot)
 	return bits;
 }
 
-/* Adds table page p to the frame-number index, growing it to stay at most half full. */
+/* n bytes (zeroed) from the table's pools when n <= PT_POOL_MAX, else from malloc. */
+static void *pool_alloc(struct vmem_pt *pt, size_t n)
+{
+	struct pt_pool *o = &pt->pool;
+	void **head;
+	void *b;
+
+	if (n > PT_POOL_MAX)
+		return calloc(1, n);
+	n = (n + 7) & ~(size_t)7;
+	head = &o->free[n / 8];
+	if (*head) {
+		b = *head;
+		*head = *(void **)b;
+	} else {
+		if ((size_t)(o->end - o->next) < n) {
+			size_t size = o->chunk ? o->chunk : PT_POOL_CHUNK_MIN;
+			char *c = malloc(size);
+
+			if (!c)
+				return NULL;
+			*(void **)c = o->chunks;
+			o->chunks = c;
+			o->next = c + 8;
+			o->end = c + size;
+			o->chunk = size < PT_POOL_CHUNK ? 2 * size : size;
+		}
+		b = o->next;
+		o->next += n;
+	}
+	return memset(b, 0, n);
+}
+
+/* Returns block b of n bytes, as pool_alloc(pt, n) gave it. */
+static void pool_free(struct vmem_pt *pt, void *b, size_t n)
+{
+	void **head;
+
+	if (!b)
+		return;
+	if (n > PT_POOL_MAX) {
+		free(b);
+		return;
+	}
+	head = &pt->pool.free[((n + 7) & ~(size_t)7) / 8];
+	*(void **)b = *head;
+	*head = b;
+}
+
+static void pool_destroy(struct vmem_pt *pt)
+{
+	for (void *c = pt->pool.chunks, *next; c; c = next) {
+		next = *(void **)c;
+		free(c);
+	}
+	memset(&pt->pool, 0, sizeof(pt->pool));
+}
+
+/* Slot bytes of `cap` slots of page p. */
+static size_t slot_bytes(const struct pt_page *p, unsigned cap)
+{
+	return ((size_t)cap << pt_slot_shift(p)) * sizeof(uint64_t);
+}
+
+/* Bytes of p's slot block at capacity cap, in the form cap gives it. */
+static size_t mem_bytes(const struct pt_page *p, unsigned cap)
+{
+	if (cap == VMEM_PT_ENTRIES)
+		return slot_bytes(p, cap);
+	return (cap <= PT_LIST_MAX ? sizeof(struct pt_list) : sizeof(struct pt_packed)) +
+	       slot_bytes(p, cap);
+}
+
+/* Adds table page p to the frame-number index, growing it to stay at most 3/4 full. */
 static int index_add(struct vmem_pt *pt, struct pt_page *p)
 {
-	if (2 * (pt->pages + 1) > pt->by_pfn_mask + 1 || !pt->by_pfn) {
+	if (4 * (pt->pages + 1) > 3 * (pt->by_pfn_mask + 1) || !pt->by_pfn) {
 		uint64_t n = pt->by_pfn ? 2 * (pt->by_pfn_mask + 1) : 64;
 		struct pt_page **old = pt->by_pfn, **t = calloc(n, sizeof(*t));
 		uint64_t old_n = old ? pt->by_pfn_mask + 1 : 0;
@@ -163,7 +236,7 @@ static struct pt_page *page_new(struct vmem_pt *pt, unsigned level, uint64_t va_
 	*err = pt->src.alloc(pt->src.ctx, &pfn);
 	if (*err)
 		return NULL;
-	p = calloc(1, sizeof(*p));
+	p = pool_alloc(pt, sizeof(*p));
 	if (!p) {
 		pt->src.free(pt->src.ctx, pfn);
 		*err = VMEM_ENOMEM;
@@ -175,7 +248,7 @@ static struct pt_page *page_new(struct vmem_pt *pt, unsigned level, uint64_t va_
 	*err = index_add(pt, p);
 	if (*err) {
 		pt->src.free(pt->src.ctx, pfn);
-		free(p);
+		pool_free(pt, p, sizeof(*p));
 		return NULL;
 	}
 	pt->pages++;
@@ -202,15 +275,10 @@ static uint64_t page_free_tree(struct vmem_pt *pt, struct pt_page *p)
 	index_remove(pt, p);
 	pt->src.free(pt->src.ctx, p->pa >> 12);
 	pt->pages--;
-	free(p->mem);
-	free(p);
+	if (p->cap)
+		pool_free(pt, p->mem, mem_bytes(p, p->cap));
+	pool_free(pt, p, sizeof(*p));
 	return n;
-}
-
-/* Slot bytes of `cap` slots of page p. */
-static size_t slot_bytes(const struct pt_page *p, unsigned cap)
-{
-	return ((size_t)cap << pt_slot_shift(p)) * sizeof(uint64_t);
 }
 
 /* The rank of entry i in a packed page: present entries below it. */
@@ -220,10 +288,10 @@ static unsigned packed_rank(const struct pt_packed *k, unsigned i)
 }
 
 /* A full list page of PT_LIST_MAX entries becomes packed, with room for twice as many. */
-static int list_to_packed(struct pt_page *p)
+static int list_to_packed(struct vmem_pt *pt, struct pt_page *p)
 {
 	struct pt_list *l = p->mem;
-	struct pt_packed *k = calloc(1, sizeof(*k) + slot_bytes(p, 2 * PT_LIST_MAX));
+	struct pt_packed *k = pool_alloc(pt, sizeof(*k) + slot_bytes(p, 2 * PT_LIST_MAX));
 
 	if (!k)
 		return VMEM_ENOMEM;
@@ -232,18 +300,18 @@ static int list_to_packed(struct pt_page *p)
 	for (unsigned w = 1; w < PT_WORDS; w++)
 		k->rank[w] = (uint16_t)(k->rank[w - 1] + pt_popcount64(k->present[w - 1]));
 	memcpy(k->slot, l->slot, slot_bytes(p, p->used));   /* both in index order */
-	free(l);
+	pool_free(pt, l, mem_bytes(p, p->cap));
 	p->mem = k;
 	p->cap = 2 * PT_LIST_MAX;
 	return 0;
 }
 
 /* A full packed page trades its slots for all 512 indexed directly. */
-static int packed_to_dense(struct pt_page *p)
+static int packed_to_dense(struct vmem_pt *pt, struct pt_page *p)
 {
 	struct pt_packed *k = p->mem;
 	unsigned sh = pt_slot_shift(p), r = 0;
-	uint64_t *d = calloc(1, slot_bytes(p, VMEM_PT_ENTRIES));
+	uint64_t *d = pool_alloc(pt, slot_bytes(p, VMEM_PT_ENTRIES));
 
 	if (!d)
 		return VMEM_ENOMEM;
@@ -253,25 +321,36 @@ static int packed_to_dense(struct pt_page *p)
 			r++;
 		}
 	}
-	free(k);
+	pool_free(pt, k, mem_bytes(p, p->cap));
 	p->mem = d;
 	p->cap = VMEM_PT_ENTRIES;
 	return 0;
 }
 
 /* Room for one more slot: the same form, doubled, or the next form. */
-static int grow(struct pt_page *p)
+static int grow(struct vmem_pt *pt, struct pt_page *p)
 {
-	size_t head = pt_listed(p) ? sizeof(struct pt_list) : sizeof(struct pt_packed);
-	/* Doubling from 16 bytes of slots: one entry and its child pointer, or two entries. */
-	unsigned cap = p->cap ? 2u * p->cap : 2u >> pt_slot_shift(p);
+	/* From one slot: most table pages of a sparse mapping keep one entry. Lists double
+	 * (1, 2, 4); packed blocks grow by half (8, 12, 18, ... 202, 256), so that a block
+	 * is at least two thirds used (its slots are 8 or 16 bytes an entry). */
+	unsigned cap = !p->cap ? 1u : pt_listed(p) ? 2u * p->cap :
+		       p->cap + p->cap / 2 > PT_DENSE_AT ? PT_DENSE_AT : p->cap + p->cap / 2;
+	size_t old = p->cap ? mem_bytes(p, p->cap) : 0, want = mem_bytes(p, cap);
 	void *n;
 
 	if (p->cap == PT_LIST_MAX)
-		return list_to_packed(p);
+		return list_to_packed(pt, p);
 	if (p->cap >= PT_DENSE_AT)
-		return packed_to_dense(p);
-	n = realloc(p->mem, head + slot_bytes(p, cap));
+		return packed_to_dense(pt, p);
+	if (old > PT_POOL_MAX) {
+		n = realloc(p->mem, want);
+	} else {
+		n = pool_alloc(pt, want);
+		if (n && old) {
+			memcpy(n, p->mem, old);
+			pool_free(pt, p->mem, old);
+		}
+	}
 	if (!n)
 		return VMEM_ENOMEM;
 	p->mem = n;
@@ -280,12 +359,12 @@ static int grow(struct pt_page *p)
 }
 
 /* Makes room for entry i (not present); returns its slot, or NULL. */
-static uint64_t *slot_insert(struct pt_page *p, unsigned i)
+static uint64_t *slot_insert(struct vmem_pt *pt, struct pt_page *p, unsigned i)
 {
 	unsigned sh = pt_slot_shift(p), r;
 	uint64_t *slots;
 
-	if (p->used == p->cap && !pt_dense(p) && grow(p))
+	if (p->used == p->cap && !pt_dense(p) && grow(pt, p))
 		return NULL;
 	if (pt_dense(p)) {
 		p->used++;
@@ -356,7 +435,7 @@ static int entry_write(struct vmem_pt *pt, struct pt_page *p, unsigned i, uint64
 		if (s)
 			slot_remove(p, i);
 	} else {
-		if (!s && !(s = slot_insert(p, i)))
+		if (!s && !(s = slot_insert(pt, p, i)))
 			return VMEM_ENOMEM;
 		s[0] = e;
 		if (p->level > 1)
@@ -386,6 +465,7 @@ int vmem_pt_create(const struct vmem_pt_config *cfg, const struct vmem_frame_sou
 	pt->gen = 1;
 	pt->root = page_new(pt, pt->levels, 0, &err);
 	if (!pt->root) {
+		pool_destroy(pt);
 		free(pt->by_pfn);
 		free(pt);
 		return err;
@@ -399,6 +479,7 @@ void vmem_pt_destroy(struct vmem_pt *pt)
 	if (!pt)
 		return;
 	page_free_tree(pt, pt->root);
+	pool_destroy(pt);
 	free(pt->by_pfn);
 	free(pt->pa_memo);
 	free(pt->table_memo);

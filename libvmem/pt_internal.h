@@ -22,6 +22,12 @@
  *
  * A not-present entry is 0 in both formats as libvmem writes them (vmem_pte_encode), so
  * "stored" and "present" are the same thing: writing 0 removes the slot.
+ *
+ * Host memory: a block starts at one slot; lists double, packed blocks grow by half. The
+ * headers (struct pt_page) and list blocks, at most PT_POOL_MAX bytes, come from the
+ * table's own size-class pools (struct pt_pool), not malloc: at sparse footprints almost
+ * every mapped page has a level-1 table of its own, and malloc's 16 bytes per allocation
+ * were a third of that table's cost. Larger blocks are malloc'ed.
  */
 #ifndef VMEM_PT_INTERNAL_H
 #define VMEM_PT_INTERNAL_H
@@ -53,8 +59,28 @@ struct pt_page {
 	uint8_t user_flags;          /* owned by the table's user: shadow paging marks unsync pages */
 };
 
+/*
+ * Table-page headers and small slot blocks (up to PT_POOL_MAX bytes: every list form)
+ * come from per-table pools, one free list per multiple of 8 bytes, carved from chunks
+ * that double from PT_POOL_CHUNK_MIN to PT_POOL_CHUNK bytes (a table of a few pages, as
+ * thousands of address spaces make them, stays small): at large sparse footprints almost every mapped page has a
+ * level-1 table of its own, and malloc's 16 bytes of overhead per allocation (header
+ * and slots: two allocations) was a third of its cost. Chunks are freed with the table.
+ */
+#define PT_POOL_MAX 72
+#define PT_POOL_CHUNK_MIN 512
+#define PT_POOL_CHUNK 65536
+
+struct pt_pool {
+	void *free[PT_POOL_MAX / 8 + 1];  /* [n / 8]: free blocks of n bytes, linked */
+	char *next, *end;                 /* unused rest of the newest chunk */
+	void *chunks;                     /* every chunk, linked through its first word */
+	size_t chunk;                     /* bytes of the next chunk */
+};
+
 struct vmem_pt {
 	struct pt_page *root;
+	struct pt_pool pool;
 	unsigned levels;
 	unsigned va_bits;   /* 48 or 57 */
 	enum vmem_pt_format format;
@@ -62,7 +88,7 @@ struct vmem_pt {
 	struct vmem_pt_observer obs;
 	uint64_t pages;
 	/* Every table page by its frame number: an open-addressing hash (linear probing,
-	 * at most half full), so that a walk that starts from a paging-structure-cache hit
+	 * at most three quarters full), so that a walk that starts from a paging-structure-cache hit
 	 * finds its table in one probe rather than by a walk from the root. */
 	struct pt_page **by_pfn;
 	uint64_t by_pfn_mask;        /* slots - 1 */
