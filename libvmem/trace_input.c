@@ -38,15 +38,23 @@
 static int in_fail(struct vmem_trace_input *in, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Writes the message after the n characters of prefix already in in->err. */
+static void append_message(struct vmem_trace_input *in, int n, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void append_message(struct vmem_trace_input *in, int n, const char *fmt, va_list ap)
+{
+	if (n >= 0 && (size_t)n < sizeof(in->err))
+		vsnprintf(in->err + n, sizeof(in->err) - (size_t)n, fmt, ap);
+}
+
 static int in_fail(struct vmem_trace_input *in, int code, const char *fmt, ...)
 {
 	va_list ap;
 	int n = snprintf(in->err, sizeof(in->err), "%s: ", in->name ? in->name : "?");
 
-	if (n < 0 || (size_t)n >= sizeof(in->err))
-		return code;
 	va_start(ap, fmt);
-	vsnprintf(in->err + n, sizeof(in->err) - (size_t)n, fmt, ap);
+	append_message(in, n, fmt, ap);
 	va_end(ap);
 	return code;
 }
@@ -69,10 +77,8 @@ static int codec_fail(struct vmem_trace_input *in, int code, const char *fmt, ..
 	int n = snprintf(in->err, sizeof(in->err), "%s: compressed byte offset %llu: ",
 			 in->name ? in->name : "?", (unsigned long long)raw_offset(in));
 
-	if (n < 0 || (size_t)n >= sizeof(in->err))
-		return code;
 	va_start(ap, fmt);
-	vsnprintf(in->err + n, sizeof(in->err) - (size_t)n, fmt, ap);
+	append_message(in, n, fmt, ap);
 	va_end(ap);
 	return code;
 }
