@@ -8,7 +8,7 @@
 #   make stats-doc  docs/STATS.md, the glossary of statistics, from their descriptions
 #   make install PREFIX=/usr/local    (make uninstall PREFIX=... removes it again)
 #
-# New sources need no edit here: libvmem/*.c go into the library, simulators/*.c and
+# New sources need no edit here: libvmem/LAYER/*.c go into the library, simulators/*.c and
 # bench/*.c each become a program, tests/test_*.c each become a cmocka test.
 
 PREFIX    ?= /usr/local
@@ -31,7 +31,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(CFLAGS) $(WARN) -fPIC -Iinclude -Il
 LDLIBS    := -lzstd -lz -llzma -lm -pthread
 LDFLAGS_SAN = $(SAN_FLAGS)
 
-LIB_SRC   := $(wildcard libvmem/*.c)
+LIB_SRC   := $(wildcard libvmem/*/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 PROG_SRC  := $(wildcard simulators/*.c)
 PROGS     := $(PROG_SRC:simulators/%.c=$(BUILD)/bin/%)
@@ -64,8 +64,8 @@ $(BUILD)/%.o: %.c
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # The version reaches the code through vmem_version() only; a new VERSION rebuilds it.
-$(BUILD)/libvmem/common.o: ALL_CFLAGS += -DVMEM_VERSION='"$(VERSION)"'
-$(BUILD)/libvmem/common.o: Makefile
+$(BUILD)/libvmem/base/common.o: ALL_CFLAGS += -DVMEM_VERSION='"$(VERSION)"'
+$(BUILD)/libvmem/base/common.o: Makefile
 
 $(BUILD)/libvmem.a: $(LIB_OBJ)
 	@rm -f $@

@@ -29,7 +29,7 @@
 #include "vmem/tracegen.h"
 #include "vmem/trace.h"
 
-#include "trace_outfile.h"
+#include "trace/trace_outfile.h"
 
 #define BATCH 4096
 

@@ -30,7 +30,7 @@
 
 #include "vmem/vmem.h"
 
-#include "trace_outfile.h"
+#include "trace/trace_outfile.h"
 
 #define BATCH 4096
 

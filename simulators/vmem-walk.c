@@ -22,7 +22,7 @@
 #include "vmem/mmu.h"
 #include "vmem/trace.h"
 
-#include "trace_outfile.h"
+#include "trace/trace_outfile.h"
 
 static const char usage[] =
 "usage: vmem-walk [options] ADDRESS...\n"

@@ -29,7 +29,7 @@
 #include "vmem/mrc.h"
 #include "vmem/trace.h"
 
-#include "trace_outfile.h"
+#include "trace/trace_outfile.h"
 
 #define BATCH 32768         /* records per read: large, so that machine threads seldom wait */
 #define RING 4              /* batches in flight between the reader and the machines */

@@ -8,7 +8,7 @@
 
 #include "mmu_testlib.h"
 
-#include "mmu_internal.h"
+#include "mmu/mmu_internal.h"
 
 void mt_config(struct vmem_mmu_config *c, enum vmem_mode mode, unsigned guest_levels,
 	       unsigned host_levels, enum vmem_page_size guest_page,

@@ -11,9 +11,9 @@
 #include "vmem/mmu.h"
 #include "vmem/pt.h"
 
-#include "frames.h"
-#include "pt_internal.h"
-#include "tlb_internal.h"
+#include "paging/frames.h"
+#include "paging/pt_internal.h"
+#include "paging/tlb_internal.h"
 
 struct vm;
 struct aspace;

@@ -38,7 +38,7 @@
 
 #include "vmem/tracegen.h"
 
-#include "rng.h"
+#include "base/rng.h"
 #include "tracegen_internal.h"
 #include "zipf.h"
 

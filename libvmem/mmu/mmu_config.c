@@ -16,7 +16,7 @@
 #include "vmem/mmu.h"
 #include "vmem/xcache.h"
 
-#include "parse.h"
+#include "base/parse.h"
 
 enum key_type {
 	K_UINT,      /* unsigned, 32-bit */

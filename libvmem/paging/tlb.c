@@ -71,7 +71,7 @@
 #include "vmem/mrc.h"
 
 #include "mrc_internal.h"
-#include "rng.h"
+#include "base/rng.h"
 #include "tlb_internal.h"
 
 #define TLB_L2_SIZE_SHIFT 60

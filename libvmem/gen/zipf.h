@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "rng.h"
+#include "base/rng.h"
 
 struct vmem_zipf {
 	double alpha;

@@ -16,7 +16,7 @@
 
 #include "vmem/tracegen.h"
 
-#include "parse.h"
+#include "base/parse.h"
 #include "tracegen_internal.h"
 
 /* Largest permutation table (elements): 512 MiB of uint32_t. */

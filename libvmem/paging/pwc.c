@@ -41,7 +41,7 @@
 
 #include "vmem/pwc.h"
 
-#include "rng.h"
+#include "base/rng.h"
 
 struct vmem_pwc {
 	struct vmem_xcache *level[VMEM_MAX_LEVELS + 1];   /* [2..levels] */

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 
 #include "frames.h"
-#include "rng.h"
+#include "base/rng.h"
 
 int frames_init(struct frames *f, uint64_t bytes, enum vmem_placement place, uint64_t seed)
 {
