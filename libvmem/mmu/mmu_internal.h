@@ -2,7 +2,8 @@
  * State of the translation machine, shared by its parts:
  *   mmu.c       records, context and VM switches, the translate loop, TLB fills
  *   walk.c      the hardware walks: native, nested (2D) and shadow
- *   guest_os.c  the guest OS model (first-touch faults, unmap, protect) and host faults
+ *   faults.c    guest faults, unmap and protect (through the guest OS model of
+ *               guest/guest_os.h) and the host's first-touch faults
  *   shadow.c    the VMM's shadow paging (hidden faults, write traps, CR3, INVLPG)
  */
 #ifndef VMEM_MMU_INTERNAL_H
@@ -164,7 +165,7 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 enum walk_outcome walk_shadow(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc,
 			      struct xlate *x);
 
-/* guest_os.c */
+/* faults.c */
 int guest_fault(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc);
 int guest_unmap(struct vmem_mmu *m, uint64_t va, uint64_t len);
 int guest_protect(struct vmem_mmu *m, uint64_t va, uint64_t len, unsigned prot);
