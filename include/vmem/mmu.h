@@ -257,6 +257,48 @@ const char *vmem_mmu_stat_help(const char *name);
 
 const char *vmem_mmu_error(const struct vmem_mmu *m);
 
+/*
+ * A host memory manager behind the machine's host memory (vmem/host.h attaches one with
+ * vmem_host_attach). Without one, the machine backs guest-physical memory on first touch
+ * from host.mem and never takes it back. With one, every host fault (an EPT violation in
+ * nested mode, a fault on the VMM's mapping in shadow mode, and a guest page-table write to
+ * a page the host does not map writable) asks the manager for the frame, and the manager
+ * tells the machine when it takes a frame away (vmem_mmu_host_invalidate).
+ */
+struct vmem_mmu_backing {
+	void *ctx;
+	/* Back guest page gfn of VM vm for an access (write or not): the host frame, whether
+	 * it may be written (false: shared, copy-on-write), and the cycles the guest waits. */
+	int (*fault)(void *ctx, uint16_t vm, uint64_t gfn, bool write, uint64_t *frame,
+		     bool *writable, uint64_t *cycles);
+	/* The guest wrote content (a content record) to page gfn; may be NULL. */
+	void (*content)(void *ctx, uint16_t vm, uint64_t gfn, uint64_t hash, bool zero,
+			unsigned cls);
+	/* The guest OS freed page gfn (its allocator took it back); may be NULL. */
+	void (*guest_free)(void *ctx, uint16_t vm, uint64_t gfn);
+	/* Every translated access to a host frame, or NULL (set only when a policy needs
+	 * every access: it turns off the replay's fast path). */
+	void (*access)(void *ctx, uint64_t frame, bool write);
+	/* Error message of the last failed fault. */
+	const char *(*error)(void *ctx);
+};
+
+/* Installs (b != NULL) or removes the backing; only before the first record. The machine
+ * copies *b. VMEM_EINVAL in native mode or with host.page other than 4k. */
+int vmem_mmu_set_backing(struct vmem_mmu *m, const struct vmem_mmu_backing *b);
+
+/*
+ * The backing took guest page gfn of VM vm away or remapped it: drops the host table's
+ * entry and every cached translation through it (the VM's TLB entries, its nested-TLB
+ * entry, host walk caches, and under shadow paging the VM's shadow pages), as KVM's MMU
+ * notifier does on an invalidation. The next access faults to the backing again.
+ */
+void vmem_mmu_host_invalidate(struct vmem_mmu *m, uint16_t vm, uint64_t gfn);
+
+/* The accessed bit of the host table's entry for (vm, gfn), which walks set; clear = true
+ * clears it. False if the page is not mapped. */
+bool vmem_mmu_host_young(struct vmem_mmu *m, uint16_t vm, uint64_t gfn, bool clear);
+
 
 #ifdef __cplusplus
 }

@@ -131,6 +131,9 @@ struct vmem_pt_leaf {
 	unsigned bits;               /* VMEM_PTE_* of the leaf entry */
 };
 
+/* The accessed bit of the leaf mapping va (false if none); clear = true clears it. */
+bool vmem_pt_test_young(struct vmem_pt *pt, uint64_t va, bool clear);
+
 /*
  * Software lookup, no side effects. Returns 0 and fills *leaf, or VMEM_ENOENT and sets
  * *level_out (if not NULL) to the level of the table whose entry was not present.

@@ -142,9 +142,12 @@ static int for_each_leaf(const struct guest_mm *mm, uint64_t va, uint64_t len,
 static int unmap_leaf(const struct guest_mm *mm, uint64_t base, const struct vmem_pt_leaf *leaf,
 		      unsigned arg)
 {
+	uint64_t pfn = (leaf->pa & ~(vmem_page_bytes(leaf->size) - 1)) >> 12;
+
 	(void)arg;
-	frames_free(mm->frames, (leaf->pa & ~(vmem_page_bytes(leaf->size) - 1)) >> 12,
-		    leaf->size);
+	frames_free(mm->frames, pfn, leaf->size);
+	if (mm->notify->freed)
+		mm->notify->freed(mm->notify->ctx, pfn, vmem_page_bytes(leaf->size) >> 12);
 	return vmem_pt_unmap(mm->pt, base);
 }
 

@@ -20,6 +20,9 @@ struct guest_notifier {
 	void (*invlpg)(void *ctx, uint64_t va, enum vmem_page_size size);
 	/* Too many pages changed for one INVLPG each: the whole address space (CR3 reload). */
 	void (*flush_all)(void *ctx);
+	/* Guest-physical frames [pfn, pfn + n) went back to the guest's free memory; may be
+	 * NULL. */
+	void (*freed)(void *ctx, uint64_t pfn, uint64_t n);
 };
 
 /* One guest address space as the guest OS sees it. */

@@ -24,13 +24,33 @@ static void notify_flush_all(void *ctx)
 		shadow_cr3_load(m, m->as, false);
 }
 
+static void notify_freed(void *ctx, uint64_t pfn, uint64_t n)
+{
+	struct vmem_mmu *m = ctx;
+
+	for (uint64_t i = 0; i < n; i++)
+		m->backing.guest_free(m->backing.ctx, m->as->vm->id, pfn + i);
+}
+
 /* The running address space as the guest OS sees it. */
 static struct guest_mm running_mm(struct vmem_mmu *m, struct guest_notifier *nt)
 {
 	*nt = (struct guest_notifier){ .ctx = m, .invlpg = notify_invlpg,
-				       .flush_all = notify_flush_all };
+				       .flush_all = notify_flush_all,
+				       .freed = m->backed && m->backing.guest_free ?
+						notify_freed : NULL };
 	return (struct guest_mm){ .pt = m->as->pt, .frames = &m->as->vm->gframes,
 				  .page = m->cfg.guest_page, .notify = nt };
+}
+
+/* A host fault that failed inside a guest page-table write (whose observer cannot
+ * return it); its message is set. */
+static int backing_error(struct vmem_mmu *m)
+{
+	int err = m->backing_err;
+
+	m->backing_err = 0;
+	return err;
 }
 
 int guest_fault(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc)
@@ -44,6 +64,8 @@ int guest_fault(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc)
 	if (m->rec)
 		m->rec->guest_faults++;
 	err = guest_os_fault(&mm, va, acc_need(acc));
+	if (!err)
+		err = backing_error(m);
 	if (err == VMEM_ENOSPACE)
 		return mmu_errorf(m, err, "guest memory of VM %u exhausted (guest.mem=%llu MiB)",
 				  m->as->vm->id, (unsigned long long)(m->cfg.guest_mem >> 20));
@@ -66,7 +88,9 @@ int guest_unmap(struct vmem_mmu *m, uint64_t va, uint64_t len)
 	struct guest_notifier nt;
 	struct guest_mm mm = running_mm(m, &nt);
 
-	return range_error(m, guest_os_unmap(&mm, va, len, &m->st.unmaps), va, len);
+	int err = guest_os_unmap(&mm, va, len, &m->st.unmaps);
+
+	return range_error(m, err ? err : backing_error(m), va, len);
 }
 
 int guest_protect(struct vmem_mmu *m, uint64_t va, uint64_t len, unsigned prot)
@@ -74,17 +98,17 @@ int guest_protect(struct vmem_mmu *m, uint64_t va, uint64_t len, unsigned prot)
 	struct guest_notifier nt;
 	struct guest_mm mm = running_mm(m, &nt);
 
-	return range_error(m, guest_os_protect(&mm, va, len, prot, &m->st.protects), va, len);
+	int err = guest_os_protect(&mm, va, len, prot, &m->st.protects);
+
+	return range_error(m, err ? err : backing_error(m), va, len);
 }
 
-int host_fault(struct vmem_mmu *m, struct vm *vm, uint64_t gpa)
+/* The host's first touch of a guest page, without a host memory manager. */
+static int host_first_touch(struct vmem_mmu *m, struct vm *vm, uint64_t gpa)
 {
 	int err;
 
-	m->st.host_faults++;
 	m->st.cycles_faults += m->cfg.cost.host_fault;
-	if (m->rec)
-		m->rec->host_faults++;
 	err = first_touch_map(vm->ept, &m->hframes, gpa, m->cfg.host_page,
 			      VMEM_PROT_READ | VMEM_PROT_WRITE | VMEM_PROT_EXEC | VMEM_PROT_USER);
 	if (err == VMEM_ENOSPACE)
@@ -96,14 +120,100 @@ int host_fault(struct vmem_mmu *m, struct vm *vm, uint64_t gpa)
 	return 0;
 }
 
-int host_map(struct vmem_mmu *m, struct vm *vm, uint64_t gpa, struct vmem_pt_leaf *leaf)
+/* A host fault served by the host memory manager: it backs the page (swapping in,
+ * breaking sharing, ...) and says what the guest waited. */
+static int host_backed_fault(struct vmem_mmu *m, struct vm *vm, uint64_t gpa, bool write)
+{
+	const struct vmem_mmu_backing *b = &m->backing;
+	uint64_t page = gpa & ~0xfffull, frame = 0, cycles = 0;
+	bool writable = false;
+	int err = b->fault(b->ctx, vm->id, gpa >> 12, write, &frame, &writable, &cycles);
+
+	if (err)
+		return mmu_errorf(m, err, "host fault at gpa %#llx of VM %u: %s",
+				  (unsigned long long)gpa, vm->id,
+				  b->error ? b->error(b->ctx) : vmem_strerror(err));
+	m->st.cycles_faults += cycles;
+	/* A read-only mapping the fault replaces (a write to a shared page) goes first,
+	 * with what the caches hold of it. */
+	vmem_mmu_host_invalidate(m, vm->id, gpa >> 12);
+	err = vmem_pt_map(vm->ept, page, frame << 12, VMEM_PAGE_4K,
+			  VMEM_PROT_READ | VMEM_PROT_EXEC | VMEM_PROT_USER |
+			  (writable ? VMEM_PROT_WRITE : 0));
+	if (err)
+		return mmu_errorf(m, err, "host table of VM %u: cannot map gpa %#llx: %s", vm->id,
+				  (unsigned long long)gpa, vmem_strerror(err));
+	return 0;
+}
+
+int host_fault(struct vmem_mmu *m, struct vm *vm, uint64_t gpa, bool write)
+{
+	m->st.host_faults++;
+	if (m->rec)
+		m->rec->host_faults++;
+	return m->backed ? host_backed_fault(m, vm, gpa, write) : host_first_touch(m, vm, gpa);
+}
+
+int host_map(struct vmem_mmu *m, struct vm *vm, uint64_t gpa, bool write,
+	     struct vmem_pt_leaf *leaf)
 {
 	int err;
 
-	if (vmem_pt_lookup(vm->ept, gpa, leaf, NULL) == 0)
+	if (vmem_pt_lookup(vm->ept, gpa, leaf, NULL) == 0 &&
+	    (!write || (leaf->prot & VMEM_PROT_WRITE)))
 		return 0;
-	err = host_fault(m, vm, gpa);
+	err = host_fault(m, vm, gpa, write);
 	if (err)
 		return err;
 	return vmem_pt_lookup(vm->ept, gpa, leaf, NULL);
+}
+
+int vmem_mmu_set_backing(struct vmem_mmu *m, const struct vmem_mmu_backing *b)
+{
+	if (!b) {
+		m->backed = m->per_access = false;
+		return 0;
+	}
+	if (m->cfg.mode == VMEM_MODE_NATIVE)
+		return mmu_errorf(m, VMEM_EINVAL, "a host memory manager needs mode nested or "
+				  "shadow (native mode has no host)");
+	if (m->cfg.host_page != VMEM_PAGE_4K)
+		return mmu_errorf(m, VMEM_EINVAL, "a host memory manager needs host.page=4k");
+	if (!b->fault)
+		return mmu_errorf(m, VMEM_EINVAL, "the backing has no fault handler");
+	m->backing = *b;
+	m->backed = true;
+	m->per_access = b->access != NULL;
+	return 0;
+}
+
+void vmem_mmu_host_invalidate(struct vmem_mmu *m, uint16_t vmid, uint64_t gfn)
+{
+	struct vm *vm = m->vms[vmid];
+	uint32_t ctx;
+
+	/* Nothing caches a translation through a page the host table does not map: each
+	 * removal below flushed what was cached from it. */
+	if (!vm || !vm->ept || vmem_pt_unmap(vm->ept, gfn << 12) != 0)
+		return;
+	/*
+	 * As INVEPT single-context after an EPT change (SDM Vol. 3C, 28.4.3.1): the VM's
+	 * combined mappings (TLB), its guest-physical mappings (nested TLB) and the
+	 * paging-structure caches that may hold the old frame's address: host walk caches,
+	 * and guest walk caches that cache host-physical table addresses (pwc.nested=combined).
+	 */
+	ctx = VMEM_CTX(vm->vpid, 0);
+	vmem_tlb_flush_ctx(m->tlb, ctx, VMEM_CTX_MASK_VPID);
+	vmem_pwc_flush_ctx(m->pwc, ctx, VMEM_CTX_MASK_VPID);
+	vmem_pwc_flush_ctx(m->hpwc, ctx, VMEM_CTX_MASK_VPID);
+	vmem_xcache_invalidate(m->ntlb, gfn, ctx);
+	if (m->cfg.mode == VMEM_MODE_SHADOW)
+		vm->shadow_stale = true;
+}
+
+bool vmem_mmu_host_young(struct vmem_mmu *m, uint16_t vmid, uint64_t gfn, bool clear)
+{
+	struct vm *vm = m->vms[vmid];
+
+	return vm && vm->ept && vmem_pt_test_young(vm->ept, gfn << 12, clear);
 }

@@ -103,14 +103,21 @@ static void guest_write_observed(void *ctx, struct vmem_pt *pt, uint64_t table_p
 				 uint64_t old_entry, uint64_t new_entry)
 {
 	struct aspace *as = ctx;
+	struct vmem_mmu *m = as->vm->mmu;
 
 	(void)pt;
-	(void)table_pa;
 	(void)old_entry;
 	(void)new_entry;
-	as->vm->mmu->st.guest_pte_writes++;
-	if (as->vm->mmu->cfg.mode == VMEM_MODE_SHADOW)
+	m->st.guest_pte_writes++;
+	if (m->cfg.mode == VMEM_MODE_SHADOW)
 		shadow_guest_write(as, va_base, level, index);
+	/* Under a host memory manager the table page may be shared, swapped out or not
+	 * backed yet: the write needs it writable, as the guest's store would. */
+	if (m->backed && !m->backing_err) {
+		struct vmem_pt_leaf leaf;
+
+		m->backing_err = host_map(m, as->vm, table_pa, true, &leaf);
+	}
 }
 
 static void vm_free(struct vm *vm)
@@ -486,7 +493,7 @@ static int handle_fault(struct vmem_mmu *m, enum walk_outcome out, uint64_t va,
 		return guest_fault(m, va, acc);
 	case WALK_HOST_FAULT:
 		mmu_exit(m, VMEM_EXIT_EPT_VIOLATION, 0);
-		return host_fault(m, m->vm, m->fault_gpa);
+		return host_fault(m, m->vm, m->fault_gpa, m->fault_write);
 	case WALK_SHADOW_MISS:
 		err = shadow_fault(m, va, acc, &reflect);
 		if (err || !reflect)
@@ -533,8 +540,13 @@ static int translate_page(struct vmem_mmu *m, uint64_t va, enum vmem_access_type
 	}
 	for (int round = 0; round < MAX_RETRIES; round++) {
 		uint64_t refs_before = m->st.walk_refs;
-		enum walk_outcome out = walk(m, va, acc, &x);
+		enum walk_outcome out;
 		int err;
+
+		if (m->vm->shadow_stale)
+			shadow_zap_vm(m, m->vm);
+		m->fault_write = false;
+		out = walk(m, va, acc, &x);
 
 		if (out == WALK_OK) {
 			m->st.walks_completed++;
@@ -572,6 +584,7 @@ static int access(struct vmem_mmu *m, const struct vmem_trace_rec *r)
 {
 	enum vmem_access_type acc = (enum vmem_access_type)r->acc;
 	uint64_t last = r->addr + (r->size ? r->size - 1u : 0);
+	uint64_t pa = 0;
 	int err;
 
 	if (!vmem_addr_canonical(r->addr, m->va_bits))
@@ -583,10 +596,15 @@ static int access(struct vmem_mmu *m, const struct vmem_trace_rec *r)
 				  "of the %u-bit address space", r->size,
 				  (unsigned long long)r->addr, m->va_bits);
 	m->st.accesses++;
-	err = translate_page(m, r->addr, acc, NULL);
+	err = translate_page(m, r->addr, acc, &pa);
+	if (!err && m->per_access)
+		m->backing.access(m->backing.ctx, pa >> 12, acc_is_write(acc));
 	/* An access that crosses into the next 4 KiB page needs that page too. */
-	if (!err && (r->addr & 0xfff) + r->size > 0x1000)
-		err = translate_page(m, (r->addr | 0xfff) + 1, acc, NULL);
+	if (!err && (r->addr & 0xfff) + r->size > 0x1000) {
+		err = translate_page(m, (r->addr | 0xfff) + 1, acc, &pa);
+		if (!err && m->per_access)
+			m->backing.access(m->backing.ctx, pa >> 12, acc_is_write(acc));
+	}
 	return err;
 }
 

@@ -48,6 +48,8 @@ struct vm {
 	struct vmem_mmu *mmu;
 	uint16_t id;
 	uint16_t vpid;               /* 0 when VPIDs are off */
+	bool shadow_stale;           /* the backing remapped a page: zap the shadow trees
+	                              * before the next walk (shadow.c) */
 	struct frames gframes;       /* guest-physical memory */
 	struct vmem_pt *ept;         /* guest-physical -> host-physical (nested, shadow) */
 	struct aspace **as;          /* in creation order */
@@ -103,6 +105,11 @@ struct vmem_mmu {
 	unsigned va_bits;            /* canonical width of guest-virtual addresses: 48 or 57 */
 	uint32_t ctx;                /* VMEM_CTX(vm->vpid, as->pcid) */
 	uint64_t fault_gpa;          /* set by WALK_HOST_FAULT */
+	bool fault_write;            /* ... for a write: the host mapping lacks write access */
+	bool backed;                 /* a host memory manager backs host memory */
+	bool per_access;             /* ... and wants every access (backing.access) */
+	struct vmem_mmu_backing backing;
+	int backing_err;             /* a failed host fault inside a guest table write */
 	struct vmem_walk *rec;       /* walk being recorded, or NULL */
 	struct vmem_mmu_stats st;
 	/* The TLB and walk-cache counters at the last vmem_mmu_stats_reset(): statistics
@@ -143,7 +150,7 @@ static inline bool mmu_apply_fast(struct vmem_mmu *m, const struct vmem_trace_re
 	bool ifetch = r->acc == VMEM_ACC_IFETCH;
 	uint64_t v;
 
-	if (r->type != VMEM_REC_ACCESS || !m->as || r->vm != m->run_vm ||
+	if (r->type != VMEM_REC_ACCESS || !m->as || m->per_access || r->vm != m->run_vm ||
 	    r->asid != m->run_asid || (r->addr & 0xfff) + r->size > 0x1000)
 		return false;
 	v = tlb_memo_peek(m->tlb, r->addr, m->ctx, ifetch);
@@ -170,8 +177,9 @@ int guest_fault(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc);
 int guest_unmap(struct vmem_mmu *m, uint64_t va, uint64_t len);
 int guest_protect(struct vmem_mmu *m, uint64_t va, uint64_t len, unsigned prot);
 /* Guest-physical -> host-physical via the VM's host table, mapping on first touch. */
-int host_map(struct vmem_mmu *m, struct vm *vm, uint64_t gpa, struct vmem_pt_leaf *leaf);
-int host_fault(struct vmem_mmu *m, struct vm *vm, uint64_t gpa);
+int host_map(struct vmem_mmu *m, struct vm *vm, uint64_t gpa, bool write,
+	     struct vmem_pt_leaf *leaf);
+int host_fault(struct vmem_mmu *m, struct vm *vm, uint64_t gpa, bool write);
 
 /* shadow.c */
 int shadow_fault(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc, bool *reflect);
@@ -179,6 +187,8 @@ int shadow_fault(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc, boo
 int shadow_cr3_load(struct vmem_mmu *m, struct aspace *as, bool noflush);
 void shadow_invlpg(struct vmem_mmu *m, uint64_t va);
 void shadow_guest_write(struct aspace *as, uint64_t va_base, unsigned level, unsigned index);
+/* Zaps every shadow tree of vm (after the backing remapped host pages). */
+void shadow_zap_vm(struct vmem_mmu *m, struct vm *vm);
 
 /* mmu.c */
 void mmu_exit(struct vmem_mmu *m, enum vmem_exit_reason r, uint32_t vmm_cycles);

@@ -148,6 +148,20 @@ static void tree_free(struct vmem_mmu *m, struct aspace *as)
 	lru_remove(&as->vm->shadow_trees, as, false);
 }
 
+/*
+ * A host remap makes shadow entries pointing at the old frame stale. KVM finds them through
+ * its reverse maps (kvm_unmap_gfn_range); shadow pages here keep none, so the VM's trees
+ * go whole and are rebuilt by hidden faults: the cost of a remap under shadow paging is
+ * overstated rather than missed (docs/MODELS.md).
+ */
+void shadow_zap_vm(struct vmem_mmu *m, struct vm *vm)
+{
+	vm->shadow_stale = false;
+	for (size_t i = 0; i < vm->nas; i++)
+		if (vm->as[i]->shadow)
+			tree_free(m, vm->as[i]);
+}
+
 /* Shadow tables the fill of a `leaf_level` entry for va would allocate in as's tree. */
 static unsigned tables_needed(const struct aspace *as, uint64_t va, unsigned leaf_level)
 {
@@ -251,7 +265,7 @@ static int read_guest_tables(struct vmem_mmu *m, struct aspace *as, uint64_t va)
 
 		if (!t)
 			break;     /* the entry above was missing or a leaf: the walk stopped */
-		if ((err = host_map(m, as->vm, t->pa, &h)))
+		if ((err = host_map(m, as->vm, t->pa, false, &h)))
 			return err;
 	}
 	return 0;
@@ -276,7 +290,7 @@ int shadow_fault(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc, boo
 	}
 	mmu_exit(m, VMEM_EXIT_HIDDEN_FAULT, m->cfg.cost.shadow_fill);
 	m->st.shadow_fills++;
-	if ((err = root_get(m, as)) || (err = host_map(m, as->vm, g.pa, &h)))
+	if ((err = root_get(m, as)) || (err = host_map(m, as->vm, g.pa, acc_is_write(acc), &h)))
 		return err;
 	size = g.size < h.size ? g.size : h.size;
 	mask = vmem_page_bytes(size) - 1;

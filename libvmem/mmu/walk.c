@@ -254,7 +254,8 @@ static bool host_xlate(struct vmem_mmu *m, uint64_t gpa, unsigned gstep, bool wr
 	unsigned mlev = vm->ept->levels;
 	uint64_t v;
 
-	if (vmem_xcache_lookup(m->ntlb, gpa >> 12, hctx, &v)) {
+	if (vmem_xcache_lookup(m->ntlb, gpa >> 12, hctx, &v) &&
+	    (!write || (v & VMEM_PROT_WRITE))) {
 		hx->size = (enum vmem_page_size)((v >> 4) & 3);
 		/* The host walk this hit replaces: down to the level of the host leaf. */
 		for (unsigned l = mlev; l > (unsigned)hx->size; l--)
@@ -266,8 +267,12 @@ static bool host_xlate(struct vmem_mmu *m, uint64_t gpa, unsigned gstep, bool wr
 		hx->pa_base = *hpa & ~(vmem_page_bytes(hx->size) - 1);
 		return true;
 	}
-	if (!walk_1d(m, vm->ept, m->hpwc, hctx, VMEM_DIM_HOST, gstep, gpa, 0, write, hx, c)) {
+	/* A write through a read-only host mapping (a shared page under a host memory
+	 * manager) is an EPT violation too: the manager breaks the sharing. */
+	if (!walk_1d(m, vm->ept, m->hpwc, hctx, VMEM_DIM_HOST, gstep, gpa, 0, write, hx, c) ||
+	    (write && !(hx->prot & VMEM_PROT_WRITE))) {
 		m->fault_gpa = gpa;
+		m->fault_write = write;
 		return false;
 	}
 	*hpa = hx->pa_base + (gpa & (vmem_page_bytes(hx->size) - 1));

@@ -638,6 +638,28 @@ int vmem_pt_protect(struct vmem_pt *pt, uint64_t va, unsigned prot)
 					     leaf_memtype(pt), NULL);
 }
 
+bool vmem_pt_test_young(struct vmem_pt *pt, uint64_t va, bool clear)
+{
+	unsigned i;
+	struct pt_page *p = pt_find_leaf(pt, va, &i);
+	uint64_t a = pt->format == VMEM_PT_EPT ? 1ull << 8 : 1ull << 5;
+	uint64_t *e;
+	bool young;
+
+	if (!p)
+		return false;
+	e = pt_slot(p, i);
+	if (!e)
+		return false;
+	young = (*e & a) != 0;
+	/* Clearing the A bit is not a change the write observer needs to see: hardware
+	 * sets it again on the next walk (as Linux's ptep_test_and_clear_young, which
+	 * flushes no TLB on x86). */
+	if (clear)
+		*e &= ~a;
+	return young;
+}
+
 uint64_t vmem_pt_zap(struct vmem_pt *pt, uint64_t va, unsigned level)
 {
 	struct pt_page *p = pt_find_table(pt, va, level);

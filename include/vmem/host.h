@@ -1,0 +1,216 @@
+/*
+ * The host memory manager: one host with a fixed amount of memory, several VMs whose
+ * configured memory may add up to more (overcommit), and the mechanisms that give memory
+ * back when the host runs short: ballooning, same-page deduplication, and hypervisor
+ * swapping to a compressed tier and a swap device. Policies decide who gives back and how
+ * (vmem/host_policy.h); the manager keeps the books.
+ *
+ * Every guest page (VM, guest frame number) is in exactly one state:
+ *   untouched   never touched since boot or since a balloon deflate returned it
+ *   resident    backed by a host frame of its own
+ *   shared      mapped read-only onto a host frame that other pages map too (dedup)
+ *   zero        mapped read-only onto the host's zero page (dedup of zero pages)
+ *   swapped     its content is on the swap device
+ *   compressed  its content is in the compressed tier (in host memory, compressed)
+ *   ballooned   given to the host by the guest's balloon driver
+ * and every host frame is free, backs resident or shared pages, or holds compressed pages.
+ *
+ * Time is simulated: the caller advances the clock (vmem_host_advance) by the cycles the
+ * guests ran; background work (the swap daemon, the dedup scanner, the balloon
+ * controller) runs when it is due. The cycles a guest waits for the host (a swap-in, a
+ * decompression, a copy-on-write break) are returned by vmem_host_fault and counted per VM.
+ *
+ * A translation machine (vmem/mmu.h) is attached with vmem_host_attach: its host faults
+ * come here, and every remap here (swap-out, merge, balloon) invalidates the machine's
+ * host table, TLB, nested TLB and shadow entries for the page.
+ *
+ * Concurrency: one thread at a time per host (the simulator's replay thread).
+ */
+#ifndef VMEM_HOST_H
+#define VMEM_HOST_H
+
+#include "vmem/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vmem_mmu;
+struct vmem_host;
+
+enum vmem_page_state {
+	VMEM_PG_UNTOUCHED = 0,
+	VMEM_PG_RESIDENT = 1,
+	VMEM_PG_SHARED = 2,
+	VMEM_PG_ZERO = 3,
+	VMEM_PG_SWAPPED = 4,
+	VMEM_PG_COMPRESSED = 5,
+	VMEM_PG_BALLOONED = 6,
+	VMEM_PG_STATES = 7,
+};
+
+/* "untouched", "resident", ... */
+const char *vmem_page_state_name(enum vmem_page_state s);
+
+#define VMEM_HOST_POLICY_SPEC 160   /* bytes of a policy spec, "name:key=value:..." */
+
+struct vmem_host_config {
+	uint64_t mem;                /* host.mem: bytes of host memory for guest pages */
+	uint64_t vm_mem;             /* host.vm_mem: guest memory of a VM not added explicitly */
+	unsigned max_vms;            /* host.max_vms: VMs at most */
+	/* Free-memory watermarks, per mille of host.mem (Linux's min/low/high): below low
+	 * the swap daemon wakes and reclaims until free reaches high; below min a fault
+	 * reclaims itself (direct reclaim) before it takes a frame. */
+	unsigned wmark_min, wmark_low, wmark_high;
+	unsigned reclaim_batch;      /* host.reclaim_batch: pages per reclaim pass */
+	uint64_t cpu_hz;             /* host.cpu_hz: cycles per simulated second */
+	/* Costs in cycles (docs/COST-MODEL.md gives their sources). */
+	uint32_t cost_zero_fill;     /* first touch: allocate and zero a frame */
+	uint32_t cost_cow;           /* copy-on-write break of a shared or zero page */
+	uint32_t cost_compress;      /* compress one page into the compressed tier */
+	uint32_t cost_decompress;    /* decompress one page back */
+	uint32_t cost_fault;         /* the host's fault handling around a swap-in */
+	/* The swap device: latency of one I/O and its bandwidth. */
+	uint32_t swap_latency_us;
+	uint32_t swap_mb_s;
+	uint64_t swap_size;          /* host.swap.size: bytes of swap space */
+	/* The compressed tier (zswap): on when zswap_percent > 0, at most that share of
+	 * host.mem; pages that compress to more than zswap_max_class stay out of it. */
+	unsigned zswap_percent;
+	unsigned zswap_max_class;
+	/* Page contents of traces that carry none (content model, host/content.c). */
+	unsigned content_zero;       /* per mille of first-touched pages that stay zero */
+	unsigned content_image;      /* per mille of a VM's pages that start as its image's */
+	unsigned content_image_vms;  /* VMs booted from one image (VM ids 0..n-1 share one) */
+	unsigned content_class;      /* compressibility class of written pages (0..15) */
+	uint64_t seed;
+	/* Policies, "name" or "name:key=value:key=value" (vmem/host_policy.h). */
+	char swap[VMEM_HOST_POLICY_SPEC];
+	char dedup[VMEM_HOST_POLICY_SPEC];
+	char balloon[VMEM_HOST_POLICY_SPEC];
+};
+
+void vmem_host_config_default(struct vmem_host_config *cfg);
+
+/* Sets one key (the names above with their "host." prefix, e.g. "host.mem", "host.swap").
+ * On error writes a one-line message naming the key to err. */
+int vmem_host_config_set(struct vmem_host_config *cfg, const char *key, const char *value,
+			 char *err, size_t errlen);
+
+/* Every key with its meaning and default, NULL-terminated. */
+struct vmem_host_config_key {
+	const char *name;
+	const char *help;
+};
+const struct vmem_host_config_key *vmem_host_config_keys(void);
+
+/* Writes the value of key as text (the form vmem_host_config_set accepts). */
+int vmem_host_config_get(const struct vmem_host_config *cfg, const char *key, char *buf,
+			 size_t len);
+
+/* Creates a host; checks the configuration and the policies' parameters (err says what is
+ * wrong). The caller owns *out and frees it with vmem_host_destroy. */
+int vmem_host_create(const struct vmem_host_config *cfg, struct vmem_host **out, char *err,
+		     size_t errlen);
+void vmem_host_destroy(struct vmem_host *h);
+
+/* The last error's message. */
+const char *vmem_host_error(const struct vmem_host *h);
+
+/* Adds VM vm with mem bytes of guest memory and shares (proportional-share policies).
+ * VMs the trace names without being added get host.vm_mem and 1000 shares. */
+int vmem_host_add_vm(struct vmem_host *h, uint16_t vm, uint64_t mem, uint32_t shares);
+
+/* Serves the host faults of machine m (which must outlive the host or be detached by
+ * destroying the host first). The machine must run in nested or shadow mode with 4 KiB
+ * host pages, and its guest.mem must equal the VMs' memory. */
+int vmem_host_attach(struct vmem_host *h, struct vmem_mmu *m);
+
+/* Advances the simulated clock by cycles and runs the background work that falls due. */
+int vmem_host_advance(struct vmem_host *h, uint64_t cycles);
+uint64_t vmem_host_now(const struct vmem_host *h);
+
+/* What one fault cost the guest. */
+struct vmem_host_fault_result {
+	uint64_t frame;              /* host frame now backing the page */
+	bool writable;               /* false: shared or zero page, mapped read-only */
+	uint64_t cycles;             /* cycles the guest waited */
+};
+
+/* A guest access to a page the host does not map (or maps read-only and write is true):
+ * backs it, swapping in, decompressing or breaking sharing as its state requires. */
+int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
+		    struct vmem_host_fault_result *res);
+
+/* The guest wrote content `hash` to page gfn (a content record; flags VMEM_CONTENT_ZERO,
+ * class 0..15). Pages without a content record follow the content model. */
+int vmem_host_set_content(struct vmem_host *h, uint16_t vm, uint64_t gfn, uint64_t hash,
+			  bool zero, unsigned cls);
+
+/* The guest's allocator freed page gfn (free page reporting acts on such pages). */
+int vmem_host_guest_free(struct vmem_host *h, uint16_t vm, uint64_t gfn);
+
+/* Statistics of one VM. */
+struct vmem_host_vm_stats {
+	uint64_t pages;                     /* configured guest pages */
+	uint64_t state[VMEM_PG_STATES];     /* guest pages in each state */
+	uint64_t faults;                    /* host faults taken */
+	uint64_t faults_first;              /* ... that backed an untouched page */
+	uint64_t faults_swapin;             /* ... that read a page from the swap device */
+	uint64_t faults_decompress;         /* ... that decompressed a page */
+	uint64_t faults_cow;                /* ... that broke sharing (shared or zero page) */
+	uint64_t swap_out;                  /* pages written to the swap device */
+	uint64_t compress_out;              /* pages stored in the compressed tier */
+	uint64_t reclaimed;                 /* pages taken from this VM by reclaim */
+	uint64_t balloon_target;            /* pages the balloon should hold */
+	uint64_t balloon_inflated, balloon_deflated;
+	uint64_t guest_swap_out, guest_swap_in;   /* the guest's own swapping */
+	uint64_t guest_freed;               /* pages the guest reported free */
+	/* Hypervisor swapping pathologies (Amit et al., ASPLOS 2014). */
+	uint64_t silent_swap_writes;        /* swap-out of a page the guest had freed */
+	uint64_t stale_swap_reads;          /* swap-in of a page the guest then overwrote whole */
+	uint64_t false_swap_reads;          /* swap-in of a page the guest had freed */
+	uint64_t double_paging;             /* guest swap-out of a page the host had swapped */
+	uint64_t cycles_stalled;            /* cycles the VM waited on host faults */
+	int64_t dedup_profit;               /* bytes saved by merging minus metadata, this VM */
+};
+
+/* Statistics of the host. */
+struct vmem_host_stats {
+	uint64_t frames;                    /* capacity in 4 KiB frames */
+	uint64_t frames_free;
+	uint64_t frames_private;            /* backing resident pages */
+	uint64_t frames_shared;             /* backing shared pages */
+	uint64_t frames_zswap;              /* holding the compressed tier */
+	uint64_t zswap_bytes;               /* compressed bytes stored */
+	uint64_t swap_slots_used, swap_slots;
+	uint64_t swap_reads, swap_writes;   /* page I/Os of the swap device */
+	uint64_t reclaim_direct, reclaim_daemon;  /* reclaim passes */
+	uint64_t cow_breaks;
+	uint64_t now;                       /* simulated cycles */
+	uint64_t device_busy_until;         /* swap device queue, in cycles */
+	size_t metadata_bytes;              /* the manager's own memory */
+};
+
+int vmem_host_vm_stats(const struct vmem_host *h, uint16_t vm, struct vmem_host_vm_stats *out);
+void vmem_host_stats(const struct vmem_host *h, struct vmem_host_stats *out);
+
+/* The VMs, in creation order: *n of them. */
+const uint16_t *vmem_host_vms(const struct vmem_host *h, size_t *n);
+
+/* The state of one guest page. */
+enum vmem_page_state vmem_host_page_state(const struct vmem_host *h, uint16_t vm, uint64_t gfn);
+
+/*
+ * Checks every invariant: frames in use + free = capacity; each page in exactly one state
+ * with the per-state counts matching; shared frames' reference counts equal the pages
+ * mapping them; swap slots in use equal swapped pages. Returns 0 or VMEM_EINVAL with the
+ * first violation in err.
+ */
+int vmem_host_check(const struct vmem_host *h, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
