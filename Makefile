@@ -8,8 +8,9 @@
 #   make stats-doc  docs/STATS.md, the glossary of statistics, from their descriptions
 #   make install PREFIX=/usr/local    (make uninstall PREFIX=... removes it again)
 #
-# New sources need no edit here: libvmem/LAYER/*.c go into the library, simulators/*.c and
-# bench/*.c each become a program, tests/test_*.c each become a cmocka test.
+# New sources need no edit here: libvmem/LAYER/*.c, ksm-dedup/*.c and balloon-driver/*.c go
+# into the library, simulators/*.c and bench/*.c each become a program, tests/test_*.c
+# each become a cmocka test.
 
 PREFIX    ?= /usr/local
 CC        ?= cc
@@ -31,7 +32,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(CFLAGS) $(WARN) -fPIC -Iinclude -Il
 LDLIBS    := -lzstd -lz -llzma -lm -pthread
 LDFLAGS_SAN = $(SAN_FLAGS)
 
-LIB_SRC   := $(wildcard libvmem/*/*.c)
+LIB_SRC   := $(wildcard libvmem/*/*.c ksm-dedup/*.c balloon-driver/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 PROG_SRC  := $(wildcard simulators/*.c)
 PROGS     := $(PROG_SRC:simulators/%.c=$(BUILD)/bin/%)

@@ -186,6 +186,7 @@ struct vmem_host_stats {
 	uint64_t swap_slots_used, swap_slots;
 	uint64_t swap_reads, swap_writes;   /* page I/Os of the swap device */
 	uint64_t reclaim_direct, reclaim_daemon;  /* reclaim passes */
+	uint64_t cycles_daemon;             /* host CPU cycles of the swap daemon's work */
 	uint64_t cow_breaks;
 	uint64_t now;                       /* simulated cycles */
 	uint64_t device_busy_until;         /* swap device queue, in cycles */

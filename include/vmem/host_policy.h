@@ -28,6 +28,20 @@ struct vmem_policy_params {
 /* The value of key, or NULL. */
 const char *vmem_policy_param(const struct vmem_policy_params *pp, const char *key);
 
+/* VMEM_EINVAL with a message naming the policy and the key if pp has a key not in known
+ * (NULL-terminated). */
+int vmem_policy_params_check(const struct vmem_policy_params *pp, const char *policy,
+			     const char *const *known, char *err, size_t errlen);
+
+/* Key as a number (counts take k/m/g suffixes) or a real, def when absent; VMEM_EINVAL
+ * with a message if it does not parse or lies outside [min, max]. */
+int vmem_policy_param_u64(const struct vmem_policy_params *pp, const char *policy,
+			  const char *key, uint64_t def, uint64_t min, uint64_t max,
+			  uint64_t *out, char *err, size_t errlen);
+int vmem_policy_param_double(const struct vmem_policy_params *pp, const char *policy,
+			     const char *key, double def, double min, double max, double *out,
+			     char *err, size_t errlen);
+
 /* One instance of a policy on one host. */
 struct vmem_policy {
 	struct vmem_host *host;
@@ -143,7 +157,7 @@ struct vmem_host_page {
 	bool zero;                   /* content is all zeros */
 	uint32_t refs;               /* shared: pages mapping the frame */
 };
-int vmem_host_page(const struct vmem_host *h, uint16_t vm, uint64_t gfn,
+int vmem_host_page(struct vmem_host *h, uint16_t vm, uint64_t gfn,
 		   struct vmem_host_page *out);
 
 /*

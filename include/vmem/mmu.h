@@ -298,6 +298,8 @@ void vmem_mmu_host_invalidate(struct vmem_mmu *m, uint16_t vm, uint64_t gfn);
 /* The accessed bit of the host table's entry for (vm, gfn), which walks set; clear = true
  * clears it. False if the page is not mapped. */
 bool vmem_mmu_host_young(struct vmem_mmu *m, uint16_t vm, uint64_t gfn, bool clear);
+/* The dirty bit of the same entry, which walks for writes set. */
+bool vmem_mmu_host_dirty(struct vmem_mmu *m, uint16_t vm, uint64_t gfn, bool clear);
 
 
 #ifdef __cplusplus

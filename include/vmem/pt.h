@@ -131,8 +131,10 @@ struct vmem_pt_leaf {
 	unsigned bits;               /* VMEM_PTE_* of the leaf entry */
 };
 
-/* The accessed bit of the leaf mapping va (false if none); clear = true clears it. */
+/* The accessed (young) or dirty bit of the leaf mapping va (false if none); clear = true
+ * clears it, flushing nothing (as ptep_test_and_clear_young on x86). */
 bool vmem_pt_test_young(struct vmem_pt *pt, uint64_t va, bool clear);
+bool vmem_pt_test_dirty(struct vmem_pt *pt, uint64_t va, bool clear);
 
 /*
  * Software lookup, no side effects. Returns 0 and fills *leaf, or VMEM_ENOENT and sets

@@ -137,7 +137,9 @@ static int host_backed_fault(struct vmem_mmu *m, struct vm *vm, uint64_t gpa, bo
 	/* A read-only mapping the fault replaces (a write to a shared page) goes first,
 	 * with what the caches hold of it. */
 	vmem_mmu_host_invalidate(m, vm->id, gpa >> 12);
-	err = vmem_pt_map(vm->ept, page, frame << 12, VMEM_PAGE_4K,
+	/* The manager's frames lie above the host memory the machine keeps for its own
+	 * host tables, so no host-physical address means two things. */
+	err = vmem_pt_map(vm->ept, page, (frame + m->hframes.nframes) << 12, VMEM_PAGE_4K,
 			  VMEM_PROT_READ | VMEM_PROT_EXEC | VMEM_PROT_USER |
 			  (writable ? VMEM_PROT_WRITE : 0));
 	if (err)
@@ -216,4 +218,11 @@ bool vmem_mmu_host_young(struct vmem_mmu *m, uint16_t vmid, uint64_t gfn, bool c
 	struct vm *vm = m->vms[vmid];
 
 	return vm && vm->ept && vmem_pt_test_young(vm->ept, gfn << 12, clear);
+}
+
+bool vmem_mmu_host_dirty(struct vmem_mmu *m, uint16_t vmid, uint64_t gfn, bool clear)
+{
+	struct vm *vm = m->vms[vmid];
+
+	return vm && vm->ept && vmem_pt_test_dirty(vm->ept, gfn << 12, clear);
 }

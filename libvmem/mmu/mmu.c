@@ -598,12 +598,14 @@ static int access(struct vmem_mmu *m, const struct vmem_trace_rec *r)
 	m->st.accesses++;
 	err = translate_page(m, r->addr, acc, &pa);
 	if (!err && m->per_access)
-		m->backing.access(m->backing.ctx, pa >> 12, acc_is_write(acc));
+		m->backing.access(m->backing.ctx, (pa >> 12) - m->hframes.nframes,
+					  acc_is_write(acc));
 	/* An access that crosses into the next 4 KiB page needs that page too. */
 	if (!err && (r->addr & 0xfff) + r->size > 0x1000) {
 		err = translate_page(m, (r->addr | 0xfff) + 1, acc, &pa);
 		if (!err && m->per_access)
-			m->backing.access(m->backing.ctx, pa >> 12, acc_is_write(acc));
+			m->backing.access(m->backing.ctx, (pa >> 12) - m->hframes.nframes,
+					  acc_is_write(acc));
 	}
 	return err;
 }

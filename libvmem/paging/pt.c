@@ -638,26 +638,35 @@ int vmem_pt_protect(struct vmem_pt *pt, uint64_t va, unsigned prot)
 					     leaf_memtype(pt), NULL);
 }
 
-bool vmem_pt_test_young(struct vmem_pt *pt, uint64_t va, bool clear)
+/* Tests (and with clear, clears) the A (dirty = false) or D bit of the leaf mapping va.
+ * Clearing is not a change the write observer needs to see: the hardware sets the bit
+ * again on a later walk, and, as Linux's ptep_test_and_clear_young on x86, nothing is
+ * flushed, so an access through a cached translation goes unseen until it is evicted. */
+static bool test_ad(struct vmem_pt *pt, uint64_t va, bool dirty, bool clear)
 {
 	unsigned i;
 	struct pt_page *p = pt_find_leaf(pt, va, &i);
-	uint64_t a = pt->format == VMEM_PT_EPT ? 1ull << 8 : 1ull << 5;
-	uint64_t *e;
-	bool young;
+	bool ept = pt->format == VMEM_PT_EPT;
+	uint64_t bit = dirty ? (ept ? 1ull << 9 : 1ull << 6) : (ept ? 1ull << 8 : 1ull << 5);
+	uint64_t *e = p ? pt_slot(p, i) : NULL;
+	bool set;
 
-	if (!p)
-		return false;
-	e = pt_slot(p, i);
 	if (!e)
 		return false;
-	young = (*e & a) != 0;
-	/* Clearing the A bit is not a change the write observer needs to see: hardware
-	 * sets it again on the next walk (as Linux's ptep_test_and_clear_young, which
-	 * flushes no TLB on x86). */
+	set = (*e & bit) != 0;
 	if (clear)
-		*e &= ~a;
-	return young;
+		*e &= ~bit;
+	return set;
+}
+
+bool vmem_pt_test_young(struct vmem_pt *pt, uint64_t va, bool clear)
+{
+	return test_ad(pt, va, false, clear);
+}
+
+bool vmem_pt_test_dirty(struct vmem_pt *pt, uint64_t va, bool clear)
+{
+	return test_ad(pt, va, true, clear);
 }
 
 uint64_t vmem_pt_zap(struct vmem_pt *pt, uint64_t va, unsigned level)

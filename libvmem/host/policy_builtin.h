@@ -1,0 +1,17 @@
+/*
+ * The built-in policies, one file each: swap victim policies in libvmem/host/swap_*.c,
+ * same-page deduplication in ksm-dedup/, balloon target policies in balloon-driver/.
+ * Adding one: write its file with its ops table, declare the table here, and list it.
+ */
+#ifndef VMEM_POLICY_BUILTIN_H
+#define VMEM_POLICY_BUILTIN_H
+
+#include "vmem/host_policy.h"
+
+extern const struct vmem_swap_policy_ops swap_policy_random;
+
+#define SWAP_POLICIES { &swap_policy_random, NULL }
+#define DEDUP_POLICIES { NULL }
+#define BALLOON_POLICIES { NULL }
+
+#endif
