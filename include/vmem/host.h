@@ -64,6 +64,8 @@ struct vmem_host_config {
 	unsigned wmark_min, wmark_low, wmark_high;
 	unsigned reclaim_batch;      /* host.reclaim_batch: pages per reclaim pass */
 	uint64_t cpu_hz;             /* host.cpu_hz: cycles per simulated second */
+	uint32_t access_cycles;      /* host.access_cycles: a trace record's own work, beside
+	                              * translation, when a program keeps the time */
 	/* Costs in cycles (docs/COST-MODEL.md gives their sources). */
 	uint32_t cost_zero_fill;     /* first touch: allocate and zero a frame */
 	uint32_t cost_cow;           /* copy-on-write break of a shared or zero page */
@@ -107,6 +109,17 @@ const struct vmem_host_config_key *vmem_host_config_keys(void);
 /* Writes the value of key as text (the form vmem_host_config_set accepts). */
 int vmem_host_config_get(const struct vmem_host_config *cfg, const char *key, char *buf,
 			 size_t len);
+
+/*
+ * A program that runs a host manager over a translation machine takes both configurations
+ * from one set of KEY=VALUE assignments: each key goes where it belongs, and host.mem and
+ * seed go to both. Unknown keys are errors naming the key; files name FILE:LINE.
+ */
+struct vmem_mmu_config;
+int vmem_host_setup_assign(struct vmem_host_config *hc, struct vmem_mmu_config *mc,
+			   const char *assignment, char *err, size_t errlen);
+int vmem_host_setup_load(struct vmem_host_config *hc, struct vmem_mmu_config *mc,
+			 const char *path, char *err, size_t errlen);
 
 /* Creates a host; checks the configuration and the policies' parameters (err says what is
  * wrong). The caller owns *out and frees it with vmem_host_destroy. */
@@ -195,6 +208,11 @@ struct vmem_host_stats {
 
 int vmem_host_vm_stats(const struct vmem_host *h, uint16_t vm, struct vmem_host_vm_stats *out);
 void vmem_host_stats(const struct vmem_host *h, struct vmem_host_stats *out);
+
+/* The dedup policy's counters (KSM's names): NULL-terminated names, and one by name
+ * (VMEM_ENOENT without a dedup policy or such a counter). */
+const char *const *vmem_host_dedup_stat_names(struct vmem_host *h);
+int vmem_host_dedup_stat(struct vmem_host *h, const char *name, double *value);
 
 /* The VMs, in creation order: *n of them. */
 const uint16_t *vmem_host_vms(const struct vmem_host *h, size_t *n);

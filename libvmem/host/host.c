@@ -728,6 +728,20 @@ int vmem_host_advance(struct vmem_host *h, uint64_t cycles)
 	return 0;
 }
 
+const char *const *vmem_host_dedup_stat_names(struct vmem_host *h)
+{
+	static const char *const none[] = { NULL };
+
+	return h->dedup_ops && h->dedup_ops->names ? h->dedup_ops->names(&h->dedup.p) : none;
+}
+
+int vmem_host_dedup_stat(struct vmem_host *h, const char *name, double *value)
+{
+	if (!h->dedup_ops || !h->dedup_ops->stat)
+		return VMEM_ENOENT;
+	return h->dedup_ops->stat(&h->dedup.p, name, value);
+}
+
 /* ---- the machine ---- */
 
 static int backing_fault(void *ctx, uint16_t vm, uint64_t gfn, bool write, uint64_t *frame,

@@ -12,6 +12,7 @@
 
 #include "host_internal.h"
 
+#include "base/kvfile.h"
 #include "base/parse.h"
 
 enum key_type { K_BYTES, K_UINT, K_U64, K_PERMILLE, K_CLASS, K_SPEC };
@@ -38,6 +39,9 @@ static const struct key_def keys[] = {
 	    "SWAP_CLUSTER_MAX, 32)" }, K_UINT, F(reclaim_batch) },
 	{ { "host.cpu_hz", "cycles per simulated second (converts device times and policy "
 	    "periods)" }, K_U64, F(cpu_hz) },
+	{ { "host.access_cycles", "cycles of a trace record's own work beside translation "
+	    "(the simulated clock: records x this + the machine's cycles)" }, K_UINT,
+	  F(access_cycles) },
 	{ { "host.cost.zero_fill", "cycles of a host first touch: allocate, zero and map a "
 	    "frame" }, K_UINT, F(cost_zero_fill) },
 	{ { "host.cost.cow", "cycles of a copy-on-write break of a shared or zero page" },
@@ -90,6 +94,9 @@ void vmem_host_config_default(struct vmem_host_config *c)
 	c->wmark_high = 30;
 	c->reclaim_batch = 32;
 	c->cpu_hz = 2500000000ull;
+	/* Lackey traces hold about one record per instruction fetch and data access, and
+	 * cores retire about one instruction a cycle: an assumption, for the clock only. */
+	c->access_cycles = 1;
 	/* A first touch as the translation machine's cost.host_fault (docs/COST-MODEL.md:
 	 * allocate, zero, map: ~2 us); a copy-on-write break copies instead of zeroing. */
 	c->cost_zero_fill = 5000;
@@ -224,4 +231,62 @@ const struct vmem_host_config_key *vmem_host_config_keys(void)
 		for (size_t i = 0; i < NKEYS; i++)
 			list[i] = keys[i].k;
 	return list;
+}
+
+/* Keys both configurations have, meaning the same thing. */
+static bool shared_key(const char *key)
+{
+	return strcmp(key, "host.mem") == 0 || strcmp(key, "seed") == 0;
+}
+
+static int set_either(struct vmem_host_config *hc, struct vmem_mmu_config *mc, const char *key,
+		      const char *value, char *err, size_t errlen)
+{
+	int rc;
+
+	if (find(key)) {
+		rc = vmem_host_config_set(hc, key, value, err, errlen);
+		if (rc || !shared_key(key))
+			return rc;
+	}
+	rc = vmem_mmu_config_set(mc, key, value, err, errlen);
+	if (rc == VMEM_ENOENT)
+		snprintf(err, errlen, "unknown key '%s' (see --help-config)", key);
+	return rc;
+}
+
+int vmem_host_setup_assign(struct vmem_host_config *hc, struct vmem_mmu_config *mc,
+			   const char *assignment, char *err, size_t errlen)
+{
+	char key[128];
+	const char *eq = strchr(assignment, '=');
+	size_t n = eq ? (size_t)(eq - assignment) : 0;
+
+	if (!eq || n == 0 || n >= sizeof(key)) {
+		snprintf(err, errlen, "'%s': expected key=value", assignment);
+		return VMEM_EINVAL;
+	}
+	memcpy(key, assignment, n);
+	key[n] = '\0';
+	return set_either(hc, mc, key, eq + 1, err, errlen);
+}
+
+struct both {
+	struct vmem_host_config *hc;
+	struct vmem_mmu_config *mc;
+};
+
+static int set_from_file(void *ctx, const char *key, const char *value, char *msg, size_t len)
+{
+	struct both *b = ctx;
+
+	return set_either(b->hc, b->mc, key, value, msg, len);
+}
+
+int vmem_host_setup_load(struct vmem_host_config *hc, struct vmem_mmu_config *mc,
+			 const char *path, char *err, size_t errlen)
+{
+	struct both b = { hc, mc };
+
+	return kv_file_read(path, set_from_file, &b, err, errlen);
 }
