@@ -64,8 +64,6 @@ struct vmem_host_config {
 	unsigned wmark_min, wmark_low, wmark_high;
 	unsigned reclaim_batch;      /* host.reclaim_batch: pages per reclaim pass */
 	uint64_t cpu_hz;             /* host.cpu_hz: cycles per simulated second */
-	uint32_t access_cycles;      /* host.access_cycles: a trace record's own work, beside
-	                              * translation, when a program keeps the time */
 	/* Costs in cycles (docs/COST-MODEL.md gives their sources). */
 	uint32_t cost_zero_fill;     /* first touch: allocate and zero a frame */
 	uint32_t cost_cow;           /* copy-on-write break of a shared or zero page */
@@ -227,6 +225,19 @@ enum vmem_page_state vmem_host_page_state(const struct vmem_host *h, uint16_t vm
  * first violation in err.
  */
 int vmem_host_check(const struct vmem_host *h, char *err, size_t errlen);
+
+/*
+ * Demand phases of a scenario (a file of "TIME_MS VM RATE" lines): from TIME_MS of
+ * simulated time on, VM runs RATE times its share of records per turn (0: it idles;
+ * default 1). Errors name FILE:LINE. The caller frees with vmem_host_phases_free.
+ */
+struct vmem_host_phases;
+int vmem_host_phases_load(const char *path, struct vmem_host_phases **out, char *err,
+			  size_t errlen);
+double vmem_host_phases_rate(const struct vmem_host_phases *ph, uint16_t vm, uint64_t now_ms);
+/* The first phase change after now_ms, or UINT64_MAX. */
+uint64_t vmem_host_phases_next(const struct vmem_host_phases *ph, uint64_t now_ms);
+void vmem_host_phases_free(struct vmem_host_phases *ph);
 
 #ifdef __cplusplus
 }

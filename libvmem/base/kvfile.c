@@ -25,25 +25,23 @@ static char *trim(char *s)
 	return s;
 }
 
-enum line_result { LINE_OK, LINE_END, LINE_LONG, LINE_NUL, LINE_READ_ERROR };
-
 /* Reads one line of f into buf (without its '\n'), at most cap - 1 bytes. */
-static enum line_result read_line(FILE *f, char *buf, size_t cap)
+enum kv_line kv_read_line(FILE *f, char *buf, size_t cap)
 {
 	size_t n = 0;
 	int ch;
 
 	while ((ch = getc(f)) != EOF && ch != '\n') {
 		if (ch == '\0')
-			return LINE_NUL;
+			return KV_LINE_NUL;
 		if (n + 1 >= cap)
-			return LINE_LONG;
+			return KV_LINE_LONG;
 		buf[n++] = (char)ch;
 	}
 	if (ferror(f))
-		return LINE_READ_ERROR;
+		return KV_LINE_READ_ERROR;
 	buf[n] = '\0';
-	return ch == EOF && n == 0 ? LINE_END : LINE_OK;
+	return ch == EOF && n == 0 ? KV_LINE_END : KV_LINE_OK;
 }
 
 int kv_file_read(const char *path, kv_set_fn set, void *ctx, char *err, size_t errlen)
@@ -51,7 +49,7 @@ int kv_file_read(const char *path, kv_set_fn set, void *ctx, char *err, size_t e
 	FILE *f = fopen(path, "r");
 	char line[512], msg[256];
 	unsigned lineno = 0;
-	enum line_result lr;
+	enum kv_line lr;
 	struct stat st;
 	int rc = 0;
 
@@ -68,21 +66,21 @@ int kv_file_read(const char *path, kv_set_fn set, void *ctx, char *err, size_t e
 		fclose(f);
 		return VMEM_EIO;
 	}
-	while ((lr = read_line(f, line, sizeof(line))) != LINE_END) {
+	while ((lr = kv_read_line(f, line, sizeof(line))) != KV_LINE_END) {
 		char *hash, *s;
 
 		lineno++;
-		if (lr != LINE_OK) {
-			if (lr == LINE_LONG)
+		if (lr != KV_LINE_OK) {
+			if (lr == KV_LINE_LONG)
 				snprintf(msg, sizeof(msg), "line longer than %zu bytes",
 					 sizeof(line) - 2);
-			else if (lr == LINE_NUL)
+			else if (lr == KV_LINE_NUL)
 				snprintf(msg, sizeof(msg), "NUL byte: expected text, KEY=VALUE lines");
 			else
 				snprintf(msg, sizeof(msg), "read error: %s", strerror(errno));
 			if (err)
 				snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
-			rc = lr == LINE_READ_ERROR ? VMEM_EIO : VMEM_EFORMAT;
+			rc = lr == KV_LINE_READ_ERROR ? VMEM_EIO : VMEM_EFORMAT;
 			break;
 		}
 		hash = strchr(line, '#');

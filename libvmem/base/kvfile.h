@@ -7,6 +7,13 @@
 #define VMEM_KVFILE_H
 
 #include <stddef.h>
+#include <stdio.h>
+
+enum kv_line { KV_LINE_OK, KV_LINE_END, KV_LINE_LONG, KV_LINE_NUL, KV_LINE_READ_ERROR };
+
+/* Reads one line of f into buf (without its '\n'), at most cap - 1 bytes; a longer line
+ * or a NUL byte stops it (the rest of the file is not meant to be read after that). */
+enum kv_line kv_read_line(FILE *f, char *buf, size_t cap);
 
 /* Sets key to value; 0, or a VMEM_E* code with a message in msg. */
 typedef int (*kv_set_fn)(void *ctx, const char *key, const char *value, char *msg,

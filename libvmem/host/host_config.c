@@ -39,9 +39,6 @@ static const struct key_def keys[] = {
 	    "SWAP_CLUSTER_MAX, 32)" }, K_UINT, F(reclaim_batch) },
 	{ { "host.cpu_hz", "cycles per simulated second (converts device times and policy "
 	    "periods)" }, K_U64, F(cpu_hz) },
-	{ { "host.access_cycles", "cycles of a trace record's own work beside translation "
-	    "(the simulated clock: records x this + the machine's cycles)" }, K_UINT,
-	  F(access_cycles) },
 	{ { "host.cost.zero_fill", "cycles of a host first touch: allocate, zero and map a "
 	    "frame" }, K_UINT, F(cost_zero_fill) },
 	{ { "host.cost.cow", "cycles of a copy-on-write break of a shared or zero page" },
@@ -94,9 +91,6 @@ void vmem_host_config_default(struct vmem_host_config *c)
 	c->wmark_high = 30;
 	c->reclaim_batch = 32;
 	c->cpu_hz = 2500000000ull;
-	/* Lackey traces hold about one record per instruction fetch and data access, and
-	 * cores retire about one instruction a cycle: an assumption, for the clock only. */
-	c->access_cycles = 1;
 	/* A first touch as the translation machine's cost.host_fault (docs/COST-MODEL.md:
 	 * allocate, zero, map: ~2 us); a copy-on-write break copies instead of zeroing. */
 	c->cost_zero_fill = 5000;
