@@ -194,7 +194,6 @@ void vmem_host_destroy(struct vmem_host *h)
 	free(h->vm_by_id);
 	free(h->frames);
 	free(h->shared_hash);
-	free(h->free_stack);
 	free(h);
 }
 
@@ -269,24 +268,10 @@ int host_frame_alloc(struct vmem_host *h, uint64_t *frame)
 				   (unsigned long long)(h->cfg.mem >> 20),
 				   h->cfg.swap[0] ? h->cfg.swap : "none",
 				   (unsigned long long)(h->cfg.swap_size >> 20));
-	if (h->free_top > 0) {
-		*frame = h->free_stack[--h->free_top];
+	if (h->free_head) {
+		*frame = h->free_head - 1;
+		h->free_head = h->frames[*frame] & ~FRAME_FREE;
 	} else {
-		/* Every frame ever used has a place in the free stack, so freeing one never
-		 * needs memory. */
-		if (h->fresh == h->free_cap) {
-			uint64_t cap = h->free_cap ? h->free_cap * 2 : 4096;
-			uint32_t *st;
-
-			if (cap > h->nframes)
-				cap = h->nframes;
-			st = realloc(h->free_stack, cap * sizeof(*st));
-			if (!st)
-				return host_errorf(h, VMEM_ENOMEM, "out of memory for the free-frame "
-						   "list");
-			h->free_stack = st;
-			h->free_cap = cap;
-		}
 		*frame = h->fresh++;
 	}
 	h->nfree--;
@@ -295,8 +280,8 @@ int host_frame_alloc(struct vmem_host *h, uint64_t *frame)
 
 void host_frame_free(struct vmem_host *h, uint64_t frame)
 {
-	h->frames[frame] = FRAME_FREE;
-	h->free_stack[h->free_top++] = (uint32_t)frame;
+	h->frames[frame] = FRAME_FREE | h->free_head;
+	h->free_head = frame + 1;
 	h->nfree++;
 }
 
@@ -599,10 +584,10 @@ static bool frame_holds(const struct vmem_host *h, uint64_t frame, uint64_t hash
 	uint64_t e = h->frames[frame];
 	const struct hvm *v;
 
-	if (e == FRAME_FREE || (e & FRAME_ZSWAP))
-		return false;
-	if (e & FRAME_SHARED)
+	if (frame_is_shared(e))
 		return h->shared_hash[frame] == hash;
+	if (!frame_is_private(e))
+		return false;
 	v = h->vm_by_id[e >> 40];
 	return v && v->pages[e & ((1ull << 40) - 1)].hash == hash;
 }
@@ -613,7 +598,7 @@ int vmem_host_merge(struct vmem_host *h, uint16_t vm, uint64_t gfn, uint64_t fra
 	struct gpage *pg;
 	uint64_t e;
 
-	if (!v || gfn >= v->npages || frame >= h->nframes)
+	if (!v || gfn >= v->npages || frame >= h->fresh)
 		return VMEM_ENOENT;
 	pg = &v->pages[gfn];
 	if (pg->state != VMEM_PG_RESIDENT || pg->loc == frame)
@@ -622,7 +607,7 @@ int vmem_host_merge(struct vmem_host *h, uint16_t vm, uint64_t gfn, uint64_t fra
 	if (!frame_holds(h, frame, pg->hash))
 		return VMEM_EINVAL;
 	e = h->frames[frame];
-	if (!(e & FRAME_SHARED)) {
+	if (frame_is_private(e)) {
 		/* The owner becomes the first mapper of a write-protected shared frame. */
 		struct hvm *ov = h->vm_by_id[e >> 40];
 		uint64_t ogfn = e & ((1ull << 40) - 1);
@@ -675,7 +660,7 @@ int vmem_host_frame_owner(const struct vmem_host *h, uint64_t frame, uint16_t *v
 	if (frame >= h->fresh)
 		return VMEM_ENOENT;
 	e = h->frames[frame];
-	if (e == FRAME_FREE || (e & (FRAME_SHARED | FRAME_ZSWAP)))
+	if (!frame_is_private(e))
 		return VMEM_ENOENT;
 	*vm = (uint16_t)(e >> 40);
 	*gfn = e & ((1ull << 40) - 1);
@@ -773,8 +758,7 @@ static void backing_access(void *ctx, uint64_t frame, bool write)
 {
 	struct vmem_host *h = ctx;
 
-	if (frame < h->nframes && !(h->frames[frame] & (FRAME_SHARED | FRAME_ZSWAP)) &&
-	    h->frames[frame] != FRAME_FREE)
+	if (frame < h->fresh && frame_is_private(h->frames[frame]))
 		h->swap_ops->on_access(&h->swap.p, frame, write);
 }
 
@@ -822,8 +806,7 @@ void vmem_host_stats(const struct vmem_host *h, struct vmem_host_stats *out)
 	out->swap_slots_used = h->slots_used;
 	out->now = h->now;
 	out->device_busy_until = h->device_busy;
-	out->metadata_bytes = h->fresh * sizeof(*h->frames) +
-			      h->free_cap * sizeof(*h->free_stack) + (h->nslots + 63) / 64 * 8;
+	out->metadata_bytes = h->fresh * sizeof(*h->frames) + (h->nslots + 63) / 64 * 8;
 	for (size_t i = 0; i < h->nvms; i++) {
 		const struct hvm *v = h->vm_by_id[h->vm_ids[i]];
 
@@ -844,9 +827,9 @@ int vmem_host_check(const struct vmem_host *h, char *err, size_t errlen)
 	for (uint64_t f = 0; f < h->fresh; f++) {
 		uint64_t e = h->frames[f];
 
-		if (e == FRAME_FREE)
+		if (frame_is_free(e))
 			free_seen++;
-		else if (e & FRAME_SHARED)
+		else if (frame_is_shared(e))
 			shared++;
 		else if (e & FRAME_ZSWAP)
 			zsw++;
@@ -886,7 +869,7 @@ int vmem_host_check(const struct vmem_host *h, char *err, size_t errlen)
 				     v->id, (unsigned long long)g, pg->loc,
 				     (unsigned long long)h->frames[pg->loc]);
 			if (pg->state == VMEM_PG_SHARED) {
-				if (!(h->frames[pg->loc] & FRAME_SHARED))
+				if (!frame_is_shared(h->frames[pg->loc]))
 					FAIL("VM %u page %#llx: shared in unshared frame %u", v->id,
 					     (unsigned long long)g, pg->loc);
 				refs[pg->loc]++;
@@ -903,8 +886,7 @@ int vmem_host_check(const struct vmem_host *h, char *err, size_t errlen)
 				     (unsigned long long)v->st.state[s]);
 	}
 	for (uint64_t f = 0; f < h->fresh; f++)
-		if ((h->frames[f] & FRAME_SHARED) && h->frames[f] != FRAME_FREE &&
-		    (h->frames[f] & ~FRAME_SHARED) != refs[f])
+		if (frame_is_shared(h->frames[f]) && (h->frames[f] & ~FRAME_SHARED) != refs[f])
 			FAIL("shared frame %llu: %llu references, %llu pages map it",
 			     (unsigned long long)f,
 			     (unsigned long long)(h->frames[f] & ~FRAME_SHARED),

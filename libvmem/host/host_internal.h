@@ -9,7 +9,8 @@
  *   balloon.c      the balloon controller (balloon-driver/ has its target policies)
  *
  * Memory: 16 bytes per configured guest page (allocated with calloc, so pages never
- * touched cost no resident memory) and 8 bytes per host frame in use.
+ * touched cost no resident memory) and 8 bytes per host frame ever used; a swap policy
+ * adds its own (8 bytes a frame for random).
  */
 #ifndef VMEM_HOST_INTERNAL_H
 #define VMEM_HOST_INTERNAL_H
@@ -38,11 +39,32 @@ struct gpage {
 	uint8_t pad;
 };
 
-/* Frame table entries: a private frame's owner, or a shared frame's reference count. */
-#define FRAME_FREE    UINT64_MAX
+/*
+ * Frame table entries, 8 bytes a frame, by their two top bits:
+ *   00  a private frame: its owner, vm << 40 | gfn
+ *   10  a shared frame: its reference count
+ *   01  a frame of the compressed tier
+ *   11  a free frame: the next free frame + 1 in the free list (0 ends it)
+ */
 #define FRAME_SHARED  (1ull << 63)
-#define FRAME_ZSWAP   (1ull << 62)   /* holds the compressed tier */
+#define FRAME_ZSWAP   (1ull << 62)
+#define FRAME_FREE    (3ull << 62)
 #define ZERO_FRAME    UINT32_MAX     /* the host's zero page, outside the capacity */
+
+static inline bool frame_is_free(uint64_t e)
+{
+	return (e & FRAME_FREE) == FRAME_FREE;
+}
+
+static inline bool frame_is_private(uint64_t e)
+{
+	return (e & FRAME_FREE) == 0;
+}
+
+static inline bool frame_is_shared(uint64_t e)
+{
+	return (e & FRAME_FREE) == FRAME_SHARED;
+}
 
 static inline uint64_t frame_owner(uint16_t vm, uint64_t gfn)
 {
@@ -69,14 +91,13 @@ struct vmem_host {
 	struct hvm **vm_by_id;       /* 65536 entries, created on first use */
 	uint16_t *vm_ids;            /* in creation order */
 	size_t nvms;
-	/* Frames: entries for frames below `fresh` (never-used frames lie above it), and a
-	 * stack of frames freed since. */
+	/* Frames: entries for frames below `fresh` (never-used frames lie above it); those
+	 * freed since form a list through their entries, most recently freed first. */
 	uint64_t *frames;
 	uint64_t *shared_hash;       /* content of each shared frame (calloc, touched only
 	                              * where frames are shared) */
 	uint64_t nframes, fresh, nfree;
-	uint32_t *free_stack;
-	uint64_t free_top, free_cap;
+	uint64_t free_head;          /* first frame of the free list + 1, 0: empty */
 	uint64_t wmark_min, wmark_low, wmark_high;   /* in frames */
 	/* The compressed tier (swap_tier.c). */
 	uint64_t zswap_bytes, zswap_frames, zswap_max_frames;
