@@ -298,9 +298,9 @@ static void swap_candidate(struct vmem_host *h, uint64_t frame, bool on)
 {
 	if (!h->swap_ops)
 		return;
-	if (on)
+	if (on && h->swap_ops->on_map)
 		h->swap_ops->on_map(&h->swap.p, frame);
-	else
+	else if (!on && h->swap_ops->on_unmap)
 		h->swap_ops->on_unmap(&h->swap.p, frame);
 }
 
@@ -806,7 +806,7 @@ void vmem_host_stats(const struct vmem_host *h, struct vmem_host_stats *out)
 	out->swap_slots_used = h->slots_used;
 	out->now = h->now;
 	out->device_busy_until = h->device_busy;
-	out->metadata_bytes = h->fresh * sizeof(*h->frames) + (h->nslots + 63) / 64 * 8;
+	out->metadata_bytes = h->fresh * sizeof(*h->frames) + (h->slot_hwm + 63) / 64 * 8;
 	for (size_t i = 0; i < h->nvms; i++) {
 		const struct hvm *v = h->vm_by_id[h->vm_ids[i]];
 

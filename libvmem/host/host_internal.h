@@ -10,7 +10,7 @@
  *
  * Memory: 16 bytes per configured guest page (allocated with calloc, so pages never
  * touched cost no resident memory) and 8 bytes per host frame ever used; a swap policy
- * adds its own (8 bytes a frame for random).
+ * may add its own (random adds none).
  */
 #ifndef VMEM_HOST_INTERNAL_H
 #define VMEM_HOST_INTERNAL_H
@@ -106,6 +106,7 @@ struct vmem_host {
 	/* The swap device: slot bitmap, next-fit cursor, queue. */
 	uint64_t *slot_map;
 	uint64_t nslots, slots_used, slot_cursor;
+	uint64_t slot_hwm;           /* slots ever used: the part of the map in memory */
 	uint64_t device_busy;        /* cycle the device finishes what it was given */
 	uint64_t now;
 	uint64_t rng;

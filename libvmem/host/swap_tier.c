@@ -90,6 +90,8 @@ static bool slot_take(struct vmem_host *h, uint64_t *slot)
 			h->slot_map[s / 64] |= 1ull << (s % 64);
 			h->slots_used++;
 			h->slot_cursor = s + 1;
+			if (s + 1 > h->slot_hwm)
+				h->slot_hwm = s + 1;
 			*slot = s;
 			return true;
 		}
