@@ -219,6 +219,32 @@ const uint16_t *vmem_host_vms(const struct vmem_host *h, size_t *n);
 enum vmem_page_state vmem_host_page_state(const struct vmem_host *h, uint16_t vm, uint64_t gfn);
 
 /*
+ * A page's story, for coursework: every state change of watched pages, with its simulated
+ * time, its cause (which guest access, which policy, which watermark) and its cost.
+ * vmem_host_watch adds a page (at most VMEM_HOST_WATCH_MAX); vmem_host_watch_reclaim
+ * watches the victims of the pass-th reclaim pass (1 = the first) from that pass on.
+ * At most VMEM_HOST_EVENTS_MAX events are kept; vmem_host_events says how many more were
+ * dropped.
+ */
+#define VMEM_HOST_WATCH_MAX 64
+#define VMEM_HOST_EVENTS_MAX 100000
+
+struct vmem_host_event {
+	uint64_t time;               /* simulated cycles */
+	uint16_t vm;
+	uint64_t gfn;
+	enum vmem_page_state from, to;
+	uint64_t cycles;             /* what the change cost: the guest's wait, or the
+	                              * host's work for a reclaim */
+	char cause[200];
+};
+
+int vmem_host_watch(struct vmem_host *h, uint16_t vm, uint64_t gfn);
+int vmem_host_watch_reclaim(struct vmem_host *h, uint64_t pass);
+const struct vmem_host_event *vmem_host_events(const struct vmem_host *h, size_t *n,
+					       uint64_t *dropped);
+
+/*
  * Checks every invariant: frames in use + free = capacity; each page in exactly one state
  * with the per-state counts matching; shared frames' reference counts equal the pages
  * mapping them; swap slots in use equal swapped pages. Returns 0 or VMEM_EINVAL with the

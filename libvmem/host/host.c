@@ -190,6 +190,7 @@ void vmem_host_destroy(struct vmem_host *h)
 		free(v);
 	}
 	swap_tier_fini(h);
+	story_fini(h);
 	free(h->vm_ids);
 	free(h->vm_by_id);
 	free(h->frames);
@@ -218,6 +219,7 @@ static int vm_create(struct vmem_host *h, uint16_t id, uint64_t mem, uint32_t sh
 		return host_errorf(h, VMEM_ENOMEM, "VM %u: out of memory for %llu page entries",
 				   id, (unsigned long long)(mem >> 12));
 	}
+	v->host = h;
 	v->id = id;
 	v->shares = shares;
 	v->npages = mem >> 12;
@@ -259,8 +261,12 @@ const uint16_t *vmem_host_vms(const struct vmem_host *h, size_t *n)
 int host_frame_alloc(struct vmem_host *h, uint64_t *frame)
 {
 	if (h->nfree <= h->wmark_min && !h->in_reclaim) {
+		char trigger[96];
+
 		h->st.reclaim_direct++;
-		host_reclaim(h, h->wmark_min + 1 + h->cfg.reclaim_batch);
+		snprintf(trigger, sizeof(trigger), "direct reclaim in a fault (free %llu <= min %llu)",
+			 (unsigned long long)h->nfree, (unsigned long long)h->wmark_min);
+		host_reclaim(h, h->wmark_min + 1 + h->cfg.reclaim_batch, trigger);
 	}
 	if (h->nfree == 0)
 		return host_errorf(h, VMEM_ENOSPACE, "host memory exhausted (host.mem=%llu MiB): "
@@ -289,9 +295,13 @@ void host_frame_free(struct vmem_host *h, uint64_t frame)
 
 void host_page_set_state(struct hvm *v, struct gpage *pg, enum vmem_page_state s)
 {
+	enum vmem_page_state from = (enum vmem_page_state)pg->state;
+
 	v->st.state[pg->state]--;
 	v->st.state[s]++;
 	pg->state = (uint8_t)s;
+	if (v->host->nwatch || v->host->watch_pass)
+		story_record(v->host, v, (uint64_t)(pg - v->pages), from, s);
 }
 
 static void swap_candidate(struct vmem_host *h, uint64_t frame, bool on)
@@ -397,6 +407,7 @@ void host_balloon_take(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 
 	host_page_leave(h, v, gfn);
 	pg->flags = 0;
+	host_why(h, "the guest's balloon driver gave it to the host (inflate)");
 	host_page_set_state(v, pg, VMEM_PG_BALLOONED);
 	v->st.balloon_inflated++;
 }
@@ -408,6 +419,7 @@ void host_balloon_give(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 	(void)h;
 	if (pg->state != VMEM_PG_BALLOONED)
 		return;
+	host_why(h, "the balloon gave it back to the guest (deflate)");
 	host_page_set_state(v, pg, VMEM_PG_UNTOUCHED);
 	v->st.balloon_deflated++;
 }
@@ -439,6 +451,8 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 	struct gpage *pg = page_of(h, vm, gfn, &v, &err);
 	uint64_t frame, cycles = 0;
 	enum vmem_page_state was;
+	const char *acc = write ? "write" : "read";
+	size_t story = h->nevents;
 
 	if (!pg)
 		return err;
@@ -459,6 +473,8 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 		/* Copy-on-write: a frame of its own with the same content, then the write. */
 		if ((err = host_frame_alloc(h, &frame)))
 			return err;
+		host_why(h, "guest write to a %s page: copy-on-write into a frame of its own",
+			 was == VMEM_PG_ZERO ? "zero" : "shared");
 		pg = &v->pages[gfn];   /* (reclaim does not move pages, but stay explicit) */
 		if (pg->state == VMEM_PG_SHARED) {
 			mmu_drop(h, vm, gfn);
@@ -475,6 +491,12 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 	case VMEM_PG_COMPRESSED:
 		if ((err = host_frame_alloc(h, &frame)))
 			return err;
+		if (was == VMEM_PG_SWAPPED)
+			host_why(h, "guest %s: read back from swap slot %u (device queue, %u us "
+				 "latency, transfer)", acc, pg->loc, h->cfg.swap_latency_us);
+		else
+			host_why(h, "guest %s: decompressed from %u bytes of the compressed tier", acc,
+				 pg->loc);
 		if (pg->flags & PG_GUEST_FREE)
 			v->st.false_swap_reads++;
 		swap_tier_load(h, v, pg, &cycles);
@@ -489,6 +511,11 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 			v->st.balloon_deflated++;
 		if ((err = host_frame_alloc(h, &frame)))
 			return err;
+		if (was == VMEM_PG_BALLOONED)
+			host_why(h, "guest %s of a ballooned page: deflated by the touch, a zeroed "
+				 "frame", acc);
+		else
+			host_why(h, "first touch by a guest %s: a zeroed frame", acc);
 		make_resident(h, v, gfn, frame);
 		content_first_touch(h, v, gfn, pg);
 		v->st.faults_first++;
@@ -513,6 +540,8 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 	res->cycles = cycles + h->work_cycles;
 	h->work_cycles = 0;
 	v->st.cycles_stalled += res->cycles;
+	if (h->nevents > story)
+		story_cost(h, story, vm, gfn, res->cycles);
 	return 0;
 }
 
@@ -615,6 +644,9 @@ int vmem_host_merge(struct vmem_host *h, uint16_t vm, uint64_t gfn, uint64_t fra
 
 		mmu_drop(h, ov->id, ogfn);
 		swap_candidate(h, frame, false);
+		host_why(h, "dedup: VM %u page %#llx of the same content merged into its frame "
+			 "%llu, now shared and write-protected", vm, (unsigned long long)gfn,
+			 (unsigned long long)frame);
 		host_page_set_state(ov, op, VMEM_PG_SHARED);
 		op->flags &= (uint8_t)~PG_WRITABLE;
 		h->frames[frame] = FRAME_SHARED | 1;
@@ -624,6 +656,9 @@ int vmem_host_merge(struct vmem_host *h, uint16_t vm, uint64_t gfn, uint64_t fra
 	}
 	/* The merged page drops its own frame and maps the shared one. */
 	host_page_leave(h, v, gfn);
+	host_why(h, "dedup: merged into shared frame %llu (%llu pages map it now), its own "
+		 "frame freed", (unsigned long long)frame,
+		 (unsigned long long)((h->frames[frame] & ~FRAME_SHARED) + 1));
 	pg->loc = (uint32_t)frame;
 	host_page_set_state(v, pg, VMEM_PG_SHARED);
 	h->frames[frame]++;
@@ -641,6 +676,7 @@ int vmem_host_merge_zero(struct vmem_host *h, uint16_t vm, uint64_t gfn)
 	if (pg->state != VMEM_PG_RESIDENT || !(pg->flags & PG_ZERO))
 		return VMEM_EINVAL;
 	host_page_leave(h, v, gfn);
+	host_why(h, "dedup: zero content mapped onto the host's zero page, its frame freed");
 	host_page_set_state(v, pg, VMEM_PG_ZERO);
 	return 0;
 }

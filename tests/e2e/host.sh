@@ -51,6 +51,16 @@ run --phases "$tmp/phases" --series "$tmp/ph.csv" "$a" "$b"
 check "a phase file runs" 0 $?
 check "VM 1 replays nothing before 2 ms" 0 "$(awk -F, 'NR > 1 && $1 < 2 && $2 == 1 { n += $10 } END { print n + 0 }' "$tmp/ph.csv")"
 
+# A page's story: its first touch, and the victims of a reclaim pass with their cause.
+run -s zswap.percent=20 --explain 0:0x10 --explain-reclaim 3 --explain-json "$tmp/story.json" \
+	"$a" "$b" >"$tmp/story.txt"
+check "story: exit status" 0 $?
+check "story: the watched page's first touch" 1 "$(grep -A2 'story of VM 0 page 0x10 ' "$tmp/story.txt" | grep -c 'untouched -> resident .*first touch by a guest')"
+check "story: victims of reclaim pass 3 named with the policy" yes "$(grep -q 'reclaim pass 3, the swap daemon (free [0-9]* < low [0-9]*): victim of swap policy random' "$tmp/story.txt" && echo yes || echo no)"
+check "story: JSON parses, events in time order" ok "$(python3 -c 'import json,sys
+e = json.load(open(sys.argv[1]))["events"]
+print("ok" if e and all(a["time_cycles"] <= b["time_cycles"] for a, b in zip(e, e[1:])) else "bad")' "$tmp/story.json")"
+
 # Errors: a message naming what is wrong, exit status 1 or 2, no output files.
 err() { # name expected-substring command...
 	name=$1; want=$2; shift 2
@@ -69,5 +79,6 @@ err "phase file is a directory" "is a directory" run --phases "$tmp" "$a"
 err "--vm-ids takes one trace" "--vm-ids takes one trace" run --vm-ids "$a" "$b"
 err "no swap and too little memory" "host memory exhausted" run -s swap=none "$a" "$b"
 err "no trace" "no trace given" run
+err "--explain needs VM:GFN" "expected VM:GFN" run --explain 3 "$a"
 echo "host: $pass passed, $fail failed"
 [ "$fail" = 0 ]
