@@ -1094,7 +1094,7 @@ static int cmd_plot(const struct opts *o)
 	struct table t = { 0 };
 	const struct vmem_sweep_spec *s;
 	char out[PATH_MAX], dat[PATH_MAX + 32], name[256], *vars;
-	int s_miss = stat_index("tlb.misses"), s_acc = stat_index("accesses");
+	int s_miss = stat_index("tlb.miss_rate");
 	int s_cpa = stat_index("cycles.per_access"), s_heat, xa = -1, ha = -1, hb = -1;
 	int rc = 0, drawn = 0;
 	FILE *f;
@@ -1144,14 +1144,12 @@ static int cmd_plot(const struct opts *o)
 
 					for (size_t k = 0; k < t.n; k++) {
 						const struct vmem_sweep_run *run = &sw.plan->runs[t.runs[k]];
-						double acc;
 
 						if (!t.res[k].ok || run->trace != tr ||
 						    run->mode != s->modes[m] ||
 						    run->axis_value[xa] != v)
 							continue;
-						acc = stat_of(&t.res[k], s_acc);
-						sum += acc > 0 ? 100.0 * stat_of(&t.res[k], s_miss) / acc : 0;
+						sum += 100.0 * stat_of(&t.res[k], s_miss);
 						cnt++;
 					}
 					if (cnt)
