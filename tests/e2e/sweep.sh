@@ -132,5 +132,11 @@ check "trace pattern matching nothing" "vmem-sweep: e2.sweep:1: trace nothing/*.
 check "max-runs bounds the plan" 1 \
 	"$("$sweep" plan --max-runs 10 small.sweep 2>&1 | grep -c 'has 16 runs, more than max-runs = 10')"
 
+# The bundled example specs plan (from the top of the tree, as documented).
+for spec in "$top"/examples/sweeps/*.sweep; do
+	(cd "$top" && "$sweep" plan "examples/sweeps/$(basename "$spec")" >/dev/null)
+	check "examples/sweeps/$(basename "$spec") plans" 0 $?
+done
+
 echo "sweep: $pass passed, $fail failed"
 [ "$fail" = 0 ]
