@@ -570,8 +570,8 @@ static int execute(struct sweep *sw, const struct opts *o, size_t lo, size_t hi,
 	}
 	if (t.progress)
 		fputc('\n', stderr);
-	fprintf(stderr, "vmem-sweep: %zu runs: %zu ran, %zu reused, %zu failed; results in %s "
-		"(%.1f s)\n", t.total, t.ran, t.reused, t.failed, sw->results, now_s() - t.start);
+	fprintf(stderr, "vmem-sweep: %zu runs: %zu ran, %zu reused, %zu failed; results in %s\n",
+		t.total, t.ran, t.reused, t.failed, sw->results);
 	free(w);
 	return t.failed ? 1 : 0;
 }
