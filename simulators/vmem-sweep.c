@@ -540,11 +540,19 @@ static int execute(struct sweep *sw, const struct opts *o, size_t lo, size_t hi,
 			die(1, "waitpid: %s", strerror(errno));
 		}
 		for (unsigned k = 0; k < jobs; k++) {
-			if (w[k].pid == pid) {
+			if (w[k].pid != pid)
+				continue;
+			if (stop_signal && WIFSIGNALED(status)) {
+				/* Interrupted with us (Ctrl-C reaches the whole group): not a
+				 * failure of the run, which the next run does again. */
+				unlink(w[k].csv);
+				unlink(w[k].errfile);
+				w[k].pid = 0;
+			} else {
 				finish_worker(sw, &w[k], status, &t);
-				busy--;
-				break;
 			}
+			busy--;
+			break;
 		}
 		show_progress(&t);
 	}
