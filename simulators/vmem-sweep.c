@@ -478,6 +478,46 @@ static pid_t start_worker(struct sweep *sw, const char *vmemsim, struct worker *
 }
 
 /*
+ * The version vmemsim reports must be the library's: it is part of every result key, so a
+ * vmemsim of another version would file its results under keys that do not describe them.
+ */
+static void check_vmemsim(const char *vmemsim)
+{
+	char out[256] = "", want[128];
+	int fd[2], status;
+	ssize_t n;
+	size_t len = 0;
+	pid_t pid;
+
+	if (pipe(fd))
+		die(1, "pipe: %s", strerror(errno));
+	fflush(NULL);
+	if ((pid = fork()) < 0)
+		die(1, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		dup2(fd[1], 1);
+		close(fd[0]);
+		close(fd[1]);
+		execlp(vmemsim, vmemsim, "--version", (char *)NULL);
+		_exit(127);
+	}
+	close(fd[1]);
+	while (len < sizeof(out) - 1 && (n = read(fd[0], out + len, sizeof(out) - 1 - len)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	close(fd[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	out[strcspn(out, "\r\n")] = '\0';
+	snprintf(want, sizeof(want), "vmemsim (libvmem) %s", vmem_version());
+	if (!WIFEXITED(status) || WEXITSTATUS(status) == 127)
+		die(1, "cannot run %s (--vmemsim PATH names the program)", vmemsim);
+	if (strcmp(out, want) != 0)
+		die(1, "%s --version says '%s', expected '%s': vmem-sweep and vmemsim must come "
+		    "from the same build", vmemsim, out, want);
+}
+
+/*
  * Executes runs [lo, hi) of the plan on `jobs` workers: finished runs are reused, the rest
  * run; prints the summary. Returns the exit status.
  */
@@ -493,6 +533,7 @@ static int execute(struct sweep *sw, const struct opts *o, size_t lo, size_t hi,
 
 	if (!w)
 		die(1, "out of memory");
+	check_vmemsim(vmemsim);
 	t.progress = !o->quiet && isatty(2);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;

@@ -132,6 +132,10 @@ check "trace pattern matching nothing" "vmem-sweep: e2.sweep:1: trace nothing/*.
 check "max-runs bounds the plan" 1 \
 	"$("$sweep" plan --max-runs 10 small.sweep 2>&1 | grep -c 'has 16 runs, more than max-runs = 10')"
 
+# A vmemsim of another build is refused: its version is part of every key.
+"$sweep" run --vmemsim /bin/echo --results other small.sweep 2>other.log
+check "another vmemsim is refused" "1 1" "$? $(grep -c 'must come from the same build' other.log)"
+
 # The bundled example specs plan (from the top of the tree, as documented).
 for spec in "$top"/examples/sweeps/*.sweep; do
 	(cd "$top" && "$sweep" plan "examples/sweeps/$(basename "$spec")" >/dev/null)
