@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <glob.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,23 +28,28 @@ void sweep_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+static const char *config_keys[256];
+static size_t nconfig_keys;
+static pthread_once_t config_keys_once = PTHREAD_ONCE_INIT;
+
+static void init_config_keys(void)
+{
+	size_t k = 0;
+
+	for (const struct vmem_config_key *c = vmem_mmu_config_keys(); c->key; c++)
+		if (strcmp(c->key, "mode") != 0 &&
+		    k < sizeof(config_keys) / sizeof(config_keys[0]) - 1)
+			config_keys[k++] = c->key;
+	config_keys[k] = NULL;
+	nconfig_keys = k;
+}
+
 const char *const *sweep_config_keys(size_t *n)
 {
-	static const char *keys[256];
-	static size_t nkeys;
-
-	if (!nkeys) {
-		size_t k = 0;
-
-		for (const struct vmem_config_key *c = vmem_mmu_config_keys(); c->key; c++)
-			if (strcmp(c->key, "mode") != 0 && k < sizeof(keys) / sizeof(keys[0]) - 1)
-				keys[k++] = c->key;
-		keys[k] = NULL;
-		nkeys = k;
-	}
+	pthread_once(&config_keys_once, init_config_keys);
 	if (n)
-		*n = nkeys;
-	return keys;
+		*n = nconfig_keys;
+	return config_keys;
 }
 
 size_t sweep_stat_count(void)
