@@ -44,7 +44,8 @@ static const char *const help_text =
 	"hash, whether it is all zeros, and its LZ4 compressibility class 0..15 (class c: at\n"
 	"most (c+1)*256 bytes compressed). Pages come from /proc/PID/maps, /proc/PID/pagemap\n"
 	"and /proc/PID/mem; [vvar] and [vsyscall] and pages the kernel cannot read are\n"
-	"skipped. Reading a process needs ptrace access to it (same user, or root).\n"
+	"skipped. Reading a process needs ptrace access to it: root, or the same user where\n"
+	"kernel.yama.ptrace_scope is 0.\n"
 	"\n"
 	"Options:\n"
 	"  -o, --output OUT   write to OUT (default standard output, not a terminal);\n"
@@ -63,9 +64,8 @@ static const char *const help_text =
 	"shared within and across the processes; `vmem-trace cat OUT` lists them.\n"
 	"\n"
 	"Examples:\n"
-	"  vmem-capture -o /tmp/self.vmt.zst $$          # this shell\n"
-	"  sleep 30 & vmem-capture -o /tmp/sleep.vmt $!\n"
-	"  vmem-capture --vm 1 -o /tmp/two.vmt.zst $(pgrep -n bash) $$\n";
+	"  vmem-capture -o self.vmt.zst $$                # the shell it runs from\n"
+	"  vmem-capture --vm 1 --max-pages 1000 -o two.vmt $$ $PPID   # as vm 1 and vm 2\n";
 
 static int usage(const char *msg)
 {

@@ -8,6 +8,7 @@
  * vmem_content_class() in vmem/trace.h). By default only pages that are resident or
  * swapped out (/proc/PID/pagemap) are taken: what the process has actually touched, as a
  * guest's RAM would hold it. [vvar], [vvar_vclock] and [vsyscall] are skipped, and so are
+ * mappings larger than 64 GiB (sanitizer shadow memory, address-space reservations) and
  * pages the kernel refuses to read (I/O mappings, guard pages).
  *
  * Reading another process's memory needs ptrace access to it (the same user and a
@@ -36,7 +37,7 @@ void vmem_capture_opts_default(struct vmem_capture_opts *o);
 
 struct vmem_capture_stats {
 	uint64_t regions;           /* mappings listed */
-	uint64_t regions_skipped;   /* not readable, [vvar], [vsyscall] */
+	uint64_t regions_skipped;   /* not readable, [vvar], [vsyscall], over 64 GiB */
 	uint64_t pages;             /* CONTENT records written */
 	uint64_t pages_zero;        /* of which all zeros */
 	uint64_t pages_absent;      /* mapped but neither resident nor swapped: not taken */

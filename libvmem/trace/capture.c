@@ -3,8 +3,8 @@
  *
  * /proc/PID/maps lists the mappings; for each readable one, /proc/PID/pagemap (8 bytes a
  * page: bit 63 present, bit 62 swapped) says which pages the process has touched, and
- * /proc/PID/mem gives their bytes, read CHUNK pages at a time with pread(2) and page by
- * page when a chunk fails, so that one unreadable page costs only itself. Each page is
+ * /proc/PID/mem gives their bytes, each run of touched pages read with one pread(2), and
+ * page by page when that fails, so that one unreadable page costs only itself. Each page is
  * hashed with XXH3-64 (libxxhash) and compressed with LZ4_compress_default (liblz4) for
  * its class.
  */
@@ -23,7 +23,10 @@
 #include "vmem/capture.h"
 
 #define PAGE   4096u
-#define CHUNK  64u                        /* pages read with one pread */
+#define CHUNK  512u                       /* pages looked at together */
+/* Larger mappings are skipped: sanitizer shadow memory and address-space reservations
+ * span terabytes, which even their pagemap entries would take minutes to read. */
+#define MAX_MAPPING (1ull << 36)
 #define PM_PRESENT (1ull << 63)
 #define PM_SWAPPED (1ull << 62)
 
@@ -97,7 +100,8 @@ struct cap {
 	struct vmem_capture_stats *st;
 	int mem, pagemap;
 	unsigned char *buf;                 /* CHUNK pages */
-	uint64_t pm[CHUNK];
+	uint64_t pm[CHUNK];                 /* their pagemap entries */
+	bool take[CHUNK];                   /* which of them to take */
 	struct vmem_trace_rec recs[CHUNK];
 	char *err;
 	size_t errlen;
@@ -108,14 +112,28 @@ static bool full(const struct cap *c)
 	return c->o->max_pages && c->st->pages >= c->o->max_pages;
 }
 
-/* Captures [start, end) of one mapping. Returns 0 or a writer error. */
+/* Hashes and classes the pages [a, a + n * PAGE) just read into buf. */
+static void take_run(struct cap *c, uint64_t a, size_t n, size_t *nrec)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct vmem_trace_rec *r = &c->recs[(*nrec)++];
+
+		vmem_content_page(c->buf + i * PAGE, a + i * PAGE, c->o->vm, c->o->asid, r);
+		if (r->prot & VMEM_CONTENT_ZERO)
+			c->st->pages_zero++;
+	}
+}
+
+/*
+ * Captures [start, end) of one mapping, CHUNK pages at a time: the pagemap entries of
+ * the chunk, then each run of pages to take in one pread (page by page if that fails).
+ * Returns 0 or a writer error.
+ */
 static int capture_range(struct cap *c, uint64_t start, uint64_t end)
 {
 	for (uint64_t a = start; a < end && !full(c);) {
 		uint64_t n = (end - a) / PAGE;
-		bool take[CHUNK];
 		size_t nrec = 0;
-		ssize_t k;
 		int rc;
 
 		if (n > CHUNK)
@@ -123,32 +141,40 @@ static int capture_range(struct cap *c, uint64_t start, uint64_t end)
 		if (c->o->max_pages && n > c->o->max_pages - c->st->pages)
 			n = c->o->max_pages - c->st->pages;
 		for (uint64_t i = 0; i < n; i++)
-			take[i] = true;
+			c->take[i] = true;
 		if (c->pagemap >= 0) {
-			k = pread(c->pagemap, c->pm, n * 8, (off_t)(a / PAGE * 8));
+			ssize_t k = pread(c->pagemap, c->pm, n * 8, (off_t)(a / PAGE * 8));
+
 			for (uint64_t i = 0; i < n; i++) {
-				take[i] = k >= (ssize_t)((i + 1) * 8) &&
-					  (c->pm[i] & (PM_PRESENT | PM_SWAPPED));
-				if (!take[i])
+				c->take[i] = k >= (ssize_t)((i + 1) * 8) &&
+					     (c->pm[i] & (PM_PRESENT | PM_SWAPPED));
+				if (!c->take[i])
 					c->st->pages_absent++;
 			}
 		}
-		k = pread(c->mem, c->buf, n * PAGE, (off_t)a);
-		for (uint64_t i = 0; i < n; i++) {
-			unsigned char *p = c->buf + i * PAGE;
+		for (uint64_t i = 0; i < n;) {
+			uint64_t j = i;
 
-			if (!take[i])
-				continue;
-			/* A short or failed chunk: read its remaining pages one by one. */
-			if (k < (ssize_t)((i + 1) * PAGE) &&
-			    pread(c->mem, p, PAGE, (off_t)(a + i * PAGE)) != (ssize_t)PAGE) {
-				c->st->pages_unreadable++;
+			if (!c->take[i]) {
+				i++;
 				continue;
 			}
-			vmem_content_page(p, a + i * PAGE, c->o->vm, c->o->asid, &c->recs[nrec]);
-			if (c->recs[nrec].prot & VMEM_CONTENT_ZERO)
-				c->st->pages_zero++;
-			nrec++;
+			while (j < n && c->take[j])
+				j++;
+			if (pread(c->mem, c->buf, (j - i) * PAGE, (off_t)(a + i * PAGE)) ==
+			    (ssize_t)((j - i) * PAGE)) {
+				take_run(c, a + i * PAGE, j - i, &nrec);
+			} else {
+				/* Some page of the run cannot be read: find which, one by one. */
+				for (uint64_t p = i; p < j; p++) {
+					if (pread(c->mem, c->buf, PAGE, (off_t)(a + p * PAGE)) ==
+					    (ssize_t)PAGE)
+						take_run(c, a + p * PAGE, 1, &nrec);
+					else
+						c->st->pages_unreadable++;
+				}
+			}
+			i = j;
 		}
 		rc = vmem_trace_write(c->w, c->recs, nrec);
 		if (rc < 0)
@@ -230,7 +256,7 @@ int vmem_capture_process(int pid, const struct vmem_capture_opts *o,
 		name = name_at ? line + name_at : "";
 		if (perms[0] != 'r' || strncmp(name, "[vvar", 5) == 0 ||
 		    strncmp(name, "[vsyscall]", 10) == 0 || start >= end ||
-		    start >= (1ull << 63)) {
+		    start >= (1ull << 63) || end - start > MAX_MAPPING) {
 			st->regions_skipped++;
 			continue;
 		}

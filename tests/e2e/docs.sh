@@ -21,7 +21,7 @@ normalize() {
 
 run() { # where command
 	cmd=$(printf '%s\n' "$2" | sed -e "s|^build/rel/bin/|$bin/|" \
-		-e "s#^\(vmemsim\|vmem-walk\|vmem-trace\|vmem-gen\) #$bin/\1 #")
+		-e "s#^\(vmemsim\|vmem-walk\|vmem-trace\|vmem-gen\|vmem-capture\) #$bin/\1 #")
 	(cd "$work" && eval "$cmd") >"$work/.out" 2>&1
 	rc=$?
 	if [ $rc = 0 ]; then
@@ -38,7 +38,7 @@ n=$(wc -l <"$work/.readme")
 [ "$n" -ge 5 ] || { fail=$((fail + 1)); echo "FAIL README.md: only $n commands found"; }
 while IFS= read -r cmd; do run README.md "$cmd"; done <"$work/.readme"
 
-for prog in vmemsim vmem-walk vmem-trace vmem-gen; do
+for prog in vmemsim vmem-walk vmem-trace vmem-gen vmem-capture; do
 	"$bin/$prog" --help | awk 'tolower($0) ~ /^examples:/ { on = 1; next } on && /^$/ { on = 0 } on' |
 		normalize >"$work/.help"
 	n=$(wc -l <"$work/.help")
