@@ -14,8 +14,9 @@
  *       kind, distinct 4K pages touched (per VM and address space), the lowest and
  *       highest access address, skipped lines or records, and bytes read; for a trace
  *       with CONTENT records, content.* lines on the last content of each page: pages,
- *       zero pages, distinct hashes, pages that share their hash with another page (in
- *       any, or in another VM or address space) and the compressibility classes.
+ *       zero pages, distinct hashes, pages that share their hash with another page
+ *       (any, one of the same VM and address space, one of another) and the
+ *       compressibility classes.
  *   vmem-trace cat [options] [--limit N] FILE
  *       Prints the records as text, one per line.
  *
@@ -558,7 +559,7 @@ static int content_report(const struct content_map *c)
 {
 	size_t n = 0, npages = c->keys.n;
 	struct hash_ctx *v = malloc((npages ? npages : 1) * sizeof(*v));
-	uint64_t zero = 0, distinct = 0, shared = 0, shared_hashes = 0, across = 0;
+	uint64_t zero = 0, distinct = 0, shared = 0, shared_hashes = 0, across = 0, within = 0;
 	uint64_t cls[VMEM_CONTENT_CLASSES] = { 0 }, bound = 0;
 
 	if (!v)
@@ -584,6 +585,16 @@ static int content_report(const struct content_map *c)
 			shared_hashes++;
 			if (v[j - 1].ctx != v[i].ctx)
 				across += j - i;
+			/* Runs of one context within the hash's group (sorted by context). */
+			for (size_t k = i; k < j;) {
+				size_t l = k + 1;
+
+				while (l < j && v[l].ctx == v[k].ctx)
+					l++;
+				if (l - k > 1)
+					within += l - k;
+				k = l;
+			}
 		}
 		i = j;
 	}
@@ -594,6 +605,7 @@ static int content_report(const struct content_map *c)
 	printf("content.pages_shared: %" PRIu64 "\n", shared);
 	printf("content.hashes_shared: %" PRIu64 "\n", shared_hashes);
 	printf("content.pages_duplicate: %" PRIu64 "\n", (uint64_t)npages - distinct);
+	printf("content.pages_shared_within: %" PRIu64 "\n", within);
 	printf("content.pages_shared_across: %" PRIu64 "\n", across);
 	printf("content.classes:");
 	for (int k = 0; k < VMEM_CONTENT_CLASSES; k++)
