@@ -144,7 +144,7 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		return usage(NULL);
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+o:qh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "o:qh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'o':
 			target = optarg;

@@ -38,6 +38,11 @@ classes=$(info "$tmp/s.vmt" content.classes)
 check "16 class counts adding up to the pages" "16 $pages" \
 	"$(echo "$classes" | awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; print NF, s }')"
 
+# Options after the PID, as in "vmem-capture PID -o FILE".
+"$VC" "$s1" -q -o "$tmp/after.vmt"
+check "options after the PID" "0 yes" \
+	"$? $([ "$(info "$tmp/after.vmt" content.pages)" -gt 0 ] 2>/dev/null && echo yes)"
+
 # Compressed output and --max-pages.
 "$VC" -q --max-pages 10 -o "$tmp/s10.vmt.zst" "$s1" 2>"$tmp/err"
 check "--max-pages 10 with .zst output exits 0 quietly" "0 0" "$? $(wc -c <"$tmp/err")"
