@@ -5,14 +5,18 @@
  *       Reads IN in any supported format (Lackey text, ChampSim, .vmt; plain, .gz, .xz or
  *       .zst) and writes OUT as .vmt (default; --zstd compresses the record stream) or as
  *       Lackey text (--to lackey; control records have no Lackey form and are dropped,
- *       with a note). "-" is standard input or output. Without --to, OUT's name chooses:
+ *       with a note; a trace with page contents is refused). "-" is standard input or output. Without --to, OUT's name chooses:
  *       *.lackey is Lackey text, anything else .vmt; *.vmt.zst (or *.zst) compresses as
  *       --zstd does. A name that asks for what is not written (gzip, xz, compressed Lackey
  *       text) or contradicts --to is refused.
  *   vmem-trace info [options] FILE
  *       Prints "key: value" lines: the format, record counts by type and accesses by
  *       kind, distinct 4K pages touched (per VM and address space), the lowest and
- *       highest access address, skipped lines or records, and bytes read.
+ *       highest access address, skipped lines or records, and bytes read; for a trace
+ *       with CONTENT records, content.* lines on the last content of each page: pages,
+ *       zero pages, distinct hashes, pages that share their hash with another page
+ *       (any, one of the same VM and address space, one of another) and the
+ *       compressibility classes.
  *   vmem-trace cat [options] [--limit N] FILE
  *       Prints the records as text, one per line.
  *
@@ -255,6 +259,15 @@ static int convert_to_lackey(struct vmem_trace_reader *r, const char *out_path,
 
 			size_t len = vmem_trace_lackey_line(x, p);
 
+			if (x->type == VMEM_REC_CONTENT) {
+				char pos[512];
+
+				vmem_trace_record_position(r, (size_t)i, pos, sizeof(pos));
+				fprintf(stderr, "vmem-trace: %s: a content record has no Lackey form; "
+					"convert to .vmt instead\n", pos);
+				status = 1;
+				goto out;
+			}
 			if (len == 0) {
 				(*dropped)++;
 				continue;
@@ -464,8 +477,142 @@ static int ps_add(struct page_set *s, uint64_t ctx, uint64_t page)
 }
 
 static const char *const rec_names[VMEM_REC_TYPES] = {
-	"access", "switch_as", "switch_vm", "unmap", "protect",
+	"access", "switch_as", "switch_vm", "unmap", "protect", "content", "free",
 };
+
+/* The last content of each page: (context, page) -> hash, flags and class. */
+struct content_map {
+	struct page_set keys;       /* the pages */
+	uint64_t *hash;             /* per slot of keys */
+	uint8_t *meta;              /* flags << 4 | class, per slot */
+};
+
+static int cm_init(struct content_map *c, size_t cap)
+{
+	int rc = ps_init(&c->keys, cap);
+
+	c->hash = malloc(cap * sizeof(*c->hash));
+	c->meta = malloc(cap);
+	return rc < 0 || !c->hash || !c->meta ? -1 : 0;
+}
+
+static void cm_free(struct content_map *c)
+{
+	ps_free(&c->keys);
+	free(c->hash);
+	free(c->meta);
+}
+
+static void cm_put(struct content_map *c, uint64_t ctx, uint64_t page, uint64_t hash,
+		   uint8_t meta)
+{
+	struct page_set *s = &c->keys;
+	size_t i = ps_slot(s, ctx, page);
+
+	while (s->ctx[i] != EMPTY && !(s->ctx[i] == ctx && s->page[i] == page))
+		i = (i + 1) & (s->cap - 1);
+	if (s->ctx[i] == EMPTY) {
+		s->ctx[i] = ctx;
+		s->page[i] = page;
+		s->n++;
+	}
+	c->hash[i] = hash;
+	c->meta[i] = meta;
+}
+
+static int cm_add(struct content_map *c, uint64_t ctx, uint64_t page, uint64_t hash,
+		  uint8_t meta)
+{
+	if (2 * (c->keys.n + 1) > c->keys.cap) {
+		struct content_map t;
+
+		if (cm_init(&t, c->keys.cap * 2) < 0) {
+			cm_free(&t);
+			return -1;
+		}
+		for (size_t i = 0; i < c->keys.cap; i++) {
+			if (c->keys.ctx[i] != EMPTY)
+				cm_put(&t, c->keys.ctx[i], c->keys.page[i], c->hash[i], c->meta[i]);
+		}
+		cm_free(c);
+		*c = t;
+	}
+	cm_put(c, ctx, page, hash, meta);
+	return 0;
+}
+
+struct hash_ctx {
+	uint64_t hash, ctx;
+};
+
+static int hc_cmp(const void *a, const void *b)
+{
+	const struct hash_ctx *x = a, *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return x->ctx < y->ctx ? -1 : x->ctx > y->ctx;
+}
+
+/* Prints the content.* lines; returns 0 or -1 when out of memory. */
+static int content_report(const struct content_map *c)
+{
+	size_t n = 0, npages = c->keys.n;
+	struct hash_ctx *v = malloc((npages ? npages : 1) * sizeof(*v));
+	uint64_t zero = 0, distinct = 0, shared = 0, shared_hashes = 0, across = 0, within = 0;
+	uint64_t cls[VMEM_CONTENT_CLASSES] = { 0 }, bound = 0;
+
+	if (!v)
+		return -1;
+	for (size_t i = 0; i < c->keys.cap; i++) {
+		if (c->keys.ctx[i] == EMPTY)
+			continue;
+		v[n++] = (struct hash_ctx){ c->hash[i], c->keys.ctx[i] };
+		if ((c->meta[i] >> 4) & VMEM_CONTENT_ZERO)
+			zero++;
+		cls[c->meta[i] & 15]++;
+		bound += vmem_content_class_bytes(c->meta[i] & 15);
+	}
+	qsort(v, n, sizeof(*v), hc_cmp);
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+
+		while (j < n && v[j].hash == v[i].hash)
+			j++;
+		distinct++;
+		if (j - i > 1) {
+			shared += j - i;
+			shared_hashes++;
+			if (v[j - 1].ctx != v[i].ctx)
+				across += j - i;
+			/* Runs of one context within the hash's group (sorted by context). */
+			for (size_t k = i; k < j;) {
+				size_t l = k + 1;
+
+				while (l < j && v[l].ctx == v[k].ctx)
+					l++;
+				if (l - k > 1)
+					within += l - k;
+				k = l;
+			}
+		}
+		i = j;
+	}
+	free(v);
+	printf("content.pages: %zu\n", npages);
+	printf("content.pages_zero: %" PRIu64 "\n", zero);
+	printf("content.hashes_distinct: %" PRIu64 "\n", distinct);
+	printf("content.pages_shared: %" PRIu64 "\n", shared);
+	printf("content.hashes_shared: %" PRIu64 "\n", shared_hashes);
+	printf("content.pages_duplicate: %" PRIu64 "\n", (uint64_t)npages - distinct);
+	printf("content.pages_shared_within: %" PRIu64 "\n", within);
+	printf("content.pages_shared_across: %" PRIu64 "\n", across);
+	printf("content.classes:");
+	for (int k = 0; k < VMEM_CONTENT_CLASSES; k++)
+		printf(" %" PRIu64, cls[k]);
+	printf("\ncontent.lz4_bytes_max: %" PRIu64 "\n", bound);
+	return 0;
+}
 
 static const char *const acc_names[4] = { "load", "store", "ifetch", "modify" };
 
@@ -476,6 +623,7 @@ static int cmd_info(int argc, char **argv)
 	struct vmem_trace_rec *recs;
 	struct vmem_trace_counts cnt;
 	struct page_set pages = { 0 };
+	struct content_map content = { 0 };
 	uint64_t by_type[VMEM_REC_TYPES] = { 0 }, by_acc[4] = { 0 };
 	uint64_t amin = UINT64_MAX, amax = 0;
 	long n;
@@ -486,7 +634,7 @@ static int cmd_info(int argc, char **argv)
 	if (open_reader(c.args[0], &c, &r))
 		return 1;
 	recs = malloc(BATCH * sizeof(*recs));
-	if (!recs || ps_init(&pages, 1u << 16) < 0) {
+	if (!recs || ps_init(&pages, 1u << 16) < 0 || cm_init(&content, 1u << 10) < 0) {
 		fprintf(stderr, "vmem-trace: out of memory\n");
 		status = 1;
 		goto out;
@@ -496,6 +644,13 @@ static int cmd_info(int argc, char **argv)
 			const struct vmem_trace_rec *x = &recs[i];
 
 			by_type[x->type < VMEM_REC_TYPES ? x->type : 0]++;
+			if (x->type == VMEM_REC_CONTENT &&
+			    cm_add(&content, (uint64_t)x->vm << 32 | x->asid, x->addr >> 12, x->len,
+				   (uint8_t)((x->prot & 15) << 4 | (x->size & 15))) < 0) {
+				fprintf(stderr, "vmem-trace: out of memory\n");
+				status = 1;
+				goto out;
+			}
 			if (x->type != VMEM_REC_ACCESS)
 				continue;
 			by_acc[x->acc & 3]++;
@@ -538,7 +693,12 @@ static int cmd_info(int argc, char **argv)
 	printf("skipped_bad: %" PRIu64 "\n", cnt.skipped_bad);
 	printf("skipped_other: %" PRIu64 "\n", cnt.skipped_other);
 	printf("bytes: %" PRIu64 "\n", cnt.bytes);
+	if (by_type[VMEM_REC_CONTENT] && content_report(&content) < 0) {
+		fprintf(stderr, "vmem-trace: out of memory\n");
+		status = 1;
+	}
 out:
+	cm_free(&content);
 	ps_free(&pages);
 	free(recs);
 	vmem_trace_close(r);
@@ -559,8 +719,14 @@ static void print_rec(FILE *f, const struct vmem_trace_rec *x)
 		fprintf(f, "%-9s vm=%u asid=%u\n", rec_names[x->type], x->vm, x->asid);
 		break;
 	case VMEM_REC_UNMAP:
+	case VMEM_REC_FREE:
 		fprintf(f, "%-9s vm=%u asid=%u addr=0x%" PRIx64 " len=0x%" PRIx64 "\n",
-			"unmap", x->vm, x->asid, x->addr, x->len);
+			rec_names[x->type], x->vm, x->asid, x->addr, x->len);
+		break;
+	case VMEM_REC_CONTENT:
+		fprintf(f, "%-9s vm=%u asid=%u addr=0x%" PRIx64 " hash=0x%016" PRIx64
+			" class=%u%s\n", "content", x->vm, x->asid, x->addr, x->len, x->size,
+			x->prot & VMEM_CONTENT_ZERO ? " zero" : "");
 		break;
 	case VMEM_REC_PROTECT:
 		fprintf(f, "%-9s vm=%u asid=%u addr=0x%" PRIx64 " len=0x%" PRIx64

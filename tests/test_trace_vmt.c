@@ -64,8 +64,10 @@ static size_t raw_rec(unsigned char *p, uint8_t op, uint8_t arg, uint16_t vm, ui
 	return 24;
 }
 
-/* A .vmt file from a raw record stream; zstd-compresses it when zstd is set. */
-static char *make_vmt(const unsigned char *recs, size_t len, bool zstd)
+/* A .vmt file of the given version from a raw record stream; zstd-compresses it when
+ * zstd is set. */
+static char *make_vmt_version(const unsigned char *recs, size_t len, bool zstd,
+			      uint16_t version)
 {
 	size_t cap = 32 + ZSTD_compressBound(len);
 	unsigned char *buf = malloc(cap);
@@ -73,7 +75,7 @@ static char *make_vmt(const unsigned char *recs, size_t len, bool zstd)
 	char *path;
 
 	assert_non_null(buf);
-	header(buf, 1, zstd ? 1 : 0, 32);
+	header(buf, version, zstd ? 1 : 0, 32);
 	if (zstd) {
 		size_t z = ZSTD_compress(buf + 32, cap - 32, recs, len, 3);
 
@@ -86,6 +88,18 @@ static char *make_vmt(const unsigned char *recs, size_t len, bool zstd)
 	path = ttl_write_temp(".vmt", buf, n);
 	free(buf);
 	return path;
+}
+
+/* A version-1 file, as the first libvmem wrote them. */
+static char *make_vmt(const unsigned char *recs, size_t len, bool zstd)
+{
+	return make_vmt_version(recs, len, zstd, 1);
+}
+
+static bool long_type(unsigned t)
+{
+	return t == VMEM_REC_UNMAP || t == VMEM_REC_PROTECT || t == VMEM_REC_CONTENT ||
+	       t == VMEM_REC_FREE;
 }
 
 static struct vmem_trace_reader *open_opts(const char *path, bool skip_bad)
@@ -132,6 +146,16 @@ static const struct vmem_trace_rec all_types[] = {
 	  .len = UINT64_MAX },
 	{ .type = VMEM_REC_ACCESS, .acc = VMEM_ACC_LOAD, .size = 2, .vm = 2, .asid = 3,
 	  .addr = 0 },
+	{ .type = VMEM_REC_CONTENT, .prot = VMEM_CONTENT_ZERO, .size = 0, .vm = 7, .asid = 8,
+	  .addr = 0x7f0000001000, .len = 0xc44b4d7a17b3f1b4ull },
+	{ .type = VMEM_REC_CONTENT, .prot = 0, .size = 15, .vm = 65535, .asid = 0xffffffffu,
+	  .addr = 0xfffffffffffff000ull, .len = 0 },
+	{ .type = VMEM_REC_CONTENT, .prot = 0, .size = 7, .vm = 0, .asid = 0, .addr = 0,
+	  .len = UINT64_MAX },
+	{ .type = VMEM_REC_FREE, .vm = 7, .asid = 8, .addr = 0x7f0000001000, .len = 0x3000 },
+	{ .type = VMEM_REC_FREE, .vm = 1, .asid = 1, .addr = 0x1234, .len = 1 },
+	{ .type = VMEM_REC_ACCESS, .acc = VMEM_ACC_STORE, .size = 8, .vm = 7, .asid = 8,
+	  .addr = 0x7f0000001008 },
 };
 
 #define NALL (sizeof(all_types) / sizeof(all_types[0]))
@@ -170,7 +194,7 @@ static void check_positions(const char *path, size_t max)
 			assert_int_equal(vmem_trace_record_position(r, (size_t)i, pos, sizeof(pos)), 0);
 			snprintf(want, sizeof(want), "%s: offset %llu", path, (unsigned long long)off);
 			assert_string_equal(pos, want);
-			off += t == VMEM_REC_UNMAP || t == VMEM_REC_PROTECT ? 24 : 16;
+			off += long_type(t) ? 24 : 16;
 		}
 	}
 	assert_int_equal(n, 0);
@@ -221,23 +245,33 @@ static void test_vmt_round_trip_all_types_zstd_exact(void **state)
 static void test_vmt_writer_bytes_match_spec(void **state)
 {
 	/* Expected bytes derived by hand from traces/FORMAT.md. */
-	static const unsigned char want[32 + 16 + 24] = {
+	static const unsigned char want[32 + 16 + 24 + 24 + 24] = {
 		0x89, 'V', 'M', 'T', '\r', '\n', 0x1a, '\n',   /* magic */
-		1, 0, 0, 0, 32, 0, 0, 0,                         /* version 1, flags 0, 32 */
+		2, 0, 0, 0, 32, 0, 0, 0,                         /* version 2, flags 0, 32 */
 		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* reserved */
 		0x10, 8, 0x34, 0x12, 0x78, 0x56, 0x34, 0x12,     /* store, size 8, vm, asid */
 		0x00, 0x10, 0x40, 0, 0, 0, 0, 0,                 /* addr 0x401000 */
 		0x04, 0x07, 1, 0, 2, 0, 0, 0,                    /* protect rwx, vm 1, asid 2 */
 		0x00, 0x20, 0, 0, 0, 0, 0, 0,                    /* addr 0x2000 */
 		0x00, 0x30, 0, 0, 0, 0, 0, 0,                    /* len 0x3000 */
+		0xb5, 0x01, 3, 0, 4, 0, 0, 0,                    /* content class 11, zero flag */
+		0x00, 0x50, 0x34, 0x12, 0, 0, 0, 0,              /* addr 0x12345000 */
+		0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,  /* hash 0x0102030405060708 */
+		0x06, 0x00, 3, 0, 4, 0, 0, 0,                    /* free, vm 3, asid 4 */
+		0x00, 0x50, 0x34, 0x12, 0, 0, 0, 0,              /* addr 0x12345000 */
+		0x00, 0x20, 0, 0, 0, 0, 0, 0,                    /* len 0x2000 */
 	};
-	const struct vmem_trace_rec v[2] = {
+	const struct vmem_trace_rec v[4] = {
 		{ .type = VMEM_REC_ACCESS, .acc = VMEM_ACC_STORE, .size = 8, .vm = 0x1234,
 		  .asid = 0x12345678, .addr = 0x401000 },
 		{ .type = VMEM_REC_PROTECT, .prot = 7, .vm = 1, .asid = 2, .addr = 0x2000,
 		  .len = 0x3000, .size = 99, .acc = 3 },  /* size, acc: unused, not stored */
+		{ .type = VMEM_REC_CONTENT, .size = 11, .prot = VMEM_CONTENT_ZERO, .vm = 3,
+		  .asid = 4, .addr = 0x12345000, .len = 0x0102030405060708ull, .acc = 2 },
+		{ .type = VMEM_REC_FREE, .vm = 3, .asid = 4, .addr = 0x12345000, .len = 0x2000,
+		  .prot = 5, .size = 6 },                 /* prot, size: unused, not stored */
 	};
-	char *path = write_with(v, 2, false);
+	char *path = write_with(v, 4, false);
 	size_t len;
 	unsigned char *got = slurp(path, &len);
 
@@ -266,7 +300,7 @@ struct bad_header {
 };
 
 static const struct bad_header bad_headers[] = {
-	{ 2, 0, 32, -1, 0, 8, "unsupported version 2" },
+	{ 3, 0, 32, -1, 0, 8, "expected version 1 or 2, got unsupported version 3" },
 	{ 0, 0, 32, -1, 0, 8, "unsupported version 0" },
 	{ 1, 2, 32, -1, 0, 10, "unknown flags 0x2" },
 	{ 1, 0x8001, 32, -1, 0, 10, "unknown flags 0x8001" },
@@ -333,7 +367,10 @@ struct bad_rec {
 };
 
 static const struct bad_rec bad_recs[] = {
-	{ 0x05, 0, 0x1000, false, 0, 0, true, "unknown type 5" },
+	{ 0x05, 0, 0x1000, true, 7, 0, true, "expected a record type 0..4 in a version 1 file, "
+	  "got type 5 (CONTENT records exist from version 2 on)" },
+	{ 0x06, 0, 0x1000, true, 7, 0, true, "got type 6 (FREE records" },
+	{ 0x07, 0, 0x1000, false, 0, 0, true, "expected a record type 0..4, got unknown type 7" },
 	{ 0x0f, 0, 0x1000, false, 0, 0, true, "unknown type 15" },
 	{ 0x40, 8, 0x1000, false, 0, 0, false, "expected access kind 0..3, got 4" },
 	{ 0xf0, 8, 0x1000, false, 0, 0, false, "expected access kind 0..3, got 15" },
@@ -379,16 +416,33 @@ static void check_good_prefix(const struct vmem_trace_rec *v)
 	assert_int_equal(v[1].len, 8192);
 }
 
-static void test_vmt_bad_records_fail_with_offset_plain_and_zstd(void **state)
+/* Version 2: the records of version 1 and CONTENT and FREE. */
+static const struct bad_rec bad_recs_v2[] = {
+	{ 0x07, 0, 0x1000, false, 0, 0, true, "expected a record type 0..6, got unknown type 7" },
+	{ 0x0f, 0, 0x1000, false, 0, 0, true, "expected a record type 0..6, got unknown type 15" },
+	{ 0x05, 2, 0x1000, true, 7, 0, false, "expected content flags 0x0..0x1, got 0x02" },
+	{ 0x05, 0x81, 0x1000, true, 7, 0, false, "expected content flags 0x0..0x1, got 0x81" },
+	{ 0xf5, 0, 0x1800, true, 7, 0, false, "expected a 4 KiB-aligned page address in a "
+	  "content record, got 0x1800" },
+	{ 0x05, 0, 0x0100000000000000ull, true, 7, 0, false, "canonical 57-bit address" },
+	{ 0x05, 1, 0x1000, true, 7, 20, false, "expected a 24-byte record, got 20 bytes" },
+	{ 0x06, 0, 0x1000, true, 0, 0, false, "expected a non-zero length" },
+	{ 0x06, 1, 0x1000, true, 4096, 0, false, "expected byte 1 to be 0 in a type 6 record" },
+	{ 0x16, 0, 0x1000, true, 4096, 0, false, "bits 4-7 of byte 0" },
+	{ 0x06, 0, 0x1000, true, 4096, 16, false, "expected a 24-byte record, got 16 bytes" },
+	{ 0x04, 0x10, 0x1000, true, 4096, 0, false, "expected protection bits" },
+	{ 0x00, 0, 0x1000, false, 0, 0, false, "expected access size 1..255, got 0" },
+};
+
+static void check_bad_records(const struct bad_rec *tab, size_t ntab, uint16_t version)
 {
-	(void)state;
 	for (int z = 0; z < 2; z++) {
-		for (size_t i = 0; i < sizeof(bad_recs) / sizeof(bad_recs[0]); i++) {
-			const struct bad_rec *b = &bad_recs[i];
+		for (size_t i = 0; i < ntab; i++) {
+			const struct bad_rec *b = &tab[i];
 			unsigned char buf[128];
 			bool tail;
 			size_t len = bad_stream(buf, b, &tail);
-			char *path = make_vmt(buf, len, z);
+			char *path = make_vmt_version(buf, len, z, version);
 			struct vmem_trace_reader *r = open_opts(path, false);
 			struct vmem_trace_rec *v;
 			char want[256];
@@ -410,15 +464,26 @@ static void test_vmt_bad_records_fail_with_offset_plain_and_zstd(void **state)
 	}
 }
 
-static void test_vmt_skip_bad_skips_known_size_records_unknown_type_fatal(void **state)
+static void test_vmt_bad_records_fail_with_offset_plain_and_zstd(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(bad_recs) / sizeof(bad_recs[0]); i++) {
-		const struct bad_rec *b = &bad_recs[i];
+	check_bad_records(bad_recs, sizeof(bad_recs) / sizeof(bad_recs[0]), 1);
+}
+
+static void test_vmt2_bad_records_fail_with_offset_plain_and_zstd(void **state)
+{
+	(void)state;
+	check_bad_records(bad_recs_v2, sizeof(bad_recs_v2) / sizeof(bad_recs_v2[0]), 2);
+}
+
+static void check_skip_bad(const struct bad_rec *tab, size_t ntab, uint16_t version)
+{
+	for (size_t i = 0; i < ntab; i++) {
+		const struct bad_rec *b = &tab[i];
 		unsigned char buf[128];
 		bool tail;
 		size_t len = bad_stream(buf, b, &tail);
-		char *path = make_vmt(buf, len, false);
+		char *path = make_vmt_version(buf, len, false, version);
 		struct vmem_trace_reader *r = open_opts(path, true);
 		struct vmem_trace_counts c;
 		struct vmem_trace_rec *v;
@@ -442,6 +507,71 @@ static void test_vmt_skip_bad_skips_known_size_records_unknown_type_fatal(void *
 		free(v);
 		vmem_trace_close(r);
 		ttl_drop(path);
+	}
+}
+
+static void test_vmt_skip_bad_skips_known_size_records_unknown_type_fatal(void **state)
+{
+	(void)state;
+	check_skip_bad(bad_recs, sizeof(bad_recs) / sizeof(bad_recs[0]), 1);
+	check_skip_bad(bad_recs_v2, sizeof(bad_recs_v2) / sizeof(bad_recs_v2[0]), 2);
+}
+
+/* A version-1 file (as libvmem wrote them before CONTENT and FREE) still reads. */
+static void test_vmt_version1_file_still_reads(void **state)
+{
+	unsigned char buf[128];
+	size_t n = 0;
+	char *path;
+	struct vmem_trace_reader *r;
+	struct vmem_trace_rec *v;
+	long last;
+
+	(void)state;
+	n += raw_rec(buf + n, 0x20, 4, 1, 2, 0x401000, false, 0);
+	n += raw_rec(buf + n, 0x03, 0, 1, 2, 0x600000, true, 8192);
+	n += raw_rec(buf + n, 0x04, 3, 1, 2, 0x600000, true, 4096);
+	n += raw_rec(buf + n, 0x01, 0, 1, 3, 0, false, 0);
+	path = make_vmt(buf, n, true);
+	r = open_opts(path, false);
+	assert_int_equal(ttl_read_all(r, 16, &v, &last), 4);
+	assert_int_equal(last, 0);
+	check_good_prefix(v);
+	assert_int_equal(v[2].type, VMEM_REC_PROTECT);
+	assert_int_equal(v[2].prot, 3);
+	assert_int_equal(v[3].type, VMEM_REC_SWITCH_AS);
+	assert_int_equal(v[3].asid, 3);
+	free(v);
+	vmem_trace_close(r);
+	ttl_drop(path);
+}
+
+/* The class helpers, values worked out by hand from the definition in vmem/trace.h. */
+static void test_content_class_helpers(void **state)
+{
+	static const unsigned bytes_class[][2] = {
+		{ 0, 0 }, { 1, 0 }, { 17, 0 }, { 256, 0 }, { 257, 1 }, { 512, 1 }, { 513, 2 },
+		{ 1024, 3 }, { 1025, 4 }, { 2048, 7 }, { 2049, 8 }, { 3840, 14 }, { 3841, 15 },
+		{ 4096, 15 }, { 4097, 15 }, { 4113, 15 }, { 100000, 15 },
+	};
+	static const unsigned class_bytes[][2] = {
+		{ 0, 256 }, { 1, 512 }, { 3, 1024 }, { 7, 2048 }, { 14, 3840 }, { 15, 4096 },
+		{ 16, 4096 }, { 255, 4096 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bytes_class) / sizeof(bytes_class[0]); i++) {
+		if (vmem_content_class(bytes_class[i][0]) != bytes_class[i][1])
+			fail_msg("vmem_content_class(%u) = %u, want %u", bytes_class[i][0],
+				 vmem_content_class(bytes_class[i][0]), bytes_class[i][1]);
+	}
+	for (size_t i = 0; i < sizeof(class_bytes) / sizeof(class_bytes[0]); i++)
+		assert_int_equal(vmem_content_class_bytes(class_bytes[i][0]), class_bytes[i][1]);
+	/* Every class holds the sizes up to its bound and none above the one before. */
+	for (unsigned c = 0; c < VMEM_CONTENT_CLASSES; c++) {
+		assert_int_equal(vmem_content_class(vmem_content_class_bytes(c)), c);
+		if (c)
+			assert_int_equal(vmem_content_class(vmem_content_class_bytes(c - 1) + 1), c);
 	}
 }
 
@@ -477,7 +607,11 @@ static void test_vmt_truncated_zstd_stream_fails_with_io_error(void **state)
 static void test_vmt_writer_rejects_invalid_record_writes_nothing(void **state)
 {
 	static const struct vmem_trace_rec bad[] = {
-		{ .type = 5 },
+		{ .type = 7 },
+		{ .type = VMEM_REC_CONTENT, .prot = 2 },
+		{ .type = VMEM_REC_CONTENT, .size = 16 },
+		{ .type = VMEM_REC_CONTENT, .addr = 0x1008 },
+		{ .type = VMEM_REC_FREE, .addr = 0x1000, .len = 0 },
 		{ .type = VMEM_REC_ACCESS, .acc = 4, .size = 1 },
 		{ .type = VMEM_REC_ACCESS, .acc = 0, .size = 0 },
 		{ .type = VMEM_REC_ACCESS, .size = 1, .addr = 0x0100000000000000ull },
@@ -660,7 +794,10 @@ int main(void)
 		cmocka_unit_test(test_vmt_bad_header_fails_with_field_offset),
 		cmocka_unit_test(test_vmt_wrong_magic_fails_at_offset_zero),
 		cmocka_unit_test(test_vmt_bad_records_fail_with_offset_plain_and_zstd),
+		cmocka_unit_test(test_vmt2_bad_records_fail_with_offset_plain_and_zstd),
 		cmocka_unit_test(test_vmt_skip_bad_skips_known_size_records_unknown_type_fatal),
+		cmocka_unit_test(test_vmt_version1_file_still_reads),
+		cmocka_unit_test(test_content_class_helpers),
 		cmocka_unit_test(test_vmt_truncated_zstd_stream_fails_with_io_error),
 		cmocka_unit_test(test_vmt_writer_rejects_invalid_record_writes_nothing),
 		cmocka_unit_test(test_vmt_writer_bad_path_reports_error),

@@ -2,8 +2,10 @@
  * Memory traces: records, streaming readers and the .vmt writer.
  *
  * A trace is a stream of records: memory accesses (load, store, instruction fetch,
- * read-modify-write) tagged with a VM id and an address-space id, and control events
- * (context switch, VM switch, unmap, protect) that a guest OS would cause. Readers never
+ * read-modify-write) tagged with a VM id and an address-space id, control events
+ * (context switch, VM switch, unmap, protect, free) that a guest OS would cause, and page
+ * contents (a page's content hash and compressibility, as vmem-capture records them, for
+ * deduplication and compression models). Readers never
  * load a whole trace: they decode a bounded buffer at a time, so memory use is flat in
  * trace length.
  *
@@ -15,7 +17,9 @@
  *             .gz or .xz (by magic bytes). Each instruction yields an ifetch of its ip
  *             and a load or store for every non-zero memory operand.
  *   vmt       libvmem's native binary format, optionally zstd-compressed; see
- *             traces/FORMAT.md.
+ *             traces/FORMAT.md. Versions 1 and 2 are read (CONTENT and FREE records
+ *             exist from version 2 on); the writer writes version 2.
+ * Only .vmt carries CONTENT and FREE records; Lackey and ChampSim traces never hold them.
  *
  * Errors: a reader that meets bad input returns VMEM_EFORMAT and vmem_trace_error()
  * gives a one-line message naming the file and the line (text) or byte offset (binary)
@@ -40,18 +44,61 @@ enum vmem_rec_type {
 	VMEM_REC_SWITCH_VM = 2,  /* the CPU switches to running vm */
 	VMEM_REC_UNMAP = 3,      /* guest unmaps [addr, addr+len) in (vm, asid) */
 	VMEM_REC_PROTECT = 4,    /* guest changes protection of [addr, addr+len) to prot */
-	VMEM_REC_TYPES = 5,
+	/*
+	 * The page at addr (4 KiB-aligned) of (vm, asid) now holds content whose 64-bit
+	 * hash (XXH3-64 of its 4096 bytes) is len; prot holds VMEM_CONTENT_* flags and size
+	 * the compressibility class (vmem_content_class). For the translation models it is
+	 * a store to the page.
+	 */
+	VMEM_REC_CONTENT = 5,
+	VMEM_REC_FREE = 6,       /* guest OS frees [addr, addr+len) of (vm, asid): its pages
+				  * return to the guest's free list (translation: as UNMAP) */
+	VMEM_REC_TYPES = 7,
 };
+
+/* prot of a VMEM_REC_CONTENT record. */
+#define VMEM_CONTENT_ZERO   0x01u   /* the page is all zeros */
+#define VMEM_CONTENT_FLAGS  0x01u   /* every flag defined */
+
+/* Compressibility classes of VMEM_REC_CONTENT (its size field). */
+#define VMEM_CONTENT_CLASSES 16
+#define VMEM_CONTENT_CLASS_BYTES 256u
+
+/*
+ * The class of a 4 KiB page that compresses (LZ4_compress_default) to compressed_bytes:
+ * class c holds pages of at most (c + 1) * 256 bytes compressed, so 0 (an empty or
+ * all-zero page: 1..256 bytes) .. 15 (3841..4096 bytes, or larger: incompressible, kept as
+ * the 4096 bytes themselves).
+ */
+static inline unsigned vmem_content_class(unsigned compressed_bytes)
+{
+	if (compressed_bytes <= VMEM_CONTENT_CLASS_BYTES)
+		return 0;
+	if (compressed_bytes > VMEM_CONTENT_CLASSES * VMEM_CONTENT_CLASS_BYTES)
+		return VMEM_CONTENT_CLASSES - 1;
+	return (compressed_bytes - 1) / VMEM_CONTENT_CLASS_BYTES;
+}
+
+/* The bytes a page of class cls takes compressed, at most: (cls + 1) * 256 (4096 for
+ * 15 and above). */
+static inline unsigned vmem_content_class_bytes(unsigned cls)
+{
+	if (cls >= VMEM_CONTENT_CLASSES - 1)
+		return VMEM_CONTENT_CLASSES * VMEM_CONTENT_CLASS_BYTES;
+	return (cls + 1) * VMEM_CONTENT_CLASS_BYTES;
+}
 
 struct vmem_trace_rec {
 	uint8_t type;     /* enum vmem_rec_type */
 	uint8_t acc;      /* enum vmem_access_type, for VMEM_REC_ACCESS */
-	uint8_t prot;     /* enum vmem_prot bits, for VMEM_REC_PROTECT */
-	uint8_t size;     /* access size in bytes (1..255), for VMEM_REC_ACCESS */
+	uint8_t prot;     /* enum vmem_prot bits, for VMEM_REC_PROTECT; VMEM_CONTENT_* flags,
+			   * for VMEM_REC_CONTENT */
+	uint8_t size;     /* access size in bytes (1..255), for VMEM_REC_ACCESS; the class
+			   * 0..15, for VMEM_REC_CONTENT */
 	uint16_t vm;      /* VM id */
 	uint32_t asid;    /* address-space id within the VM */
 	uint64_t addr;    /* virtual address (canonical, 57-bit at most) */
-	uint64_t len;     /* bytes, for UNMAP and PROTECT */
+	uint64_t len;     /* bytes, for UNMAP, PROTECT and FREE; the content hash, for CONTENT */
 };
 
 enum vmem_trace_format {
@@ -142,7 +189,7 @@ void vmem_trace_close(struct vmem_trace_reader *r);
  * Formats an access record as one line of Lackey text, as Valgrind prints it
  * ("I  0400d7d4,8", " L ...", " S ...", " M ...", address as %08lx), newline included,
  * into buf (at least VMEM_LACKEY_LINE_MAX bytes). Returns the length, or 0 for a record
- * Lackey cannot express (a control event).
+ * Lackey cannot express (a control event, page contents).
  */
 size_t vmem_trace_lackey_line(const struct vmem_trace_rec *r, char *buf);
 

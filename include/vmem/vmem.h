@@ -2,6 +2,7 @@
 #ifndef VMEM_VMEM_H
 #define VMEM_VMEM_H
 
+#include "vmem/capture.h"
 #include "vmem/common.h"
 #include "vmem/cost.h"
 #include "vmem/mmu.h"

@@ -638,7 +638,17 @@ static __attribute__((noinline)) int apply_slow(struct vmem_mmu *m,
 			vm_switch(m, vm);
 		return 0;
 	}
+	case VMEM_REC_CONTENT: {
+		/* New contents of a page: the guest wrote it. */
+		struct vmem_trace_rec w = *r;
+
+		w.type = VMEM_REC_ACCESS;
+		w.acc = VMEM_ACC_STORE;
+		w.size = 1;
+		return access(m, &w);
+	}
 	case VMEM_REC_UNMAP:
+	case VMEM_REC_FREE:   /* freed pages leave the address space as unmapped ones do */
 		if ((err = check_va(m, r->addr)))
 			return err;
 		return guest_unmap(m, r->addr, r->len);

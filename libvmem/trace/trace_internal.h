@@ -141,6 +141,9 @@ struct vmem_trace_reader {
 	uint64_t line;
 	size_t lim;
 
+	/* .vmt: the header's version (1 or 2). */
+	unsigned vmt_version;
+
 	/* ChampSim: records of one instruction that did not fit in the caller's batch. */
 	struct vmem_trace_rec cs_pend[VMEM_TRACE_CHAMPSIM_MAXREC];
 	unsigned cs_pend_i, cs_pend_n;

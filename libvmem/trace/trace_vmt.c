@@ -5,17 +5,22 @@
  *
  *   header, 32 bytes, never compressed:
  *     0  magic        89 56 4d 54 0d 0a 1a 0a  ("\x89VMT\r\n\x1a\n")
- *     8  u16 version  1
+ *     8  u16 version  1 or 2 (read); 2 (written)
  *    10  u16 flags    bit 0: the record stream is zstd-compressed; other bits 0
  *    12  u32 hsize    32
  *    16  16 bytes     reserved, 0
  *   records (all fields little-endian):
- *     0  u8  op       bits 0-3 record type; bits 4-7 access kind (ACCESS only, else 0)
- *     1  u8  arg      ACCESS: size 1..255; PROTECT: prot bits (0..15); others: 0
+ *     0  u8  op       bits 0-3 record type; bits 4-7 access kind (ACCESS), compressibility
+ *                     class (CONTENT), else 0
+ *     1  u8  arg      ACCESS: size 1..255; PROTECT: prot bits (0..15); CONTENT: flags
+ *                     (bit 0: zero page); others: 0
  *     2  u16 vm
  *     4  u32 asid
- *     8  u64 addr     canonical 57-bit
- *    16  u64 len      UNMAP and PROTECT only (24-byte records), non-zero
+ *     8  u64 addr     canonical 57-bit; CONTENT: 4 KiB-aligned
+ *    16  u64 len      UNMAP, PROTECT, FREE: length, non-zero; CONTENT: the content hash
+ *                     (24-byte records)
+ *   Types 5 (CONTENT) and 6 (FREE) exist from version 2 on: a version-1 file holding one
+ *   fails at its offset.
  *
  * Reader errors are "FILE: offset N: ..." where N counts bytes of the logical file (the
  * header plus the decompressed record stream), so a plain and a zstd copy of one trace
@@ -44,7 +49,8 @@
 
 #define VMT_MAGIC        "\x89VMT\r\n\x1a\n"
 #define VMT_MAGIC_LEN    8
-#define VMT_VERSION      1
+#define VMT_VERSION      2   /* written; 1 and 2 are read */
+#define VMT_V1_TYPES     5   /* record types 0..4 of version 1 */
 #define VMT_FLAG_ZSTD    0x0001u
 #define VMT_FLAGS_KNOWN  VMT_FLAG_ZSTD
 #define VMT_HEADER       32
@@ -57,10 +63,20 @@ bool vmem_trace_vmt_sniff(const unsigned char *p, size_t n)
 	return n >= VMT_MAGIC_LEN && memcmp(p, VMT_MAGIC, VMT_MAGIC_LEN) == 0;
 }
 
+static bool rec_long(unsigned type)
+{
+	return type == VMEM_REC_UNMAP || type == VMEM_REC_PROTECT ||
+	       type == VMEM_REC_CONTENT || type == VMEM_REC_FREE;
+}
+
 static size_t rec_size(unsigned type)
 {
-	return type == VMEM_REC_UNMAP || type == VMEM_REC_PROTECT ? VMT_REC_LONG : VMT_REC;
+	return rec_long(type) ? VMT_REC_LONG : VMT_REC;
 }
+
+static const char *const type_names[VMEM_REC_TYPES] = {
+	"ACCESS", "SWITCH_AS", "SWITCH_VM", "UNMAP", "PROTECT", "CONTENT", "FREE",
+};
 
 int vmem_trace_vmt_start(struct vmem_trace_reader *r)
 {
@@ -81,9 +97,10 @@ int vmem_trace_vmt_start(struct vmem_trace_reader *r)
 	version = vmem_le16(p + 8);
 	flags = vmem_le16(p + 10);
 	hsize = vmem_le32(p + 12);
-	if (version != VMT_VERSION)
-		return vmem_trace_fail_off(r, 8, "expected version 1, got unsupported version %u",
-					   version);
+	if (version != 1 && version != 2)
+		return vmem_trace_fail_off(r, 8, "expected version 1 or 2, got unsupported "
+					   "version %u", version);
+	r->vmt_version = version;
 	if (flags & ~VMT_FLAGS_KNOWN)
 		return vmem_trace_fail_off(r, 10, "expected flags 0 or 1, got unknown flags 0x%x",
 					   flags);
@@ -127,9 +144,17 @@ static enum slow_result vmt_slow(struct vmem_trace_reader *r, struct vmem_trace_
 	op = p[0];
 	type = op & 0x0f;
 	if (type >= VMEM_REC_TYPES) {
-		r->pending = vmem_trace_fail_off(r, off, "expected a record type 0..4, got unknown "
+		r->pending = vmem_trace_fail_off(r, off, "expected a record type 0..%u, got unknown "
 						 "type %u (its size is unknown, so the rest "
-						 "of the trace cannot be read)", type);
+						 "of the trace cannot be read)",
+						 r->vmt_version == 1 ? VMT_V1_TYPES - 1 :
+						 VMEM_REC_TYPES - 1, type);
+		return SLOW_ERR;
+	}
+	if (r->vmt_version == 1 && type >= VMT_V1_TYPES) {
+		r->pending = vmem_trace_fail_off(r, off, "expected a record type 0..4 in a version "
+						 "1 file, got type %u (%s records exist from "
+						 "version 2 on)", type, type_names[type]);
 		return SLOW_ERR;
 	}
 	need = rec_size(type);
@@ -155,6 +180,16 @@ static enum slow_result vmt_slow(struct vmem_trace_reader *r, struct vmem_trace_
 			rc = vmem_trace_fail_off(r, off, "expected access size 1..255, got 0");
 		else
 			rc = 0;
+	} else if (type == VMEM_REC_CONTENT) {
+		if (arg & ~VMEM_CONTENT_FLAGS)
+			rc = vmem_trace_fail_off(r, off, "expected content flags 0x0..0x1, got "
+						 "0x%02x", arg);
+		else if (addr & 0xfff)
+			rc = vmem_trace_fail_off(r, off, "expected a 4 KiB-aligned page address in "
+						 "a content record, got 0x%llx",
+						 (unsigned long long)addr);
+		else
+			rc = 0;
 	} else if (op >> 4) {
 		rc = vmem_trace_fail_off(r, off, "expected bits 4-7 of byte 0 to be 0 in a "
 					 "type %u record, got 0x%02x", type, op);
@@ -170,7 +205,7 @@ static enum slow_result vmt_slow(struct vmem_trace_reader *r, struct vmem_trace_
 	if (rc == 0 && !vmem_addr_canonical(addr, VMEM_TRACE_VA_BITS))
 		rc = vmem_trace_fail_off(r, off, "expected a canonical 57-bit address, got 0x%llx",
 					 (unsigned long long)addr);
-	if (rc == 0 && need == VMT_REC_LONG && len == 0)
+	if (rc == 0 && need == VMT_REC_LONG && type != VMEM_REC_CONTENT && len == 0)
 		rc = vmem_trace_fail_off(r, off, "expected a non-zero length");
 	if (rc < 0) {
 		if (r->opts.skip_bad) {
@@ -184,8 +219,9 @@ static enum slow_result vmt_slow(struct vmem_trace_reader *r, struct vmem_trace_
 	*o = (struct vmem_trace_rec){
 		.type = (uint8_t)type,
 		.acc = type == VMEM_REC_ACCESS ? (uint8_t)(op >> 4) : 0,
-		.size = type == VMEM_REC_ACCESS ? (uint8_t)arg : 0,
-		.prot = type == VMEM_REC_PROTECT ? (uint8_t)arg : 0,
+		.size = type == VMEM_REC_ACCESS ? (uint8_t)arg :
+			type == VMEM_REC_CONTENT ? (uint8_t)(op >> 4) : 0,
+		.prot = type == VMEM_REC_PROTECT || type == VMEM_REC_CONTENT ? (uint8_t)arg : 0,
 		.vm = vmem_le16(p + 2),
 		.asid = vmem_le32(p + 4),
 		.addr = addr,
@@ -421,9 +457,15 @@ static int wr_check(struct vmem_trace_writer *w, const struct vmem_trace_rec *x,
 		what = "access size 0";
 	else if (x->type == VMEM_REC_PROTECT && (x->prot & ~VMT_PROT_KNOWN))
 		what = "unknown protection bits";
+	else if (x->type == VMEM_REC_CONTENT && (x->prot & ~VMEM_CONTENT_FLAGS))
+		what = "unknown content flags";
+	else if (x->type == VMEM_REC_CONTENT && x->size >= VMEM_CONTENT_CLASSES)
+		what = "content class out of range 0..15";
+	else if (x->type == VMEM_REC_CONTENT && (x->addr & 0xfff))
+		what = "content record for an address that is not 4 KiB-aligned";
 	else if (!vmem_addr_canonical(x->addr, VMEM_TRACE_VA_BITS))
 		what = "non-canonical address";
-	else if ((x->type == VMEM_REC_UNMAP || x->type == VMEM_REC_PROTECT) && x->len == 0)
+	else if (rec_long(x->type) && x->type != VMEM_REC_CONTENT && x->len == 0)
 		what = "zero length";
 	if (!what)
 		return 0;
@@ -463,6 +505,10 @@ int vmem_trace_write(struct vmem_trace_writer *w, const struct vmem_trace_rec *r
 			p[0] = x->type;
 			p[1] = x->prot;
 			break;
+		case VMEM_REC_CONTENT:
+			p[0] = (unsigned char)(x->type | x->size << 4);
+			p[1] = x->prot;
+			break;
 		default:
 			p[0] = x->type;
 			p[1] = 0;
@@ -471,7 +517,7 @@ int vmem_trace_write(struct vmem_trace_writer *w, const struct vmem_trace_rec *r
 		vmem_put_le16(p + 2, x->vm);
 		vmem_put_le32(p + 4, x->asid);
 		vmem_put_le64(p + 8, x->addr);
-		if (x->type == VMEM_REC_UNMAP || x->type == VMEM_REC_PROTECT) {
+		if (rec_long(x->type)) {
 			vmem_put_le64(p + 16, x->len);
 			w->len += VMT_REC_LONG;
 		} else {
