@@ -109,7 +109,8 @@
  * saves r - 1 frames, and a VM with c of those mappers is credited c * (r - 1) / r of
  * them; plus its zero pages, minus 64 bytes per record of its own. The VMs' profits add
  * up to general_profit, and vm.<id>.profit is also the VM's dedup_profit in
- * vmem_host_vm_stats (refreshed each time the manager's clock advances).
+ * vmem_host_vm_stats (refreshed when the clock advances after a batch or a copy-on-write
+ * break of a KSM page; a write to a zero page shows there after the next batch).
  *
  * What is simplified: there is no madvise: every VM's memory is mergeable (Linux's
  * prctl(PR_SET_MEMORY_MERGE) for the whole VM process); no NUMA (merge_across_nodes is
@@ -184,6 +185,7 @@ struct ksm {
 	uint64_t adv_max_cpu, adv_target, adv_min, adv_max;
 	uint64_t domain_vms, cost_scan, cost_merge;
 	bool use_zero, smart, advisor;
+	bool profits_stale;          /* dedup_profit to publish at the next run */
 	enum scope scope;
 	/* Pacing. */
 	uint64_t cpms, period, next_batch, batch_time;
@@ -757,8 +759,13 @@ static void ksm_run(struct vmem_policy *p, uint64_t now)
 		s->batch_time = s->next_batch;
 		batch(s);
 		s->next_batch += s->period;
+		s->profits_stale = true;
 	}
-	publish_profits(s);
+	/* (The manager advances its clock often: publish only after a change.) */
+	if (s->profits_stale) {
+		publish_profits(s);
+		s->profits_stale = false;
+	}
 }
 
 static void ksm_on_unshare(struct vmem_policy *p, uint16_t vm, uint64_t gfn, uint64_t frame)
@@ -772,6 +779,7 @@ static void ksm_on_unshare(struct vmem_policy *p, uint16_t vm, uint64_t gfn, uin
 	if (gfn < kv->npages && kv->items[gfn].state == IT_STABLE)
 		kv->items[gfn].state = IT_VOLATILE;
 	node_drop_mapper(s, (uint32_t)*idx, kv);
+	s->profits_stale = true;
 }
 
 static int ksm_stat(struct vmem_policy *p, const char *name, double *value)
