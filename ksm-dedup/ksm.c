@@ -117,10 +117,10 @@
  * moot), no huge pages to split, no run=2 (unmerge); copy-on-write breaks update the
  * counters at once, where Linux updates them when the scanner next visits the page; the
  * chain of a content is collapsed to a plain node as soon as one dup is left, where Linux
- * prunes chains lazily. Linux clears the unstable tree when a full scan starts; so does
- * this model, so pages_unshared stays visible between the end of one full scan and the
- * start of the next, as in sysfs. As in ksmd, the batch that finds the end of a full scan
- * stops there, and the next batch starts the next one.
+ * prunes chains lazily. As in Linux, the unstable tree is emptied when a full scan
+ * starts, but a page inserted in the last full scan counts in pages_unshared (not in
+ * pages_volatile) until the scanner comes to it again. As in ksmd, the batch that finds
+ * the end of a full scan stops there, and the next batch starts the next one.
  */
 #include <math.h>
 #include <stdio.h>
@@ -609,17 +609,10 @@ static void cmp_and_merge(struct ksm *s, struct kvm *kv, uint64_t gfn,
 
 static void pass_begin(struct ksm *s)
 {
-	/* The unstable tree starts afresh. */
-	for (uint64_t i = 0; i < s->unstable.cap; i++)
-		if (s->unstable.s[i].used) {
-			uint16_t vm;
-			uint64_t gfn;
-
-			unpack(s->unstable.s[i].val, &vm, &gfn);
-			s->vms[vm]->items[gfn].state = IT_VOLATILE;
-		}
+	/* The unstable tree starts afresh. As in Linux, its pages still count in
+	 * pages_unshared until the scanner comes to them again (their records keep
+	 * IT_UNSTABLE; unstable_leave finds no entry of theirs to remove). */
 	ktab_clear(&s->unstable);
-	s->unshared = 0;
 	s->pass_start = s->batch_time;
 	s->pass_cpu = 0;
 	resum_saved(s);
