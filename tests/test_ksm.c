@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
+#include <math.h>
 
 #include "host/host_internal.h"
 #include "mmu_testlib.h"
@@ -479,6 +480,71 @@ static void test_ksm_advisor_moves_pages_to_scan_toward_the_target(void **state)
 	vmem_host_destroy(h);
 }
 
+/* The books after every step of a seeded mix of reads, writes, new contents, balloon
+ * takes and time: the manager's invariants, one KSM page per shared frame, one mapper per
+ * shared page, the VMs' merging pages adding up to the mappers and their profits to the
+ * general profit. */
+static void test_ksm_books_hold_after_every_step_of_a_random_mix(void **state)
+{
+	struct vmem_host *h = make("ksm:scope=all:max_page_sharing=3:use_zero_pages=1:"
+				   "pages_to_scan=40:sleep_millisecs=1", NULL);
+	uint64_t x = 12345, ms = 0;
+
+	(void)state;
+	for (uint16_t vm = 0; vm < 3; vm++)
+		vmem_host_add_vm(h, vm, 64 << 12, 1000);
+	for (int step = 0; step < 4000; step++) {
+		uint16_t vm;
+		uint64_t gfn, r;
+		double profit = 0, merging = 0;
+
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		r = x >> 33;
+		vm = (uint16_t)(r % 3);
+		gfn = (r >> 2) % 64;
+		switch ((r >> 8) % 8) {
+		case 0:
+		case 1:
+			fault(h, vm, gfn, false);
+			break;
+		case 2:
+			fault(h, vm, gfn, true);
+			break;
+		case 3:
+		case 4:
+			/* The guest writes one of few contents, so that many pages match
+			 * (0: zeros); the write breaks any sharing first. */
+			fault(h, vm, gfn, true);
+			page(h, vm, gfn, (r >> 12) % 6);
+			break;
+		case 5:
+			if (vmem_host_page_state(h, vm, gfn) != VMEM_PG_BALLOONED)
+				host_balloon_take(h, h->vm_by_id[vm], gfn);
+			check(h);
+			break;
+		default:
+			at(h, ++ms);
+			break;
+		}
+		for (uint16_t v = 0; v < 3; v++) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "vm.%u.profit", v);
+			profit += st(h, name);
+			snprintf(name, sizeof(name), "vm.%u.ksm_merging_pages", v);
+			merging += st(h, name);
+		}
+		assert_true(fabs(profit - st(h, "general_profit")) <= 3);
+		assert_int_equal((uint64_t)merging,
+				 (uint64_t)(st(h, "pages_shared") + st(h, "pages_sharing")));
+		assert_true(st(h, "stable_node_dups") >= 2 * st(h, "stable_node_chains"));
+	}
+	/* The mix did merge, into chains and onto the zero page. */
+	assert_true(st(h, "full_scans") > 10);
+	assert_true(st(h, "stable_node_chains") + st(h, "ksm_zero_pages") > 0);
+	vmem_host_destroy(h);
+}
+
 static void test_ksm_parameters_are_checked(void **state)
 {
 	static const struct {
@@ -626,6 +692,7 @@ int main(void)
 		cmocka_unit_test(test_ksm_smart_scan_skips_pages_that_never_merge),
 		cmocka_unit_test(test_ksm_scans_pages_to_scan_every_sleep_millisecs),
 		cmocka_unit_test(test_ksm_advisor_moves_pages_to_scan_toward_the_target),
+		cmocka_unit_test(test_ksm_books_hold_after_every_step_of_a_random_mix),
 		cmocka_unit_test(test_ksm_parameters_are_checked),
 		cmocka_unit_test(test_ksm_names_list_every_counter),
 		cmocka_unit_test(test_ksm_merged_page_written_by_the_guest_costs_a_cow_fault),
