@@ -9,9 +9,10 @@
 #include "vmem/host_policy.h"
 
 extern const struct vmem_swap_policy_ops swap_policy_random;
+extern const struct vmem_dedup_ops dedup_ksm;
 
 #define SWAP_POLICIES { &swap_policy_random, NULL }
-#define DEDUP_POLICIES { NULL }
+#define DEDUP_POLICIES { &dedup_ksm, NULL }
 #define BALLOON_POLICIES { NULL }
 
 #endif
