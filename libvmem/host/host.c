@@ -377,11 +377,12 @@ int host_evict(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 	/* Content written since the host last looked is the content that leaves. */
 	if (h->mmu && vmem_mmu_host_dirty(h->mmu, v->id, gfn, true))
 		content_written(h, v, gfn, pg);
-	if (pg->flags & PG_GUEST_FREE)
-		v->st.silent_swap_writes++;
 	err = swap_tier_store(h, v, pg);
 	if (err)
 		return err;
+	/* Counted once the page has left: an eviction that failed wrote nothing. */
+	if (pg->flags & PG_GUEST_FREE)
+		v->st.silent_swap_writes++;
 	mmu_drop(h, v->id, gfn);
 	swap_candidate(h, frame, false);
 	host_frame_free(h, frame);
