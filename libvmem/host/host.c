@@ -8,7 +8,10 @@
  * zero page copies it into a frame of its own (the copy-on-write break). Frames come from
  * the free pool; below the min watermark a fault reclaims first (direct reclaim, as
  * Linux's __alloc_pages_slowpath), and the swap daemon (reclaim.c) keeps free memory
- * between the low and high watermarks as simulated time passes.
+ * between the low and high watermarks as simulated time passes. A frame is taken from
+ * the frames given back most recently first (the free list through the frame table);
+ * only when none is free, the lowest-numbered frame never used (the `fresh` cursor).
+ * docs/HOST.md states the whole order, which tests/ref_host.c restates.
  *
  * Every change that takes a frame away from a page the machine maps (eviction, merging,
  * ballooning, a broken sharing) tells the attached machine through
