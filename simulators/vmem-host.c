@@ -53,7 +53,11 @@ static const char usage[] =
 "      --csv FILE       CSV summary: one row per VM, then the configuration as cfg.KEY\n"
 "      --json FILE      JSON summary: configuration, host, dedup counters, VMs\n"
 "      --check          check every invariant of the manager after every turn (slow)\n"
-"  -q, --quiet          no table on standard output\n"
+"      --explain VM:GFN the story of guest page GFN of VM (repeatable, up to 64 pages):\n"
+"                       every state change with its time, cause and cost\n"
+"      --explain-reclaim N  the story of the victims of the Nth reclaim pass, from it on\n"
+"      --explain-json FILE  the stories as JSON\n"
+"  -q, --quiet          no table on standard output (the stories of --explain stay)\n"
 "      --help-config    the host memory manager's keys with their defaults\n"
 "      --help-policies  the swap, dedup and balloon policies and their parameters\n"
 "  -h, --help           this text\n"
@@ -81,7 +85,10 @@ struct options {
 	struct vmem_mmu_config mc;
 	uint32_t shares[MAX_VMS];
 	uint64_t quantum, limit, interval_ms;
-	const char *series, *csv, *json, *phases;
+	const char *series, *csv, *json, *phases, *explain_json;
+	uint16_t explain_vm[64];
+	uint64_t explain_gfn[64], explain_reclaim;
+	unsigned nexplain;
 	bool vm_ids, check, quiet;
 	struct vmem_trace_reader_opts ropts;
 };
@@ -131,6 +138,28 @@ static void parse_shares(struct options *o, const char *list)
 	free(copy);
 }
 
+/* --explain VM:GFN (GFN decimal or 0x hex). */
+static void parse_explain(struct options *o, const char *arg)
+{
+	const char *colon = strchr(arg, ':');
+	char vm[16];
+	char *end;
+	unsigned long long gfn;
+
+	if (!colon || colon == arg || (size_t)(colon - arg) >= sizeof(vm))
+		die("--explain %s: expected VM:GFN, e.g. 0:0x1a3", arg);
+	memcpy(vm, arg, (size_t)(colon - arg));
+	vm[colon - arg] = '\0';
+	errno = 0;
+	gfn = strtoull(colon + 1, &end, 0);
+	if (!colon[1] || *end || errno || colon[1] == '-')
+		die("--explain %s: expected VM:GFN, e.g. 0:0x1a3", arg);
+	if (o->nexplain == 64)
+		die("--explain: at most 64 pages");
+	o->explain_vm[o->nexplain] = (uint16_t)number("--explain", vm, 0, MAX_VMS - 1);
+	o->explain_gfn[o->nexplain++] = gfn;
+}
+
 static void help_config(void)
 {
 	struct vmem_host_config def;
@@ -163,7 +192,8 @@ static void help_policies(void)
 static void parse_args(int argc, char **argv, struct options *o)
 {
 	enum { O_SHARES = 256, O_QUANTUM, O_PHASES, O_VMIDS, O_SERIES, O_INTERVAL, O_CSV, O_JSON,
-	       O_CHECK, O_HELPCFG, O_HELPPOL, O_VERSION };
+	       O_CHECK, O_EXPLAIN, O_EXPLAIN_RECLAIM, O_EXPLAIN_JSON, O_HELPCFG, O_HELPPOL,
+	       O_VERSION };
 	static const struct option longopts[] = {
 		{ "mode", required_argument, NULL, 'm' },
 		{ "set", required_argument, NULL, 's' },
@@ -178,6 +208,9 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "csv", required_argument, NULL, O_CSV },
 		{ "json", required_argument, NULL, O_JSON },
 		{ "check", no_argument, NULL, O_CHECK },
+		{ "explain", required_argument, NULL, O_EXPLAIN },
+		{ "explain-reclaim", required_argument, NULL, O_EXPLAIN_RECLAIM },
+		{ "explain-json", required_argument, NULL, O_EXPLAIN_JSON },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help-config", no_argument, NULL, O_HELPCFG },
 		{ "help-policies", no_argument, NULL, O_HELPPOL },
@@ -214,6 +247,11 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case O_CSV: o->csv = optarg; break;
 		case O_JSON: o->json = optarg; break;
 		case O_CHECK: o->check = true; break;
+		case O_EXPLAIN: parse_explain(o, optarg); break;
+		case O_EXPLAIN_RECLAIM:
+			o->explain_reclaim = number("--explain-reclaim", optarg, 1, UINT64_MAX);
+			break;
+		case O_EXPLAIN_JSON: o->explain_json = optarg; break;
 		case 'q': o->quiet = true; break;
 		case O_HELPCFG: help_config(); exit(outfile_stdout_close("vmem-host", 0));
 		case O_HELPPOL: help_policies(); exit(outfile_stdout_close("vmem-host", 0));
@@ -556,6 +594,77 @@ static void print_table(struct sim *s)
 	}
 }
 
+/* The stories of the watched pages, page by page, in time order. */
+static void print_stories(struct sim *s)
+{
+	uint64_t dropped;
+	size_t n;
+	const struct vmem_host_event *ev = vmem_host_events(s->h, &n, &dropped);
+	uint64_t done[64 + 64];   /* pages printed, as vm << 40 | gfn */
+	size_t ndone = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t key = (uint64_t)ev[i].vm << 40 | ev[i].gfn;
+		bool seen = false;
+
+		for (size_t k = 0; k < ndone; k++)
+			seen |= done[k] == key;
+		if (seen || ndone == sizeof(done) / sizeof(done[0]))
+			continue;
+		done[ndone++] = key;
+		printf("\nthe story of VM %u page %#" PRIx64 " (guest-physical %#" PRIx64 "):\n",
+		       ev[i].vm, ev[i].gfn, ev[i].gfn << 12);
+		printf("  %10s  %-24s %10s  %s\n", "time (ms)", "state", "cost (cyc)", "cause");
+		for (size_t j = i; j < n; j++) {
+			char change[48];
+
+			if (ev[j].vm != ev[i].vm || ev[j].gfn != ev[i].gfn)
+				continue;
+			snprintf(change, sizeof(change), "%s -> %s", vmem_page_state_name(ev[j].from),
+				 vmem_page_state_name(ev[j].to));
+			printf("  %10.3f  %-24s %10" PRIu64 "  %s\n",
+			       (double)ev[j].time / (double)s->cycles_per_ms, change, ev[j].cycles,
+			       ev[j].cause);
+		}
+	}
+	for (unsigned i = 0; i < s->o->nexplain; i++) {
+		uint64_t key = (uint64_t)s->o->explain_vm[i] << 40 | s->o->explain_gfn[i];
+		bool seen = false;
+
+		for (size_t k = 0; k < ndone; k++)
+			seen |= done[k] == key;
+		if (!seen)
+			printf("\nVM %u page %#" PRIx64 ": never changed state (untouched all along)\n",
+			       s->o->explain_vm[i], s->o->explain_gfn[i]);
+	}
+	if (dropped)
+		printf("(%" PRIu64 " more changes were not kept: at most %d)\n", dropped,
+		       VMEM_HOST_EVENTS_MAX);
+}
+
+static void write_stories_json(struct sim *s, const char *path)
+{
+	struct outfile of;
+	FILE *f = open_out(path, &of);
+	uint64_t dropped;
+	size_t n;
+	const struct vmem_host_event *ev = vmem_host_events(s->h, &n, &dropped);
+
+	fprintf(f, "{\n  \"cpu_hz\": %" PRIu64 ",\n  \"dropped\": %" PRIu64 ",\n  \"events\": [",
+		s->o->hc.cpu_hz, dropped);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "%s\n    {\"time_cycles\": %" PRIu64 ", \"time_ms\": %.6f, \"vm\": %u, "
+			"\"gfn\": %" PRIu64 ", \"from\": \"%s\", \"to\": \"%s\", \"cycles\": %" PRIu64
+			", \"cause\": ", i ? "," : "", ev[i].time,
+			(double)ev[i].time / (double)s->cycles_per_ms, ev[i].vm, ev[i].gfn,
+			vmem_page_state_name(ev[i].from), vmem_page_state_name(ev[i].to), ev[i].cycles);
+		text_json_string(f, ev[i].cause);
+		fputc('}', f);
+	}
+	fputs("\n  ]\n}\n", f);
+	close_out(f, &of);
+}
+
 /* The per-VM columns of the CSV and JSON summaries, in order. */
 #define VM_FIELDS(X) \
 	X(records, v->records) X(accesses, v->accesses) X(cycles, v->cycles) \
@@ -573,7 +682,11 @@ static void print_table(struct sim *s)
 	X(guest_swap_in, st.guest_swap_in) X(guest_freed, st.guest_freed) \
 	X(silent_swap_writes, st.silent_swap_writes) X(stale_swap_reads, st.stale_swap_reads) \
 	X(false_swap_reads, st.false_swap_reads) X(double_paging, st.double_paging) \
-	X(cycles_stalled, st.cycles_stalled)
+	X(cycles_stalled, st.cycles_stalled) X(thp_huge, st.thp_huge) \
+	X(thp_faults, st.thp_faults) X(thp_splits, st.thp_splits) \
+	X(thp_split_reclaim, st.thp_split_by[0]) X(thp_split_dedup, st.thp_split_by[1]) \
+	X(thp_split_balloon, st.thp_split_by[2]) X(thp_split_other, st.thp_split_by[3]) \
+	X(thp_collapses, st.thp_collapses)
 
 static void write_csv(struct sim *s, const char *path)
 {
@@ -699,6 +812,11 @@ int main(int argc, char **argv)
 		die("%s", vmem_host_error(s.h));
 	if (o.phases && vmem_host_phases_load(o.phases, &s.phases, err, sizeof(err)))
 		die("%s", err);
+	for (unsigned i = 0; i < o.nexplain; i++)
+		if (vmem_host_watch(s.h, o.explain_vm[i], o.explain_gfn[i]))
+			die("%s", vmem_host_error(s.h));
+	if (o.explain_reclaim && vmem_host_watch_reclaim(s.h, o.explain_reclaim))
+		die("%s", vmem_host_error(s.h));
 	s.cycles_per_ms = o.hc.cpu_hz / 1000;
 	s.next_sample = 0;
 	if (o.series) {
@@ -727,6 +845,10 @@ int main(int argc, char **argv)
 	}
 	if (!o.quiet)
 		print_table(&s);
+	if (o.nexplain || o.explain_reclaim)
+		print_stories(&s);
+	if (o.explain_json)
+		write_stories_json(&s, o.explain_json);
 	if (o.csv)
 		write_csv(&s, o.csv);
 	if (o.json)

@@ -190,9 +190,11 @@ void vmem_host_destroy(struct vmem_host *h)
 		struct hvm *v = h->vm_by_id[h->vm_ids[i]];
 
 		free(v->pages);
+		free(v->regions);
 		free(v);
 	}
 	swap_tier_fini(h);
+	story_fini(h);
 	free(h->vm_ids);
 	free(h->vm_by_id);
 	free(h->frames);
@@ -216,11 +218,15 @@ static int vm_create(struct vmem_host *h, uint16_t id, uint64_t mem, uint32_t sh
 	ids = realloc(h->vm_ids, (h->nvms + 1) * sizeof(*ids));
 	if (ids)
 		h->vm_ids = ids;
-	if (!v || !ids || !(v->pages = calloc(mem >> 12, sizeof(*v->pages)))) {
+	if (!v || !ids || !(v->pages = calloc(mem >> 12, sizeof(*v->pages))) ||
+	    !(v->regions = calloc((mem >> 12) / 512 + 1, 1))) {
+		if (v)
+			free(v->pages);
 		free(v);
 		return host_errorf(h, VMEM_ENOMEM, "VM %u: out of memory for %llu page entries",
 				   id, (unsigned long long)(mem >> 12));
 	}
+	v->host = h;
 	v->id = id;
 	v->shares = shares;
 	v->npages = mem >> 12;
@@ -262,8 +268,12 @@ const uint16_t *vmem_host_vms(const struct vmem_host *h, size_t *n)
 int host_frame_alloc(struct vmem_host *h, uint64_t *frame)
 {
 	if (h->nfree <= h->wmark_min && !h->in_reclaim) {
+		char trigger[96];
+
 		h->st.reclaim_direct++;
-		host_reclaim(h, h->wmark_min + 1 + h->cfg.reclaim_batch);
+		snprintf(trigger, sizeof(trigger), "direct reclaim in a fault (free %llu <= min %llu)",
+			 (unsigned long long)h->nfree, (unsigned long long)h->wmark_min);
+		host_reclaim(h, h->wmark_min + 1 + h->cfg.reclaim_batch, trigger);
 	}
 	if (h->nfree == 0)
 		return host_errorf(h, VMEM_ENOSPACE, "host memory exhausted (host.mem=%llu MiB): "
@@ -292,9 +302,13 @@ void host_frame_free(struct vmem_host *h, uint64_t frame)
 
 void host_page_set_state(struct hvm *v, struct gpage *pg, enum vmem_page_state s)
 {
+	enum vmem_page_state from = (enum vmem_page_state)pg->state;
+
 	v->st.state[pg->state]--;
 	v->st.state[s]++;
 	pg->state = (uint8_t)s;
+	if (v->host->nwatch || v->host->watch_pass)
+		story_record(v->host, v, (uint64_t)(pg - v->pages), from, s);
 }
 
 static void swap_candidate(struct vmem_host *h, uint64_t frame, bool on)
@@ -332,6 +346,7 @@ void host_page_leave(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 {
 	struct gpage *pg = &v->pages[gfn];
 
+	thp_split(h, v, gfn, THP_BY_OTHER);
 	switch ((enum vmem_page_state)pg->state) {
 	case VMEM_PG_RESIDENT:
 		mmu_drop(h, v->id, gfn);
@@ -369,6 +384,17 @@ static int make_resident(struct vmem_host *h, struct hvm *v, uint64_t gfn, uint6
 	return 0;
 }
 
+void host_page_move(struct vmem_host *h, struct hvm *v, uint64_t gfn, uint64_t to)
+{
+	struct gpage *pg = &v->pages[gfn];
+
+	swap_candidate(h, pg->loc, false);
+	host_frame_free(h, pg->loc);
+	pg->loc = (uint32_t)to;
+	h->frames[to] = frame_owner(v->id, gfn);
+	swap_candidate(h, to, true);
+}
+
 int host_evict(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 {
 	struct gpage *pg = &v->pages[gfn];
@@ -377,6 +403,7 @@ int host_evict(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 
 	if (pg->state != VMEM_PG_RESIDENT)
 		return VMEM_EINVAL;
+	thp_split(h, v, gfn, THP_BY_RECLAIM);
 	/* Content written since the host last looked is the content that leaves. */
 	if (h->mmu && vmem_mmu_host_dirty(h->mmu, v->id, gfn, true))
 		content_written(h, v, gfn, pg);
@@ -399,8 +426,10 @@ void host_balloon_take(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 {
 	struct gpage *pg = &v->pages[gfn];
 
+	thp_split(h, v, gfn, THP_BY_BALLOON);
 	host_page_leave(h, v, gfn);
 	pg->flags = 0;
+	host_why(h, "the guest's balloon driver gave it to the host (inflate)");
 	host_page_set_state(v, pg, VMEM_PG_BALLOONED);
 	v->st.balloon_inflated++;
 }
@@ -412,6 +441,7 @@ void host_balloon_give(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 	(void)h;
 	if (pg->state != VMEM_PG_BALLOONED)
 		return;
+	host_why(h, "the balloon gave it back to the guest (deflate)");
 	host_page_set_state(v, pg, VMEM_PG_UNTOUCHED);
 	v->st.balloon_deflated++;
 }
@@ -443,6 +473,9 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 	struct gpage *pg = page_of(h, vm, gfn, &v, &err);
 	uint64_t frame, cycles = 0;
 	enum vmem_page_state was;
+	const char *acc = write ? "write" : "read";
+	size_t story = h->nevents;
+	bool huge = false;
 
 	if (!pg)
 		return err;
@@ -451,8 +484,13 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 	h->work_cycles = 0;   /* direct reclaim in this fault adds its work */
 	switch (was) {
 	case VMEM_PG_RESIDENT:
-		/* Mapped read-only after a merge attempt or a lost mapping: remap. */
+		/* The machine lost its mapping (a remap of a neighbour in a huge region, an
+		 * invalidation): map it again, the whole region when it is huge. */
 		frame = pg->loc;
+		if (h->thp && v->regions[gfn / 512] == THP_HUGE) {
+			frame -= gfn % 512;
+			huge = true;
+		}
 		break;
 	case VMEM_PG_SHARED:
 	case VMEM_PG_ZERO:
@@ -463,6 +501,8 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 		/* Copy-on-write: a frame of its own with the same content, then the write. */
 		if ((err = host_frame_alloc(h, &frame)))
 			return err;
+		host_why(h, "guest write to a %s page: copy-on-write into a frame of its own",
+			 was == VMEM_PG_ZERO ? "zero" : "shared");
 		pg = &v->pages[gfn];   /* (reclaim does not move pages, but stay explicit) */
 		if (pg->state == VMEM_PG_SHARED) {
 			mmu_drop(h, vm, gfn);
@@ -479,6 +519,12 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 	case VMEM_PG_COMPRESSED:
 		if ((err = host_frame_alloc(h, &frame)))
 			return err;
+		if (was == VMEM_PG_SWAPPED)
+			host_why(h, "guest %s: read back from swap slot %u (device queue, %u us "
+				 "latency, transfer)", acc, pg->loc, h->cfg.swap_latency_us);
+		else
+			host_why(h, "guest %s: decompressed from %u bytes of the compressed tier", acc,
+				 pg->loc);
 		if (pg->flags & PG_GUEST_FREE)
 			v->st.false_swap_reads++;
 		swap_tier_load(h, v, pg, &cycles);
@@ -491,8 +537,27 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 		 * with deflate-on-OOM, the host cannot refuse it). */
 		if (was == VMEM_PG_BALLOONED)
 			v->st.balloon_deflated++;
+		if (was == VMEM_PG_UNTOUCHED && thp_first_touch(h, v, gfn, &frame)) {
+			uint64_t first = gfn & ~511ull;
+
+			host_why(h, "first touch by a guest %s in an untouched 2 MiB region: a "
+				 "zeroed 2 MiB host page (512 pages)", acc);
+			for (unsigned i = 0; i < 512; i++) {
+				make_resident(h, v, first + i, frame + i);
+				content_first_touch(h, v, first + i, &v->pages[first + i]);
+			}
+			v->st.faults_first++;
+			cycles += h->cfg.thp_zero_fill;
+			huge = true;
+			break;
+		}
 		if ((err = host_frame_alloc(h, &frame)))
 			return err;
+		if (was == VMEM_PG_BALLOONED)
+			host_why(h, "guest %s of a ballooned page: deflated by the touch, a zeroed "
+				 "frame", acc);
+		else
+			host_why(h, "first touch by a guest %s: a zeroed frame", acc);
 		make_resident(h, v, gfn, frame);
 		content_first_touch(h, v, gfn, pg);
 		v->st.faults_first++;
@@ -511,12 +576,15 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 	}
 	pg->flags &= (uint8_t)~PG_GUEST_FREE;
 	res->frame = frame;
+	res->huge = huge;
 	res->writable = pg->state == VMEM_PG_RESIDENT;
 	if (res->writable)
 		pg->flags |= PG_WRITABLE;
 	res->cycles = cycles + h->work_cycles;
 	h->work_cycles = 0;
 	v->st.cycles_stalled += res->cycles;
+	if (h->nevents > story)
+		story_cost(h, story, vm, gfn, res->cycles);
 	return 0;
 }
 
@@ -617,8 +685,12 @@ int vmem_host_merge(struct vmem_host *h, uint16_t vm, uint64_t gfn, uint64_t fra
 		uint64_t ogfn = e & ((1ull << 40) - 1);
 		struct gpage *op = &ov->pages[ogfn];
 
+		thp_split(h, ov, ogfn, THP_BY_DEDUP);
 		mmu_drop(h, ov->id, ogfn);
 		swap_candidate(h, frame, false);
+		host_why(h, "dedup: VM %u page %#llx of the same content merged into its frame "
+			 "%llu, now shared and write-protected", vm, (unsigned long long)gfn,
+			 (unsigned long long)frame);
 		host_page_set_state(ov, op, VMEM_PG_SHARED);
 		op->flags &= (uint8_t)~PG_WRITABLE;
 		h->frames[frame] = FRAME_SHARED | 1;
@@ -627,7 +699,11 @@ int vmem_host_merge(struct vmem_host *h, uint16_t vm, uint64_t gfn, uint64_t fra
 		h->st.frames_shared++;
 	}
 	/* The merged page drops its own frame and maps the shared one. */
+	thp_split(h, v, gfn, THP_BY_DEDUP);
 	host_page_leave(h, v, gfn);
+	host_why(h, "dedup: merged into shared frame %llu (%llu pages map it now), its own "
+		 "frame freed", (unsigned long long)frame,
+		 (unsigned long long)((h->frames[frame] & ~FRAME_SHARED) + 1));
 	pg->loc = (uint32_t)frame;
 	host_page_set_state(v, pg, VMEM_PG_SHARED);
 	h->frames[frame]++;
@@ -644,7 +720,9 @@ int vmem_host_merge_zero(struct vmem_host *h, uint16_t vm, uint64_t gfn)
 	pg = &v->pages[gfn];
 	if (pg->state != VMEM_PG_RESIDENT || !(pg->flags & PG_ZERO))
 		return VMEM_EINVAL;
+	thp_split(h, v, gfn, THP_BY_DEDUP);
 	host_page_leave(h, v, gfn);
+	host_why(h, "dedup: zero content mapped onto the host's zero page, its frame freed");
 	host_page_set_state(v, pg, VMEM_PG_ZERO);
 	return 0;
 }
@@ -710,8 +788,13 @@ enum vmem_page_state vmem_host_page_state(const struct vmem_host *h, uint16_t vm
 
 int vmem_host_advance(struct vmem_host *h, uint64_t cycles)
 {
+	uint64_t work = h->work_cycles;
+
 	h->now += cycles;
 	host_reclaim_daemon(h);
+	thp_collapse_run(h);
+	h->st.cycles_daemon += h->work_cycles - work;
+	h->work_cycles = work;
 	if (h->dedup_ops)
 		h->dedup_ops->run(&h->dedup.p, h->now);
 	return 0;
@@ -733,17 +816,18 @@ int vmem_host_dedup_stat(struct vmem_host *h, const char *name, double *value)
 
 /* ---- the machine ---- */
 
-static int backing_fault(void *ctx, uint16_t vm, uint64_t gfn, bool write, uint64_t *frame,
-			 bool *writable, uint64_t *cycles)
+static int backing_fault(void *ctx, uint16_t vm, uint64_t gfn, bool write,
+			 struct vmem_mmu_backed_page *out)
 {
 	struct vmem_host_fault_result r;
 	int err = vmem_host_fault(ctx, vm, gfn, write, &r);
 
 	if (err)
 		return err;
-	*frame = r.frame;
-	*writable = r.writable;
-	*cycles = r.cycles;
+	out->frame = r.frame;
+	out->writable = r.writable;
+	out->huge = r.huge;
+	out->cycles = r.cycles;
 	return 0;
 }
 
@@ -784,6 +868,7 @@ int vmem_host_attach(struct vmem_host *h, struct vmem_mmu *m)
 		return host_errorf(h, err, "%s", vmem_mmu_error(m));
 	h->mmu = m;
 	h->cfg.vm_mem = vmem_mmu_get_config(m)->guest_mem;
+	h->thp = vmem_mmu_get_config(m)->host_page == VMEM_PAGE_2M;
 	return 0;
 }
 
@@ -882,6 +967,17 @@ int vmem_host_check(const struct vmem_host *h, char *err, size_t errlen)
 				slots++;
 			if (pg->state == VMEM_PG_COMPRESSED)
 				zbytes += pg->loc;
+		}
+		for (uint64_t r = 0; r < v->npages / 512; r++) {
+			const struct gpage *pg = &v->pages[r * 512];
+
+			if (v->regions[r] != THP_HUGE)
+				continue;
+			for (unsigned k = 0; k < 512; k++)
+				if (pg[k].state != VMEM_PG_RESIDENT || pg[k].loc != pg[0].loc + k ||
+				    pg[0].loc % 512)
+					FAIL("VM %u 2 MiB region %llu: page %u is not the %u-th frame of "
+					     "an aligned block", v->id, (unsigned long long)r, k, k);
 		}
 		for (unsigned s = 0; s < VMEM_PG_STATES; s++)
 			if (count[s] != v->st.state[s])

@@ -71,7 +71,13 @@ static inline uint64_t frame_owner(uint16_t vm, uint64_t gfn)
 	return (uint64_t)vm << 40 | gfn;
 }
 
+/* A VM's aligned 2 MiB regions under huge pages (thp.c). */
+enum thp_region { THP_NONE = 0, THP_HUGE = 1, THP_SPLIT = 2 };
+enum thp_cause { THP_BY_RECLAIM, THP_BY_DEDUP, THP_BY_BALLOON, THP_BY_OTHER };
+
 struct hvm {
+	struct vmem_host *host;
+	uint8_t *regions;            /* enum thp_region of each 2 MiB region */
 	uint16_t id;
 	uint32_t shares;
 	uint64_t npages;
@@ -119,6 +125,18 @@ struct vmem_host {
 	struct policy_slot swap, dedup, balloon;
 	struct vmem_host_stats st;
 	uint64_t balloon_next;       /* next balloon period, cycles */
+	bool thp;                    /* the machine maps 2 MiB host pages (thp.c) */
+	uint64_t thp_next, thp_vm, thp_region;   /* collapse: next run, cursor */
+	/* Stories of watched pages (story.c). */
+	uint64_t watch[VMEM_HOST_WATCH_MAX];   /* frame_owner(vm, gfn) of each */
+	unsigned nwatch;
+	uint64_t watch_reclaim;      /* the reclaim pass whose victims join, 0: none */
+	uint64_t reclaim_passes;
+	bool watch_pass;             /* that pass is running */
+	struct vmem_host_event *events;
+	size_t nevents;
+	uint64_t events_dropped;
+	char why[160];               /* the cause of the changes being made now */
 	char err[256];
 };
 
@@ -138,6 +156,8 @@ void host_frame_free(struct vmem_host *h, uint64_t frame);
  * bytes) and the machine's mapping of it. The caller sets up the new state's holdings. */
 void host_page_leave(struct vmem_host *h, struct hvm *v, uint64_t gfn);
 void host_page_set_state(struct hvm *v, struct gpage *pg, enum vmem_page_state s);
+/* Moves resident private page gfn to frame `to` (taken already), freeing its frame. */
+void host_page_move(struct vmem_host *h, struct hvm *v, uint64_t gfn, uint64_t to);
 /* Evicts resident private page (vm, gfn): to the compressed tier or the swap device. */
 int host_evict(struct vmem_host *h, struct hvm *v, uint64_t gfn);
 /* The balloon takes page gfn (its frame goes back to the host) or gives it back. */
@@ -160,14 +180,31 @@ void swap_tier_load(struct vmem_host *h, struct hvm *v, struct gpage *pg, uint64
 void swap_tier_drop(struct vmem_host *h, struct gpage *pg);
 
 /* reclaim.c */
-/* Reclaims until `target` frames are free or nothing more can go; returns frames freed. */
-uint64_t host_reclaim(struct vmem_host *h, uint64_t target);
+/* Reclaims until `target` frames are free or nothing more can go; returns frames freed.
+ * trigger says why, for the stories of the victims. */
+uint64_t host_reclaim(struct vmem_host *h, uint64_t target, const char *trigger);
 /* The swap daemon's turn: reclaims to the high watermark when free is below low. */
 void host_reclaim_daemon(struct vmem_host *h);
 
 /* policy.c */
 int policy_parse(const char *spec, char *name, size_t namelen, char *buf, size_t buflen,
 		 struct vmem_policy_params *pp, char *err, size_t errlen);
+
+/* thp.c: a first touch that takes a 2 MiB block for the region (base: its first frame;
+ * the caller makes the 512 pages resident), a split before one page of a huge region
+ * changes on its own, and the collapse of split regions as time passes. */
+bool thp_first_touch(struct vmem_host *h, struct hvm *v, uint64_t gfn, uint64_t *base);
+void thp_split(struct vmem_host *h, struct hvm *v, uint64_t gfn, enum thp_cause cause);
+void thp_collapse_run(struct vmem_host *h);
+
+/* story.c: records a watched page's change from `from` to its state now, caused by
+ * h->why; story_cost sets the cost of (vm, gfn)'s events recorded since event `since`. */
+void story_record(struct vmem_host *h, struct hvm *v, uint64_t gfn, enum vmem_page_state from,
+		  enum vmem_page_state to);
+void story_cost(struct vmem_host *h, size_t since, uint16_t vm, uint64_t gfn, uint64_t cycles);
+void story_fini(struct vmem_host *h);
+/* Sets h->why (printf-style). */
+void host_why(struct vmem_host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* balloon.c */
 void balloon_run(struct vmem_host *h);

@@ -37,6 +37,16 @@ check "JSON parses, two VMs" 2 "$(python3 -c 'import json,sys; print(len(json.lo
 check "time series: rows of both VMs, time never going back" ok "$(awk -F, 'NR > 1 { if ($1 < t) bad = 1; t = $1; n[$2]++ }
 	END { print (!bad && n[0] > 3 && n[1] > 3) ? "ok" : "bad" }' "$tmp/series.csv")"
 
+# Huge pages against overcommit: with host.page=2m first touches take 2 MiB host pages
+# until fresh memory runs out; reclaim then splits them (invariants after every turn).
+run --check -s host.mem=8m -s host.page=2m --csv "$tmp/thp.csv" "$a" "$b"
+check "huge pages: exit status" 0 $?
+check "huge pages: first touches took 2 MiB pages" yes "$([ "$(col "$tmp/thp.csv" 0 thp_faults)" -gt 0 ] && echo yes || echo no)"
+run --check -s host.mem=4m -s host.page=2m --csv "$tmp/thp2.csv" "$a" "$b" \
+	"$here/../traces/lackey/bzip2-text.lackey.zst" "$here/../traces/lackey/xz-text.lackey.zst"
+check "huge pages under pressure: reclaim split some" yes "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+	{ n += $c["thp_split_reclaim"] } END { print (n > 0 ? "yes" : "no") }' "$tmp/thp2.csv")"
+
 # A compressed tier takes compressible pages before the device does.
 run --check -s zswap.percent=25 --csv "$tmp/z.csv" "$a" "$b"
 check "with a compressed tier, pages are compressed" yes "$([ "$(col "$tmp/z.csv" 0 compress_out)" -gt 0 ] && echo yes || echo no)"
@@ -50,6 +60,16 @@ printf '# time_ms vm rate\n0 1 0\n2 1 1\n' >"$tmp/phases"
 run --phases "$tmp/phases" --series "$tmp/ph.csv" "$a" "$b"
 check "a phase file runs" 0 $?
 check "VM 1 replays nothing before 2 ms" 0 "$(awk -F, 'NR > 1 && $1 < 2 && $2 == 1 { n += $10 } END { print n + 0 }' "$tmp/ph.csv")"
+
+# A page's story: its first touch, and the victims of a reclaim pass with their cause.
+run -s zswap.percent=20 --explain 0:0x10 --explain-reclaim 3 --explain-json "$tmp/story.json" \
+	"$a" "$b" >"$tmp/story.txt"
+check "story: exit status" 0 $?
+check "story: the watched page's first touch" 1 "$(grep -A2 'story of VM 0 page 0x10 ' "$tmp/story.txt" | grep -c 'untouched -> resident .*first touch by a guest')"
+check "story: victims of reclaim pass 3 named with the policy" yes "$(grep -q 'reclaim pass 3, the swap daemon (free [0-9]* < low [0-9]*): victim of swap policy random' "$tmp/story.txt" && echo yes || echo no)"
+check "story: JSON parses, events in time order" ok "$(python3 -c 'import json,sys
+e = json.load(open(sys.argv[1]))["events"]
+print("ok" if e and all(a["time_cycles"] <= b["time_cycles"] for a, b in zip(e, e[1:])) else "bad")' "$tmp/story.json")"
 
 # Errors: a message naming what is wrong, exit status 1 or 2, no output files.
 err() { # name expected-substring command...
@@ -69,5 +89,6 @@ err "phase file is a directory" "is a directory" run --phases "$tmp" "$a"
 err "--vm-ids takes one trace" "--vm-ids takes one trace" run --vm-ids "$a" "$b"
 err "no swap and too little memory" "host memory exhausted" run -s swap=none "$a" "$b"
 err "no trace" "no trace given" run
+err "--explain needs VM:GFN" "expected VM:GFN" run --explain 3 "$a"
 echo "host: $pass passed, $fail failed"
 [ "$fail" = 0 ]
