@@ -212,6 +212,8 @@ static const struct field vm_fields[] = {
 	VF(balloon_inflated), VF(balloon_deflated), VF(guest_swap_out), VF(guest_swap_in),
 	VF(guest_freed), VF(silent_swap_writes), VF(stale_swap_reads), VF(false_swap_reads),
 	VF(double_paging), VF(cycles_stalled), VF(dedup_profit),
+	/* Huge pages need host.page=2m on an attached machine: 0 in both here. */
+	VF(thp_huge), VF(thp_faults), VF(thp_splits), VF(thp_collapses),
 };
 #undef VF
 
@@ -384,7 +386,7 @@ static void step(struct run *run, struct gen *g)
 		same_rc(run, x, y);
 		run->faults_refused += x != 0;
 		if (x == 0 && (fa.frame != fb.frame || fa.writable != fb.writable ||
-			       fa.cycles != fb.cycles))
+			       fa.cycles != fb.cycles || fa.huge || fb.huge))
 			fail_msg(WHERE ": VM %u page %#llx: fault result: library frame %llu%s "
 				 "%llu cycles, reference frame %llu%s %llu cycles", WHERE_ARGS, vm,
 				 (unsigned long long)gfn, (unsigned long long)fa.frame,
