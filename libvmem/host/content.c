@@ -16,6 +16,12 @@
  * bit of the host table found set) makes the content unique and no longer zero, with
  * compressibility class host.content.class; a content record from the trace overrides
  * all of this for its page.
+ *
+ * The draws exactly (docs/HOST.md, "Page contents"): draw(s, a, b, c) = mix(mix(mix(s ^ a)
+ * ^ b) ^ c) with mix the splitmix64 finaliser; first touch r = draw(seed, 0xc0de, vm, gfn)
+ * % 1000 picks zero, image (hash draw(seed, 0x1a6e, group, gfn) | 1, class 7) or unique
+ * (draw(seed, 0x0a1e, vm, gfn) | 1); the n-th write seen anywhere on the host gives
+ * draw(seed, n, vm, gfn) | 1.
  */
 #include "host_internal.h"
 

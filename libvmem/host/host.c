@@ -8,7 +8,10 @@
  * zero page copies it into a frame of its own (the copy-on-write break). Frames come from
  * the free pool; below the min watermark a fault reclaims first (direct reclaim, as
  * Linux's __alloc_pages_slowpath), and the swap daemon (reclaim.c) keeps free memory
- * between the low and high watermarks as simulated time passes.
+ * between the low and high watermarks as simulated time passes. A frame is taken from
+ * the frames given back most recently first (the free list through the frame table);
+ * only when none is free, the lowest-numbered frame never used (the `fresh` cursor).
+ * docs/HOST.md states the whole order, which tests/ref_host.c restates.
  *
  * Every change that takes a frame away from a page the machine maps (eviction, merging,
  * ballooning, a broken sharing) tells the attached machine through
@@ -404,11 +407,12 @@ int host_evict(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 	/* Content written since the host last looked is the content that leaves. */
 	if (h->mmu && vmem_mmu_host_dirty(h->mmu, v->id, gfn, true))
 		content_written(h, v, gfn, pg);
-	if (pg->flags & PG_GUEST_FREE)
-		v->st.silent_swap_writes++;
 	err = swap_tier_store(h, v, pg);
 	if (err)
 		return err;
+	/* Counted once the page has left: an eviction that failed wrote nothing. */
+	if (pg->flags & PG_GUEST_FREE)
+		v->st.silent_swap_writes++;
 	mmu_drop(h, v->id, gfn);
 	swap_candidate(h, frame, false);
 	host_frame_free(h, frame);

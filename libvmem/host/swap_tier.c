@@ -36,7 +36,9 @@ static uint64_t transfer_cycles(const struct vmem_host *h)
 int swap_tier_init(struct vmem_host *h)
 {
 	h->nslots = h->cfg.swap_size >> 12;
-	h->zswap_max_frames = h->nframes / 100 * h->cfg.zswap_percent;
+	/* zswap.percent of the frames, rounded down once (not per hundred frames). */
+	h->zswap_max_frames = h->nframes / 100 * h->cfg.zswap_percent +
+			      h->nframes % 100 * h->cfg.zswap_percent / 100;
 	if (h->nslots && !(h->slot_map = calloc((h->nslots + 63) / 64, sizeof(uint64_t))))
 		return host_errorf(h, VMEM_ENOMEM, "out of memory for %llu swap slots "
 				   "(host.swap.size)", (unsigned long long)h->nslots);
