@@ -641,11 +641,20 @@ static __attribute__((noinline)) int apply_slow(struct vmem_mmu *m,
 	case VMEM_REC_CONTENT: {
 		/* New contents of a page: the guest wrote it. */
 		struct vmem_trace_rec w = *r;
+		struct vmem_pt_leaf leaf;
 
 		w.type = VMEM_REC_ACCESS;
 		w.acc = VMEM_ACC_STORE;
 		w.size = 1;
-		return access(m, &w);
+		if ((err = access(m, &w)))
+			return err;
+		/* A host memory manager learns what the page now holds (dedup and compression
+		 * act on it); the store above mapped it, so the guest table has it. */
+		if (m->backed && m->backing.content &&
+		    vmem_pt_lookup(m->as->pt, r->addr, &leaf, NULL) == 0)
+			m->backing.content(m->backing.ctx, m->vm->id, leaf.pa >> 12, r->len,
+					   r->prot & VMEM_CONTENT_ZERO, r->size);
+		return 0;
 	}
 	case VMEM_REC_UNMAP:
 	case VMEM_REC_FREE:   /* freed pages leave the address space as unmapped ones do */

@@ -47,6 +47,15 @@ run --check -s host.mem=4m -s host.page=2m --csv "$tmp/thp2.csv" "$a" "$b" \
 check "huge pages under pressure: reclaim split some" yes "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
 	{ n += $c["thp_split_reclaim"] } END { print (n > 0 ? "yes" : "no") }' "$tmp/thp2.csv")"
 
+# Real page contents (a snapshot of two python3 and two bash processes, one VM each, and
+# sqlite3) deduplicated by the KSM policy across VMs: the content records reach the manager.
+"$bin/vmem-host" -q --vm-ids -s host.mem=256m -s guest.mem=1g --check --csv "$tmp/k.csv" \
+	-s "dedup=ksm:pages_to_scan=20000:sleep_millisecs=1:scope=all" \
+	"$here/../traces/content/all-5.vmt.zst"
+check "dedup of real contents: exit status" 0 $?
+check "dedup of real contents: the two python3 VMs share pages" yes "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+	$1 <= 1 && $c["shared"] > 1000 { n++ } END { print (n == 2 ? "yes" : "no") }' "$tmp/k.csv")"
+
 # A compressed tier takes compressible pages before the device does.
 run --check -s zswap.percent=25 --csv "$tmp/z.csv" "$a" "$b"
 check "with a compressed tier, pages are compressed" yes "$([ "$(col "$tmp/z.csv" 0 compress_out)" -gt 0 ] && echo yes || echo no)"
