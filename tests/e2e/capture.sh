@@ -23,6 +23,13 @@ s1=$!
 sleep 60 &
 s2=$!
 pids="$s1 $s2"
+# A child runs the shell until it has exec'd sleep: wait for that (5 s at most).
+for p in $s1 $s2; do
+	n=0
+	while [ "$(cat /proc/$p/comm 2>/dev/null)" != sleep ] && [ $n -lt 100 ]; do
+		sleep 0.05; n=$((n + 1))
+	done
+done
 
 # One process.
 "$VC" -o "$tmp/s.vmt" "$s1" 2>"$tmp/err"
