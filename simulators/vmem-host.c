@@ -682,6 +682,7 @@ static void write_stories_json(struct sim *s, const char *path)
 	X(guest_swap_in, st.guest_swap_in) X(guest_freed, st.guest_freed) \
 	X(silent_swap_writes, st.silent_swap_writes) X(stale_swap_reads, st.stale_swap_reads) \
 	X(false_swap_reads, st.false_swap_reads) X(double_paging, st.double_paging) \
+	X(decayed_swap_reads, st.decayed_swap_reads) \
 	X(cycles_stalled, st.cycles_stalled) X(thp_huge, st.thp_huge) \
 	X(thp_faults, st.thp_faults) X(thp_splits, st.thp_splits) \
 	X(thp_split_reclaim, st.thp_split_by[0]) X(thp_split_dedup, st.thp_split_by[1]) \

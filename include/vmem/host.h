@@ -190,6 +190,9 @@ struct vmem_host_vm_stats {
 	uint64_t stale_swap_reads;          /* swap-in of a page the guest then overwrote whole */
 	uint64_t false_swap_reads;          /* swap-in of a page the guest had freed */
 	uint64_t double_paging;             /* guest swap-out of a page the host had swapped */
+	uint64_t decayed_swap_reads;        /* swap-in of the page after the one read last,
+	                                     * from a slot not after its slot: a sequential
+	                                     * guest read made random on the device */
 	uint64_t cycles_stalled;            /* cycles the VM waited on host faults */
 	/* Huge pages (host.page=2m): 2 MiB regions backed by one now, first touches that
 	 * took one, splits by what caused them, and collapses. */

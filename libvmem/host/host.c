@@ -227,6 +227,7 @@ static int vm_create(struct vmem_host *h, uint16_t id, uint64_t mem, uint32_t sh
 				   id, (unsigned long long)(mem >> 12));
 	}
 	v->host = h;
+	v->last_swapin_gfn = UINT64_MAX - 1;
 	v->id = id;
 	v->shares = shares;
 	v->npages = mem >> 12;

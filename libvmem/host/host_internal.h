@@ -84,6 +84,7 @@ struct hvm {
 	struct gpage *pages;
 	struct vmem_host_vm_stats st;
 	uint64_t refaults_mark, stall_mark;   /* balloon policy deltas */
+	uint64_t last_swapin_gfn, last_swapin_slot;   /* decayed sequentiality */
 };
 
 struct policy_slot {

@@ -173,6 +173,8 @@ int swap_tier_store(struct vmem_host *h, struct hvm *v, struct gpage *pg)
 
 void swap_tier_load(struct vmem_host *h, struct hvm *v, struct gpage *pg, uint64_t *cycles)
 {
+	uint64_t gfn;
+
 	*cycles += h->cfg.cost_fault;
 	if (pg->state == VMEM_PG_COMPRESSED) {
 		h->zswap_bytes -= pg->loc;
@@ -181,6 +183,14 @@ void swap_tier_load(struct vmem_host *h, struct hvm *v, struct gpage *pg, uint64
 		v->st.faults_decompress++;
 		return;
 	}
+	gfn = (uint64_t)(pg - v->pages);
+	/* Guest-physical neighbours read one after the other from slots that are not
+	 * (VSwapper's decayed swap sequentiality): the guest's sequential access became
+	 * random I/O on the device. */
+	if (gfn == v->last_swapin_gfn + 1 && pg->loc != v->last_swapin_slot + 1)
+		v->st.decayed_swap_reads++;
+	v->last_swapin_gfn = gfn;
+	v->last_swapin_slot = pg->loc;
 	slot_put(h, pg->loc);
 	if (h->device_busy < h->now)
 		h->device_busy = h->now;

@@ -114,17 +114,18 @@ void thp_collapse_run(struct vmem_host *h)
 	if (!h->thp || !period || !budget || h->now < h->thp_next)
 		return;
 	h->thp_next = h->now + period;
-	/* A cursor over every VM's regions, as khugepaged walks the mm list. */
-	while (budget >= 512 && h->nvms) {
-		struct hvm *v = h->vm_by_id[h->vm_ids[h->thp_vm % h->nvms]];
-		uint64_t nregions = v->npages / 512;
+	/* A cursor over every VM's regions, as khugepaged walks the mm list; each region is
+	 * looked at once per run at most. */
+	uint64_t regions = 0;
 
-		if (h->thp_region >= nregions) {
+	for (size_t i = 0; i < h->nvms; i++)
+		regions += h->vm_by_id[h->vm_ids[i]]->npages / 512;
+	for (uint64_t seen = 0; budget >= 512 && seen < regions; seen++) {
+		struct hvm *v = h->vm_by_id[h->vm_ids[h->thp_vm % h->nvms]];
+
+		while (h->thp_region >= v->npages / 512) {
 			h->thp_region = 0;
-			h->thp_vm++;
-			if (h->thp_vm % h->nvms == 0)
-				break;   /* one full pass per period at most */
-			continue;
+			v = h->vm_by_id[h->vm_ids[++h->thp_vm % h->nvms]];
 		}
 		if (v->regions[h->thp_region] == THP_SPLIT)
 			collapse(h, v, h->thp_region);
