@@ -97,6 +97,7 @@ struct vmem_host {
 	struct policy_slot swap, dedup, balloon;
 	struct vmem_host_stats st;
 	uint64_t balloon_next;       /* next balloon period, cycles */
+	struct balloon_ctl *bal;     /* the balloon controller's state (balloon.c) */
 	char err[256];
 };
 
@@ -148,6 +149,13 @@ int policy_parse(const char *spec, char *name, size_t namelen, char *buf, size_t
 		 struct vmem_policy_params *pp, char *err, size_t errlen);
 
 /* balloon.c */
+/* The balloon controller's turn, when its period is due (from vmem_host_advance). */
 void balloon_run(struct vmem_host *h);
+void balloon_fini(struct vmem_host *h);
+/* The guest freed page gfn (free page reporting reports it later). */
+void balloon_guest_freed(struct vmem_host *h, struct hvm *v, uint64_t gfn);
+/* The machine's backing callbacks for guest swapping and deflate-on-OOM. */
+uint64_t balloon_guest_swap(void *ctx, uint16_t vm, uint64_t gfn, bool in);
+void balloon_deflated(void *ctx, uint16_t vm, uint64_t gfn);
 
 #endif
