@@ -25,7 +25,6 @@ struct vmem_cost {
 	uint32_t shadow_fill;  /* VMM: walk the guest table, build shadow entries */
 	uint32_t pte_emulate;  /* VMM: emulate one trapped guest page-table write */
 	uint32_t resync;       /* VMM: resynchronize one unsync shadow page */
-	uint32_t guest_swap_in;  /* guest OS: read a page back from its own swap device */
 };
 
 void vmem_cost_default(struct vmem_cost *c);

@@ -103,6 +103,7 @@ struct vmem_host_config {
 	unsigned balloon_report;
 	unsigned balloon_report_delay_ms;
 	unsigned balloon_deflate_on_oom;
+	uint32_t cost_guest_swap_in; /* a guest major fault: read from the guest's own swap */
 };
 
 void vmem_host_config_default(struct vmem_host_config *cfg);

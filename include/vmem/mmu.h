@@ -314,13 +314,14 @@ bool vmem_mmu_host_dirty(struct vmem_mmu *m, uint16_t vm, uint64_t gfn, bool cle
  * (libvmem/mmu/guest_mem.c). A host memory manager's balloon controller drives these; the
  * VM is created if the machine has not seen it yet.
  *
- * Setup gives the guest OS a swap device of swap_pages pages and, with deflate_on_oom,
+ * Setup gives the guest OS a swap device of swap_pages pages, each read back from it
+ * (a major fault) costing swap_in_cycles, and, with deflate_on_oom,
  * virtio-balloon's DEFLATE_ON_OOM: when a guest fault finds no free frame and nothing
  * can be swapped, the driver gives back up to 256 balloon pages (Linux's
  * VIRTIO_BALLOON_OOM_NR_PAGES) and tells the backing (balloon_deflated).
  */
 int vmem_mmu_guest_mem_setup(struct vmem_mmu *m, uint16_t vm, uint64_t swap_pages,
-			     bool deflate_on_oom);
+			     uint32_t swap_in_cycles, bool deflate_on_oom);
 
 /*
  * Inflates the balloon by up to n pages: the driver takes free guest-physical frames

@@ -327,6 +327,7 @@ void balloon_run(struct vmem_host *h)
 					v->npages % 100 * h->cfg.balloon_guest_swap / 100;
 
 			if (vmem_mmu_guest_mem_setup(h->mmu, v->id, swap,
+						     h->cfg.cost_guest_swap_in,
 						     h->cfg.balloon_deflate_on_oom != 0))
 				return;
 			b->setup = true;

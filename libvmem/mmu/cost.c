@@ -28,11 +28,6 @@
  *                  walk of the guest table and a shadow update; decoding and emulating the
  *                  trapping store; re-reading 512 guest entries (~6 cycles each).
  *                  Assumptions of this model.
- *   guest_swap_in 205000   a major fault of the guest on a page in its own swap: a 4 KiB
- *                  read from its virtual disk, taken to be an NVMe SSD's random read
- *                  (~80 us, the host swap device's default swap.latency_us) at 2.5 GHz,
- *                  plus the fault handling (5000). An assumption; the virtio-blk exits
- *                  are folded in.
  */
 #include "vmem/cost.h"
 
@@ -52,6 +47,5 @@ void vmem_cost_default(struct vmem_cost *c)
 		.shadow_fill = 600,
 		.pte_emulate = 800,
 		.resync = 3000,
-		.guest_swap_in = 205000,
 	};
 }

@@ -26,6 +26,7 @@ struct guest_mem {
 	uint64_t nballoon, capballoon;
 	struct guest_swap swap;
 	bool deflate_on_oom;
+	uint32_t swap_in_cycles;     /* a major fault's read from guest swap */
 	size_t hand_as;              /* CLOCK hand: address space (index in vm->as) ... */
 	uint64_t hand_va;            /* ... and address in it */
 	uint64_t alloc_stall, direct_scan, direct_reclaim, deflate_oom;
@@ -179,7 +180,7 @@ int guest_mem_fault(struct vmem_mmu *m, const struct guest_mm *mm, uint64_t va,
 	int err;
 
 	if (major)
-		m->st.cycles_faults += m->cfg.cost.guest_swap_in;
+		m->st.cycles_faults += gm->swap_in_cycles;
 	err = guest_os_fault(mm, va, need);
 	/* Out of free frames: reclaim (guest swap) or, when that fails, deflate-on-OOM,
 	 * then try again. Without a balloon the guest has no swap and fails as before. */
@@ -227,7 +228,7 @@ static struct guest_mem *gm_of(struct vmem_mmu *m, uint16_t vmid, struct vm **vm
 }
 
 int vmem_mmu_guest_mem_setup(struct vmem_mmu *m, uint16_t vmid, uint64_t swap_pages,
-			     bool deflate_on_oom)
+			     uint32_t swap_in_cycles, bool deflate_on_oom)
 {
 	struct vm *vm;
 	int err = 0;
@@ -237,6 +238,7 @@ int vmem_mmu_guest_mem_setup(struct vmem_mmu *m, uint16_t vmid, uint64_t swap_pa
 		return mmu_errorf(m, err, "VM %u: cannot set up its guest memory: %s", vmid,
 				  vmem_strerror(err));
 	gm->swap.slots = swap_pages;
+	gm->swap_in_cycles = swap_in_cycles;
 	gm->deflate_on_oom = deflate_on_oom;
 	return 0;
 }

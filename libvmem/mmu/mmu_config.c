@@ -110,7 +110,6 @@ static const struct key_def keys[] = {
 	{ "cost.shadow_fill", K_UINT, F(cost.shadow_fill), "VMM cycles to fill a shadow entry" },
 	{ "cost.pte_emulate", K_UINT, F(cost.pte_emulate), "VMM cycles to emulate a guest PTE write" },
 	{ "cost.resync", K_UINT, F(cost.resync), "VMM cycles to resync one unsync shadow page" },
-	{ "cost.guest_swap_in", K_UINT, F(cost.guest_swap_in), "cycles of a guest major fault: read a page back from the guest's own swap" },
 	{ NULL, 0, 0, NULL },
 };
 
