@@ -71,14 +71,14 @@ struct rig {
 	struct vmem_host *h;
 };
 
-static struct rig make(unsigned nvms, const char *const *kv)
+static struct rig make_mode(enum vmem_mode mode, unsigned nvms, const char *const *kv)
 {
 	struct vmem_mmu_config mc;
 	struct vmem_host_config hc;
 	struct rig r;
 	char err[256];
 
-	mt_config(&mc, VMEM_MODE_NESTED, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
+	mt_config(&mc, mode, 4, 4, VMEM_PAGE_4K, VMEM_PAGE_4K);
 	mt_set(&mc, "guest.mem", "2m");
 	mt_set(&mc, "host.mem", "8m");
 	r.m = mt_create(&mc);
@@ -93,6 +93,11 @@ static struct rig make(unsigned nvms, const char *const *kv)
 		assert_int_equal(vmem_host_add_vm(r.h, (uint16_t)v, 2 << 20, 1000), 0);
 	assert_int_equal(vmem_host_attach(r.h, r.m), 0);
 	return r;
+}
+
+static struct rig make(unsigned nvms, const char *const *kv)
+{
+	return make_mode(VMEM_MODE_NESTED, nvms, kv);
 }
 
 static void done(struct rig *r)
@@ -212,6 +217,59 @@ static void test_inflate_takes_free_pages_before_guest_reclaim(void **state)
 	 * (205000). */
 	assert_true(mt_stat(r.m, "cycles.faults") - before >= 5000 + 205000);
 	done(&r);
+}
+
+/* Guest swapping takes pages of an address space that is not running: its TLB entries
+ * and (shadow paging) shadow entries must go, so the next access faults and reads the
+ * page back. */
+static void victims_in_another_address_space(enum vmem_mode mode)
+{
+	struct rig r = make_mode(mode, 1, knob_kv);
+	struct vmem_host_vm_stats s;
+	uint64_t pa, want;
+
+	/* asid 1: 100 pages (4 tables + 100 frames); asid 2: 100 pages at the same
+	 * addresses (4 more tables + 100 frames): 208 used, 304 free. asid 2 runs last. */
+	touch(&r, 0, 0, 100);
+	for (uint64_t i = 0; i < 100; i++)
+		mt_touch(r.m, 0, 2, BASE + i * 4096, VMEM_ACC_STORE);
+	assert_int_equal(vmem_mmu_guest_free_pages(r.m, 0), 304);
+	/* 200 then 150: 304 free, then 46 guest swap-outs. The hand starts in asid 1
+	 * (created first), whose first sweep clears its bits; it moves on to asid 2 and
+	 * clears those; back in asid 1 it takes pages 0..45. */
+	knob[0] = 350;
+	period(&r);
+	period(&r);
+	s = vmst(&r, 0);
+	assert_int_equal(s.guest_swap_out, 46);
+	assert_int_equal(vmem_mmu_guest_free_pages(r.m, 0), 0);
+	assert_int_equal(vmem_mmu_guest_lookup(r.m, 0, 1, BASE, &pa), VMEM_ENOENT);
+	assert_int_equal(vmem_mmu_guest_lookup(r.m, 0, 2, BASE, &pa), 0);
+	/* asid 1's page 0 again: a major fault (the cached translation is gone), and the
+	 * translation agrees with the tables. */
+	pa = mt_translate(r.m, 0, 1, BASE, VMEM_ACC_LOAD, NULL);
+	check(&r);
+	assert_int_equal(vmst(&r, 0).guest_swap_in, 1);
+	assert_int_equal(mt_expected_pa(r.m, 0, 1, BASE, &want), 0);
+	assert_int_equal(pa, want);
+	/* asid 2 kept its pages: no fault there. */
+	pa = mt_translate(r.m, 0, 2, BASE + 5 * 4096, VMEM_ACC_LOAD, NULL);
+	assert_int_equal(mt_expected_pa(r.m, 0, 2, BASE + 5 * 4096, &want), 0);
+	assert_int_equal(pa, want);
+	assert_int_equal(vmst(&r, 0).guest_swap_in, 1);
+	done(&r);
+}
+
+static void test_victims_in_another_address_space_nested(void **state)
+{
+	(void)state;
+	victims_in_another_address_space(VMEM_MODE_NESTED);
+}
+
+static void test_victims_in_another_address_space_shadow(void **state)
+{
+	(void)state;
+	victims_in_another_address_space(VMEM_MODE_SHADOW);
 }
 
 static void test_deflate_returns_pages_to_the_guest(void **state)
@@ -606,6 +664,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_inflate_takes_free_pages_before_guest_reclaim),
+		cmocka_unit_test(test_victims_in_another_address_space_nested),
+		cmocka_unit_test(test_victims_in_another_address_space_shadow),
 		cmocka_unit_test(test_deflate_returns_pages_to_the_guest),
 		cmocka_unit_test(test_touch_of_a_ballooned_page_deflates_it),
 		cmocka_unit_test(test_deflate_on_oom),
