@@ -199,6 +199,25 @@ static void test_inflate_takes_free_pages_before_guest_reclaim(void **state)
 	assert_int_equal(vmem_mmu_guest_free_pages(r.m, 0), 0);
 	/* Host frames: 104 resident after the touches, less the 42 the balloon took. */
 	assert_int_equal(s.state[VMEM_PG_RESIDENT], 62);
+	{
+		/* Every virtio-balloon tag, in the kernel's order. */
+		static const char *const tags[VMEM_BALLOON_STAT_TAGS] = {
+			"swap_in", "swap_out", "major_faults", "minor_faults", "free_memory",
+			"total_memory", "available_memory", "disk_caches",
+			"hugetlb_allocations", "hugetlb_failures", "oom_kill", "alloc_stall",
+			"async_scan", "direct_scan", "async_reclaim", "direct_reclaim",
+		};
+		struct vmem_balloon_stat st[VMEM_BALLOON_STAT_TAGS];
+
+		assert_int_equal(vmem_host_balloon_stats(r.h, 0, st, VMEM_BALLOON_STAT_TAGS),
+				 VMEM_BALLOON_STAT_TAGS);
+		for (int i = 0; i < VMEM_BALLOON_STAT_TAGS; i++)
+			assert_string_equal(st[i].name, tags[i]);
+		/* 100 guest faults (one a page; the tables come with them), none major. */
+		assert_int_equal(stat_tag(&r, 0, "minor_faults"), 100);
+		assert_int_equal(stat_tag(&r, 0, "disk_caches"), 0);
+		assert_int_equal(vmem_host_balloon_stats(r.h, 9, st, 4), VMEM_ENOENT);
+	}
 	assert_int_equal(stat_tag(&r, 0, "swap_out"), 42 * 4096);
 	assert_int_equal(stat_tag(&r, 0, "direct_reclaim"), 42);
 	assert_int_equal(stat_tag(&r, 0, "total_memory"), (512 - 450) * 4096);
@@ -460,6 +479,58 @@ static void test_active_fraction_is_sampled(void **state)
 	done(&r);
 }
 
+/* The lecture's story: host memory runs short, the idle VM's balloon inflates and the
+ * busy VM keeps its memory (share-idle-tax, tau = 0.75). */
+static void test_idle_vm_gives_memory_under_share_idle_tax(void **state)
+{
+	/* 512 host frames for two VMs of 512 pages; the policies aim for 200 per mille
+	 * free: 512 * 200 / 1000 = 102 frames. */
+	static const char *const kv[] = { "host.mem", "2m", "balloon", "share-idle-tax",
+					  "balloon.free", "200", "balloon.samples", "50", NULL };
+	struct rig r = make(2, kv);
+	struct vmem_host_balloon_info a, b;
+	struct vmem_host_vm_stats s0, s1;
+	struct vmem_host_stats hs;
+
+	(void)state;
+	/* 100 pages each (104 frames each, 304 free): no shortfall yet. VM 0 keeps
+	 * touching its pages (the TLB emptied before each round so the walks set the
+	 * accessed bits), VM 1 does not: after three periods f = 1 and f = 0. */
+	touch(&r, 0, 0, 100);
+	touch(&r, 1, 0, 100);
+	for (int i = 0; i < 3; i++) {
+		period(&r);
+		vmem_mmu_flush_caches(r.m);
+		touch(&r, 0, 0, 100);
+	}
+	assert_int_equal(info(&r, 0).size + info(&r, 1).size, 0);
+	/* 140 more pages each: 488 frames used, 24 free, 78 short of 102. VM 1 pays
+	 * least per page (rho = S / (P * 4) against S / P), so its balloon takes it all,
+	 * period after period, until its guest gives up pages it backed (swaps them). */
+	touch(&r, 0, 100, 140);
+	touch(&r, 1, 100, 140);
+	for (int i = 0; i < 8; i++) {
+		period(&r);
+		vmem_mmu_flush_caches(r.m);
+		touch(&r, 0, 0, 240);
+	}
+	a = info(&r, 0);
+	b = info(&r, 1);
+	s0 = vmst(&r, 0);
+	s1 = vmst(&r, 1);
+	vmem_host_stats(r.h, &hs);
+	assert_true(a.active > 0.9);
+	assert_true(b.active < 0.1);
+	assert_int_equal(a.size, 0);
+	assert_true(b.size > 0);
+	assert_int_equal(s0.guest_swap_out, 0);
+	assert_true(s1.guest_swap_out > 0);
+	/* The busy VM kept all its pages on the host. */
+	assert_int_equal(s0.state[VMEM_PG_RESIDENT], 244);
+	assert_true(hs.frames_free >= 102 - 1);
+	done(&r);
+}
+
 /* ---- the policies' targets, by hand ---- */
 
 static void targets(const char *spec, const struct vmem_balloon_vm *vms, size_t n,
@@ -672,6 +743,7 @@ int main(void)
 		cmocka_unit_test(test_double_paging_is_counted),
 		cmocka_unit_test(test_free_page_reporting),
 		cmocka_unit_test(test_active_fraction_is_sampled),
+		cmocka_unit_test(test_idle_vm_gives_memory_under_share_idle_tax),
 		cmocka_unit_test(test_static_targets),
 		cmocka_unit_test(test_proportional_targets),
 		cmocka_unit_test(test_share_idle_tax_worked_example),
