@@ -531,6 +531,38 @@ static void test_idle_vm_gives_memory_under_share_idle_tax(void **state)
 	done(&r);
 }
 
+/* The pressure policy through the controller: a quiet VM's balloon grows a step a
+ * period; refaults make it give back. */
+static void test_pressure_loop_shrinks_quiet_vm_and_backs_off(void **state)
+{
+	/* step=100 per mille of 512 pages: 51 a period; min=100 keeps 51: at most 461. */
+	static const char *const kv[] = { "balloon", "pressure:step=100", NULL };
+	struct rig r = make(1, kv);
+
+	(void)state;
+	touch(&r, 0, 0, 100);   /* 104 host first touches: 520,000 stall cycles */
+	/* Period 1 sees those stalls (over stall=250000): give back, from 0 to 0. */
+	period(&r);
+	assert_int_equal(info(&r, 0).size, 0);
+	/* Quiet periods: 51 more each; 8 of them take the 408 free pages. */
+	for (int i = 1; i <= 8; i++) {
+		period(&r);
+		assert_int_equal(info(&r, 0).size, 51 * (uint64_t)i);
+	}
+	assert_int_equal(vmst(&r, 0).guest_swap_out, 0);
+	/* One more: 459, the guest swaps 51 of its pages out for it. */
+	period(&r);
+	assert_int_equal(info(&r, 0).size, 459);
+	assert_int_equal(vmst(&r, 0).guest_swap_out, 51);
+	/* The VM comes back to its 100 pages: major faults (refaults) far over 8, so the
+	 * balloon gives back two steps, 102 pages. */
+	touch(&r, 0, 0, 100);
+	assert_true(vmst(&r, 0).guest_swap_in > 8);
+	period(&r);
+	assert_int_equal(info(&r, 0).size, 459 - 102);
+	done(&r);
+}
+
 /* ---- the policies' targets, by hand ---- */
 
 static void targets(const char *spec, const struct vmem_balloon_vm *vms, size_t n,
@@ -744,6 +776,7 @@ int main(void)
 		cmocka_unit_test(test_free_page_reporting),
 		cmocka_unit_test(test_active_fraction_is_sampled),
 		cmocka_unit_test(test_idle_vm_gives_memory_under_share_idle_tax),
+		cmocka_unit_test(test_pressure_loop_shrinks_quiet_vm_and_backs_off),
 		cmocka_unit_test(test_static_targets),
 		cmocka_unit_test(test_proportional_targets),
 		cmocka_unit_test(test_share_idle_tax_worked_example),
