@@ -88,9 +88,10 @@ int guest_unmap(struct vmem_mmu *m, uint64_t va, uint64_t len)
 {
 	struct guest_notifier nt;
 	struct guest_mm mm = running_mm(m, &nt);
+	int err;
 
 	guest_mem_unmap(m, va, len);
-	int err = guest_os_unmap(&mm, va, len, &m->st.unmaps);
+	err = guest_os_unmap(&mm, va, len, &m->st.unmaps);
 
 	return range_error(m, err ? err : backing_error(m), va, len);
 }
