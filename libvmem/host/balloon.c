@@ -148,6 +148,8 @@ static void report_due(struct vmem_host *h, struct balloon_ctl *c)
 		    pg->state == VMEM_PG_BALLOONED ||
 		    (h->mmu && !vmem_mmu_guest_page_free(h->mmu, r.vm, r.gfn)))
 			continue;
+		host_why(h, "free page reporting: the guest freed it %u ms ago and has not reused it",
+			 h->cfg.balloon_report_delay_ms);
 		host_page_leave(h, v, r.gfn);
 		pg->flags = 0;
 		host_page_set_state(v, pg, VMEM_PG_UNTOUCHED);
@@ -372,6 +374,8 @@ uint64_t balloon_guest_swap(void *ctx, uint16_t vm, uint64_t gfn, bool in)
 	/* Double paging: the guest reads a page the host swapped, to write it to its own
 	 * swap; the host must bring it back first (Goldberg and Hassinger, 1974). */
 	v->st.double_paging++;
+	host_why(h, "double paging: the guest reads a page the host swapped, to swap it out "
+		 "itself");
 	return vmem_host_fault(h, vm, gfn, false, &r) == 0 ? r.cycles : 0;
 }
 

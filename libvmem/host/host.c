@@ -188,14 +188,15 @@ void vmem_host_destroy(struct vmem_host *h)
 		struct hvm *v = h->vm_by_id[h->vm_ids[i]];
 
 		free(v->pages);
+		free(v->regions);
 		free(v);
 	}
 	swap_tier_fini(h);
+	story_fini(h);
 	free(h->vm_ids);
 	free(h->vm_by_id);
 	free(h->frames);
 	free(h->shared_hash);
-	free(h->free_stack);
 	free(h);
 }
 
@@ -215,11 +216,15 @@ static int vm_create(struct vmem_host *h, uint16_t id, uint64_t mem, uint32_t sh
 	ids = realloc(h->vm_ids, (h->nvms + 1) * sizeof(*ids));
 	if (ids)
 		h->vm_ids = ids;
-	if (!v || !ids || !(v->pages = calloc(mem >> 12, sizeof(*v->pages)))) {
+	if (!v || !ids || !(v->pages = calloc(mem >> 12, sizeof(*v->pages))) ||
+	    !(v->regions = calloc((mem >> 12) / 512 + 1, 1))) {
+		if (v)
+			free(v->pages);
 		free(v);
 		return host_errorf(h, VMEM_ENOMEM, "VM %u: out of memory for %llu page entries",
 				   id, (unsigned long long)(mem >> 12));
 	}
+	v->host = h;
 	v->id = id;
 	v->shares = shares;
 	v->npages = mem >> 12;
@@ -261,8 +266,12 @@ const uint16_t *vmem_host_vms(const struct vmem_host *h, size_t *n)
 int host_frame_alloc(struct vmem_host *h, uint64_t *frame)
 {
 	if (h->nfree <= h->wmark_min && !h->in_reclaim) {
+		char trigger[96];
+
 		h->st.reclaim_direct++;
-		host_reclaim(h, h->wmark_min + 1 + h->cfg.reclaim_batch);
+		snprintf(trigger, sizeof(trigger), "direct reclaim in a fault (free %llu <= min %llu)",
+			 (unsigned long long)h->nfree, (unsigned long long)h->wmark_min);
+		host_reclaim(h, h->wmark_min + 1 + h->cfg.reclaim_batch, trigger);
 	}
 	if (h->nfree == 0)
 		return host_errorf(h, VMEM_ENOSPACE, "host memory exhausted (host.mem=%llu MiB): "
@@ -270,24 +279,10 @@ int host_frame_alloc(struct vmem_host *h, uint64_t *frame)
 				   (unsigned long long)(h->cfg.mem >> 20),
 				   h->cfg.swap[0] ? h->cfg.swap : "none",
 				   (unsigned long long)(h->cfg.swap_size >> 20));
-	if (h->free_top > 0) {
-		*frame = h->free_stack[--h->free_top];
+	if (h->free_head) {
+		*frame = h->free_head - 1;
+		h->free_head = h->frames[*frame] & ~FRAME_FREE;
 	} else {
-		/* Every frame ever used has a place in the free stack, so freeing one never
-		 * needs memory. */
-		if (h->fresh == h->free_cap) {
-			uint64_t cap = h->free_cap ? h->free_cap * 2 : 4096;
-			uint32_t *st;
-
-			if (cap > h->nframes)
-				cap = h->nframes;
-			st = realloc(h->free_stack, cap * sizeof(*st));
-			if (!st)
-				return host_errorf(h, VMEM_ENOMEM, "out of memory for the free-frame "
-						   "list");
-			h->free_stack = st;
-			h->free_cap = cap;
-		}
 		*frame = h->fresh++;
 	}
 	h->nfree--;
@@ -296,8 +291,8 @@ int host_frame_alloc(struct vmem_host *h, uint64_t *frame)
 
 void host_frame_free(struct vmem_host *h, uint64_t frame)
 {
-	h->frames[frame] = FRAME_FREE;
-	h->free_stack[h->free_top++] = (uint32_t)frame;
+	h->frames[frame] = FRAME_FREE | h->free_head;
+	h->free_head = frame + 1;
 	h->nfree++;
 }
 
@@ -305,18 +300,22 @@ void host_frame_free(struct vmem_host *h, uint64_t frame)
 
 void host_page_set_state(struct hvm *v, struct gpage *pg, enum vmem_page_state s)
 {
+	enum vmem_page_state from = (enum vmem_page_state)pg->state;
+
 	v->st.state[pg->state]--;
 	v->st.state[s]++;
 	pg->state = (uint8_t)s;
+	if (v->host->nwatch || v->host->watch_pass)
+		story_record(v->host, v, (uint64_t)(pg - v->pages), from, s);
 }
 
 static void swap_candidate(struct vmem_host *h, uint64_t frame, bool on)
 {
 	if (!h->swap_ops)
 		return;
-	if (on)
+	if (on && h->swap_ops->on_map)
 		h->swap_ops->on_map(&h->swap.p, frame);
-	else
+	else if (!on && h->swap_ops->on_unmap)
 		h->swap_ops->on_unmap(&h->swap.p, frame);
 }
 
@@ -345,6 +344,7 @@ void host_page_leave(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 {
 	struct gpage *pg = &v->pages[gfn];
 
+	thp_split(h, v, gfn, THP_BY_OTHER);
 	switch ((enum vmem_page_state)pg->state) {
 	case VMEM_PG_RESIDENT:
 		mmu_drop(h, v->id, gfn);
@@ -382,6 +382,17 @@ static int make_resident(struct vmem_host *h, struct hvm *v, uint64_t gfn, uint6
 	return 0;
 }
 
+void host_page_move(struct vmem_host *h, struct hvm *v, uint64_t gfn, uint64_t to)
+{
+	struct gpage *pg = &v->pages[gfn];
+
+	swap_candidate(h, pg->loc, false);
+	host_frame_free(h, pg->loc);
+	pg->loc = (uint32_t)to;
+	h->frames[to] = frame_owner(v->id, gfn);
+	swap_candidate(h, to, true);
+}
+
 int host_evict(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 {
 	struct gpage *pg = &v->pages[gfn];
@@ -390,6 +401,7 @@ int host_evict(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 
 	if (pg->state != VMEM_PG_RESIDENT)
 		return VMEM_EINVAL;
+	thp_split(h, v, gfn, THP_BY_RECLAIM);
 	/* Content written since the host last looked is the content that leaves. */
 	if (h->mmu && vmem_mmu_host_dirty(h->mmu, v->id, gfn, true))
 		content_written(h, v, gfn, pg);
@@ -411,8 +423,10 @@ void host_balloon_take(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 {
 	struct gpage *pg = &v->pages[gfn];
 
+	thp_split(h, v, gfn, THP_BY_BALLOON);
 	host_page_leave(h, v, gfn);
 	pg->flags = 0;
+	host_why(h, "the guest's balloon driver gave it to the host (inflate)");
 	host_page_set_state(v, pg, VMEM_PG_BALLOONED);
 	v->st.balloon_inflated++;
 }
@@ -424,6 +438,7 @@ void host_balloon_give(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 	(void)h;
 	if (pg->state != VMEM_PG_BALLOONED)
 		return;
+	host_why(h, "the balloon gave it back to the guest (deflate)");
 	host_page_set_state(v, pg, VMEM_PG_UNTOUCHED);
 	v->st.balloon_deflated++;
 }
@@ -455,6 +470,9 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 	struct gpage *pg = page_of(h, vm, gfn, &v, &err);
 	uint64_t frame, cycles = 0;
 	enum vmem_page_state was;
+	const char *acc = write ? "write" : "read";
+	size_t story = h->nevents;
+	bool huge = false;
 
 	if (!pg)
 		return err;
@@ -463,8 +481,13 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 	h->work_cycles = 0;   /* direct reclaim in this fault adds its work */
 	switch (was) {
 	case VMEM_PG_RESIDENT:
-		/* Mapped read-only after a merge attempt or a lost mapping: remap. */
+		/* The machine lost its mapping (a remap of a neighbour in a huge region, an
+		 * invalidation): map it again, the whole region when it is huge. */
 		frame = pg->loc;
+		if (h->thp && v->regions[gfn / 512] == THP_HUGE) {
+			frame -= gfn % 512;
+			huge = true;
+		}
 		break;
 	case VMEM_PG_SHARED:
 	case VMEM_PG_ZERO:
@@ -475,6 +498,8 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 		/* Copy-on-write: a frame of its own with the same content, then the write. */
 		if ((err = host_frame_alloc(h, &frame)))
 			return err;
+		host_why(h, "guest write to a %s page: copy-on-write into a frame of its own",
+			 was == VMEM_PG_ZERO ? "zero" : "shared");
 		pg = &v->pages[gfn];   /* (reclaim does not move pages, but stay explicit) */
 		if (pg->state == VMEM_PG_SHARED) {
 			mmu_drop(h, vm, gfn);
@@ -491,6 +516,12 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 	case VMEM_PG_COMPRESSED:
 		if ((err = host_frame_alloc(h, &frame)))
 			return err;
+		if (was == VMEM_PG_SWAPPED)
+			host_why(h, "guest %s: read back from swap slot %u (device queue, %u us "
+				 "latency, transfer)", acc, pg->loc, h->cfg.swap_latency_us);
+		else
+			host_why(h, "guest %s: decompressed from %u bytes of the compressed tier", acc,
+				 pg->loc);
 		if (pg->flags & PG_GUEST_FREE)
 			v->st.false_swap_reads++;
 		swap_tier_load(h, v, pg, &cycles);
@@ -503,8 +534,27 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 		 * with deflate-on-OOM, the host cannot refuse it). */
 		if (was == VMEM_PG_BALLOONED)
 			v->st.balloon_deflated++;
+		if (was == VMEM_PG_UNTOUCHED && thp_first_touch(h, v, gfn, &frame)) {
+			uint64_t first = gfn & ~511ull;
+
+			host_why(h, "first touch by a guest %s in an untouched 2 MiB region: a "
+				 "zeroed 2 MiB host page (512 pages)", acc);
+			for (unsigned i = 0; i < 512; i++) {
+				make_resident(h, v, first + i, frame + i);
+				content_first_touch(h, v, first + i, &v->pages[first + i]);
+			}
+			v->st.faults_first++;
+			cycles += h->cfg.thp_zero_fill;
+			huge = true;
+			break;
+		}
 		if ((err = host_frame_alloc(h, &frame)))
 			return err;
+		if (was == VMEM_PG_BALLOONED)
+			host_why(h, "guest %s of a ballooned page: deflated by the touch, a zeroed "
+				 "frame", acc);
+		else
+			host_why(h, "first touch by a guest %s: a zeroed frame", acc);
 		make_resident(h, v, gfn, frame);
 		content_first_touch(h, v, gfn, pg);
 		v->st.faults_first++;
@@ -523,12 +573,15 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 	}
 	pg->flags &= (uint8_t)~PG_GUEST_FREE;
 	res->frame = frame;
+	res->huge = huge;
 	res->writable = pg->state == VMEM_PG_RESIDENT;
 	if (res->writable)
 		pg->flags |= PG_WRITABLE;
 	res->cycles = cycles + h->work_cycles;
 	h->work_cycles = 0;
 	v->st.cycles_stalled += res->cycles;
+	if (h->nevents > story)
+		story_cost(h, story, vm, gfn, res->cycles);
 	return 0;
 }
 
@@ -601,10 +654,10 @@ static bool frame_holds(const struct vmem_host *h, uint64_t frame, uint64_t hash
 	uint64_t e = h->frames[frame];
 	const struct hvm *v;
 
-	if (e == FRAME_FREE || (e & FRAME_ZSWAP))
-		return false;
-	if (e & FRAME_SHARED)
+	if (frame_is_shared(e))
 		return h->shared_hash[frame] == hash;
+	if (!frame_is_private(e))
+		return false;
 	v = h->vm_by_id[e >> 40];
 	return v && v->pages[e & ((1ull << 40) - 1)].hash == hash;
 }
@@ -615,7 +668,7 @@ int vmem_host_merge(struct vmem_host *h, uint16_t vm, uint64_t gfn, uint64_t fra
 	struct gpage *pg;
 	uint64_t e;
 
-	if (!v || gfn >= v->npages || frame >= h->nframes)
+	if (!v || gfn >= v->npages || frame >= h->fresh)
 		return VMEM_ENOENT;
 	pg = &v->pages[gfn];
 	if (pg->state != VMEM_PG_RESIDENT || pg->loc == frame)
@@ -624,14 +677,18 @@ int vmem_host_merge(struct vmem_host *h, uint16_t vm, uint64_t gfn, uint64_t fra
 	if (!frame_holds(h, frame, pg->hash))
 		return VMEM_EINVAL;
 	e = h->frames[frame];
-	if (!(e & FRAME_SHARED)) {
+	if (frame_is_private(e)) {
 		/* The owner becomes the first mapper of a write-protected shared frame. */
 		struct hvm *ov = h->vm_by_id[e >> 40];
 		uint64_t ogfn = e & ((1ull << 40) - 1);
 		struct gpage *op = &ov->pages[ogfn];
 
+		thp_split(h, ov, ogfn, THP_BY_DEDUP);
 		mmu_drop(h, ov->id, ogfn);
 		swap_candidate(h, frame, false);
+		host_why(h, "dedup: VM %u page %#llx of the same content merged into its frame "
+			 "%llu, now shared and write-protected", vm, (unsigned long long)gfn,
+			 (unsigned long long)frame);
 		host_page_set_state(ov, op, VMEM_PG_SHARED);
 		op->flags &= (uint8_t)~PG_WRITABLE;
 		h->frames[frame] = FRAME_SHARED | 1;
@@ -640,7 +697,11 @@ int vmem_host_merge(struct vmem_host *h, uint16_t vm, uint64_t gfn, uint64_t fra
 		h->st.frames_shared++;
 	}
 	/* The merged page drops its own frame and maps the shared one. */
+	thp_split(h, v, gfn, THP_BY_DEDUP);
 	host_page_leave(h, v, gfn);
+	host_why(h, "dedup: merged into shared frame %llu (%llu pages map it now), its own "
+		 "frame freed", (unsigned long long)frame,
+		 (unsigned long long)((h->frames[frame] & ~FRAME_SHARED) + 1));
 	pg->loc = (uint32_t)frame;
 	host_page_set_state(v, pg, VMEM_PG_SHARED);
 	h->frames[frame]++;
@@ -657,7 +718,9 @@ int vmem_host_merge_zero(struct vmem_host *h, uint16_t vm, uint64_t gfn)
 	pg = &v->pages[gfn];
 	if (pg->state != VMEM_PG_RESIDENT || !(pg->flags & PG_ZERO))
 		return VMEM_EINVAL;
+	thp_split(h, v, gfn, THP_BY_DEDUP);
 	host_page_leave(h, v, gfn);
+	host_why(h, "dedup: zero content mapped onto the host's zero page, its frame freed");
 	host_page_set_state(v, pg, VMEM_PG_ZERO);
 	return 0;
 }
@@ -677,7 +740,7 @@ int vmem_host_frame_owner(const struct vmem_host *h, uint64_t frame, uint16_t *v
 	if (frame >= h->fresh)
 		return VMEM_ENOENT;
 	e = h->frames[frame];
-	if (e == FRAME_FREE || (e & (FRAME_SHARED | FRAME_ZSWAP)))
+	if (!frame_is_private(e))
 		return VMEM_ENOENT;
 	*vm = (uint16_t)(e >> 40);
 	*gfn = e & ((1ull << 40) - 1);
@@ -723,27 +786,47 @@ enum vmem_page_state vmem_host_page_state(const struct vmem_host *h, uint16_t vm
 
 int vmem_host_advance(struct vmem_host *h, uint64_t cycles)
 {
+	uint64_t work = h->work_cycles;
+
 	h->now += cycles;
 	host_reclaim_daemon(h);
+	thp_collapse_run(h);
+	h->st.cycles_daemon += h->work_cycles - work;
+	h->work_cycles = work;
 	if (h->dedup_ops)
 		h->dedup_ops->run(&h->dedup.p, h->now);
 	balloon_run(h);
 	return 0;
 }
 
+const char *const *vmem_host_dedup_stat_names(struct vmem_host *h)
+{
+	static const char *const none[] = { NULL };
+
+	return h->dedup_ops && h->dedup_ops->names ? h->dedup_ops->names(&h->dedup.p) : none;
+}
+
+int vmem_host_dedup_stat(struct vmem_host *h, const char *name, double *value)
+{
+	if (!h->dedup_ops || !h->dedup_ops->stat)
+		return VMEM_ENOENT;
+	return h->dedup_ops->stat(&h->dedup.p, name, value);
+}
+
 /* ---- the machine ---- */
 
-static int backing_fault(void *ctx, uint16_t vm, uint64_t gfn, bool write, uint64_t *frame,
-			 bool *writable, uint64_t *cycles)
+static int backing_fault(void *ctx, uint16_t vm, uint64_t gfn, bool write,
+			 struct vmem_mmu_backed_page *out)
 {
 	struct vmem_host_fault_result r;
 	int err = vmem_host_fault(ctx, vm, gfn, write, &r);
 
 	if (err)
 		return err;
-	*frame = r.frame;
-	*writable = r.writable;
-	*cycles = r.cycles;
+	out->frame = r.frame;
+	out->writable = r.writable;
+	out->huge = r.huge;
+	out->cycles = r.cycles;
 	return 0;
 }
 
@@ -762,8 +845,7 @@ static void backing_access(void *ctx, uint64_t frame, bool write)
 {
 	struct vmem_host *h = ctx;
 
-	if (frame < h->nframes && !(h->frames[frame] & (FRAME_SHARED | FRAME_ZSWAP)) &&
-	    h->frames[frame] != FRAME_FREE)
+	if (frame < h->fresh && frame_is_private(h->frames[frame]))
 		h->swap_ops->on_access(&h->swap.p, frame, write);
 }
 
@@ -786,6 +868,7 @@ int vmem_host_attach(struct vmem_host *h, struct vmem_mmu *m)
 		return host_errorf(h, err, "%s", vmem_mmu_error(m));
 	h->mmu = m;
 	h->cfg.vm_mem = vmem_mmu_get_config(m)->guest_mem;
+	h->thp = vmem_mmu_get_config(m)->host_page == VMEM_PAGE_2M;
 	return 0;
 }
 
@@ -812,8 +895,7 @@ void vmem_host_stats(const struct vmem_host *h, struct vmem_host_stats *out)
 	out->swap_slots_used = h->slots_used;
 	out->now = h->now;
 	out->device_busy_until = h->device_busy;
-	out->metadata_bytes = h->fresh * sizeof(*h->frames) +
-			      h->free_cap * sizeof(*h->free_stack) + (h->nslots + 63) / 64 * 8;
+	out->metadata_bytes = h->fresh * sizeof(*h->frames) + (h->slot_hwm + 63) / 64 * 8;
 	for (size_t i = 0; i < h->nvms; i++) {
 		const struct hvm *v = h->vm_by_id[h->vm_ids[i]];
 
@@ -834,9 +916,9 @@ int vmem_host_check(const struct vmem_host *h, char *err, size_t errlen)
 	for (uint64_t f = 0; f < h->fresh; f++) {
 		uint64_t e = h->frames[f];
 
-		if (e == FRAME_FREE)
+		if (frame_is_free(e))
 			free_seen++;
-		else if (e & FRAME_SHARED)
+		else if (frame_is_shared(e))
 			shared++;
 		else if (e & FRAME_ZSWAP)
 			zsw++;
@@ -876,7 +958,7 @@ int vmem_host_check(const struct vmem_host *h, char *err, size_t errlen)
 				     v->id, (unsigned long long)g, pg->loc,
 				     (unsigned long long)h->frames[pg->loc]);
 			if (pg->state == VMEM_PG_SHARED) {
-				if (!(h->frames[pg->loc] & FRAME_SHARED))
+				if (!frame_is_shared(h->frames[pg->loc]))
 					FAIL("VM %u page %#llx: shared in unshared frame %u", v->id,
 					     (unsigned long long)g, pg->loc);
 				refs[pg->loc]++;
@@ -886,6 +968,17 @@ int vmem_host_check(const struct vmem_host *h, char *err, size_t errlen)
 			if (pg->state == VMEM_PG_COMPRESSED)
 				zbytes += pg->loc;
 		}
+		for (uint64_t r = 0; r < v->npages / 512; r++) {
+			const struct gpage *pg = &v->pages[r * 512];
+
+			if (v->regions[r] != THP_HUGE)
+				continue;
+			for (unsigned k = 0; k < 512; k++)
+				if (pg[k].state != VMEM_PG_RESIDENT || pg[k].loc != pg[0].loc + k ||
+				    pg[0].loc % 512)
+					FAIL("VM %u 2 MiB region %llu: page %u is not the %u-th frame of "
+					     "an aligned block", v->id, (unsigned long long)r, k, k);
+		}
 		for (unsigned s = 0; s < VMEM_PG_STATES; s++)
 			if (count[s] != v->st.state[s])
 				FAIL("VM %u: %llu pages %s, the books say %llu", v->id,
@@ -893,8 +986,7 @@ int vmem_host_check(const struct vmem_host *h, char *err, size_t errlen)
 				     (unsigned long long)v->st.state[s]);
 	}
 	for (uint64_t f = 0; f < h->fresh; f++)
-		if ((h->frames[f] & FRAME_SHARED) && h->frames[f] != FRAME_FREE &&
-		    (h->frames[f] & ~FRAME_SHARED) != refs[f])
+		if (frame_is_shared(h->frames[f]) && (h->frames[f] & ~FRAME_SHARED) != refs[f])
 			FAIL("shared frame %llu: %llu references, %llu pages map it",
 			     (unsigned long long)f,
 			     (unsigned long long)(h->frames[f] & ~FRAME_SHARED),
