@@ -64,6 +64,23 @@ static const struct key_def keys[] = {
 	  F(dedup) },
 	{ { "balloon", "balloon target policy, name[:key=value...]; none: no ballooning" },
 	  K_SPEC, F(balloon) },
+	{ { "content.zero", "per mille of first-touched pages that stay zero (pages without "
+	    "content records)" }, K_PERMILLE, F(content_zero) },
+	{ { "content.image", "per mille of a VM's pages that start as its boot image's" },
+	  K_PERMILLE, F(content_image) },
+	{ { "content.image_vms", "VMs booted from one image: VM ids 0..n-1 share one, n..2n-1 "
+	    "the next" }, K_UINT, F(content_image_vms) },
+	{ { "content.class", "compressibility class (0..15) of pages written by the guest" },
+	  K_CLASS, F(content_class) },
+	{ { "thp.zero_fill", "cycles to zero a 2 MiB host page on a first touch (host.page=2m)" },
+	  K_UINT, F(thp_zero_fill) },
+	{ { "thp.collapse_cost", "cycles to copy a split 2 MiB region into a huge page" },
+	  K_UINT, F(thp_collapse_cost) },
+	{ { "thp.collapse_pages", "pages the collapse scans per period (khugepaged's "
+	    "pages_to_scan; 0: no collapse)" }, K_UINT, F(thp_collapse_pages) },
+	{ { "thp.collapse_ms", "collapse period in simulated ms (khugepaged's "
+	    "scan_sleep_millisecs)" }, K_UINT, F(thp_collapse_ms) },
+	{ { "seed", "seed of the content model and of random policies" }, K_U64, F(seed) },
 	{ { "balloon.period_ms", "balloon controller period, simulated milliseconds (ESX samples "
 	    "every 30 s; 100 here so short traces see it)" }, K_UINT, F(balloon_period_ms) },
 	{ { "balloon.rate", "pages a balloon inflates or deflates per period at most "
@@ -82,23 +99,6 @@ static const struct key_def keys[] = {
 	    "of failing" }, K_UINT, F(balloon_deflate_on_oom) },
 	{ { "host.cost.guest_swap_in", "cycles of a guest major fault: the guest OS reads a "
 	    "page back from its own swap device" }, K_UINT, F(cost_guest_swap_in) },
-	{ { "content.zero", "per mille of first-touched pages that stay zero (pages without "
-	    "content records)" }, K_PERMILLE, F(content_zero) },
-	{ { "content.image", "per mille of a VM's pages that start as its boot image's" },
-	  K_PERMILLE, F(content_image) },
-	{ { "content.image_vms", "VMs booted from one image: VM ids 0..n-1 share one, n..2n-1 "
-	    "the next" }, K_UINT, F(content_image_vms) },
-	{ { "content.class", "compressibility class (0..15) of pages written by the guest" },
-	  K_CLASS, F(content_class) },
-	{ { "thp.zero_fill", "cycles to zero a 2 MiB host page on a first touch (host.page=2m)" },
-	  K_UINT, F(thp_zero_fill) },
-	{ { "thp.collapse_cost", "cycles to copy a split 2 MiB region into a huge page" },
-	  K_UINT, F(thp_collapse_cost) },
-	{ { "thp.collapse_pages", "pages the collapse scans per period (khugepaged's "
-	    "pages_to_scan; 0: no collapse)" }, K_UINT, F(thp_collapse_pages) },
-	{ { "thp.collapse_ms", "collapse period in simulated ms (khugepaged's "
-	    "scan_sleep_millisecs)" }, K_UINT, F(thp_collapse_ms) },
-	{ { "seed", "seed of the content model and of random policies" }, K_U64, F(seed) },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
