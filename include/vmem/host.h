@@ -94,6 +94,22 @@ struct vmem_host_config {
 	char swap[VMEM_HOST_POLICY_SPEC];
 	char dedup[VMEM_HOST_POLICY_SPEC];
 	char balloon[VMEM_HOST_POLICY_SPEC];
+	/* Ballooning (vmem/balloon.h): the controller runs every balloon_period_ms of
+	 * simulated time and moves each balloon by balloon_rate pages at most; policies aim
+	 * to keep balloon_free per mille of host memory free; the active fraction of each
+	 * VM is estimated from balloon_samples sampled pages; the guest OS has a swap
+	 * device of balloon_guest_swap percent of its memory. Free page reporting
+	 * (balloon_report) drops pages the guest freed balloon_report_delay_ms ago;
+	 * balloon_deflate_on_oom lets the guest deflate when it runs out of memory. */
+	unsigned balloon_period_ms;
+	unsigned balloon_rate;
+	unsigned balloon_free;
+	unsigned balloon_samples;
+	unsigned balloon_guest_swap;
+	unsigned balloon_report;
+	unsigned balloon_report_delay_ms;
+	unsigned balloon_deflate_on_oom;
+	uint32_t cost_guest_swap_in; /* a guest major fault: read from the guest's own swap */
 };
 
 void vmem_host_config_default(struct vmem_host_config *cfg);

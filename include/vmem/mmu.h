@@ -288,6 +288,14 @@ struct vmem_mmu_backing {
 	void (*access)(void *ctx, uint64_t frame, bool write);
 	/* Error message of the last failed fault. */
 	const char *(*error)(void *ctx);
+	/* The guest OS swapped page gfn out to its own swap device (in = false: it read the
+	 * page first, so a page the host had swapped comes back in: double paging) or read
+	 * a page back into gfn (in = true, a major fault). Returns the cycles the guest
+	 * waited on the host; may be NULL. */
+	uint64_t (*guest_swap)(void *ctx, uint16_t vm, uint64_t gfn, bool in);
+	/* The guest's balloon driver deflated page gfn on its own (deflate-on-OOM); may be
+	 * NULL. */
+	void (*balloon_deflated)(void *ctx, uint16_t vm, uint64_t gfn);
 };
 
 /* Installs (b != NULL) or removes the backing; only before the first record. The machine
@@ -308,6 +316,59 @@ void vmem_mmu_host_invalidate(struct vmem_mmu *m, uint16_t vm, uint64_t gfn);
 bool vmem_mmu_host_young(struct vmem_mmu *m, uint16_t vm, uint64_t gfn, bool clear);
 /* The dirty bit of the same entry, which walks for writes set. */
 bool vmem_mmu_host_dirty(struct vmem_mmu *m, uint16_t vm, uint64_t gfn, bool clear);
+
+/*
+ * Guest memory as the guest OS of VM vm manages it: its balloon driver and its own swap
+ * (libvmem/mmu/guest_mem.c). A host memory manager's balloon controller drives these; the
+ * VM is created if the machine has not seen it yet.
+ *
+ * Setup gives the guest OS a swap device of swap_pages pages, each read back from it
+ * (a major fault) costing swap_in_cycles, and, with deflate_on_oom,
+ * virtio-balloon's DEFLATE_ON_OOM: when a guest fault finds no free frame and nothing
+ * can be swapped, the driver gives back up to 256 balloon pages (Linux's
+ * VIRTIO_BALLOON_OOM_NR_PAGES) and tells the backing (balloon_deflated).
+ */
+int vmem_mmu_guest_mem_setup(struct vmem_mmu *m, uint16_t vm, uint64_t swap_pages,
+			     uint32_t swap_in_cycles, bool deflate_on_oom);
+
+/*
+ * Inflates the balloon by up to n pages: the driver takes free guest-physical frames
+ * first; when none is free the guest reclaims one of its own pages (guest swapping, its
+ * CLOCK over the pages its address spaces map) and takes the frame that frees. The frames
+ * taken go to gfns (room for n), their number to *got, the pages the guest swapped out
+ * for them to *guest_swapped. *got < n when the guest could free no more (swap full or
+ * nothing mapped). The caller hands the pages to the host.
+ */
+int vmem_mmu_balloon_inflate(struct vmem_mmu *m, uint16_t vm, uint64_t n, uint64_t *gfns,
+			     uint64_t *got, uint64_t *guest_swapped);
+
+/* Deflates by up to n pages: the driver picks them (the most recently inflated first),
+ * returns them to the guest's free memory and lists them in gfns; *got says how many. */
+int vmem_mmu_balloon_deflate(struct vmem_mmu *m, uint16_t vm, uint64_t n, uint64_t *gfns,
+			     uint64_t *got);
+
+/* Pages the balloon of vm holds; free guest-physical pages of vm; whether gfn is free in
+ * the guest's allocator (neither mapped, nor a table page, nor in the balloon). */
+uint64_t vmem_mmu_balloon_size(const struct vmem_mmu *m, uint16_t vm);
+uint64_t vmem_mmu_guest_free_pages(const struct vmem_mmu *m, uint16_t vm);
+bool vmem_mmu_guest_page_free(const struct vmem_mmu *m, uint16_t vm, uint64_t gfn);
+
+/* What the guest OS of one VM counts (the figures of a virtio-balloon stats report). */
+struct vmem_mmu_guest_mem_stats {
+	uint64_t pages;              /* guest-physical pages */
+	uint64_t free;               /* free now */
+	uint64_t balloon;            /* in the balloon now */
+	uint64_t faults;             /* guest page faults */
+	uint64_t major_faults;       /* ... that read a page from guest swap */
+	uint64_t swap_in, swap_out;  /* pages read from / written to guest swap */
+	uint64_t swap_used, swap_pages;   /* pages on the guest swap device, its size */
+	uint64_t alloc_stall;        /* allocations that had to reclaim first */
+	uint64_t direct_scan;        /* pages the guest's CLOCK looked at */
+	uint64_t direct_reclaim;     /* pages it reclaimed (swapped out) */
+	uint64_t deflate_oom;        /* balloon pages given back on OOM */
+};
+int vmem_mmu_guest_mem_stats(const struct vmem_mmu *m, uint16_t vm,
+			     struct vmem_mmu_guest_mem_stats *out);
 
 
 #ifdef __cplusplus

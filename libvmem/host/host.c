@@ -186,6 +186,7 @@ void vmem_host_destroy(struct vmem_host *h)
 		h->dedup_ops->fini(&h->dedup.p);
 	if (h->balloon_ops && h->balloon_ops->fini)
 		h->balloon_ops->fini(&h->balloon.p);
+	balloon_fini(h);
 	for (size_t i = 0; i < h->nvms; i++) {
 		struct hvm *v = h->vm_by_id[h->vm_ids[i]];
 
@@ -622,6 +623,7 @@ int vmem_host_guest_free(struct vmem_host *h, uint16_t vm, uint64_t gfn)
 		return err;
 	pg->flags |= PG_GUEST_FREE;
 	v->st.guest_freed++;
+	balloon_guest_freed(h, v, gfn);
 	return 0;
 }
 
@@ -811,6 +813,7 @@ int vmem_host_advance(struct vmem_host *h, uint64_t cycles)
 	h->work_cycles = work;
 	if (h->dedup_ops)
 		h->dedup_ops->run(&h->dedup.p, h->now);
+	balloon_run(h);
 	return 0;
 }
 
@@ -875,6 +878,7 @@ int vmem_host_attach(struct vmem_host *h, struct vmem_mmu *m)
 		.ctx = h, .fault = backing_fault, .content = backing_content,
 		.guest_free = backing_free, .error = backing_error,
 		.access = h->swap_ops && h->swap_ops->on_access ? backing_access : NULL,
+		.guest_swap = balloon_guest_swap, .balloon_deflated = balloon_deflated,
 	};
 	int err = vmem_mmu_set_backing(m, &b);
 

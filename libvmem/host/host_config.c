@@ -82,6 +82,24 @@ static const struct key_def keys[] = {
 	{ { "thp.collapse_ms", "collapse period in simulated ms (khugepaged's "
 	    "scan_sleep_millisecs)" }, K_UINT, F(thp_collapse_ms) },
 	{ { "seed", "seed of the content model and of random policies" }, K_U64, F(seed) },
+	{ { "balloon.period_ms", "balloon controller period, simulated milliseconds (ESX samples "
+	    "every 30 s; 100 here so short traces see it)" }, K_UINT, F(balloon_period_ms) },
+	{ { "balloon.rate", "pages a balloon inflates or deflates per period at most "
+	    "(virtio-balloon moves 256 per request)" }, K_UINT, F(balloon_rate) },
+	{ { "balloon.free", "free host memory (per mille) the balloon policies aim for (ESX "
+	    "balloons below 6 %)" }, K_PERMILLE, F(balloon_free) },
+	{ { "balloon.samples", "pages sampled per VM and period to estimate its active "
+	    "fraction (ESX: 100)" }, K_UINT, F(balloon_samples) },
+	{ { "balloon.guest_swap", "guest swap device of each VM, percent of its memory (0: the "
+	    "guest cannot swap)" }, K_UINT, F(balloon_guest_swap) },
+	{ { "balloon.report", "free page reporting: 1 drops pages the guest freed" }, K_UINT,
+	  F(balloon_report) },
+	{ { "balloon.report_delay_ms", "how long after a guest free a page is reported "
+	    "(Linux: 2 s)" }, K_UINT, F(balloon_report_delay_ms) },
+	{ { "balloon.deflate_on_oom", "1: a guest out of memory deflates its balloon instead "
+	    "of failing" }, K_UINT, F(balloon_deflate_on_oom) },
+	{ { "host.cost.guest_swap_in", "cycles of a guest major fault: the guest OS reads a "
+	    "page back from its own swap device" }, K_UINT, F(cost_guest_swap_in) },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -133,6 +151,23 @@ void vmem_host_config_default(struct vmem_host_config *c)
 	strcpy(c->swap, "random");
 	strcpy(c->dedup, "none");
 	strcpy(c->balloon, "none");
+	/* Ballooning: virtio-balloon moves up to 256 pages per inflate or deflate request
+	 * (VIRTIO_BALLOON_ARRAY_PFNS_MAX); ESX samples 100 pages per VM for its working-set
+	 * estimate and balloons when free memory falls below 6 % (Waldspurger, OSDI 2002);
+	 * Linux reports freed pages about 2 s after they are freed (PAGE_REPORTING_DELAY). */
+	c->balloon_period_ms = 100;
+	c->balloon_rate = 256;
+	c->balloon_free = 60;
+	c->balloon_samples = 100;
+	c->balloon_guest_swap = 100;
+	c->balloon_report = 0;
+	c->balloon_report_delay_ms = 2000;
+	c->balloon_deflate_on_oom = 0;
+	/* A guest major fault reads 4 KiB from the guest's virtual disk: taken as the host
+	 * swap device's NVMe random read (swap.latency_us, 80 us = 200,000 cycles at
+	 * 2.5 GHz) plus host.cost.fault of handling (5000); an assumption, with the
+	 * virtio-blk exits folded in. */
+	c->cost_guest_swap_in = 205000;
 }
 
 static const struct key_def *find(const char *key)

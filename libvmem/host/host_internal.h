@@ -126,6 +126,7 @@ struct vmem_host {
 	struct policy_slot swap, dedup, balloon;
 	struct vmem_host_stats st;
 	uint64_t balloon_next;       /* next balloon period, cycles */
+	struct balloon_ctl *bal;     /* the balloon controller's state (balloon.c) */
 	bool thp;                    /* the machine maps 2 MiB host pages (thp.c) */
 	uint64_t thp_next, thp_vm, thp_region;   /* collapse: next run, cursor */
 	/* Stories of watched pages (story.c). */
@@ -208,6 +209,13 @@ void story_fini(struct vmem_host *h);
 void host_why(struct vmem_host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* balloon.c */
+/* The balloon controller's turn, when its period is due (from vmem_host_advance). */
 void balloon_run(struct vmem_host *h);
+void balloon_fini(struct vmem_host *h);
+/* The guest freed page gfn (free page reporting reports it later). */
+void balloon_guest_freed(struct vmem_host *h, struct hvm *v, uint64_t gfn);
+/* The machine's backing callbacks for guest swapping and deflate-on-OOM. */
+uint64_t balloon_guest_swap(void *ctx, uint16_t vm, uint64_t gfn, bool in);
+void balloon_deflated(void *ctx, uint16_t vm, uint64_t gfn);
 
 #endif

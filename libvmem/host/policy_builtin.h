@@ -13,6 +13,12 @@ extern const struct vmem_dedup_ops dedup_ksm;
 
 #define SWAP_POLICIES { &swap_policy_random, NULL }
 #define DEDUP_POLICIES { &dedup_ksm, NULL }
-#define BALLOON_POLICIES { NULL }
+extern const struct vmem_balloon_policy_ops balloon_policy_static;
+extern const struct vmem_balloon_policy_ops balloon_policy_proportional;
+extern const struct vmem_balloon_policy_ops balloon_policy_share_idle_tax;
+extern const struct vmem_balloon_policy_ops balloon_policy_pressure;
+
+#define BALLOON_POLICIES { &balloon_policy_static, &balloon_policy_proportional, \
+			   &balloon_policy_share_idle_tax, &balloon_policy_pressure, NULL }
 
 #endif

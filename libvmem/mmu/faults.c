@@ -62,10 +62,11 @@ int guest_fault(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc)
 	int err;
 
 	m->st.guest_faults++;
+	m->as->vm->guest_faults++;
 	m->st.cycles_faults += m->cfg.cost.guest_fault;
 	if (m->rec)
 		m->rec->guest_faults++;
-	err = guest_os_fault(&mm, va, acc_need(acc));
+	err = guest_mem_fault(m, &mm, va, acc_need(acc));
 	if (!err)
 		err = backing_error(m);
 	if (err == VMEM_ENOSPACE)
@@ -89,8 +90,10 @@ int guest_unmap(struct vmem_mmu *m, uint64_t va, uint64_t len)
 {
 	struct guest_notifier nt;
 	struct guest_mm mm = running_mm(m, &nt);
+	int err;
 
-	int err = guest_os_unmap(&mm, va, len, &m->st.unmaps);
+	guest_mem_unmap(m, va, len);
+	err = guest_os_unmap(&mm, va, len, &m->st.unmaps);
 
 	return range_error(m, err ? err : backing_error(m), va, len);
 }

@@ -134,6 +134,7 @@ static void vm_free(struct vm *vm)
 	free(vm->as_index);
 	free(vm->pcid_owner);
 	vmem_pt_destroy(vm->ept);
+	guest_mem_free(vm);
 	frames_fini(&vm->gframes);
 	free(vm);
 }
@@ -188,6 +189,11 @@ static struct vm *vm_get(struct vmem_mmu *m, uint16_t id, int *err)
 	m->vm_list[m->nvm++] = vm;
 	m->vms[id] = vm;
 	return vm;
+}
+
+struct vm *mmu_vm_get(struct vmem_mmu *m, uint16_t id, int *err)
+{
+	return vm_get(m, id, err);
 }
 
 /* The slot of asid in vm->as_index: where it is, or the empty slot it would go in. */

@@ -71,6 +71,8 @@ struct vm {
 	struct aspace **pcid_owner;
 	size_t pcid_owner_cap;
 	unsigned next_slot;          /* pcid.mode=linux: Linux's cpu_tlbstate.next_asid */
+	uint64_t guest_faults;       /* guest page faults in this VM */
+	struct guest_mem *gm;        /* balloon and guest swap (guest_mem.c), or NULL */
 };
 
 /* The result of a successful walk: what goes into the TLB. */
@@ -180,6 +182,19 @@ int guest_protect(struct vmem_mmu *m, uint64_t va, uint64_t len, unsigned prot);
 int host_map(struct vmem_mmu *m, struct vm *vm, uint64_t gpa, bool write,
 	     struct vmem_pt_leaf *leaf);
 int host_fault(struct vmem_mmu *m, struct vm *vm, uint64_t gpa, bool write);
+
+/* guest_mem.c: the guest OS's balloon driver and its own swapping */
+struct guest_mm;
+/* The guest OS's fault handler with guest swapping: a fault on a page in guest swap is a
+ * major fault, and a fault that finds no free frame reclaims (or deflates) and retries. */
+int guest_mem_fault(struct vmem_mmu *m, const struct guest_mm *mm, uint64_t va,
+		    unsigned need);
+/* munmap in the running address space: pages in guest swap there are dropped. */
+void guest_mem_unmap(struct vmem_mmu *m, uint64_t va, uint64_t len);
+void guest_mem_free(struct vm *vm);
+
+/* mmu.c: the VM with id `id`, created on first use. */
+struct vm *mmu_vm_get(struct vmem_mmu *m, uint16_t id, int *err);
 
 /* shadow.c */
 int shadow_fault(struct vmem_mmu *m, uint64_t va, enum vmem_access_type acc, bool *reflect);
