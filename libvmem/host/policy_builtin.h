@@ -9,8 +9,13 @@
 #include "vmem/host_policy.h"
 
 extern const struct vmem_swap_policy_ops swap_policy_random;
+extern const struct vmem_swap_policy_ops swap_policy_fifo;
+extern const struct vmem_swap_policy_ops swap_policy_clock;
+extern const struct vmem_swap_policy_ops swap_policy_lru;
+extern const struct vmem_swap_policy_ops swap_policy_ws;
 
-#define SWAP_POLICIES { &swap_policy_random, NULL }
+#define SWAP_POLICIES { &swap_policy_random, &swap_policy_fifo, &swap_policy_clock, \
+			&swap_policy_lru, &swap_policy_ws, NULL }
 #define DEDUP_POLICIES { NULL }
 #define BALLOON_POLICIES { NULL }
 
