@@ -11,6 +11,9 @@
 #   OUT_DIR/demo-hist.csv  vmemsim --hist  -> plots/walk_refs_hist.{png,pdf} (all traces added
 #                                             up), and plots/walk_refs_hist-traces.{png,pdf}
 #                                             with a panel per trace when there are several
+#   OUT_DIR/host-series.csv  vmem-host --series -> plots/host_memory.{png,pdf}: each VM's
+#                                             memory by page state over time (drawn when the
+#                                             file is there)
 #
 # `make demo` writes all three CSVs. Each .gp file also runs alone; see its header.
 set -eu
@@ -89,4 +92,9 @@ traces=$(tail -n +2 "$OUT/demo-hist.csv" | cut -d, -f1 | awk '!seen[$0]++')
 if [ "$(printf '%s\n' "$traces" | wc -l)" -gt 1 ]; then
 	draw walk_refs_hist.gp "$OUT/demo-hist.csv" "$OUT/plots/walk_refs_hist-traces.png" "panels=1"
 	draw walk_refs_hist.gp "$OUT/demo-hist.csv" "$OUT/plots/walk_refs_hist-traces.pdf" "panels=1; pdf=1"
+fi
+
+if [ "$(head -n 2 "$OUT/host-series.csv" 2>/dev/null | wc -l)" = 2 ]; then
+	draw host_memory.gp "$OUT/host-series.csv" "$OUT/plots/host_memory.png"
+	draw host_memory.gp "$OUT/host-series.csv" "$OUT/plots/host_memory.pdf" "pdf=1"
 fi

@@ -12,11 +12,13 @@
 #   demo-hist.csv         memory references per walk in the steady state (vmemsim --hist)
 #   mrc.csv               miss-ratio curve of every TLB array in the steady state, from the
 #                         same single replay (vmemsim --mrc)
+#   host.csv, host.json,  four VMs on an overcommitted host (vmem-host with
+#   host-series.csv       configs/overcommit-demo.conf): summary per VM, time series
 #   plots/*.png, *.pdf    plots/plot.sh
 #
 # DEMO_TRACES="FILE..." replays other traces; DEMO_WARMUP=N sets the warm-up in records
-# (default 5000000, a quarter of each bundled large trace); DEMO_OUT=DIR writes there
-# instead of out/.
+# (default 5000000, a quarter of each bundled large trace); DEMO_HOST_TRACES="FILE..." gives
+# the overcommit scenario its VMs; DEMO_OUT=DIR writes there instead of out/.
 set -eu
 
 [ $# -eq 1 ] || { echo "usage: demo.sh BIN_DIR" >&2; exit 2; }
@@ -29,6 +31,7 @@ cd "$ROOT"
 BUNDLED="traces/lackey/sort-large.lackey.zst traces/lackey/shuf-large.lackey.zst
 traces/lackey/python-dictbig.lackey.zst"
 TRACES=${DEMO_TRACES:-$BUNDLED}
+HOST_TRACES=${DEMO_HOST_TRACES:-"$BUNDLED traces/lackey/xz-text.lackey.zst"}
 WARMUP=${DEMO_WARMUP:-5000000}
 OUT=${DEMO_OUT:-out}
 start=$(date +%s)
@@ -46,6 +49,14 @@ echo "== replaying $# trace(s) in native, nested and shadow mode; the first $WAR
 echo "   of each warm the machines up, the rest is the steady state"
 "$BIN/vmemsim" --mode all --warmup "$WARMUP" --csv "$OUT/demo.csv" --json "$OUT/demo.json" \
 	--hist "$OUT/demo-hist.csv" --mrc "$OUT/mrc.csv" "$@"
+
+# Overcommit: the same real programs as four VMs on a host with 60 % of the memory they
+# were promised (configs/overcommit-demo.conf), with xz-text as the fourth, smaller VM.
+echo
+echo "== overcommit: 4 VMs of 64 MiB on a host with 154 MiB for guest memory (60 %)"
+"$BIN/vmem-host" -c configs/overcommit-demo.conf --quantum 100000 \
+	--series "$OUT/host-series.csv" --csv "$OUT/host.csv" --json "$OUT/host.json" \
+	$HOST_TRACES
 
 echo
 echo "== drawing the plots"
@@ -76,4 +87,5 @@ awk -F, '
 echo "demo done in $(($(date +%s) - start)) s. Outputs:"
 echo "  $OUT/demo.csv  $OUT/demo.json  $OUT/demo-hist.csv   statistics and walk histogram"
 echo "  $OUT/mrc.csv                                   miss-ratio curves of the TLBs"
+echo "  $OUT/host.csv  $OUT/host.json  $OUT/host-series.csv   the overcommitted host, per VM"
 for p in "$OUT"/plots/*.png "$OUT"/plots/*.pdf; do echo "  $p"; done

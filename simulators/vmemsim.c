@@ -29,6 +29,7 @@
 #include "vmem/mrc.h"
 #include "vmem/trace.h"
 
+#include "trace/textout.h"
 #include "trace/trace_outfile.h"
 
 #define BATCH 32768         /* records per read: large, so that machine threads seldom wait */
@@ -756,29 +757,6 @@ static bool csv_config_key(const char *key)
 	return strcmp(key, "mode") != 0;
 }
 
-/*
- * s as one CSV field, as RFC 4180 says: quoted, with quotes doubled, when it holds a
- * comma, a quote, CR or LF. A new string, to free.
- */
-static char *csv_quote(const char *s)
-{
-	char *q = malloc(2 * strlen(s) + 3), *p = q;
-
-	if (!q)
-		die("%s%s", "out of memory", "");
-	if (!s[strcspn(s, ",\"\r\n")])
-		return strcpy(q, s);
-	*p++ = '"';
-	for (; *s; s++) {
-		if (*s == '"')
-			*p++ = '"';
-		*p++ = *s;
-	}
-	*p++ = '"';
-	*p = '\0';
-	return q;
-}
-
 /* label: already a CSV field (csv_quote). */
 static void csv_row(FILE *f, const char *label, struct run *run, enum phase ph,
 		    uint64_t warmup)
@@ -878,60 +856,6 @@ static FILE *open_csv_append(const char *path, const char *header)
 	return f;
 }
 
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629), or 0 if it is not one. */
-static size_t utf8_len(const unsigned char *p)
-{
-	unsigned c = p[0];
-	size_t n;
-	unsigned min;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2, min = 0x80;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, min = 0x800;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, min = 0x10000;
-	else
-		return 0;
-	unsigned v = c & (0x3fu >> (n - 1));
-
-	for (size_t i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)   /* also stops at the terminating NUL */
-			return 0;
-		v = v << 6 | (p[i] & 0x3fu);
-	}
-	/* No overlong forms, surrogates or code points past U+10FFFF. */
-	if (v < min || (v >= 0xd800 && v <= 0xdfff) || v > 0x10ffff)
-		return 0;
-	return n;
-}
-
-/* A JSON string: escaped, and valid UTF-8 (each invalid byte becomes U+FFFD). */
-static void json_string(FILE *f, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	fputc('"', f);
-	while (*p) {
-		size_t n = utf8_len(p);
-
-		if (n == 0) {
-			fputs("\\ufffd", f);
-			p++;
-		} else if (*p == '"' || *p == '\\') {
-			fprintf(f, "\\%c", *p++);
-		} else if (*p < 0x20) {
-			fprintf(f, "\\u%04x", *p++);
-		} else {
-			fwrite(p, 1, n, f);
-			p += n;
-		}
-	}
-	fputc('"', f);
-}
-
 static void json_modes(FILE *f, struct run *runs, int nruns, enum phase ph)
 {
 	const char *const *names = vmem_mmu_stat_names();
@@ -959,16 +883,16 @@ static void json_trace(FILE *f, const char *path, const char *label, struct run 
 	char val[64];
 
 	fprintf(f, "%s\n    {\"trace\": ", first ? "" : ",");
-	json_string(f, path);
+	text_json_string(f, path);
 	fprintf(f, ", \"label\": ");
-	json_string(f, label);
+	text_json_string(f, label);
 	fprintf(f, ",\n     \"config\": {");
 	for (bool fk = true; k->key; k++) {
 		if (strcmp(k->key, "mode") == 0)
 			continue;
 		vmem_mmu_config_get(vmem_mmu_get_config(runs[0].mmu), k->key, val, sizeof(val));
 		fprintf(f, "%s\"%s\": ", fk ? "" : ", ", k->key);
-		json_string(f, val);
+		text_json_string(f, val);
 		fk = false;
 	}
 	fprintf(f, "},\n     \"warmup\": %" PRIu64 ", \"data_only\": %s,\n     \"modes\": ",
@@ -1027,10 +951,12 @@ int main(int argc, char **argv)
 	}
 	for (int t = optind; t < argc; t++) {
 		const char *path = argv[t], *label = o.label ? o.label : basename_of(path);
-		char *csv_label = csv_quote(label);
+		char *csv_label = text_csv_quote(label);
 		struct run runs[VMEM_MODES];
 		int nruns = 0;
 
+		if (!csv_label)
+			die("%s%s", "out of memory", "");
 		for (int mode = 0; mode < VMEM_MODES; mode++) {
 			struct vmem_mmu_config cfg = o.cfg;
 			int err;

@@ -108,6 +108,17 @@ const struct vmem_host_config_key *vmem_host_config_keys(void);
 int vmem_host_config_get(const struct vmem_host_config *cfg, const char *key, char *buf,
 			 size_t len);
 
+/*
+ * A program that runs a host manager over a translation machine takes both configurations
+ * from one set of KEY=VALUE assignments: each key goes where it belongs, and host.mem and
+ * seed go to both. Unknown keys are errors naming the key; files name FILE:LINE.
+ */
+struct vmem_mmu_config;
+int vmem_host_setup_assign(struct vmem_host_config *hc, struct vmem_mmu_config *mc,
+			   const char *assignment, char *err, size_t errlen);
+int vmem_host_setup_load(struct vmem_host_config *hc, struct vmem_mmu_config *mc,
+			 const char *path, char *err, size_t errlen);
+
 /* Creates a host; checks the configuration and the policies' parameters (err says what is
  * wrong). The caller owns *out and frees it with vmem_host_destroy. */
 int vmem_host_create(const struct vmem_host_config *cfg, struct vmem_host **out, char *err,
@@ -196,11 +207,42 @@ struct vmem_host_stats {
 int vmem_host_vm_stats(const struct vmem_host *h, uint16_t vm, struct vmem_host_vm_stats *out);
 void vmem_host_stats(const struct vmem_host *h, struct vmem_host_stats *out);
 
+/* The dedup policy's counters (KSM's names): NULL-terminated names, and one by name
+ * (VMEM_ENOENT without a dedup policy or such a counter). */
+const char *const *vmem_host_dedup_stat_names(struct vmem_host *h);
+int vmem_host_dedup_stat(struct vmem_host *h, const char *name, double *value);
+
 /* The VMs, in creation order: *n of them. */
 const uint16_t *vmem_host_vms(const struct vmem_host *h, size_t *n);
 
 /* The state of one guest page. */
 enum vmem_page_state vmem_host_page_state(const struct vmem_host *h, uint16_t vm, uint64_t gfn);
+
+/*
+ * A page's story, for coursework: every state change of watched pages, with its simulated
+ * time, its cause (which guest access, which policy, which watermark) and its cost.
+ * vmem_host_watch adds a page (at most VMEM_HOST_WATCH_MAX); vmem_host_watch_reclaim
+ * watches the victims of the pass-th reclaim pass (1 = the first) from that pass on.
+ * At most VMEM_HOST_EVENTS_MAX events are kept; vmem_host_events says how many more were
+ * dropped.
+ */
+#define VMEM_HOST_WATCH_MAX 64
+#define VMEM_HOST_EVENTS_MAX 100000
+
+struct vmem_host_event {
+	uint64_t time;               /* simulated cycles */
+	uint16_t vm;
+	uint64_t gfn;
+	enum vmem_page_state from, to;
+	uint64_t cycles;             /* what the change cost: the guest's wait, or the
+	                              * host's work for a reclaim */
+	char cause[200];
+};
+
+int vmem_host_watch(struct vmem_host *h, uint16_t vm, uint64_t gfn);
+int vmem_host_watch_reclaim(struct vmem_host *h, uint64_t pass);
+const struct vmem_host_event *vmem_host_events(const struct vmem_host *h, size_t *n,
+					       uint64_t *dropped);
 
 /*
  * Checks every invariant: frames in use + free = capacity; each page in exactly one state
@@ -209,6 +251,19 @@ enum vmem_page_state vmem_host_page_state(const struct vmem_host *h, uint16_t vm
  * first violation in err.
  */
 int vmem_host_check(const struct vmem_host *h, char *err, size_t errlen);
+
+/*
+ * Demand phases of a scenario (a file of "TIME_MS VM RATE" lines): from TIME_MS of
+ * simulated time on, VM runs RATE times its share of records per turn (0: it idles;
+ * default 1). Errors name FILE:LINE. The caller frees with vmem_host_phases_free.
+ */
+struct vmem_host_phases;
+int vmem_host_phases_load(const char *path, struct vmem_host_phases **out, char *err,
+			  size_t errlen);
+double vmem_host_phases_rate(const struct vmem_host_phases *ph, uint16_t vm, uint64_t now_ms);
+/* The first phase change after now_ms, or UINT64_MAX. */
+uint64_t vmem_host_phases_next(const struct vmem_host_phases *ph, uint64_t now_ms);
+void vmem_host_phases_free(struct vmem_host_phases *ph);
 
 #ifdef __cplusplus
 }

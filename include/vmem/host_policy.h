@@ -50,8 +50,8 @@ struct vmem_policy {
 
 /*
  * Hypervisor swapping: which private resident page to evict. A frame is a candidate from
- * on_map until on_unmap; pick must return candidates only (the manager then evicts them and
- * calls on_unmap for each).
+ * on_map until on_unmap (both may be NULL for a policy that keeps no list); pick must
+ * return candidates only (the manager then evicts them and calls on_unmap for each).
  */
 struct vmem_swap_policy_ops {
 	const char *name;

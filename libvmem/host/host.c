@@ -190,11 +190,11 @@ void vmem_host_destroy(struct vmem_host *h)
 		free(v);
 	}
 	swap_tier_fini(h);
+	story_fini(h);
 	free(h->vm_ids);
 	free(h->vm_by_id);
 	free(h->frames);
 	free(h->shared_hash);
-	free(h->free_stack);
 	free(h);
 }
 
@@ -219,6 +219,7 @@ static int vm_create(struct vmem_host *h, uint16_t id, uint64_t mem, uint32_t sh
 		return host_errorf(h, VMEM_ENOMEM, "VM %u: out of memory for %llu page entries",
 				   id, (unsigned long long)(mem >> 12));
 	}
+	v->host = h;
 	v->id = id;
 	v->shares = shares;
 	v->npages = mem >> 12;
@@ -260,8 +261,12 @@ const uint16_t *vmem_host_vms(const struct vmem_host *h, size_t *n)
 int host_frame_alloc(struct vmem_host *h, uint64_t *frame)
 {
 	if (h->nfree <= h->wmark_min && !h->in_reclaim) {
+		char trigger[96];
+
 		h->st.reclaim_direct++;
-		host_reclaim(h, h->wmark_min + 1 + h->cfg.reclaim_batch);
+		snprintf(trigger, sizeof(trigger), "direct reclaim in a fault (free %llu <= min %llu)",
+			 (unsigned long long)h->nfree, (unsigned long long)h->wmark_min);
+		host_reclaim(h, h->wmark_min + 1 + h->cfg.reclaim_batch, trigger);
 	}
 	if (h->nfree == 0)
 		return host_errorf(h, VMEM_ENOSPACE, "host memory exhausted (host.mem=%llu MiB): "
@@ -269,24 +274,10 @@ int host_frame_alloc(struct vmem_host *h, uint64_t *frame)
 				   (unsigned long long)(h->cfg.mem >> 20),
 				   h->cfg.swap[0] ? h->cfg.swap : "none",
 				   (unsigned long long)(h->cfg.swap_size >> 20));
-	if (h->free_top > 0) {
-		*frame = h->free_stack[--h->free_top];
+	if (h->free_head) {
+		*frame = h->free_head - 1;
+		h->free_head = h->frames[*frame] & ~FRAME_FREE;
 	} else {
-		/* Every frame ever used has a place in the free stack, so freeing one never
-		 * needs memory. */
-		if (h->fresh == h->free_cap) {
-			uint64_t cap = h->free_cap ? h->free_cap * 2 : 4096;
-			uint32_t *st;
-
-			if (cap > h->nframes)
-				cap = h->nframes;
-			st = realloc(h->free_stack, cap * sizeof(*st));
-			if (!st)
-				return host_errorf(h, VMEM_ENOMEM, "out of memory for the free-frame "
-						   "list");
-			h->free_stack = st;
-			h->free_cap = cap;
-		}
 		*frame = h->fresh++;
 	}
 	h->nfree--;
@@ -295,8 +286,8 @@ int host_frame_alloc(struct vmem_host *h, uint64_t *frame)
 
 void host_frame_free(struct vmem_host *h, uint64_t frame)
 {
-	h->frames[frame] = FRAME_FREE;
-	h->free_stack[h->free_top++] = (uint32_t)frame;
+	h->frames[frame] = FRAME_FREE | h->free_head;
+	h->free_head = frame + 1;
 	h->nfree++;
 }
 
@@ -304,18 +295,22 @@ void host_frame_free(struct vmem_host *h, uint64_t frame)
 
 void host_page_set_state(struct hvm *v, struct gpage *pg, enum vmem_page_state s)
 {
+	enum vmem_page_state from = (enum vmem_page_state)pg->state;
+
 	v->st.state[pg->state]--;
 	v->st.state[s]++;
 	pg->state = (uint8_t)s;
+	if (v->host->nwatch || v->host->watch_pass)
+		story_record(v->host, v, (uint64_t)(pg - v->pages), from, s);
 }
 
 static void swap_candidate(struct vmem_host *h, uint64_t frame, bool on)
 {
 	if (!h->swap_ops)
 		return;
-	if (on)
+	if (on && h->swap_ops->on_map)
 		h->swap_ops->on_map(&h->swap.p, frame);
-	else
+	else if (!on && h->swap_ops->on_unmap)
 		h->swap_ops->on_unmap(&h->swap.p, frame);
 }
 
@@ -412,6 +407,7 @@ void host_balloon_take(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 
 	host_page_leave(h, v, gfn);
 	pg->flags = 0;
+	host_why(h, "the guest's balloon driver gave it to the host (inflate)");
 	host_page_set_state(v, pg, VMEM_PG_BALLOONED);
 	v->st.balloon_inflated++;
 }
@@ -423,6 +419,7 @@ void host_balloon_give(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 	(void)h;
 	if (pg->state != VMEM_PG_BALLOONED)
 		return;
+	host_why(h, "the balloon gave it back to the guest (deflate)");
 	host_page_set_state(v, pg, VMEM_PG_UNTOUCHED);
 	v->st.balloon_deflated++;
 }
@@ -454,6 +451,8 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 	struct gpage *pg = page_of(h, vm, gfn, &v, &err);
 	uint64_t frame, cycles = 0;
 	enum vmem_page_state was;
+	const char *acc = write ? "write" : "read";
+	size_t story = h->nevents;
 
 	if (!pg)
 		return err;
@@ -474,6 +473,8 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 		/* Copy-on-write: a frame of its own with the same content, then the write. */
 		if ((err = host_frame_alloc(h, &frame)))
 			return err;
+		host_why(h, "guest write to a %s page: copy-on-write into a frame of its own",
+			 was == VMEM_PG_ZERO ? "zero" : "shared");
 		pg = &v->pages[gfn];   /* (reclaim does not move pages, but stay explicit) */
 		if (pg->state == VMEM_PG_SHARED) {
 			mmu_drop(h, vm, gfn);
@@ -490,6 +491,12 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 	case VMEM_PG_COMPRESSED:
 		if ((err = host_frame_alloc(h, &frame)))
 			return err;
+		if (was == VMEM_PG_SWAPPED)
+			host_why(h, "guest %s: read back from swap slot %u (device queue, %u us "
+				 "latency, transfer)", acc, pg->loc, h->cfg.swap_latency_us);
+		else
+			host_why(h, "guest %s: decompressed from %u bytes of the compressed tier", acc,
+				 pg->loc);
 		if (pg->flags & PG_GUEST_FREE)
 			v->st.false_swap_reads++;
 		swap_tier_load(h, v, pg, &cycles);
@@ -504,6 +511,11 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 			v->st.balloon_deflated++;
 		if ((err = host_frame_alloc(h, &frame)))
 			return err;
+		if (was == VMEM_PG_BALLOONED)
+			host_why(h, "guest %s of a ballooned page: deflated by the touch, a zeroed "
+				 "frame", acc);
+		else
+			host_why(h, "first touch by a guest %s: a zeroed frame", acc);
 		make_resident(h, v, gfn, frame);
 		content_first_touch(h, v, gfn, pg);
 		v->st.faults_first++;
@@ -528,6 +540,8 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 	res->cycles = cycles + h->work_cycles;
 	h->work_cycles = 0;
 	v->st.cycles_stalled += res->cycles;
+	if (h->nevents > story)
+		story_cost(h, story, vm, gfn, res->cycles);
 	return 0;
 }
 
@@ -599,10 +613,10 @@ static bool frame_holds(const struct vmem_host *h, uint64_t frame, uint64_t hash
 	uint64_t e = h->frames[frame];
 	const struct hvm *v;
 
-	if (e == FRAME_FREE || (e & FRAME_ZSWAP))
-		return false;
-	if (e & FRAME_SHARED)
+	if (frame_is_shared(e))
 		return h->shared_hash[frame] == hash;
+	if (!frame_is_private(e))
+		return false;
 	v = h->vm_by_id[e >> 40];
 	return v && v->pages[e & ((1ull << 40) - 1)].hash == hash;
 }
@@ -613,7 +627,7 @@ int vmem_host_merge(struct vmem_host *h, uint16_t vm, uint64_t gfn, uint64_t fra
 	struct gpage *pg;
 	uint64_t e;
 
-	if (!v || gfn >= v->npages || frame >= h->nframes)
+	if (!v || gfn >= v->npages || frame >= h->fresh)
 		return VMEM_ENOENT;
 	pg = &v->pages[gfn];
 	if (pg->state != VMEM_PG_RESIDENT || pg->loc == frame)
@@ -622,7 +636,7 @@ int vmem_host_merge(struct vmem_host *h, uint16_t vm, uint64_t gfn, uint64_t fra
 	if (!frame_holds(h, frame, pg->hash))
 		return VMEM_EINVAL;
 	e = h->frames[frame];
-	if (!(e & FRAME_SHARED)) {
+	if (frame_is_private(e)) {
 		/* The owner becomes the first mapper of a write-protected shared frame. */
 		struct hvm *ov = h->vm_by_id[e >> 40];
 		uint64_t ogfn = e & ((1ull << 40) - 1);
@@ -630,6 +644,9 @@ int vmem_host_merge(struct vmem_host *h, uint16_t vm, uint64_t gfn, uint64_t fra
 
 		mmu_drop(h, ov->id, ogfn);
 		swap_candidate(h, frame, false);
+		host_why(h, "dedup: VM %u page %#llx of the same content merged into its frame "
+			 "%llu, now shared and write-protected", vm, (unsigned long long)gfn,
+			 (unsigned long long)frame);
 		host_page_set_state(ov, op, VMEM_PG_SHARED);
 		op->flags &= (uint8_t)~PG_WRITABLE;
 		h->frames[frame] = FRAME_SHARED | 1;
@@ -639,6 +656,9 @@ int vmem_host_merge(struct vmem_host *h, uint16_t vm, uint64_t gfn, uint64_t fra
 	}
 	/* The merged page drops its own frame and maps the shared one. */
 	host_page_leave(h, v, gfn);
+	host_why(h, "dedup: merged into shared frame %llu (%llu pages map it now), its own "
+		 "frame freed", (unsigned long long)frame,
+		 (unsigned long long)((h->frames[frame] & ~FRAME_SHARED) + 1));
 	pg->loc = (uint32_t)frame;
 	host_page_set_state(v, pg, VMEM_PG_SHARED);
 	h->frames[frame]++;
@@ -656,6 +676,7 @@ int vmem_host_merge_zero(struct vmem_host *h, uint16_t vm, uint64_t gfn)
 	if (pg->state != VMEM_PG_RESIDENT || !(pg->flags & PG_ZERO))
 		return VMEM_EINVAL;
 	host_page_leave(h, v, gfn);
+	host_why(h, "dedup: zero content mapped onto the host's zero page, its frame freed");
 	host_page_set_state(v, pg, VMEM_PG_ZERO);
 	return 0;
 }
@@ -675,7 +696,7 @@ int vmem_host_frame_owner(const struct vmem_host *h, uint64_t frame, uint16_t *v
 	if (frame >= h->fresh)
 		return VMEM_ENOENT;
 	e = h->frames[frame];
-	if (e == FRAME_FREE || (e & (FRAME_SHARED | FRAME_ZSWAP)))
+	if (!frame_is_private(e))
 		return VMEM_ENOENT;
 	*vm = (uint16_t)(e >> 40);
 	*gfn = e & ((1ull << 40) - 1);
@@ -733,6 +754,20 @@ int vmem_host_advance(struct vmem_host *h, uint64_t cycles)
 	return 0;
 }
 
+const char *const *vmem_host_dedup_stat_names(struct vmem_host *h)
+{
+	static const char *const none[] = { NULL };
+
+	return h->dedup_ops && h->dedup_ops->names ? h->dedup_ops->names(&h->dedup.p) : none;
+}
+
+int vmem_host_dedup_stat(struct vmem_host *h, const char *name, double *value)
+{
+	if (!h->dedup_ops || !h->dedup_ops->stat)
+		return VMEM_ENOENT;
+	return h->dedup_ops->stat(&h->dedup.p, name, value);
+}
+
 /* ---- the machine ---- */
 
 static int backing_fault(void *ctx, uint16_t vm, uint64_t gfn, bool write, uint64_t *frame,
@@ -764,8 +799,7 @@ static void backing_access(void *ctx, uint64_t frame, bool write)
 {
 	struct vmem_host *h = ctx;
 
-	if (frame < h->nframes && !(h->frames[frame] & (FRAME_SHARED | FRAME_ZSWAP)) &&
-	    h->frames[frame] != FRAME_FREE)
+	if (frame < h->fresh && frame_is_private(h->frames[frame]))
 		h->swap_ops->on_access(&h->swap.p, frame, write);
 }
 
@@ -813,8 +847,7 @@ void vmem_host_stats(const struct vmem_host *h, struct vmem_host_stats *out)
 	out->swap_slots_used = h->slots_used;
 	out->now = h->now;
 	out->device_busy_until = h->device_busy;
-	out->metadata_bytes = h->fresh * sizeof(*h->frames) +
-			      h->free_cap * sizeof(*h->free_stack) + (h->nslots + 63) / 64 * 8;
+	out->metadata_bytes = h->fresh * sizeof(*h->frames) + (h->slot_hwm + 63) / 64 * 8;
 	for (size_t i = 0; i < h->nvms; i++) {
 		const struct hvm *v = h->vm_by_id[h->vm_ids[i]];
 
@@ -835,9 +868,9 @@ int vmem_host_check(const struct vmem_host *h, char *err, size_t errlen)
 	for (uint64_t f = 0; f < h->fresh; f++) {
 		uint64_t e = h->frames[f];
 
-		if (e == FRAME_FREE)
+		if (frame_is_free(e))
 			free_seen++;
-		else if (e & FRAME_SHARED)
+		else if (frame_is_shared(e))
 			shared++;
 		else if (e & FRAME_ZSWAP)
 			zsw++;
@@ -877,7 +910,7 @@ int vmem_host_check(const struct vmem_host *h, char *err, size_t errlen)
 				     v->id, (unsigned long long)g, pg->loc,
 				     (unsigned long long)h->frames[pg->loc]);
 			if (pg->state == VMEM_PG_SHARED) {
-				if (!(h->frames[pg->loc] & FRAME_SHARED))
+				if (!frame_is_shared(h->frames[pg->loc]))
 					FAIL("VM %u page %#llx: shared in unshared frame %u", v->id,
 					     (unsigned long long)g, pg->loc);
 				refs[pg->loc]++;
@@ -894,8 +927,7 @@ int vmem_host_check(const struct vmem_host *h, char *err, size_t errlen)
 				     (unsigned long long)v->st.state[s]);
 	}
 	for (uint64_t f = 0; f < h->fresh; f++)
-		if ((h->frames[f] & FRAME_SHARED) && h->frames[f] != FRAME_FREE &&
-		    (h->frames[f] & ~FRAME_SHARED) != refs[f])
+		if (frame_is_shared(h->frames[f]) && (h->frames[f] & ~FRAME_SHARED) != refs[f])
 			FAIL("shared frame %llu: %llu references, %llu pages map it",
 			     (unsigned long long)f,
 			     (unsigned long long)(h->frames[f] & ~FRAME_SHARED),

@@ -12,6 +12,7 @@
 
 #include "host_internal.h"
 
+#include "base/kvfile.h"
 #include "base/parse.h"
 
 enum key_type { K_BYTES, K_UINT, K_U64, K_PERMILLE, K_CLASS, K_SPEC };
@@ -224,4 +225,62 @@ const struct vmem_host_config_key *vmem_host_config_keys(void)
 		for (size_t i = 0; i < NKEYS; i++)
 			list[i] = keys[i].k;
 	return list;
+}
+
+/* Keys both configurations have, meaning the same thing. */
+static bool shared_key(const char *key)
+{
+	return strcmp(key, "host.mem") == 0 || strcmp(key, "seed") == 0;
+}
+
+static int set_either(struct vmem_host_config *hc, struct vmem_mmu_config *mc, const char *key,
+		      const char *value, char *err, size_t errlen)
+{
+	int rc;
+
+	if (find(key)) {
+		rc = vmem_host_config_set(hc, key, value, err, errlen);
+		if (rc || !shared_key(key))
+			return rc;
+	}
+	rc = vmem_mmu_config_set(mc, key, value, err, errlen);
+	if (rc == VMEM_ENOENT)
+		snprintf(err, errlen, "unknown key '%s' (see --help-config)", key);
+	return rc;
+}
+
+int vmem_host_setup_assign(struct vmem_host_config *hc, struct vmem_mmu_config *mc,
+			   const char *assignment, char *err, size_t errlen)
+{
+	char key[128];
+	const char *eq = strchr(assignment, '=');
+	size_t n = eq ? (size_t)(eq - assignment) : 0;
+
+	if (!eq || n == 0 || n >= sizeof(key)) {
+		snprintf(err, errlen, "'%s': expected key=value", assignment);
+		return VMEM_EINVAL;
+	}
+	memcpy(key, assignment, n);
+	key[n] = '\0';
+	return set_either(hc, mc, key, eq + 1, err, errlen);
+}
+
+struct both {
+	struct vmem_host_config *hc;
+	struct vmem_mmu_config *mc;
+};
+
+static int set_from_file(void *ctx, const char *key, const char *value, char *msg, size_t len)
+{
+	struct both *b = ctx;
+
+	return set_either(b->hc, b->mc, key, value, msg, len);
+}
+
+int vmem_host_setup_load(struct vmem_host_config *hc, struct vmem_mmu_config *mc,
+			 const char *path, char *err, size_t errlen)
+{
+	struct both b = { hc, mc };
+
+	return kv_file_read(path, set_from_file, &b, err, errlen);
 }

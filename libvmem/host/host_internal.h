@@ -9,7 +9,8 @@
  *   balloon.c      the balloon controller (balloon-driver/ has its target policies)
  *
  * Memory: 16 bytes per configured guest page (allocated with calloc, so pages never
- * touched cost no resident memory) and 8 bytes per host frame in use.
+ * touched cost no resident memory) and 8 bytes per host frame ever used; a swap policy
+ * may add its own (random adds none).
  */
 #ifndef VMEM_HOST_INTERNAL_H
 #define VMEM_HOST_INTERNAL_H
@@ -38,11 +39,32 @@ struct gpage {
 	uint8_t pad;
 };
 
-/* Frame table entries: a private frame's owner, or a shared frame's reference count. */
-#define FRAME_FREE    UINT64_MAX
+/*
+ * Frame table entries, 8 bytes a frame, by their two top bits:
+ *   00  a private frame: its owner, vm << 40 | gfn
+ *   10  a shared frame: its reference count
+ *   01  a frame of the compressed tier
+ *   11  a free frame: the next free frame + 1 in the free list (0 ends it)
+ */
 #define FRAME_SHARED  (1ull << 63)
-#define FRAME_ZSWAP   (1ull << 62)   /* holds the compressed tier */
+#define FRAME_ZSWAP   (1ull << 62)
+#define FRAME_FREE    (3ull << 62)
 #define ZERO_FRAME    UINT32_MAX     /* the host's zero page, outside the capacity */
+
+static inline bool frame_is_free(uint64_t e)
+{
+	return (e & FRAME_FREE) == FRAME_FREE;
+}
+
+static inline bool frame_is_private(uint64_t e)
+{
+	return (e & FRAME_FREE) == 0;
+}
+
+static inline bool frame_is_shared(uint64_t e)
+{
+	return (e & FRAME_FREE) == FRAME_SHARED;
+}
 
 static inline uint64_t frame_owner(uint16_t vm, uint64_t gfn)
 {
@@ -50,6 +72,7 @@ static inline uint64_t frame_owner(uint16_t vm, uint64_t gfn)
 }
 
 struct hvm {
+	struct vmem_host *host;
 	uint16_t id;
 	uint32_t shares;
 	uint64_t npages;
@@ -69,14 +92,13 @@ struct vmem_host {
 	struct hvm **vm_by_id;       /* 65536 entries, created on first use */
 	uint16_t *vm_ids;            /* in creation order */
 	size_t nvms;
-	/* Frames: entries for frames below `fresh` (never-used frames lie above it), and a
-	 * stack of frames freed since. */
+	/* Frames: entries for frames below `fresh` (never-used frames lie above it); those
+	 * freed since form a list through their entries, most recently freed first. */
 	uint64_t *frames;
 	uint64_t *shared_hash;       /* content of each shared frame (calloc, touched only
 	                              * where frames are shared) */
 	uint64_t nframes, fresh, nfree;
-	uint32_t *free_stack;
-	uint64_t free_top, free_cap;
+	uint64_t free_head;          /* first frame of the free list + 1, 0: empty */
 	uint64_t wmark_min, wmark_low, wmark_high;   /* in frames */
 	/* The compressed tier (swap_tier.c). */
 	uint64_t zswap_bytes, zswap_frames, zswap_max_frames;
@@ -85,6 +107,7 @@ struct vmem_host {
 	/* The swap device: slot bitmap, next-fit cursor, queue. */
 	uint64_t *slot_map;
 	uint64_t nslots, slots_used, slot_cursor;
+	uint64_t slot_hwm;           /* slots ever used: the part of the map in memory */
 	uint64_t device_busy;        /* cycle the device finishes what it was given */
 	uint64_t now;
 	uint64_t rng;
@@ -97,6 +120,16 @@ struct vmem_host {
 	struct policy_slot swap, dedup, balloon;
 	struct vmem_host_stats st;
 	uint64_t balloon_next;       /* next balloon period, cycles */
+	/* Stories of watched pages (story.c). */
+	uint64_t watch[VMEM_HOST_WATCH_MAX];   /* frame_owner(vm, gfn) of each */
+	unsigned nwatch;
+	uint64_t watch_reclaim;      /* the reclaim pass whose victims join, 0: none */
+	uint64_t reclaim_passes;
+	bool watch_pass;             /* that pass is running */
+	struct vmem_host_event *events;
+	size_t nevents;
+	uint64_t events_dropped;
+	char why[160];               /* the cause of the changes being made now */
 	char err[256];
 };
 
@@ -138,14 +171,24 @@ void swap_tier_load(struct vmem_host *h, struct hvm *v, struct gpage *pg, uint64
 void swap_tier_drop(struct vmem_host *h, struct gpage *pg);
 
 /* reclaim.c */
-/* Reclaims until `target` frames are free or nothing more can go; returns frames freed. */
-uint64_t host_reclaim(struct vmem_host *h, uint64_t target);
+/* Reclaims until `target` frames are free or nothing more can go; returns frames freed.
+ * trigger says why, for the stories of the victims. */
+uint64_t host_reclaim(struct vmem_host *h, uint64_t target, const char *trigger);
 /* The swap daemon's turn: reclaims to the high watermark when free is below low. */
 void host_reclaim_daemon(struct vmem_host *h);
 
 /* policy.c */
 int policy_parse(const char *spec, char *name, size_t namelen, char *buf, size_t buflen,
 		 struct vmem_policy_params *pp, char *err, size_t errlen);
+
+/* story.c: records a watched page's change from `from` to its state now, caused by
+ * h->why; story_cost sets the cost of (vm, gfn)'s events recorded since event `since`. */
+void story_record(struct vmem_host *h, struct hvm *v, uint64_t gfn, enum vmem_page_state from,
+		  enum vmem_page_state to);
+void story_cost(struct vmem_host *h, size_t since, uint16_t vm, uint64_t gfn, uint64_t cycles);
+void story_fini(struct vmem_host *h);
+/* Sets h->why (printf-style). */
+void host_why(struct vmem_host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* balloon.c */
 void balloon_run(struct vmem_host *h);

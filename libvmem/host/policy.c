@@ -61,7 +61,7 @@ static const char *balloon_name(const void *o)
 
 int vmem_swap_policy_register(const struct vmem_swap_policy_ops *ops)
 {
-	if (!ops || !ops->init || !ops->on_map || !ops->on_unmap || !ops->pick)
+	if (!ops || !ops->init || !ops->pick)
 		return VMEM_EINVAL;
 	return add((const void **)swap_list, ops, ops->name, swap_name);
 }

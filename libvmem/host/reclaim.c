@@ -9,17 +9,27 @@
  * that work. Shared and zero pages are not reclaimed here (KSM pages can be swapped in
  * Linux; not modelled).
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "host_internal.h"
 
 #define PICK_MAX 64
 
-uint64_t host_reclaim(struct vmem_host *h, uint64_t target)
+uint64_t host_reclaim(struct vmem_host *h, uint64_t target, const char *trigger)
 {
 	uint64_t before = h->nfree;
+	char why[sizeof(h->why)];
 
 	if (!h->swap_ops || h->in_reclaim)
 		return 0;
 	h->in_reclaim = true;
+	/* The fault that reclaims goes on with its own cause afterwards. */
+	memcpy(why, h->why, sizeof(why));
+	h->reclaim_passes++;
+	h->watch_pass = h->reclaim_passes == h->watch_reclaim;
+	host_why(h, "reclaim pass %llu, %s: victim of swap policy %s",
+		 (unsigned long long)h->reclaim_passes, trigger, h->swap_ops->name);
 	while (h->nfree < target) {
 		uint64_t victims[PICK_MAX];
 		size_t want = target - h->nfree, got, evicted = 0;
@@ -42,6 +52,8 @@ uint64_t host_reclaim(struct vmem_host *h, uint64_t target)
 			break;   /* nothing to pick, or the swap space is full */
 	}
 	h->in_reclaim = false;
+	h->watch_pass = false;
+	memcpy(h->why, why, sizeof(why));
 	return h->nfree > before ? h->nfree - before : 0;
 }
 
@@ -51,8 +63,12 @@ void host_reclaim_daemon(struct vmem_host *h)
 
 	if (h->nfree >= h->wmark_low || !h->swap_ops)
 		return;
+	char trigger[96];
+
 	h->st.reclaim_daemon++;
-	host_reclaim(h, h->wmark_high);
+	snprintf(trigger, sizeof(trigger), "the swap daemon (free %llu < low %llu)",
+		 (unsigned long long)h->nfree, (unsigned long long)h->wmark_low);
+	host_reclaim(h, h->wmark_high, trigger);
 	h->st.cycles_daemon += h->work_cycles - work;
 	h->work_cycles = work;
 }

@@ -16,7 +16,10 @@
  * interference hypervisor swapping is known for. A slot is freed when its page is read
  * back (no swap cache).
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "host_internal.h"
 
@@ -90,6 +93,8 @@ static bool slot_take(struct vmem_host *h, uint64_t *slot)
 			h->slot_map[s / 64] |= 1ull << (s % 64);
 			h->slots_used++;
 			h->slot_cursor = s + 1;
+			if (s + 1 > h->slot_hwm)
+				h->slot_hwm = s + 1;
 			*slot = s;
 			return true;
 		}
@@ -103,15 +108,44 @@ static void slot_put(struct vmem_host *h, uint64_t slot)
 	h->slots_used--;
 }
 
+/* Adds where the page went to the cause of its eviction, for its story; returns the
+ * length before, for why_cut to take it off again (the next victim may go elsewhere). */
+static size_t why_append(struct vmem_host *h, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static size_t why_append(struct vmem_host *h, const char *fmt, ...)
+{
+	size_t len = strlen(h->why);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(h->why + len, sizeof(h->why) - len, fmt, ap);
+	va_end(ap);
+	return len;
+}
+
+static void why_cut(struct vmem_host *h, size_t len)
+{
+	h->why[len] = '\0';
+}
+
 int swap_tier_store(struct vmem_host *h, struct hvm *v, struct gpage *pg)
 {
 	uint64_t slot;
+	size_t len;
 
 	if (h->cfg.zswap_percent && pg->cls <= h->cfg.zswap_max_class) {
 		h->zswap_bytes += class_bytes(pg->cls);
 		if (zswap_fit(h)) {
 			pg->loc = class_bytes(pg->cls);
+			size_t story = h->nevents;
+
+			len = why_append(h, "; compressed to %u bytes", pg->loc);
 			host_page_set_state(v, pg, VMEM_PG_COMPRESSED);
+			why_cut(h, len);
+			if (h->nevents > story)
+				story_cost(h, story, v->id, (uint64_t)(pg - v->pages),
+					   h->cfg.cost_compress);
 			h->work_cycles += h->cfg.cost_compress;
 			v->st.compress_out++;
 			return 0;
@@ -124,7 +158,9 @@ int swap_tier_store(struct vmem_host *h, struct hvm *v, struct gpage *pg)
 	if (!slot_take(h, &slot))
 		return VMEM_ENOSPACE;
 	pg->loc = (uint32_t)slot;
+	len = why_append(h, "; written to swap slot %llu (queued)", (unsigned long long)slot);
 	host_page_set_state(v, pg, VMEM_PG_SWAPPED);
+	why_cut(h, len);
 	if (h->device_busy < h->now)
 		h->device_busy = h->now;
 	h->device_busy += transfer_cycles(h);

@@ -16,6 +16,7 @@
 #include "vmem/mmu.h"
 #include "vmem/xcache.h"
 
+#include "base/kvfile.h"
 #include "base/parse.h"
 
 enum key_type {
@@ -370,103 +371,16 @@ int vmem_mmu_config_assign(struct vmem_mmu_config *c, const char *assignment, ch
 	return vmem_mmu_config_set(c, key, eq + 1, err, errlen);
 }
 
-/* Strips leading and trailing blanks in place. */
-static char *trim(char *s)
+static int set_from_file(void *ctx, const char *key, const char *value, char *msg,
+			 size_t len)
 {
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
-}
-
-enum line_result { LINE_OK, LINE_END, LINE_LONG, LINE_NUL, LINE_READ_ERROR };
-
-/* Reads one line of f into buf (without its '\n'), at most cap - 1 bytes. */
-static enum line_result read_line(FILE *f, char *buf, size_t cap)
-{
-	size_t n = 0;
-	int ch;
-
-	while ((ch = getc(f)) != EOF && ch != '\n') {
-		if (ch == '\0')
-			return LINE_NUL;
-		if (n + 1 >= cap)
-			return LINE_LONG;
-		buf[n++] = (char)ch;
-	}
-	if (ferror(f))
-		return LINE_READ_ERROR;
-	buf[n] = '\0';
-	return ch == EOF && n == 0 ? LINE_END : LINE_OK;
+	return vmem_mmu_config_set(ctx, key, value, msg, len);
 }
 
 int vmem_mmu_config_load(struct vmem_mmu_config *c, const char *path, char *err,
 			 size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	char line[512], msg[256];
-	unsigned lineno = 0;
-	enum line_result lr;
-	struct stat st;
-	int rc = 0;
-
-	if (!f) {
-		if (err)
-			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-		return VMEM_EIO;
-	}
-	/* A directory opens for reading on Linux, then reads as an error. */
-	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-		if (err)
-			snprintf(err, errlen, "%s: is a directory; expected a file of KEY=VALUE "
-				 "lines", path);
-		fclose(f);
-		return VMEM_EIO;
-	}
-	while ((lr = read_line(f, line, sizeof(line))) != LINE_END) {
-		char *hash, *s;
-
-		lineno++;
-		if (lr != LINE_OK) {
-			if (lr == LINE_LONG)
-				snprintf(msg, sizeof(msg), "line longer than %zu bytes",
-					 sizeof(line) - 2);
-			else if (lr == LINE_NUL)
-				snprintf(msg, sizeof(msg), "NUL byte: expected text, KEY=VALUE lines");
-			else
-				snprintf(msg, sizeof(msg), "read error: %s", strerror(errno));
-			if (err)
-				snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
-			rc = lr == LINE_READ_ERROR ? VMEM_EIO : VMEM_EFORMAT;
-			break;
-		}
-		hash = strchr(line, '#');
-		if (hash)
-			*hash = '\0';
-		s = trim(line);
-		if (!*s)
-			continue;
-		char *eq = strchr(s, '=');
-
-		if (eq) {
-			*eq = '\0';
-			rc = vmem_mmu_config_set(c, trim(s), trim(eq + 1), msg, sizeof(msg));
-		} else {
-			snprintf(msg, sizeof(msg), "'%s': expected key=value", s);
-			rc = VMEM_EINVAL;
-		}
-		if (rc) {
-			if (err)
-				snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
-			break;
-		}
-	}
-	fclose(f);
-	return rc;
+	return kv_file_read(path, set_from_file, c, err, errlen);
 }
 
 /* Writes "KEY=VALUE: constraint" into err (if not NULL); returns VMEM_EINVAL. */

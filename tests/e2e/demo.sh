@@ -2,7 +2,8 @@
 # End-to-end check of `make demo`'s job (scripts/demo.sh) on the bundled large real traces:
 # the statistics equal the checked-in figures (tests/expected/demo.csv), in the steady
 # state nested paging costs more translation cycles per access than native paging on every
-# trace, and every plot is drawn.
+# trace, the overcommit scenario's figures equal tests/expected/demo-host.csv, and every
+# plot is drawn.
 bin=${1:?usage: demo.sh BIN_DIR}
 here=$(cd "$(dirname "$0")/.." && pwd)
 expected=$here/expected/demo.csv
@@ -29,8 +30,18 @@ for t in $(cut -d' ' -f1 "$tmp/xlate" | sort -u); do
 	check "$t: steady-state TLB misses are at least 5x the guest faults" yes \
 		"$(awk -v t="$t" '$1 == t && $2 == "native" { print ($4 >= 5 * $5 ? "yes" : "no") }' "$tmp/xlate")"
 done
+# The overcommit scenario: four VMs on 60 % of their memory, against the checked-in figures
+# (trace paths made relative); the host had to compress or swap.
+host_expected=$here/expected/demo-host.csv
+sed 's|^\([0-9]*\),[^,]*/|\1,|' "$tmp/out/host.csv" >"$tmp/host.csv"
+if [ "${VMEM_UPDATE_EXPECTED:-0}" = 1 ]; then cp "$tmp/host.csv" "$host_expected"; fi
+if cmp -s "$tmp/host.csv" "$host_expected"; then check "overcommit figures match tests/expected/demo-host.csv" 0 0
+else check "overcommit figures match tests/expected/demo-host.csv" same "$(diff "$host_expected" "$tmp/host.csv" | head -5)"; fi
+check "overcommit: four VMs" 4 "$(tail -n +2 "$tmp/host.csv" | wc -l)"
+check "overcommit: pages left host memory" yes "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+	{ n += $c["compress_out"] + $c["swap_out"] } END { print (n > 0 ? "yes" : "no") }' "$tmp/host.csv")"
 for p in cycles_per_access.png cycles_per_access.pdf walk_refs_hist.png walk_refs_hist.pdf \
-	walk_refs_hist-traces.png walk_refs_hist-traces.pdf; do
+	walk_refs_hist-traces.png walk_refs_hist-traces.pdf host_memory.png host_memory.pdf; do
 	check "demo drew $p" yes "$([ -s "$tmp/out/plots/$p" ] && echo yes || echo no)"
 done
 check "demo drew a miss-ratio curve per trace" "$(cut -d' ' -f1 "$tmp/xlate" | sort -u | wc -l)" \

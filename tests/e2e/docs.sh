@@ -19,10 +19,9 @@ normalize() {
 	     { sub(/[ \t]+#.*$/, "", line); sub(/^[ \t]+/, "", line); if (line != "") print line; line = "" }'
 }
 
-run() { # where command
-	cmd=$(printf '%s\n' "$2" | sed -e "s|^build/rel/bin/|$bin/|" \
-		-e "s#^\(vmemsim\|vmem-walk\|vmem-trace\|vmem-gen\) #$bin/\1 #")
-	(cd "$work" && eval "$cmd") >"$work/.out" 2>&1
+run() { # where command: the programs under test found first on the PATH
+	cmd=$(printf '%s\n' "$2" | sed -e "s|^build/rel/bin/|$bin/|")
+	(cd "$work" && PATH="$bin:$PATH" && eval "$cmd") >"$work/.out" 2>&1
 	rc=$?
 	if [ $rc = 0 ]; then
 		pass=$((pass + 1)); echo "ok   $1: $2"
@@ -38,7 +37,8 @@ n=$(wc -l <"$work/.readme")
 [ "$n" -ge 5 ] || { fail=$((fail + 1)); echo "FAIL README.md: only $n commands found"; }
 while IFS= read -r cmd; do run README.md "$cmd"; done <"$work/.readme"
 
-for prog in vmemsim vmem-walk vmem-trace vmem-gen; do
+# Every program (the benchmarks excepted).
+for prog in $(cd "$bin" && ls | grep -v '^bench_'); do
 	"$bin/$prog" --help | awk 'tolower($0) ~ /^examples:/ { on = 1; next } on && /^$/ { on = 0 } on' |
 		normalize >"$work/.help"
 	n=$(wc -l <"$work/.help")
