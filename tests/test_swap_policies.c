@@ -355,6 +355,16 @@ static void test_ws_evicts_pages_outside_the_window(void **state)
 	/* t = 30 ms, pick(3): the hand at F (after D): F age 14 -> victim; D age 18 ->
 	 * victim (still a candidate: not unmapped); two candidates only. */
 	PICK(&in, 3, F, D);
+	unmap(&in, F);
+	unmap(&in, D);
+	PICK_NONE(&in, 1);
+	/* D comes back (the hand has not unlinked it yet: it takes its old place, used
+	 * now) and E anew (behind the hand, after D). t = 35 ms, pick(2): both used 5 ms
+	 * ago, in the window; second turn: D, then E. */
+	map(&in, D);
+	map(&in, E);
+	advance_ms(r.h, 5);
+	PICK(&in, 2, D, E);
 	in.ops->fini(&in.p);
 	rig_free(&r);
 }

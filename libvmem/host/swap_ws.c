@@ -25,15 +25,19 @@
  * three turns. (Dirty pages need no special case: the manager writes what leaves.)
  *
  * Time is the manager's simulated clock (vmem_host_now, cycles; host.cpu_hz of them per
- * second), kept per frame in uint32 ticks of 1/16 ms, which wrap after about 74 hours of
+ * second), kept per frame in 31-bit ticks of 1/16 ms, which wrap after about 37 hours of
  * simulated time (ages are differences, so only a page the hand has not passed for that
  * long is misjudged, as younger than it is).
  *
- * State: the circle as a doubly linked list over two uint32 arrays indexed by frame (a
- * link holds the neighbour's index + 1, 0 means "not a candidate"; index `frames` is a
- * sentinel the hand steps over) and a uint32 last-use tick per frame. 12 bytes per host
- * frame, allocated with calloc: only the parts for frames the host has used are ever
- * touched.
+ * State, 8 bytes per host frame (two uint32 arrays indexed by frame, allocated with
+ * calloc: only the parts for frames the host has used are ever touched):
+ *   next   the circle, singly linked: the successor's index + 1, 0 for a frame not in
+ *          it; index `frames` is a sentinel the hand steps over. The hand remembers the
+ *          frame behind it, so a new frame goes in just behind the hand (the last one it
+ *          reaches) in O(1).
+ *   last   the last-use tick, and in its top bit "left": on_unmap only sets the bit
+ *          (O(1) without a back link), and the hand unlinks the frame when it next
+ *          passes. A frame mapped again before that takes its old place back, used now.
  *
  * Parameters: tau_ms, the working-set window in milliseconds of simulated time (default
  * 10; 1 .. 86400000). Choose it against the trace's length in simulated time: a window
@@ -46,20 +50,24 @@
 #include "policy_builtin.h"
 
 #define TICKS_PER_MS 16
+#define LEFT (1u << 31)              /* last[f]: unmapped, still in the circle */
+#define TICKS (LEFT - 1)             /* last[f]: the tick */
 
 struct ws_state {
-	uint32_t *next, *prev;       /* neighbour + 1; 0: not in the circle */
-	uint32_t *last;              /* last-use time, ticks */
+	uint32_t *next;              /* successor + 1; 0: not in the circle */
+	uint32_t *last;              /* LEFT | last-use tick */
 	uint32_t sentinel;           /* = frames */
 	uint32_t hand;               /* the frame the hand points at (or the sentinel) */
+	uint32_t behind;             /* the one before it */
 	uint64_t n;                  /* candidates */
+	uint64_t linked;             /* frames in the circle: candidates and left ones */
 	uint64_t cycles_per_tick;
 	uint32_t tau;                /* ticks */
 };
 
 static uint32_t now_ticks(const struct ws_state *s, const struct vmem_host *h)
 {
-	return (uint32_t)(vmem_host_now(h) / s->cycles_per_tick);
+	return (uint32_t)(vmem_host_now(h) / s->cycles_per_tick) & TICKS;
 }
 
 static int ws_init(struct vmem_policy *p, const struct vmem_policy_params *pp, char *err,
@@ -77,17 +85,14 @@ static int ws_init(struct vmem_policy *p, const struct vmem_policy_params *pp, c
 		return rc;
 	s = calloc(1, sizeof(*s));
 	if (!s || !(s->next = calloc(frames + 1, sizeof(*s->next))) ||
-	    !(s->prev = calloc(frames + 1, sizeof(*s->prev))) ||
 	    !(s->last = calloc(frames, sizeof(*s->last)))) {
-		if (s) {
+		if (s)
 			free(s->next);
-			free(s->prev);
-		}
 		free(s);
 		return VMEM_ENOMEM;
 	}
-	s->sentinel = s->hand = (uint32_t)frames;
-	s->next[s->sentinel] = s->prev[s->sentinel] = s->sentinel + 1;
+	s->sentinel = s->hand = s->behind = (uint32_t)frames;
+	s->next[s->sentinel] = s->sentinel + 1;
 	s->tau = (uint32_t)(tau_ms * TICKS_PER_MS);
 	s->cycles_per_tick = vmem_host_cycles_per_ms(p->host) / TICKS_PER_MS;
 	if (s->cycles_per_tick == 0)
@@ -99,17 +104,24 @@ static int ws_init(struct vmem_policy *p, const struct vmem_policy_params *pp, c
 static void ws_on_map(struct vmem_policy *p, uint64_t frame)
 {
 	struct ws_state *s = p->priv;
-	uint32_t f = (uint32_t)frame, behind = s->prev[s->hand] - 1;
+	uint32_t f = (uint32_t)frame;
 
-	if (s->next[f])
+	if (s->next[f]) {
+		/* Still in the circle: a candidate already, or one that left and comes back
+		 * before the hand unlinked it. */
+		if (s->last[f] & LEFT) {
+			s->last[f] = now_ticks(s, p->host);
+			s->n++;
+		}
 		return;
+	}
 	/* Just behind the hand (the last frame it reaches), used now. */
-	s->prev[f] = behind + 1;
 	s->next[f] = s->hand + 1;
-	s->next[behind] = f + 1;
-	s->prev[s->hand] = f + 1;
+	s->next[s->behind] = f + 1;
+	s->behind = f;
 	s->last[f] = now_ticks(s, p->host);
 	s->n++;
+	s->linked++;
 }
 
 static void ws_on_unmap(struct vmem_policy *p, uint64_t frame)
@@ -117,13 +129,9 @@ static void ws_on_unmap(struct vmem_policy *p, uint64_t frame)
 	struct ws_state *s = p->priv;
 	uint32_t f = (uint32_t)frame;
 
-	if (!s->next[f])
+	if (!s->next[f] || (s->last[f] & LEFT))
 		return;
-	if (s->hand == f)
-		s->hand = s->next[f] - 1;
-	s->next[s->prev[f] - 1] = s->next[f];
-	s->prev[s->next[f] - 1] = s->prev[f];
-	s->next[f] = s->prev[f] = 0;
+	s->last[f] |= LEFT;
 	s->n--;
 }
 
@@ -144,21 +152,34 @@ static size_t ws_pick(struct vmem_policy *p, uint64_t *out, size_t n)
 	/* Turn 0: pages out of their working set (age > tau). Turn 1: pages not referenced
 	 * since the hand last passed (age > 0: the first turn refreshed the referenced ones
 	 * to now). Turn 2: any page. */
-	for (unsigned turn = 0; turn < 3 && k < n; turn++) {
-		uint64_t steps = 0, count = s->n;
+	for (unsigned turn = 0; turn < 3 && k < n && s->n; turn++) {
+		uint64_t steps = 0, count = s->linked;
 
 		while (k < n && steps < count) {
 			uint32_t f = s->hand, age;
 
-			s->hand = s->next[f] - 1;
-			if (f == s->sentinel)
+			if (f == s->sentinel) {
+				s->behind = f;
+				s->hand = s->next[f] - 1;
 				continue;
+			}
 			steps++;
+			if (s->last[f] & LEFT) {
+				/* Left since the hand last passed: unlink it now. */
+				s->hand = s->next[f] - 1;
+				s->next[s->behind] = s->hand + 1;
+				s->next[f] = 0;
+				s->last[f] = 0;
+				s->linked--;
+				continue;
+			}
+			s->behind = f;
+			s->hand = s->next[f] - 1;
 			if (vmem_host_frame_young(p->host, f, true)) {
 				s->last[f] = now;
 				continue;
 			}
-			age = now - s->last[f];
+			age = (now - s->last[f]) & TICKS;
 			if ((turn == 0 && age <= s->tau) || (turn == 1 && age == 0))
 				continue;
 			if (!chosen(out, k, f))
@@ -173,7 +194,6 @@ static void ws_fini(struct vmem_policy *p)
 	struct ws_state *s = p->priv;
 
 	free(s->next);
-	free(s->prev);
 	free(s->last);
 	free(s);
 }
