@@ -13,7 +13,8 @@
 #     real large trace), whatever its kind;
 # measures memory against footprint on uniform traces of 200k accesses that vmem-gen
 # writes over 64 MiB to 1 TiB, and times vmemsim --mode all against the three single
-# modes. Writes the machine, the date and the figures to RESULTS.
+# modes, and a 64-run vmem-sweep on one worker against two. Writes the machine, the date
+# and the figures to RESULTS.
 #
 # Environment: BENCH_TRACE=FILE benchmarks FILE (a Lackey trace, compressed or not)
 # instead of the bundled real one; BENCH_RUNS (default 5) timed runs per measurement;
@@ -45,7 +46,7 @@ cd "$(dirname "$0")/.."
 
 LARGE_PAGES=10000
 
-for prog in bench_replay vmem-trace vmem-gen vmemsim; do
+for prog in bench_replay vmem-trace vmem-gen vmemsim vmem-sweep; do
 	[ -x "$BIN/$prog" ] || die "$BIN/$prog not found; build it first (make bench)"
 done
 
@@ -178,6 +179,37 @@ status=0
 "$BIN/bench_replay" --vmemsim "$BIN/vmemsim" --all-trace "$TRACE" \
 	--all-trace "$WORK/uniform-1g-1m.vmt" --runs "$RUNS" >>"$WORK/results" || status=$?
 [ "$status" -eq 0 ] || die "bench_replay (vmemsim --mode all) failed"
+
+# A 64-run local sweep (vmem-sweep run) on one worker and on two: the ratio of the wall
+# times, two workers over one (target <= 0.6 on two cores). Each run replays 300k uniform
+# accesses over 256 MiB; fresh results folders, so nothing is reused.
+"$BIN/vmem-gen" --format vmt -o "$WORK/sweep.vmt" pattern=uniform footprint=256m size=8 \
+	count=300k seed=1 >&2 || die "vmem-gen failed"
+cat >"$WORK/bench.sweep" <<EOF
+# 1 trace x 8 tlb.l2 x 4 cost.ref_mem x 2 modes = 64 runs
+trace = $WORK/sweep.vmt
+axis tlb.l2 = range 64..8192 *2 as {}:4
+axis cost.ref_mem = 10 20 30 40
+modes = native nested
+EOF
+sweep_time() { # jobs: wall seconds of the whole sweep
+	rm -rf "$WORK/sweep-results"
+	t0=$(date +%s.%N)
+	"$BIN/vmem-sweep" run --quiet --jobs "$1" --results "$WORK/sweep-results" \
+		"$WORK/bench.sweep" >&2 || die "vmem-sweep run --jobs $1 failed"
+	t1=$(date +%s.%N)
+	echo "$t0 $t1" | awk '{ printf "%.2f", $2 - $1 }'
+}
+echo "bench: 64-run sweep, --jobs 1 and --jobs 2" >&2
+s1=$(sweep_time 1)
+s2=$(sweep_time 2)
+rm -rf "$WORK/sweep-results" "$WORK/sweep.vmt"
+{
+	echo
+	echo "sweep: 64 runs (vmem-sweep run, 300k uniform accesses each), $(nproc) CPUs"
+	echo "$s1 $s2" | awk '{ printf "  --jobs 1 %.2f s, --jobs 2 %.2f s: ratio %.2f (target <= 0.6)\n",
+		$1, $2, $2 / $1 }'
+} >>"$WORK/results"
 
 cp "$WORK/results" "$OUT"
 cat "$OUT"

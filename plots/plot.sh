@@ -12,8 +12,13 @@
 #                                             up), and plots/walk_refs_hist-traces.{png,pdf}
 #                                             with a panel per trace when there are several
 #   OUT_DIR/host-series.csv  vmem-host --series -> plots/host_memory.{png,pdf}: each VM's
-#                                             memory by page state over time (drawn when the
-#                                             file is there)
+#                                             memory by page state over time
+#   OUT_DIR/host.csv       vmem-host --csv -> plots/savings.{png,pdf}: memory given back per
+#                                             VM by mechanism
+#   OUT_DIR/policies.csv   the demo         -> plots/policies.{png,pdf}: swap policies compared
+#   OUT_DIR/hugepages.csv  the demo         -> plots/hugepages.{png,pdf}: 4 KiB against 2 MiB
+#                                             host pages, with and without overcommit
+#                                             (these four are drawn when their file is there)
 #
 # `make demo` writes all three CSVs. Each .gp file also runs alone; see its header.
 set -eu
@@ -94,7 +99,13 @@ if [ "$(printf '%s\n' "$traces" | wc -l)" -gt 1 ]; then
 	draw walk_refs_hist.gp "$OUT/demo-hist.csv" "$OUT/plots/walk_refs_hist-traces.pdf" "panels=1; pdf=1"
 fi
 
-if [ "$(head -n 2 "$OUT/host-series.csv" 2>/dev/null | wc -l)" = 2 ]; then
-	draw host_memory.gp "$OUT/host-series.csv" "$OUT/plots/host_memory.png"
-	draw host_memory.gp "$OUT/host-series.csv" "$OUT/plots/host_memory.pdf" "pdf=1"
-fi
+# The overcommit scenario's plots, each when its CSV is there (the demo writes them all).
+has_rows() { [ "$(head -n 2 "$OUT/$1" 2>/dev/null | wc -l)" = 2 ]; }
+for pair in host-series.csv:host_memory host.csv:savings policies.csv:policies \
+	hugepages.csv:hugepages; do
+	csv=${pair%%:*}; gp=${pair#*:}
+	if has_rows "$csv"; then
+		draw "$gp.gp" "$OUT/$csv" "$OUT/plots/$gp.png"
+		draw "$gp.gp" "$OUT/$csv" "$OUT/plots/$gp.pdf" "pdf=1"
+	fi
+done

@@ -14,6 +14,8 @@
 #                         same single replay (vmemsim --mrc)
 #   host.csv, host.json,  four VMs on an overcommitted host (vmem-host with
 #   host-series.csv       configs/overcommit-demo.conf): summary per VM, time series
+#   policies.csv          the same scenario per swap victim policy, VMs added up
+#   hugepages.csv         the same with 4 KiB and 2 MiB host pages, overcommitted and not
 #   plots/*.png, *.pdf    plots/plot.sh
 #
 # DEMO_TRACES="FILE..." replays other traces; DEMO_WARMUP=N sets the warm-up in records
@@ -58,6 +60,45 @@ echo "== overcommit: 4 VMs of 64 MiB on a host with 154 MiB for guest memory (60
 	--series "$OUT/host-series.csv" --csv "$OUT/host.csv" --json "$OUT/host.json" \
 	$HOST_TRACES
 
+# The same scenario once per swap victim policy vmem-host knows, and with 4 KiB against
+# 2 MiB host pages, with and without overcommit: the VMs' figures added up, one row each.
+# sum_vms CSV LABEL COLUMN...: LABEL and the sum over the VMs of each named column.
+sum_vms() {
+	awk -F, -v label="$2" -v cols="$3" 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+		{ n = split(cols, k, " "); for (i = 1; i <= n; i++) s[i] += $c[k[i]] }
+		END { printf "%s", label; for (i = 1; i <= n; i++) printf ",%s", s[i]; print "" }' "$1"
+}
+echo
+echo "== the scenario again with each swap victim policy"
+echo "policy,swapins,decompressions,swap_out,compress_out,cycles_stalled,cycles,accesses" \
+	>"$OUT/policies.csv"
+for p in $("$BIN/vmem-host" --help-policies |
+	awk '/^swap victim policies/ { on = 1; next } /^$/ { on = 0 } on { print $1 }'); do
+	echo "   swap=$p"
+	"$BIN/vmem-host" -q -c configs/overcommit-demo.conf --quantum 100000 -s swap="$p" \
+		--csv "$OUT/.run.csv" $HOST_TRACES
+	sum_vms "$OUT/.run.csv" "$p" "faults_swapin faults_decompress swap_out compress_out cycles_stalled cycles accesses" >>"$OUT/policies.csv"
+done
+echo
+echo "== the scenario with 4 KiB and 2 MiB host pages, overcommitted and not"
+echo "config,cycles,accesses,walk_refs,not_resident_pages,thp_huge,thp_splits" >"$OUT/.hp.csv"
+for page in 4k 2m; do
+	for mem in 154m 512m; do
+		label="$page/$mem"
+		echo "   host.page=$page host.mem=$mem"
+		"$BIN/vmem-host" -q -c configs/overcommit-demo.conf --quantum 100000 \
+			-s host.page=$page -s host.mem=$mem --csv "$OUT/.run.csv" $HOST_TRACES
+		awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print "not_resident"; next }
+			{ print $c["swapped"] + $c["compressed"] + $c["shared"] + $c["zero"] + $c["ballooned"] }' \
+			"$OUT/.run.csv" | paste -d, "$OUT/.run.csv" - >"$OUT/.run2.csv"
+		sum_vms "$OUT/.run2.csv" "$label" "cycles accesses walk_refs not_resident thp_huge thp_splits" >>"$OUT/.hp.csv"
+	done
+done
+awk -F, 'NR == 1 { print "config,cycles,accesses,walk_refs,not_resident_mib,thp_huge,thp_splits"; next }
+	{ printf "%s,%s,%s,%s,%.1f,%s,%s\n", $1, $2, $3, $4, $5 / 256, $6, $7 }' \
+	"$OUT/.hp.csv" >"$OUT/hugepages.csv"
+rm -f "$OUT/.run.csv" "$OUT/.run2.csv" "$OUT/.hp.csv"
+
 echo
 echo "== drawing the plots"
 sh plots/plot.sh "$OUT"
@@ -88,4 +129,5 @@ echo "demo done in $(($(date +%s) - start)) s. Outputs:"
 echo "  $OUT/demo.csv  $OUT/demo.json  $OUT/demo-hist.csv   statistics and walk histogram"
 echo "  $OUT/mrc.csv                                   miss-ratio curves of the TLBs"
 echo "  $OUT/host.csv  $OUT/host.json  $OUT/host-series.csv   the overcommitted host, per VM"
+echo "  $OUT/policies.csv  $OUT/hugepages.csv         swap policies, huge pages against overcommit"
 for p in "$OUT"/plots/*.png "$OUT"/plots/*.pdf; do echo "  $p"; done

@@ -682,7 +682,11 @@ static void write_stories_json(struct sim *s, const char *path)
 	X(guest_swap_in, st.guest_swap_in) X(guest_freed, st.guest_freed) \
 	X(silent_swap_writes, st.silent_swap_writes) X(stale_swap_reads, st.stale_swap_reads) \
 	X(false_swap_reads, st.false_swap_reads) X(double_paging, st.double_paging) \
-	X(cycles_stalled, st.cycles_stalled)
+	X(cycles_stalled, st.cycles_stalled) X(thp_huge, st.thp_huge) \
+	X(thp_faults, st.thp_faults) X(thp_splits, st.thp_splits) \
+	X(thp_split_reclaim, st.thp_split_by[0]) X(thp_split_dedup, st.thp_split_by[1]) \
+	X(thp_split_balloon, st.thp_split_by[2]) X(thp_split_other, st.thp_split_by[3]) \
+	X(thp_collapses, st.thp_collapses)
 
 static void write_csv(struct sim *s, const char *path)
 {

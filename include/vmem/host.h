@@ -83,6 +83,12 @@ struct vmem_host_config {
 	unsigned content_image;      /* per mille of a VM's pages that start as its image's */
 	unsigned content_image_vms;  /* VMs booted from one image (VM ids 0..n-1 share one) */
 	unsigned content_class;      /* compressibility class of written pages (0..15) */
+	/* Huge pages (with host.page=2m on the machine): costs, and the collapse of split
+	 * regions (khugepaged's pages_to_scan and scan_sleep_millisecs). */
+	uint32_t thp_zero_fill;      /* cycles to zero a 2 MiB host page on first touch */
+	uint32_t thp_collapse_cost;  /* cycles to copy a split region into a 2 MiB page */
+	uint32_t thp_collapse_pages;
+	uint32_t thp_collapse_ms;
 	uint64_t seed;
 	/* Policies, "name" or "name:key=value:key=value" (vmem/host_policy.h). */
 	char swap[VMEM_HOST_POLICY_SPEC];
@@ -143,8 +149,10 @@ uint64_t vmem_host_now(const struct vmem_host *h);
 
 /* What one fault cost the guest. */
 struct vmem_host_fault_result {
-	uint64_t frame;              /* host frame now backing the page */
+	uint64_t frame;              /* host frame now backing the page (huge: the first of
+	                              * the 512 backing its aligned 2 MiB) */
 	bool writable;               /* false: shared or zero page, mapped read-only */
+	bool huge;                   /* a 2 MiB host page backs the region (host.page=2m) */
 	uint64_t cycles;             /* cycles the guest waited */
 };
 
@@ -183,6 +191,10 @@ struct vmem_host_vm_stats {
 	uint64_t false_swap_reads;          /* swap-in of a page the guest had freed */
 	uint64_t double_paging;             /* guest swap-out of a page the host had swapped */
 	uint64_t cycles_stalled;            /* cycles the VM waited on host faults */
+	/* Huge pages (host.page=2m): 2 MiB regions backed by one now, first touches that
+	 * took one, splits by what caused them, and collapses. */
+	uint64_t thp_huge, thp_faults, thp_splits, thp_collapses;
+	uint64_t thp_split_by[4];           /* reclaim, dedup, balloon, other */
 	int64_t dedup_profit;               /* bytes saved by merging minus metadata, this VM */
 };
 

@@ -265,12 +265,19 @@ const char *vmem_mmu_error(const struct vmem_mmu *m);
  * a page the host does not map writable) asks the manager for the frame, and the manager
  * tells the machine when it takes a frame away (vmem_mmu_host_invalidate).
  */
+/* How the backing backs a guest page. */
+struct vmem_mmu_backed_page {
+	uint64_t frame;              /* host frame (the first of 512 when huge) */
+	bool writable;               /* false: shared, copy-on-write */
+	bool huge;                   /* one 2 MiB host page maps the aligned 2 MiB around it */
+	uint64_t cycles;             /* what the guest waits */
+};
+
 struct vmem_mmu_backing {
 	void *ctx;
-	/* Back guest page gfn of VM vm for an access (write or not): the host frame, whether
-	 * it may be written (false: shared, copy-on-write), and the cycles the guest waits. */
-	int (*fault)(void *ctx, uint16_t vm, uint64_t gfn, bool write, uint64_t *frame,
-		     bool *writable, uint64_t *cycles);
+	/* Back guest page gfn of VM vm for an access (write or not). */
+	int (*fault)(void *ctx, uint16_t vm, uint64_t gfn, bool write,
+		     struct vmem_mmu_backed_page *out);
 	/* The guest wrote content (a content record) to page gfn; may be NULL. */
 	void (*content)(void *ctx, uint16_t vm, uint64_t gfn, uint64_t hash, bool zero,
 			unsigned cls);
@@ -284,12 +291,13 @@ struct vmem_mmu_backing {
 };
 
 /* Installs (b != NULL) or removes the backing; only before the first record. The machine
- * copies *b. VMEM_EINVAL in native mode or with host.page other than 4k. */
+ * copies *b. VMEM_EINVAL in native mode or with host.page=1g (with host.page=2m the
+ * backing may back 2 MiB at a time, as transparent huge pages). */
 int vmem_mmu_set_backing(struct vmem_mmu *m, const struct vmem_mmu_backing *b);
 
 /*
  * The backing took guest page gfn of VM vm away or remapped it: drops the host table's
- * entry and every cached translation through it (the VM's TLB entries, its nested-TLB
+ * entry (a 2 MiB one whole) and every cached translation through it (the VM's TLB entries, its nested-TLB
  * entry, host walk caches, and under shadow paging the VM's shadow pages), as KVM's MMU
  * notifier does on an invalidation. The next access faults to the backing again.
  */

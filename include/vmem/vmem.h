@@ -8,6 +8,7 @@
 #include "vmem/mrc.h"
 #include "vmem/pt.h"
 #include "vmem/pwc.h"
+#include "vmem/sweep.h"
 #include "vmem/tlb.h"
 #include "vmem/trace.h"
 #include "vmem/tracegen.h"

@@ -187,6 +187,7 @@ void vmem_host_destroy(struct vmem_host *h)
 		struct hvm *v = h->vm_by_id[h->vm_ids[i]];
 
 		free(v->pages);
+		free(v->regions);
 		free(v);
 	}
 	swap_tier_fini(h);
@@ -214,7 +215,10 @@ static int vm_create(struct vmem_host *h, uint16_t id, uint64_t mem, uint32_t sh
 	ids = realloc(h->vm_ids, (h->nvms + 1) * sizeof(*ids));
 	if (ids)
 		h->vm_ids = ids;
-	if (!v || !ids || !(v->pages = calloc(mem >> 12, sizeof(*v->pages)))) {
+	if (!v || !ids || !(v->pages = calloc(mem >> 12, sizeof(*v->pages))) ||
+	    !(v->regions = calloc((mem >> 12) / 512 + 1, 1))) {
+		if (v)
+			free(v->pages);
 		free(v);
 		return host_errorf(h, VMEM_ENOMEM, "VM %u: out of memory for %llu page entries",
 				   id, (unsigned long long)(mem >> 12));
@@ -339,6 +343,7 @@ void host_page_leave(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 {
 	struct gpage *pg = &v->pages[gfn];
 
+	thp_split(h, v, gfn, THP_BY_OTHER);
 	switch ((enum vmem_page_state)pg->state) {
 	case VMEM_PG_RESIDENT:
 		mmu_drop(h, v->id, gfn);
@@ -376,6 +381,17 @@ static int make_resident(struct vmem_host *h, struct hvm *v, uint64_t gfn, uint6
 	return 0;
 }
 
+void host_page_move(struct vmem_host *h, struct hvm *v, uint64_t gfn, uint64_t to)
+{
+	struct gpage *pg = &v->pages[gfn];
+
+	swap_candidate(h, pg->loc, false);
+	host_frame_free(h, pg->loc);
+	pg->loc = (uint32_t)to;
+	h->frames[to] = frame_owner(v->id, gfn);
+	swap_candidate(h, to, true);
+}
+
 int host_evict(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 {
 	struct gpage *pg = &v->pages[gfn];
@@ -384,6 +400,7 @@ int host_evict(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 
 	if (pg->state != VMEM_PG_RESIDENT)
 		return VMEM_EINVAL;
+	thp_split(h, v, gfn, THP_BY_RECLAIM);
 	/* Content written since the host last looked is the content that leaves. */
 	if (h->mmu && vmem_mmu_host_dirty(h->mmu, v->id, gfn, true))
 		content_written(h, v, gfn, pg);
@@ -405,6 +422,7 @@ void host_balloon_take(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 {
 	struct gpage *pg = &v->pages[gfn];
 
+	thp_split(h, v, gfn, THP_BY_BALLOON);
 	host_page_leave(h, v, gfn);
 	pg->flags = 0;
 	host_why(h, "the guest's balloon driver gave it to the host (inflate)");
@@ -453,6 +471,7 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 	enum vmem_page_state was;
 	const char *acc = write ? "write" : "read";
 	size_t story = h->nevents;
+	bool huge = false;
 
 	if (!pg)
 		return err;
@@ -461,8 +480,13 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 	h->work_cycles = 0;   /* direct reclaim in this fault adds its work */
 	switch (was) {
 	case VMEM_PG_RESIDENT:
-		/* Mapped read-only after a merge attempt or a lost mapping: remap. */
+		/* The machine lost its mapping (a remap of a neighbour in a huge region, an
+		 * invalidation): map it again, the whole region when it is huge. */
 		frame = pg->loc;
+		if (h->thp && v->regions[gfn / 512] == THP_HUGE) {
+			frame -= gfn % 512;
+			huge = true;
+		}
 		break;
 	case VMEM_PG_SHARED:
 	case VMEM_PG_ZERO:
@@ -509,6 +533,20 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 		 * with deflate-on-OOM, the host cannot refuse it). */
 		if (was == VMEM_PG_BALLOONED)
 			v->st.balloon_deflated++;
+		if (was == VMEM_PG_UNTOUCHED && thp_first_touch(h, v, gfn, &frame)) {
+			uint64_t first = gfn & ~511ull;
+
+			host_why(h, "first touch by a guest %s in an untouched 2 MiB region: a "
+				 "zeroed 2 MiB host page (512 pages)", acc);
+			for (unsigned i = 0; i < 512; i++) {
+				make_resident(h, v, first + i, frame + i);
+				content_first_touch(h, v, first + i, &v->pages[first + i]);
+			}
+			v->st.faults_first++;
+			cycles += h->cfg.thp_zero_fill;
+			huge = true;
+			break;
+		}
 		if ((err = host_frame_alloc(h, &frame)))
 			return err;
 		if (was == VMEM_PG_BALLOONED)
@@ -534,6 +572,7 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 	}
 	pg->flags &= (uint8_t)~PG_GUEST_FREE;
 	res->frame = frame;
+	res->huge = huge;
 	res->writable = pg->state == VMEM_PG_RESIDENT;
 	if (res->writable)
 		pg->flags |= PG_WRITABLE;
@@ -642,6 +681,7 @@ int vmem_host_merge(struct vmem_host *h, uint16_t vm, uint64_t gfn, uint64_t fra
 		uint64_t ogfn = e & ((1ull << 40) - 1);
 		struct gpage *op = &ov->pages[ogfn];
 
+		thp_split(h, ov, ogfn, THP_BY_DEDUP);
 		mmu_drop(h, ov->id, ogfn);
 		swap_candidate(h, frame, false);
 		host_why(h, "dedup: VM %u page %#llx of the same content merged into its frame "
@@ -655,6 +695,7 @@ int vmem_host_merge(struct vmem_host *h, uint16_t vm, uint64_t gfn, uint64_t fra
 		h->st.frames_shared++;
 	}
 	/* The merged page drops its own frame and maps the shared one. */
+	thp_split(h, v, gfn, THP_BY_DEDUP);
 	host_page_leave(h, v, gfn);
 	host_why(h, "dedup: merged into shared frame %llu (%llu pages map it now), its own "
 		 "frame freed", (unsigned long long)frame,
@@ -675,6 +716,7 @@ int vmem_host_merge_zero(struct vmem_host *h, uint16_t vm, uint64_t gfn)
 	pg = &v->pages[gfn];
 	if (pg->state != VMEM_PG_RESIDENT || !(pg->flags & PG_ZERO))
 		return VMEM_EINVAL;
+	thp_split(h, v, gfn, THP_BY_DEDUP);
 	host_page_leave(h, v, gfn);
 	host_why(h, "dedup: zero content mapped onto the host's zero page, its frame freed");
 	host_page_set_state(v, pg, VMEM_PG_ZERO);
@@ -747,8 +789,13 @@ enum vmem_page_state vmem_host_page_state(const struct vmem_host *h, uint16_t vm
 
 int vmem_host_advance(struct vmem_host *h, uint64_t cycles)
 {
+	uint64_t work = h->work_cycles;
+
 	h->now += cycles;
 	host_reclaim_daemon(h);
+	thp_collapse_run(h);
+	h->st.cycles_daemon += h->work_cycles - work;
+	h->work_cycles = work;
 	if (h->dedup_ops)
 		h->dedup_ops->run(&h->dedup.p, h->now);
 	return 0;
@@ -770,17 +817,18 @@ int vmem_host_dedup_stat(struct vmem_host *h, const char *name, double *value)
 
 /* ---- the machine ---- */
 
-static int backing_fault(void *ctx, uint16_t vm, uint64_t gfn, bool write, uint64_t *frame,
-			 bool *writable, uint64_t *cycles)
+static int backing_fault(void *ctx, uint16_t vm, uint64_t gfn, bool write,
+			 struct vmem_mmu_backed_page *out)
 {
 	struct vmem_host_fault_result r;
 	int err = vmem_host_fault(ctx, vm, gfn, write, &r);
 
 	if (err)
 		return err;
-	*frame = r.frame;
-	*writable = r.writable;
-	*cycles = r.cycles;
+	out->frame = r.frame;
+	out->writable = r.writable;
+	out->huge = r.huge;
+	out->cycles = r.cycles;
 	return 0;
 }
 
@@ -821,6 +869,7 @@ int vmem_host_attach(struct vmem_host *h, struct vmem_mmu *m)
 		return host_errorf(h, err, "%s", vmem_mmu_error(m));
 	h->mmu = m;
 	h->cfg.vm_mem = vmem_mmu_get_config(m)->guest_mem;
+	h->thp = vmem_mmu_get_config(m)->host_page == VMEM_PAGE_2M;
 	return 0;
 }
 
@@ -919,6 +968,17 @@ int vmem_host_check(const struct vmem_host *h, char *err, size_t errlen)
 				slots++;
 			if (pg->state == VMEM_PG_COMPRESSED)
 				zbytes += pg->loc;
+		}
+		for (uint64_t r = 0; r < v->npages / 512; r++) {
+			const struct gpage *pg = &v->pages[r * 512];
+
+			if (v->regions[r] != THP_HUGE)
+				continue;
+			for (unsigned k = 0; k < 512; k++)
+				if (pg[k].state != VMEM_PG_RESIDENT || pg[k].loc != pg[0].loc + k ||
+				    pg[0].loc % 512)
+					FAIL("VM %u 2 MiB region %llu: page %u is not the %u-th frame of "
+					     "an aligned block", v->id, (unsigned long long)r, k, k);
 		}
 		for (unsigned s = 0; s < VMEM_PG_STATES; s++)
 			if (count[s] != v->st.state[s])

@@ -71,8 +71,13 @@ static inline uint64_t frame_owner(uint16_t vm, uint64_t gfn)
 	return (uint64_t)vm << 40 | gfn;
 }
 
+/* A VM's aligned 2 MiB regions under huge pages (thp.c). */
+enum thp_region { THP_NONE = 0, THP_HUGE = 1, THP_SPLIT = 2 };
+enum thp_cause { THP_BY_RECLAIM, THP_BY_DEDUP, THP_BY_BALLOON, THP_BY_OTHER };
+
 struct hvm {
 	struct vmem_host *host;
+	uint8_t *regions;            /* enum thp_region of each 2 MiB region */
 	uint16_t id;
 	uint32_t shares;
 	uint64_t npages;
@@ -120,6 +125,8 @@ struct vmem_host {
 	struct policy_slot swap, dedup, balloon;
 	struct vmem_host_stats st;
 	uint64_t balloon_next;       /* next balloon period, cycles */
+	bool thp;                    /* the machine maps 2 MiB host pages (thp.c) */
+	uint64_t thp_next, thp_vm, thp_region;   /* collapse: next run, cursor */
 	/* Stories of watched pages (story.c). */
 	uint64_t watch[VMEM_HOST_WATCH_MAX];   /* frame_owner(vm, gfn) of each */
 	unsigned nwatch;
@@ -149,6 +156,8 @@ void host_frame_free(struct vmem_host *h, uint64_t frame);
  * bytes) and the machine's mapping of it. The caller sets up the new state's holdings. */
 void host_page_leave(struct vmem_host *h, struct hvm *v, uint64_t gfn);
 void host_page_set_state(struct hvm *v, struct gpage *pg, enum vmem_page_state s);
+/* Moves resident private page gfn to frame `to` (taken already), freeing its frame. */
+void host_page_move(struct vmem_host *h, struct hvm *v, uint64_t gfn, uint64_t to);
 /* Evicts resident private page (vm, gfn): to the compressed tier or the swap device. */
 int host_evict(struct vmem_host *h, struct hvm *v, uint64_t gfn);
 /* The balloon takes page gfn (its frame goes back to the host) or gives it back. */
@@ -180,6 +189,13 @@ void host_reclaim_daemon(struct vmem_host *h);
 /* policy.c */
 int policy_parse(const char *spec, char *name, size_t namelen, char *buf, size_t buflen,
 		 struct vmem_policy_params *pp, char *err, size_t errlen);
+
+/* thp.c: a first touch that takes a 2 MiB block for the region (base: its first frame;
+ * the caller makes the 512 pages resident), a split before one page of a huge region
+ * changes on its own, and the collapse of split regions as time passes. */
+bool thp_first_touch(struct vmem_host *h, struct hvm *v, uint64_t gfn, uint64_t *base);
+void thp_split(struct vmem_host *h, struct hvm *v, uint64_t gfn, enum thp_cause cause);
+void thp_collapse_run(struct vmem_host *h);
 
 /* story.c: records a watched page's change from `from` to its state now, caused by
  * h->why; story_cost sets the cost of (vm, gfn)'s events recorded since event `since`. */

@@ -7,6 +7,8 @@
 #include "guest/guest_os.h"
 #include "mmu_internal.h"
 
+static void invalidate_vm(struct vmem_mmu *m, struct vm *vm, bool whole_ntlb);
+
 static void notify_invlpg(void *ctx, uint64_t va, enum vmem_page_size size)
 {
 	mmu_invlpg(ctx, va, size);
@@ -125,23 +127,32 @@ static int host_first_touch(struct vmem_mmu *m, struct vm *vm, uint64_t gpa)
 static int host_backed_fault(struct vmem_mmu *m, struct vm *vm, uint64_t gpa, bool write)
 {
 	const struct vmem_mmu_backing *b = &m->backing;
-	uint64_t page = gpa & ~0xfffull, frame = 0, cycles = 0;
-	bool writable = false;
-	int err = b->fault(b->ctx, vm->id, gpa >> 12, write, &frame, &writable, &cycles);
+	struct vmem_mmu_backed_page bp = { 0 };
+	enum vmem_page_size size;
+	uint64_t page;
+	int err = b->fault(b->ctx, vm->id, gpa >> 12, write, &bp);
 
 	if (err)
 		return mmu_errorf(m, err, "host fault at gpa %#llx of VM %u: %s",
 				  (unsigned long long)gpa, vm->id,
 				  b->error ? b->error(b->ctx) : vmem_strerror(err));
-	m->st.cycles_faults += cycles;
+	m->st.cycles_faults += bp.cycles;
 	/* A read-only mapping the fault replaces (a write to a shared page) goes first,
 	 * with what the caches hold of it. */
 	vmem_mmu_host_invalidate(m, vm->id, gpa >> 12);
+	size = bp.huge ? VMEM_PAGE_2M : VMEM_PAGE_4K;
+	page = gpa & ~(vmem_page_bytes(size) - 1);
+	if (bp.huge) {
+		/* A table left below the 2 MiB entry by earlier 4 KiB mappings (a collapse
+		 * replaces them) goes with what the caches hold of it. */
+		vmem_pt_zap(vm->ept, page, 2);
+		invalidate_vm(m, vm, true);
+	}
 	/* The manager's frames lie above the host memory the machine keeps for its own
-	 * host tables, so no host-physical address means two things. */
-	err = vmem_pt_map(vm->ept, page, (frame + m->hframes.nframes) << 12, VMEM_PAGE_4K,
+	 * host tables (a multiple of 2 MiB), so no host-physical address means two things. */
+	err = vmem_pt_map(vm->ept, page, (bp.frame + m->hframes.nframes) << 12, size,
 			  VMEM_PROT_READ | VMEM_PROT_EXEC | VMEM_PROT_USER |
-			  (writable ? VMEM_PROT_WRITE : 0));
+			  (bp.writable ? VMEM_PROT_WRITE : 0));
 	if (err)
 		return mmu_errorf(m, err, "host table of VM %u: cannot map gpa %#llx: %s", vm->id,
 				  (unsigned long long)gpa, vmem_strerror(err));
@@ -179,8 +190,9 @@ int vmem_mmu_set_backing(struct vmem_mmu *m, const struct vmem_mmu_backing *b)
 	if (m->cfg.mode == VMEM_MODE_NATIVE)
 		return mmu_errorf(m, VMEM_EINVAL, "a host memory manager needs mode nested or "
 				  "shadow (native mode has no host)");
-	if (m->cfg.host_page != VMEM_PAGE_4K)
-		return mmu_errorf(m, VMEM_EINVAL, "a host memory manager needs host.page=4k");
+	if (m->cfg.host_page == VMEM_PAGE_1G)
+		return mmu_errorf(m, VMEM_EINVAL, "a host memory manager needs host.page=4k or "
+				  "2m");
 	if (!b->fault)
 		return mmu_errorf(m, VMEM_EINVAL, "the backing has no fault handler");
 	m->backing = *b;
@@ -189,28 +201,39 @@ int vmem_mmu_set_backing(struct vmem_mmu *m, const struct vmem_mmu_backing *b)
 	return 0;
 }
 
-void vmem_mmu_host_invalidate(struct vmem_mmu *m, uint16_t vmid, uint64_t gfn)
+/*
+ * As INVEPT single-context after an EPT change (SDM Vol. 3C, 28.4.3.1): the VM's combined
+ * mappings (TLB), its guest-physical mappings (nested TLB: the whole VM's when a 2 MiB
+ * mapping went, whose 4 KiB-keyed entries lie all over it) and the paging-structure caches
+ * that may hold the old frame's address: host walk caches, and guest walk caches that
+ * cache host-physical table addresses (pwc.nested=combined).
+ */
+static void invalidate_vm(struct vmem_mmu *m, struct vm *vm, bool whole_ntlb)
 {
-	struct vm *vm = m->vms[vmid];
-	uint32_t ctx;
+	uint32_t ctx = VMEM_CTX(vm->vpid, 0);
 
-	/* Nothing caches a translation through a page the host table does not map: each
-	 * removal below flushed what was cached from it. */
-	if (!vm || !vm->ept || vmem_pt_unmap(vm->ept, gfn << 12) != 0)
-		return;
-	/*
-	 * As INVEPT single-context after an EPT change (SDM Vol. 3C, 28.4.3.1): the VM's
-	 * combined mappings (TLB), its guest-physical mappings (nested TLB) and the
-	 * paging-structure caches that may hold the old frame's address: host walk caches,
-	 * and guest walk caches that cache host-physical table addresses (pwc.nested=combined).
-	 */
-	ctx = VMEM_CTX(vm->vpid, 0);
 	vmem_tlb_flush_ctx(m->tlb, ctx, VMEM_CTX_MASK_VPID);
 	vmem_pwc_flush_ctx(m->pwc, ctx, VMEM_CTX_MASK_VPID);
 	vmem_pwc_flush_ctx(m->hpwc, ctx, VMEM_CTX_MASK_VPID);
-	vmem_xcache_invalidate(m->ntlb, gfn, ctx);
+	if (whole_ntlb)
+		vmem_xcache_flush_ctx(m->ntlb, ctx, VMEM_CTX_MASK_ALL);
 	if (m->cfg.mode == VMEM_MODE_SHADOW)
 		vm->shadow_stale = true;
+}
+
+void vmem_mmu_host_invalidate(struct vmem_mmu *m, uint16_t vmid, uint64_t gfn)
+{
+	struct vm *vm = m->vms[vmid];
+	struct vmem_pt_leaf leaf;
+
+	/* Nothing caches a translation through a page the host table does not map: each
+	 * removal below flushed what was cached from it. */
+	if (!vm || !vm->ept || vmem_pt_lookup(vm->ept, gfn << 12, &leaf, NULL) != 0)
+		return;
+	vmem_pt_unmap(vm->ept, gfn << 12);
+	invalidate_vm(m, vm, leaf.size != VMEM_PAGE_4K);
+	if (leaf.size == VMEM_PAGE_4K)
+		vmem_xcache_invalidate(m->ntlb, gfn, VMEM_CTX(vm->vpid, 0));
 }
 
 bool vmem_mmu_host_young(struct vmem_mmu *m, uint16_t vmid, uint64_t gfn, bool clear)

@@ -40,8 +40,15 @@ else check "overcommit figures match tests/expected/demo-host.csv" same "$(diff 
 check "overcommit: four VMs" 4 "$(tail -n +2 "$tmp/host.csv" | wc -l)"
 check "overcommit: pages left host memory" yes "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
 	{ n += $c["compress_out"] + $c["swap_out"] } END { print (n > 0 ? "yes" : "no") }' "$tmp/host.csv")"
+check "every swap policy compared" "$("$bin/vmem-host" --help-policies | awk '/^swap victim/ { on = 1; next } /^$/ { on = 0 } on' | wc -l)" \
+	"$(tail -n +2 "$tmp/out/policies.csv" | wc -l)"
+# 2 MiB host pages translate cheaper than 4 KiB ones without overcommit, and overcommit
+# splits some of them.
+check "huge pages: fewer cycles per access than 4 KiB pages" yes "$(awk -F, '$1 == "4k/512m" { a = $2 / $3 } $1 == "2m/512m" { b = $2 / $3 } END { print (b < a ? "yes" : "no") }' "$tmp/out/hugepages.csv")"
+check "huge pages: overcommit split some" yes "$(awk -F, '$1 == "2m/154m" { print ($7 > 0 ? "yes" : "no") }' "$tmp/out/hugepages.csv")"
 for p in cycles_per_access.png cycles_per_access.pdf walk_refs_hist.png walk_refs_hist.pdf \
-	walk_refs_hist-traces.png walk_refs_hist-traces.pdf host_memory.png host_memory.pdf; do
+	walk_refs_hist-traces.png walk_refs_hist-traces.pdf host_memory.png host_memory.pdf \
+	savings.png savings.pdf policies.png policies.pdf hugepages.png hugepages.pdf; do
 	check "demo drew $p" yes "$([ -s "$tmp/out/plots/$p" ] && echo yes || echo no)"
 done
 check "demo drew a miss-ratio curve per trace" "$(cut -d' ' -f1 "$tmp/xlate" | sort -u | wc -l)" \

@@ -2,7 +2,8 @@
 # The documented commands run as written: every command line of README.md's indented
 # blocks that starts with build/rel/bin/ or make (make demo, check, bench, install and
 # uninstall excepted: other tests cover them), and every line of each program's --help
-# examples, must exit 0. They run in a scratch directory that mirrors the top of the tree
+# examples, and every indented vmem-sweep command of docs/SWEEPS.md, must exit 0. They run
+# in a scratch directory that mirrors the top of the tree
 # (traces/, tests/, build/ and the rest linked in), so the files they write land there.
 # Commands name build/rel/bin/ or a bare program; both run the programs under test.
 bin=${1:?usage: docs.sh BIN_DIR}
@@ -36,6 +37,13 @@ awk '/^    (build\/rel\/bin\/|make )/ || (prev ~ /\\$/ && /^    /) { print } { p
 n=$(wc -l <"$work/.readme")
 [ "$n" -ge 5 ] || { fail=$((fail + 1)); echo "FAIL README.md: only $n commands found"; }
 while IFS= read -r cmd; do run README.md "$cmd"; done <"$work/.readme"
+
+# docs/SWEEPS.md: its indented command lines that start with vmem-sweep or build/rel/bin/.
+awk '/^    (build\/rel\/bin\/|vmem-sweep )/ || (prev ~ /\\$/ && /^    /) { print } { prev = $0 }' \
+	"$top/docs/SWEEPS.md" | normalize >"$work/.sweeps"
+n=$(wc -l <"$work/.sweeps")
+[ "$n" -ge 5 ] || { fail=$((fail + 1)); echo "FAIL docs/SWEEPS.md: only $n commands found"; }
+while IFS= read -r cmd; do run docs/SWEEPS.md "$cmd"; done <"$work/.sweeps"
 
 # Every program (the benchmarks excepted).
 for prog in $(cd "$bin" && ls | grep -v '^bench_'); do

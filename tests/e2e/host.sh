@@ -37,6 +37,16 @@ check "JSON parses, two VMs" 2 "$(python3 -c 'import json,sys; print(len(json.lo
 check "time series: rows of both VMs, time never going back" ok "$(awk -F, 'NR > 1 { if ($1 < t) bad = 1; t = $1; n[$2]++ }
 	END { print (!bad && n[0] > 3 && n[1] > 3) ? "ok" : "bad" }' "$tmp/series.csv")"
 
+# Huge pages against overcommit: with host.page=2m first touches take 2 MiB host pages
+# until fresh memory runs out; reclaim then splits them (invariants after every turn).
+run --check -s host.mem=8m -s host.page=2m --csv "$tmp/thp.csv" "$a" "$b"
+check "huge pages: exit status" 0 $?
+check "huge pages: first touches took 2 MiB pages" yes "$([ "$(col "$tmp/thp.csv" 0 thp_faults)" -gt 0 ] && echo yes || echo no)"
+run --check -s host.mem=4m -s host.page=2m --csv "$tmp/thp2.csv" "$a" "$b" \
+	"$here/../traces/lackey/bzip2-text.lackey.zst" "$here/../traces/lackey/xz-text.lackey.zst"
+check "huge pages under pressure: reclaim split some" yes "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+	{ n += $c["thp_split_reclaim"] } END { print (n > 0 ? "yes" : "no") }' "$tmp/thp2.csv")"
+
 # A compressed tier takes compressible pages before the device does.
 run --check -s zswap.percent=25 --csv "$tmp/z.csv" "$a" "$b"
 check "with a compressed tier, pages are compressed" yes "$([ "$(col "$tmp/z.csv" 0 compress_out)" -gt 0 ] && echo yes || echo no)"
