@@ -13,7 +13,8 @@
 #     real large trace), whatever its kind;
 # measures memory against footprint on uniform traces of 200k accesses that vmem-gen
 # writes over 64 MiB to 1 TiB, and times vmemsim --mode all against the three single
-# modes, and a 64-run vmem-sweep on one worker against two. Writes the machine, the date
+# modes, a 64-run vmem-sweep on one worker against two, and the host memory manager
+# (bench_host: multi-VM throughput, metadata, 64 VMs on 640 GiB). Writes the machine, the date
 # and the figures to RESULTS.
 #
 # Environment: BENCH_TRACE=FILE benchmarks FILE (a Lackey trace, compressed or not)
@@ -46,7 +47,7 @@ cd "$(dirname "$0")/.."
 
 LARGE_PAGES=10000
 
-for prog in bench_replay vmem-trace vmem-gen vmemsim vmem-sweep; do
+for prog in bench_replay bench_host vmem-trace vmem-gen vmemsim vmem-sweep vmem-host; do
 	[ -x "$BIN/$prog" ] || die "$BIN/$prog not found; build it first (make bench)"
 done
 
@@ -210,6 +211,25 @@ rm -rf "$WORK/sweep-results" "$WORK/sweep.vmt"
 	echo "$s1 $s2" | awk '{ printf "  --jobs 1 %.2f s, --jobs 2 %.2f s: ratio %.2f (target <= 0.6)\n",
 		$1, $2, $2 / $1 }'
 } >>"$WORK/results"
+
+# The host memory manager (bench/bench_host.c): four VMs on 60 % of what they touch, with
+# every mechanism vmem-host knows a policy for, against one VM alone; metadata per touched
+# page; 64 VMs of 16 GiB on a 640 GiB host.
+policy() { # kind heading in --help-policies -> the first policy of that kind
+	"$BIN/vmem-host" --help-policies | awk -v h="$1" 'index($0, h) == 1 { on = 1; next }
+		/^$/ { on = 0 } on { print $1; exit }'
+}
+dedup=$(policy "same-page deduplication")
+balloon=$(policy "balloon target policies")
+large=traces/lackey/sort-large.lackey.zst
+"$BIN/vmem-trace" convert "$large" "$WORK/host.vmt" >&2 || die "cannot convert $large"
+echo "bench: host memory manager" >&2
+echo >>"$WORK/results"
+status=0
+"$BIN/bench_host" "$WORK/host.vmt" --runs "$RUNS" ${dedup:+--dedup "$dedup"} \
+	${balloon:+--balloon "$balloon"} >>"$WORK/results" || status=$?
+[ "$status" -eq 0 ] || die "bench_host failed"
+rm -f "$WORK/host.vmt"
 
 cp "$WORK/results" "$OUT"
 cat "$OUT"

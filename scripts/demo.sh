@@ -13,7 +13,7 @@
 #   mrc.csv               miss-ratio curve of every TLB array in the steady state, from the
 #                         same single replay (vmemsim --mrc)
 #   host.csv, host.json,  four VMs on an overcommitted host (vmem-host with
-#   host-series.csv       configs/overcommit-demo.conf): summary per VM, time series
+#   host-series.csv       configs/host/overcommit-demo.conf): summary per VM, time series
 #   policies.csv          the same scenario per swap victim policy, VMs added up
 #   hugepages.csv         the same with 4 KiB and 2 MiB host pages, overcommitted and not
 #   plots/*.png, *.pdf    plots/plot.sh
@@ -53,10 +53,10 @@ echo "   of each warm the machines up, the rest is the steady state"
 	--hist "$OUT/demo-hist.csv" --mrc "$OUT/mrc.csv" "$@"
 
 # Overcommit: the same real programs as four VMs on a host with 60 % of the memory they
-# were promised (configs/overcommit-demo.conf), with xz-text as the fourth, smaller VM.
+# were promised (configs/host/overcommit-demo.conf), with xz-text as the fourth, smaller VM.
 echo
 echo "== overcommit: 4 VMs of 64 MiB on a host with 154 MiB for guest memory (60 %)"
-"$BIN/vmem-host" -c configs/overcommit-demo.conf --quantum 100000 \
+"$BIN/vmem-host" -c configs/host/overcommit-demo.conf --quantum 100000 \
 	--series "$OUT/host-series.csv" --csv "$OUT/host.csv" --json "$OUT/host.json" \
 	$HOST_TRACES
 
@@ -75,7 +75,7 @@ echo "policy,swapins,decompressions,swap_out,compress_out,cycles_stalled,cycles,
 for p in $("$BIN/vmem-host" --help-policies |
 	awk '/^swap victim policies/ { on = 1; next } /^$/ { on = 0 } on { print $1 }'); do
 	echo "   swap=$p"
-	"$BIN/vmem-host" -q -c configs/overcommit-demo.conf --quantum 100000 -s swap="$p" \
+	"$BIN/vmem-host" -q -c configs/host/overcommit-demo.conf --quantum 100000 -s swap="$p" \
 		--csv "$OUT/.run.csv" $HOST_TRACES
 	sum_vms "$OUT/.run.csv" "$p" "faults_swapin faults_decompress swap_out compress_out cycles_stalled cycles accesses" >>"$OUT/policies.csv"
 done
@@ -86,7 +86,7 @@ for page in 4k 2m; do
 	for mem in 154m 512m; do
 		label="$page/$mem"
 		echo "   host.page=$page host.mem=$mem"
-		"$BIN/vmem-host" -q -c configs/overcommit-demo.conf --quantum 100000 \
+		"$BIN/vmem-host" -q -c configs/host/overcommit-demo.conf --quantum 100000 \
 			-s host.page=$page -s host.mem=$mem --csv "$OUT/.run.csv" $HOST_TRACES
 		awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; print "not_resident"; next }
 			{ print $c["swapped"] + $c["compressed"] + $c["shared"] + $c["zero"] + $c["ballooned"] }' \

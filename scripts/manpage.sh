@@ -15,6 +15,7 @@ vmem-walk) what="show each memory reference of one page walk and what it costs" 
 vmem-trace) what="convert, inspect and print memory traces" ;;
 vmem-gen) what="generate seeded synthetic memory traces" ;;
 vmem-sweep) what="run experiment sweeps over traces and configurations, locally or on Slurm" ;;
+vmem-host) what="run several VMs on one overcommitted host: swapping, deduplication, ballooning" ;;
 *) echo "manpage: no summary for $prog" >&2; exit 1 ;;
 esac
 version=$("$exe" --version | awk '{ print $NF; exit }')

@@ -257,7 +257,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case O_HELPPOL: help_policies(); exit(outfile_stdout_close("vmem-host", 0));
 		case 'h': fputs(usage, stdout); exit(outfile_stdout_close("vmem-host", 0));
 		case O_VERSION:
-			printf("vmem-host %s (libvmem %s)\n", vmem_version(), vmem_version());
+			printf("vmem-host (libvmem) %s\n", vmem_version());
 			exit(outfile_stdout_close("vmem-host", 0));
 		default:
 			fputs("Try 'vmem-host --help'.\n", stderr);

@@ -6,6 +6,7 @@
  * one assignment: host.mem (the host's memory) and seed.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -232,14 +233,20 @@ int vmem_host_config_get(const struct vmem_host_config *c, const char *key, char
 	return 0;
 }
 
+static struct vmem_host_config_key key_list[NKEYS + 1];
+
+static void key_list_fill(void)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		key_list[i] = keys[i].k;
+}
+
 const struct vmem_host_config_key *vmem_host_config_keys(void)
 {
-	static struct vmem_host_config_key list[NKEYS + 1];
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-	if (!list[0].name)
-		for (size_t i = 0; i < NKEYS; i++)
-			list[i] = keys[i].k;
-	return list;
+	pthread_once(&once, key_list_fill);
+	return key_list;
 }
 
 /* Keys both configurations have, meaning the same thing. */

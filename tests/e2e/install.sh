@@ -37,7 +37,7 @@ check "example builds against the shared library" 0 $?
 check "shared build gives the same output" "$out" "$("$prefix/walk_cost_so" || echo failed)"
 
 # Man pages: one per program, made from its --help, rendered by man.
-for p in vmemsim vmem-walk vmem-trace vmem-gen vmem-sweep; do
+for p in $(cd "$bin" && ls | grep -v "^bench_"); do
 	page="$prefix/share/man/man1/$p.1"
 	check "man page $p.1 installed" yes "$([ -s "$page" ] && echo yes || echo no)"
 	if command -v man >/dev/null 2>&1; then

@@ -14,7 +14,7 @@ col() { # csv row column-name: the value of a column in row number `row` (1 = fi
 }
 
 # --version everywhere.
-for prog in vmemsim vmem-walk vmem-trace vmem-gen vmem-sweep; do
+for prog in $(cd "$bin" && ls | grep -v "^bench_"); do
 	out=$("$bin/$prog" --version)
 	check "$prog --version exit status" 0 $?
 	check "$prog --version" "$prog (libvmem) $version" "$out"
