@@ -146,6 +146,10 @@ bool vmem_host_frame_young(struct vmem_host *h, uint64_t frame, bool clear);
 /* A seeded random number, the same sequence for the same host.seed. */
 uint64_t vmem_host_random(struct vmem_host *h);
 
+/* Simulated cycles per millisecond (host.cpu_hz / 1000): converts vmem_host_now() to
+ * time for policies with time parameters. */
+uint64_t vmem_host_cycles_per_ms(const struct vmem_host *h);
+
 /* Configured pages of vm. */
 uint64_t vmem_host_vm_pages(const struct vmem_host *h, uint16_t vm);
 

@@ -767,6 +767,11 @@ uint64_t vmem_host_random(struct vmem_host *h)
 	return rng_next(&h->rng);
 }
 
+uint64_t vmem_host_cycles_per_ms(const struct vmem_host *h)
+{
+	return h->cfg.cpu_hz / 1000;
+}
+
 uint64_t vmem_host_vm_pages(const struct vmem_host *h, uint16_t vm)
 {
 	const struct hvm *v = h->vm_by_id[vm];
