@@ -33,6 +33,7 @@
 
 #define BATCH 32768         /* records per read: large, so that machine threads seldom wait */
 #define RING 4              /* batches in flight between the reader and the machines */
+#define PARSED (-1)         /* parse_args: the command line is good, go on */
 
 static const char usage[] =
 "usage: vmemsim [options] TRACE...\n"
@@ -94,36 +95,46 @@ struct options {
 	bool quiet;
 };
 
-static void die(const char *fmt, const char *a, const char *b)
+/* Prints "vmemsim: " and the message; returns 2, the exit status of a usage error. */
+static int complain(const char *fmt, const char *a, const char *b)
 {
 	fprintf(stderr, "vmemsim: ");
 	fprintf(stderr, fmt, a, b);
 	fputc('\n', stderr);
-	exit(2);
+	return 2;
 }
 
-static void set_key(struct options *o, const char *assignment)
+static void die(const char *fmt, const char *a, const char *b)
+{
+	exit(complain(fmt, a, b));
+}
+
+static int set_key(struct options *o, const char *assignment)
 {
 	char err[256];
 
 	if (vmem_mmu_config_assign(&o->cfg, assignment, err, sizeof(err)))
-		die("%s%s", err, "");
+		return complain("%s%s", err, "");
+	return 0;
 }
 
-/* "--tlb l1d.4k=64:4,l2=1536:12" sets tlb.l1d.4k and tlb.l2. */
-static void set_list(struct options *o, const char *prefix, const char *list)
+/* "--tlb l1d.4k=64:4,l2=1536:12" sets tlb.l1d.4k and tlb.l2. Returns 0 or 2. */
+static int set_list(struct options *o, const char *prefix, const char *list)
 {
 	char *copy = strdup(list), *save = NULL;
+	int status = 0;
 
 	if (!copy)
-		die("%s%s", "out of memory", "");
-	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		return complain("%s%s", "out of memory", "");
+	for (char *item = strtok_r(copy, ",", &save); item && !status;
+	     item = strtok_r(NULL, ",", &save)) {
 		char buf[256];
 
 		snprintf(buf, sizeof(buf), "%s.%s", prefix, item);
-		set_key(o, buf);
+		status = set_key(o, buf);
 	}
 	free(copy);
+	return status;
 }
 
 static void help_config(void)
@@ -190,17 +201,16 @@ static void help_stats(void)
 		printf("  %-26s %s\n", *c, vmem_mrc_csv_column_help(*c));
 }
 
-/* A count of records: decimal digits only. */
-static uint64_t record_count(const char *opt, const char *text)
+/* A count of records: decimal digits only. Returns 0, or 2 after a message. */
+static int record_count(const char *opt, const char *text, uint64_t *n)
 {
 	char *end;
-	uint64_t n;
 
 	errno = 0;
-	n = strtoull(text, &end, 10);
+	*n = strtoull(text, &end, 10);
 	if (errno || *end || !*text || *text < '0' || *text > '9')
-		die("%s %s: expected a number of records", opt, text);
-	return n;
+		return complain("%s %s: expected a number of records", opt, text);
+	return 0;
 }
 
 static const char *warmup_text(uint64_t n)
@@ -211,7 +221,13 @@ static const char *warmup_text(uint64_t n)
 	return buf;
 }
 
-static void parse_args(int argc, char **argv, struct options *o)
+/*
+ * Parses the command line into o (set to its defaults first) and leaves optind at the
+ * first trace. Returns PARSED to go on, or the exit status after a message (2) or after
+ * --help, --version and the like printed to standard output (0; the caller checks that
+ * output with outfile_stdout_close). Never exits.
+ */
+static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { O_TLB = 256, O_PWC, O_CSV, O_JSON, O_HIST, O_LABEL, O_SKIP, O_HELPCFG, O_MRC,
 	       O_VERSION, O_CSV_APPEND, O_HELPSTATS };
@@ -241,26 +257,30 @@ static void parse_args(int argc, char **argv, struct options *o)
 	};
 	const char *mode = NULL;
 	char err[256];
-	int c;
+	int c, status = 0;
 
+	memset(o, 0, sizeof(*o));
+	vmem_mmu_config_default(&o->cfg);
+	vmem_trace_reader_opts_default(&o->ropts);
 	/* No valid mode: tells whether the configuration (-s, -c) names one. */
 	o->cfg.mode = VMEM_MODES;
 
-	while ((c = getopt_long(argc, argv, "m:s:c:f:n:w:dqh", longopts, NULL)) != -1) {
+	while (!status &&
+	       (c = getopt_long(argc, argv, "m:s:c:f:n:w:dqh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': mode = optarg; break;
-		case 's': set_key(o, optarg); break;
+		case 's': status = set_key(o, optarg); break;
 		case 'c':
 			if (vmem_mmu_config_load(&o->cfg, optarg, err, sizeof(err)))
-				die("%s%s", err, "");
+				status = complain("%s%s", err, "");
 			break;
-		case O_TLB: set_list(o, "tlb", optarg); break;
-		case O_PWC: set_list(o, "pwc", optarg); break;
+		case O_TLB: status = set_list(o, "tlb", optarg); break;
+		case O_PWC: status = set_list(o, "pwc", optarg); break;
 		case O_CSV:
 		case O_CSV_APPEND:
 			if (o->csv)
-				die("--csv, --csv-append: give one CSV output, not %s and %s", o->csv,
-				    optarg);
+				return complain("--csv, --csv-append: give one CSV output, not %s and %s",
+						o->csv, optarg);
 			o->csv = optarg;
 			o->csv_append = c == O_CSV_APPEND;
 			break;
@@ -270,22 +290,25 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case O_LABEL: o->label = optarg; break;
 		case 'f':
 			if (vmem_trace_format_parse(optarg, &o->ropts.format))
-				die("--format %s: expected auto, lackey, champsim or vmt", optarg, "");
+				status = complain("--format %s: expected auto, lackey, champsim or vmt",
+						  optarg, "");
 			break;
 		case O_SKIP: o->ropts.skip_bad = true; break;
-		case 'n': o->limit = record_count("--limit", optarg); break;
-		case 'w': o->warmup = record_count("--warmup", optarg); break;
+		case 'n': status = record_count("--limit", optarg, &o->limit); break;
+		case 'w': status = record_count("--warmup", optarg, &o->warmup); break;
 		case 'd': o->data_only = true; break;
 		case 'q': o->quiet = true; break;
-		case O_HELPCFG: help_config(); exit(outfile_stdout_close("vmemsim", 0));
-		case O_HELPSTATS: help_stats(); exit(outfile_stdout_close("vmemsim", 0));
-		case 'h': fputs(usage, stdout); exit(outfile_stdout_close("vmemsim", 0));
+		case O_HELPCFG: help_config(); return 0;
+		case O_HELPSTATS: help_stats(); return 0;
+		case 'h': fputs(usage, stdout); return 0;
 		case O_VERSION:
 			printf("vmemsim (libvmem) %s\n", vmem_version());
-			exit(outfile_stdout_close("vmemsim", 0));
-		default: fputs(usage, stderr); exit(2);
+			return 0;
+		default: fputs(usage, stderr); return 2;
 		}
 	}
+	if (status)
+		return status;
 	if (mode && strcmp(mode, "all") == 0) {
 		for (int i = 0; i < VMEM_MODES; i++)
 			o->modes[i] = true;
@@ -293,7 +316,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		enum vmem_mode m;
 
 		if (vmem_mode_parse(mode, &m))
-			die("--mode %s: expected native, nested, shadow or all", mode, "");
+			return complain("--mode %s: expected native, nested, shadow or all", mode, "");
 		o->modes[m] = true;
 	} else if (o->cfg.mode != VMEM_MODES) {
 		o->modes[o->cfg.mode] = true;
@@ -303,14 +326,15 @@ static void parse_args(int argc, char **argv, struct options *o)
 	}
 	o->cfg.mode = VMEM_MODE_NATIVE;   /* each run sets its own */
 	if (vmem_mmu_config_check(&o->cfg, err, sizeof(err)))
-		die("inconsistent configuration: %s%s", err, "");
+		return complain("inconsistent configuration: %s%s", err, "");
 	if (optind >= argc) {
 		fputs(usage, stderr);
-		exit(2);
+		return 2;
 	}
 	if (o->limit && o->warmup >= o->limit)
-		die("--warmup %s: must be less than --limit, or nothing is left to measure",
-		    warmup_text(o->warmup), "");
+		return complain("--warmup %s: must be less than --limit, or nothing is left to "
+				"measure", warmup_text(o->warmup), "");
+	return PARSED;
 }
 
 struct run {
@@ -996,12 +1020,12 @@ static void hist_rows(FILE *f, const char *label, struct run *runs, int nruns)
 
 int main(int argc, char **argv)
 {
-	struct options o = { 0 };
+	struct options o;
 	FILE *csv = NULL, *json = NULL, *hist = NULL, *mrc = NULL;
+	int status = parse_args(argc, argv, &o);
 
-	vmem_mmu_config_default(&o.cfg);
-	vmem_trace_reader_opts_default(&o.ropts);
-	parse_args(argc, argv, &o);
+	if (status != PARSED)
+		return outfile_stdout_close("vmemsim", status);
 	if (o.csv) {
 		char *header = csv_header();
 

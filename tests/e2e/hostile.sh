@@ -196,6 +196,9 @@ full() {
 }
 full "vmemsim: the table to /dev/full" "$BIN/vmemsim" "$T/good.lackey"
 full "vmemsim --help to /dev/full" "$BIN/vmemsim" --help
+for prog in vmemsim vmem-walk vmem-gen vmem-trace; do
+	full "$prog --version to /dev/full" "$BIN/$prog" --version
+done
 full "vmem-walk: the walk to /dev/full" "$BIN/vmem-walk" 0x1000
 full "vmem-walk -o json to /dev/full" "$BIN/vmem-walk" -o json 0x1000
 full "vmem-trace info to /dev/full" "$BIN/vmem-trace" info "$T/good.lackey"
