@@ -46,6 +46,8 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 REPLAYS   := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/replay_%)
 FUZZ_HELPER_OBJ := $(BUILD)/tests/fuzz/replay.o $(BUILD)/tests/fuzz/util.o
+# fuzz_cmdline also links tests/fuzz/cmdline_*.c, each a program of simulators/ compiled in.
+FUZZ_CMDLINE_SRC := $(wildcard tests/fuzz/cmdline_*.c)
 
 .PHONY: all lib progs tests deps demo check unit e2e replay fuzz bench plots stats-doc install \
 	uninstall clean
@@ -91,7 +93,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJ) $(BUILD)/libvmem.a
 
 $(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_HELPER_OBJ) $(BUILD)/libvmem.a
 	@mkdir -p $(dir $@)
-	$(CC) $(OPT) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(OPT) $(LDFLAGS_SAN) -o $@ $(filter %.o,$^) $(BUILD)/libvmem.a $(LDLIBS)
+
+$(BUILD)/tests/fuzz/replay_cmdline: $(FUZZ_CMDLINE_SRC:%.c=$(BUILD)/%.o)
 
 # make check: unit tests, end-to-end runs of the programs on the bundled traces, and every
 # saved fuzzer input replayed through its harness (with this build's compiler and flags).
@@ -115,6 +119,7 @@ fuzz: deps
 	@for n in $(FUZZ_NAMES); do \
 		clang -std=c11 -D_GNU_SOURCE $(FUZZ_FLAGS) -fsanitize=fuzzer $(WARN) -Iinclude -Ilibvmem \
 			-o build/fuzz/fuzz_$$n tests/fuzz/fuzz_$$n.c tests/fuzz/util.c \
+			$$([ $$n = cmdline ] && echo $(FUZZ_CMDLINE_SRC)) \
 			build/fuzz/libvmem.a $(LDLIBS) || exit 1; \
 		mkdir -p build/fuzz/new/$$n; \
 		dict=; [ -f tests/fuzz/$$n.dict ] && dict=-dict=tests/fuzz/$$n.dict; \
