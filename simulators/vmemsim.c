@@ -867,18 +867,21 @@ static void header_column(const char *line, unsigned n, char *buf, size_t len)
 
 /*
  * --csv-append: opens path for appending. A new or empty file gets the header; a file
- * with rows must have this run's header, or the columns would not line up.
+ * with rows must have this run's header, or the columns would not line up. What is not
+ * a regular file (a FIFO, /dev/null) is written to as a new file, never read.
  */
 static FILE *open_csv_append(const char *path, const char *header)
 {
 	FILE *f = fopen(path, "a+");
 	char *line = NULL;
 	size_t cap = 0;
+	struct stat st;
 	ssize_t n;
 
 	if (!f)
 		die("%s: cannot open for appending: %s", path, strerror(errno));
-	n = getline(&line, &cap, f);
+	/* Only a regular file has rows to check: a FIFO would block, /dev/zero not end. */
+	n = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) ? getline(&line, &cap, f) : 0;
 	if (n <= 0) {
 		fputs(header, f);
 	} else if (strcmp(line, header) != 0) {
