@@ -854,15 +854,17 @@ static char *csv_header(void)
 	return text;
 }
 
-/* Column n (from 1) of a header line, into buf. */
+/* Column n (from 1) of a header line, quoted into buf, or "none" if the line is shorter. */
 static void header_column(const char *line, unsigned n, char *buf, size_t len)
 {
 	for (unsigned i = 1; i < n && line; i++) {
-		line = strchr(line, ',');
-		if (line)
-			line++;
+		line = strpbrk(line, ",\n");
+		line = line && *line == ',' ? line + 1 : NULL;
 	}
-	snprintf(buf, len, "%.*s", line ? (int)strcspn(line, ",\n") : 0, line ? line : "");
+	if (line)
+		snprintf(buf, len, "'%.*s'", (int)strcspn(line, ",\n"), line);
+	else
+		snprintf(buf, len, "none");
 }
 
 /*
@@ -887,13 +889,18 @@ static FILE *open_csv_append(const char *path, const char *header)
 	} else if (strcmp(line, header) != 0) {
 		unsigned col = 1;
 		char theirs[128], ours[128];
+		size_t i = 0;
 
-		for (size_t i = 0; line[i] && line[i] == header[i]; i++)
+		for (; line[i] && line[i] == header[i]; i++)
 			col += line[i] == ',';
+		/* One line ends where the other goes on: the first column of one only. */
+		if ((line[i] == ',' && (header[i] == '\n' || !header[i])) ||
+		    (header[i] == ',' && (line[i] == '\n' || !line[i])))
+			col++;
 		header_column(line, col, theirs, sizeof(theirs));
 		header_column(header, col, ours, sizeof(ours));
 		fprintf(stderr, "vmemsim: %s: cannot append: its header differs from this run's at "
-			"column %u ('%s' there, '%s' here); write to a new file\n", path, col,
+			"column %u (%s there, %s here); write to a new file\n", path, col,
 			theirs, ours);
 		exit(2);
 	} else if (fseek(f, -1, SEEK_END) == 0 && fgetc(f) != '\n') {
