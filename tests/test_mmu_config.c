@@ -474,7 +474,7 @@ enum broken {
 	B_SHADOW_MAX_PAGES, B_PCID_COUNT_ZERO, B_PCID_COUNT_BIG, B_GUEST_LEVELS, B_HOST_LEVELS,
 	B_MODE, B_GUEST_PAGE, B_HOST_PAGE, B_GUEST_PLACEMENT, B_HOST_PLACEMENT, B_PCID_MODE,
 	B_SHADOW_SYNC, B_PWC_NESTED, B_GEOM_SETS, B_GEOM_MULTIPLE, B_GEOM_PLRU, B_GEOM_REPL,
-	B_LIMIT_VMS_ZERO, B_LIMIT_VMS_BIG, B_LIMIT_ASPACES, B_CASES
+	B_LIMIT_VMS_ZERO, B_LIMIT_VMS_BIG, B_LIMIT_ASPACES, B_GEOM_ENTRIES, B_CASES
 };
 
 static void break_config(struct vmem_mmu_config *c, enum broken b)
@@ -505,6 +505,10 @@ static void break_config(struct vmem_mmu_config *c, enum broken b)
 	case B_LIMIT_VMS_ZERO: c->limit_vms = 0; break;
 	case B_LIMIT_VMS_BIG: c->limit_vms = 65537; break;
 	case B_LIMIT_ASPACES: c->limit_aspaces = 0; break;
+	/* Beyond what -s accepts (16m): a fully associative 2^32 - 2^16 entries passed. */
+	case B_GEOM_ENTRIES:
+		c->ntlb = (struct vmem_cache_geom){ 0xffff0000u, 0, VMEM_REPL_LRU };
+		break;
 	case B_CASES: break;
 	}
 }
@@ -536,6 +540,7 @@ static const char *const broken_message[B_CASES] = {
 	[B_LIMIT_VMS_ZERO] = "limit.vms=0: must be 1..65536",
 	[B_LIMIT_VMS_BIG] = "limit.vms=65537: must be 1..65536",
 	[B_LIMIT_ASPACES] = "limit.aspaces=0: must be at least 1",
+	[B_GEOM_ENTRIES] = "ntlb=4294901760:0:lru: ENTRIES must be at most 16m",
 };
 
 static void test_config_check_names_key_value_and_constraint(void **state)

@@ -214,6 +214,9 @@ static int parse_bytes(const char *v, uint64_t *out)
 	return 0;
 }
 
+/* The most entries of a cache geometry (TLB, walk cache, nested TLB): 16m. */
+#define GEOM_MAX_ENTRIES (1u << 24)
+
 static int parse_geom(const char *v, struct vmem_cache_geom *g)
 {
 	char buf[64], *ways, *repl;
@@ -231,7 +234,7 @@ static int parse_geom(const char *v, struct vmem_cache_geom *g)
 	} else {
 		repl = NULL;
 	}
-	if (parse_u64(buf, &e) || e > (1u << 24) || (ways && parse_u64(ways, &w)) || w > e)
+	if (parse_u64(buf, &e) || e > GEOM_MAX_ENTRIES || (ways && parse_u64(ways, &w)) || w > e)
 		return VMEM_EINVAL;
 	struct vmem_cache_geom n = { (uint32_t)e, (uint32_t)w, g->repl };
 
@@ -501,6 +504,8 @@ static const char *geom_problem(const struct vmem_cache_geom *g)
 
 	if (g->repl != VMEM_REPL_LRU && g->repl != VMEM_REPL_PLRU && g->repl != VMEM_REPL_RANDOM)
 		return "replacement must be lru, plru or random";
+	if (g->entries > GEOM_MAX_ENTRIES)
+		return "ENTRIES must be at most 16m";
 	if (g->entries == 0 || vmem_xcache_geom_check(g) == 0)
 		return NULL;
 	if (ways > g->entries || g->entries % ways)
