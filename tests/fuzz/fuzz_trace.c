@@ -10,7 +10,8 @@
  * Checked: every record returned is one a reader may return (known type and access kind,
  * size 1..255, canonical 57-bit address, non-zero length where it has one), every record
  * has a position, an error has a one-line message naming the input, and what was read
- * survives a round trip through the .vmt writer and reader unchanged.
+ * survives a round trip through the .vmt writer and reader unchanged, and its accesses one
+ * through Lackey text (vmem_trace_lackey_line) and the Lackey reader.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,50 @@ static void round_trip(const struct vmem_trace_rec *recs, size_t n, bool zstd)
 	close(fd);
 }
 
+/*
+ * Writes the accesses of recs as Lackey text (vmem_trace_lackey_line) and reads them back
+ * as Lackey: the same accesses must come back, in order (Lackey carries no other record).
+ */
+static void lackey_round_trip(const struct vmem_trace_rec *recs, size_t n)
+{
+	struct vmem_trace_reader_opts o;
+	struct vmem_trace_reader *r = NULL;
+	struct vmem_trace_rec back[64];
+	char *text = malloc(n * VMEM_LACKEY_LINE_MAX + 1), path[64];
+	size_t len = 0, next = 0;
+	int fd;
+	long k;
+
+	check(text != NULL, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		len += vmem_trace_lackey_line(&recs[i], text + len);
+	if (len == 0) {
+		free(text);
+		return;
+	}
+	fd = fuzz_memfile((const uint8_t *)text, len, path, sizeof(path));
+	vmem_trace_reader_opts_default(&o);
+	o.format = VMEM_TRACE_LACKEY;
+	check(vmem_trace_open(path, &o, &r) == 0, "Lackey reopen");
+	while ((k = vmem_trace_read(r, back, sizeof(back) / sizeof(back[0]))) > 0) {
+		for (long i = 0; i < k; i++) {
+			while (next < n && recs[next].type != VMEM_REC_ACCESS)
+				next++;
+			check(next < n, "Lackey round trip: more records");
+			check(back[i].acc == recs[next].acc && back[i].addr == recs[next].addr &&
+			      back[i].size == recs[next].size, "Lackey round trip: record");
+			next++;
+		}
+	}
+	check(k == 0, vmem_trace_error(r));
+	while (next < n && recs[next].type != VMEM_REC_ACCESS)
+		next++;
+	check(next == n, "Lackey round trip: fewer records");
+	vmem_trace_close(r);
+	free(text);
+	close(fd);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const size_t batches[8] = { 1, 2, 3, 7, 64, 100, 4096, 65536 };
@@ -157,7 +202,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	keep = malloc(MAX_KEEP * sizeof(*keep));
 	check(recs && keep, "out of memory");
 	if (vmem_trace_open(path, &o, &r) == 0) {
+		enum vmem_trace_format f = vmem_trace_reader_format(r), g;
+
+		check(f != VMEM_TRACE_AUTO, "format not resolved");
+		check(vmem_trace_format_parse(vmem_trace_format_name(f), &g) == 0 && g == f,
+		      "format name does not parse back");
 		while ((n = vmem_trace_read(r, recs, batch)) > 0) {
+			uint64_t offs[8];
+			size_t m = vmem_trace_batch_positions(r, offs, 8);
+
+			check(m == ((size_t)n < 8 ? (size_t)n : 8), "batch positions");
+			for (size_t i = 0; i < m; i++) {
+				vmem_trace_format_position(r, offs[i], pos, sizeof(pos));
+				check(strncmp(pos, path, strlen(path)) == 0, "position without name");
+			}
 			check((size_t)n <= batch, "more records than asked for");
 			for (long i = 0; i < n; i++) {
 				check_rec(&recs[i]);
@@ -178,6 +236,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			check(vmem_trace_read(r, recs, batch) == n, "error not sticky");
 		} else if (nkeep > 0) {
 			round_trip(keep, nkeep, data[0] & 0x80);
+			lackey_round_trip(keep, nkeep);
 		}
 	} else {
 		check(r == NULL || vmem_trace_error(r)[0] != '\0', "open failed without a message");
