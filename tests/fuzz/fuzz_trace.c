@@ -167,6 +167,23 @@ static void lackey_round_trip(const struct vmem_trace_rec *recs, size_t n)
 	close(fd);
 }
 
+/* Once: paths that cannot be read fail at open or at the first read, with a message. */
+static void unreadable_paths(void)
+{
+	static const char *const paths[] = { "/nonexistent/trace.lackey", "/" };
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		struct vmem_trace_reader *r = NULL;
+		struct vmem_trace_rec rec;
+
+		if (vmem_trace_open(paths[i], NULL, &r) == 0)
+			check(vmem_trace_read(r, &rec, 1) < 0, "a folder read as a trace");
+		check(r == NULL || strncmp(vmem_trace_error(r), paths[i], strlen(paths[i])) == 0,
+		      "error without the path");
+		vmem_trace_close(r);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const size_t batches[8] = { 1, 2, 3, 7, 64, 100, 4096, 65536 };
@@ -180,6 +197,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int fd;
 	long n;
 
+	static bool once;
+
+	if (!once) {
+		once = true;
+		unreadable_paths();
+	}
 	if (size < 1)
 		return 0;
 	vmem_trace_reader_opts_default(&o);
