@@ -11,7 +11,10 @@
  * size 1..255, canonical 57-bit address, non-zero length where it has one), every record
  * has a position, an error has a one-line message naming the input, and what was read
  * survives a round trip through the .vmt writer and reader unchanged, and its accesses one
- * through Lackey text (vmem_trace_lackey_line) and the Lackey reader.
+ * through Lackey text (vmem_trace_lackey_line) and the Lackey reader. The last 24 bytes
+ * are also one record of arbitrary fields for the writer, which must refuse it exactly
+ * when a reader would (and give it back otherwise); once per run, outputs that cannot be
+ * written and inputs that cannot be read must fail with a message.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +170,110 @@ static void lackey_round_trip(const struct vmem_trace_rec *recs, size_t n)
 	close(fd);
 }
 
+/* A writer's error: names the output, one line. */
+static void check_writer_msg(struct vmem_trace_writer *w, const char *name)
+{
+	const char *e = vmem_trace_writer_error(w);
+
+	check(strncmp(e, name, strlen(name)) == 0 && e[strlen(name)] == ':',
+	      "writer error without the output's name");
+	check(strchr(e, '\n') == NULL, "writer error of more than one line");
+}
+
+/* Once: outputs that cannot be written, bad levels, NULL arguments. */
+static void writer_errors(void)
+{
+	struct vmem_trace_writer_opts wo;
+	struct vmem_trace_writer *w = NULL;
+	struct vmem_trace_rec rec = { .type = VMEM_REC_ACCESS, .size = 8, .addr = 0x1000 };
+
+	vmem_trace_writer_opts_default(&wo);
+	check(vmem_trace_writer_open("/nonexistent/t.vmt", &wo, &w) < 0, "created in no folder");
+	check_writer_msg(w, "/nonexistent/t.vmt");
+	vmem_trace_writer_close(w);
+	wo.zstd = true;
+	wo.zstd_level = 20;
+	check(vmem_trace_writer_open("/dev/null", &wo, &w) < 0, "zstd level 20 accepted");
+	check_writer_msg(w, "/dev/null");
+	vmem_trace_writer_close(w);
+	/* A full disk shows at the latest when the writer is closed. */
+	for (int zstd = 0; zstd < 2; zstd++) {
+		int rc;
+
+		wo.zstd = zstd;
+		wo.zstd_level = 1;
+		rc = vmem_trace_writer_open("/dev/full", &wo, &w);
+		for (int i = 0; i < 4096 && rc == 0; i++)
+			rc = vmem_trace_write(w, &rec, 1);
+		if (rc == 0)
+			rc = vmem_trace_writer_close(w);
+		else
+			vmem_trace_writer_close(w);
+		check(rc < 0, "writing /dev/full succeeded");
+	}
+	check(vmem_trace_writer_open(NULL, NULL, &w) < 0, "writer of no path");
+	check(vmem_trace_writer_open("/dev/null", NULL, NULL) < 0, "writer to no handle");
+	check(vmem_trace_write(NULL, &rec, 1) < 0, "write to no writer");
+	check(vmem_trace_writer_close(NULL) < 0, "close of no writer");
+	check(vmem_trace_writer_error(NULL)[0] != '\0', "no writer without a message");
+}
+
+/*
+ * One record of arbitrary fields (the last 24 bytes of the input) through the writer: it
+ * must be refused with a message exactly when a reader would refuse it, else read back
+ * as the reader gives it.
+ */
+static void writer_record(const uint8_t *b)
+{
+	struct vmem_trace_rec x = {
+		.type = b[0] % 8, .acc = b[1] % 8, .size = b[2], .prot = b[3],
+		.vm = (uint16_t)(b[4] | b[5] << 8), .asid = (uint32_t)(b[6] | b[7] << 8),
+	}, want, got;
+	struct vmem_trace_writer *w = NULL;
+	struct vmem_trace_reader *r = NULL;
+	bool valid;
+	char path[64];
+	int fd = fuzz_memfile(NULL, 0, path, sizeof(path)), rc;
+
+	for (int i = 7; i >= 0; i--) {
+		x.addr = x.addr << 8 | b[8 + i];
+		x.len = x.len << 8 | b[16 + i];
+	}
+	if (b[0] & 0x80)   /* mostly canonical: sign-extended from bit 56 */
+		x.addr = (uint64_t)((int64_t)(x.addr << 7) >> 7);
+	if (b[0] & 0x40)
+		x.len &= 0xffff;
+	valid = x.type < VMEM_REC_TYPES && vmem_addr_canonical(x.addr, 57) &&
+		(x.type != VMEM_REC_ACCESS || (x.acc <= VMEM_ACC_MODIFY && x.size != 0)) &&
+		(x.type != VMEM_REC_PROTECT || (x.prot & ~0xfu) == 0) &&
+		((x.type != VMEM_REC_UNMAP && x.type != VMEM_REC_PROTECT) || x.len != 0);
+	check(vmem_trace_writer_open(path, NULL, &w) == 0, "writer open");
+	rc = vmem_trace_write(w, &x, 1);
+	check((rc == 0) == valid, valid ? "writer refused a valid record" :
+	      "writer took an invalid record");
+	if (rc < 0) {
+		check_writer_msg(w, path);
+		check(strstr(vmem_trace_writer_error(w), "record 0: ") != NULL,
+		      "writer error without the record");
+		vmem_trace_writer_close(w);
+		close(fd);
+		return;
+	}
+	check(vmem_trace_writer_close(w) == 0, "writer close");
+	want = (struct vmem_trace_rec){
+		.type = x.type, .vm = x.vm, .asid = x.asid, .addr = x.addr,
+		.acc = x.type == VMEM_REC_ACCESS ? x.acc : 0,
+		.size = x.type == VMEM_REC_ACCESS ? x.size : 0,
+		.prot = x.type == VMEM_REC_PROTECT ? x.prot : 0,
+		.len = x.type == VMEM_REC_UNMAP || x.type == VMEM_REC_PROTECT ? x.len : 0,
+	};
+	check(vmem_trace_open(path, NULL, &r) == 0, "reopen");
+	check(vmem_trace_read(r, &got, 1) == 1 && same(&got, &want), "record written != read");
+	check(vmem_trace_read(r, &got, 1) == 0, "more than the record written");
+	vmem_trace_close(r);
+	close(fd);
+}
+
 /* Once: paths that cannot be read fail at open or at the first read, with a message. */
 static void unreadable_paths(void)
 {
@@ -202,9 +309,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!once) {
 		once = true;
 		unreadable_paths();
+		writer_errors();
 	}
 	if (size < 1)
 		return 0;
+	if (size >= 25)
+		writer_record(data + size - 24);
 	vmem_trace_reader_opts_default(&o);
 	o.format = (enum vmem_trace_format)(data[0] & 3);
 	o.skip_bad = data[0] & 4;
