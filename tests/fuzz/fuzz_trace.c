@@ -291,6 +291,70 @@ static void unreadable_paths(void)
 	}
 }
 
+/* Once: the reader's API used wrongly answers EINVAL or a message, never crashes. */
+static void reader_misuse(void)
+{
+	struct vmem_trace_reader_opts o;
+	struct vmem_trace_reader *r = NULL;
+	struct vmem_trace_rec rec;
+	enum vmem_trace_format f;
+	char buf[256], path[64];
+	int fd = fuzz_memfile((const uint8_t *)" L 00001000,8\n", 14, path, sizeof(path));
+
+	check(vmem_trace_open(NULL, NULL, &r) < 0 && r == NULL, "open of no path");
+	check(vmem_trace_open(path, NULL, NULL) < 0, "open into no handle");
+	check(vmem_trace_read(NULL, &rec, 1) < 0, "read of no reader");
+	check(strcmp(vmem_trace_error(NULL), "no reader") == 0, "error of no reader");
+	vmem_trace_close(NULL);
+	check(vmem_trace_format_parse(NULL, &f) < 0 && vmem_trace_format_parse("text", &f) < 0,
+	      "format parse");
+	check(strcmp(vmem_trace_format_name((enum vmem_trace_format)99), "?") == 0, "format name");
+	vmem_trace_reader_opts_default(&o);
+	o.format = (enum vmem_trace_format)9;
+	check(vmem_trace_open(path, &o, &r) < 0, "format 9 opened");
+	check(vmem_trace_read(r, &rec, 1) < 0, "format 9 read");
+	vmem_trace_close(r);
+	check(vmem_trace_open(path, NULL, &r) == 0, "open");
+	vmem_trace_position(r, buf, sizeof(buf));
+	check(strcmp(buf, path) == 0, "position before the first read");
+	check(vmem_trace_read(r, &rec, 0) < 0, "read of 0 records");
+	check(vmem_trace_read(r, &rec, 1) == 1, "read");
+	check(vmem_trace_record_position(r, 1, buf, sizeof(buf)) < 0 && strcmp(buf, path) == 0,
+	      "position of a record not in the batch");
+	check(vmem_trace_record_position(r, 0, NULL, 0) < 0, "position into no buffer");
+	vmem_trace_close(r);
+	close(fd);
+}
+
+/* Once: a name that says ChampSim (compressed or not) is read as ChampSim. */
+static void champsim_by_name(void)
+{
+	static const char *const suffixes[] = { ".champsim.gz", ".champsimtrace" };
+	unsigned char rec[64] = { 0 };
+
+	rec[1] = 0x10;   /* ip 0x1000, no memory operands */
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		char path[64];
+		struct vmem_trace_reader *r = NULL;
+		struct vmem_trace_rec x;
+		size_t len = sizeof(rec);
+		unsigned char *packed = i == 0 ? pack(1, rec, sizeof(rec), &len) : rec;
+		int fd;
+
+		snprintf(path, sizeof(path), "/tmp/fuzz-trace.XXXXXX%s", suffixes[i]);
+		fd = mkstemps(path, (int)strlen(suffixes[i]));
+		check(fd >= 0 && packed && write(fd, packed, len) == (ssize_t)len, "temporary file");
+		check(vmem_trace_open(path, NULL, &r) == 0, "open");
+		check(vmem_trace_reader_format(r) == VMEM_TRACE_CHAMPSIM, "not read as ChampSim");
+		check(vmem_trace_read(r, &x, 1) == 1 && x.addr == 0x1000, "ChampSim record");
+		vmem_trace_close(r);
+		unlink(path);
+		close(fd);
+		if (packed != rec)
+			free(packed);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const size_t batches[8] = { 1, 2, 3, 7, 64, 100, 4096, 65536 };
@@ -309,6 +373,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!once) {
 		once = true;
 		unreadable_paths();
+		reader_misuse();
+		champsim_by_name();
 		writer_errors();
 	}
 	if (size < 1)
