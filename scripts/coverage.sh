@@ -3,8 +3,8 @@
 # tests/fuzz/corpus/NAME through its replay binary BUILD/tests/fuzz/replay_NAME (built with
 # clang -fprofile-instr-generate -fcoverage-mapping), merges the profiles and prints the
 # line coverage of the trace readers and the configuration parsers. Writes BUILD/coverage/report.txt and BUILD/coverage/lines.txt (the source
-# with counts, for finding the lines not run). Exits 1 if any named file is at or below
-# the target (90%), unless COVERAGE_TARGET=0.
+# with counts, for finding the lines not run). Exits 1 if any named file but
+# trace_outfile.c (no reader) is at or below the target (90%), unless COVERAGE_TARGET=0.
 set -eu
 build=${1:?usage: coverage.sh BUILD_DIR}
 target=${COVERAGE_TARGET:-90}
@@ -44,9 +44,11 @@ status=0
 awk -v target="$target" '
 	$1 ~ /\.c$/ || $1 == "TOTAL" {
 		printf "  %-32s %7s %7s %7s\n", $1, $8, $9, $10
-		if ($1 != "TOTAL" && $10 + 0 <= target + 0) bad++
+		if ($1 != "TOTAL" && $1 !~ /trace_outfile/ && $10 + 0 <= target + 0) bad++
 	}
 	END { exit bad > 0 }' "$out/report.txt" || status=1
+echo "(trace_outfile.c writes the programs' output files, it reads no input: no harness"
+echo "runs it and the target does not apply; tests/e2e/hostile.sh and output.sh test it)"
 if [ "$status" != 0 ] && [ "$target" != 0 ]; then
 	echo "coverage: a file is at or below $target% line coverage" >&2
 	exit 1
