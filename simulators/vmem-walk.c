@@ -283,7 +283,7 @@ struct cli {
 #define PARSED (-1)         /* parse_args: the command line is good, go on */
 
 /*
- * Parses the options into c (set to its defaults first) and leaves optind at the first
+ * Parses the options into o (set to its defaults first) and leaves optind at the first
  * ADDRESS (the addresses themselves are read as they are walked). Returns PARSED to go
  * on, or the exit status after a message (2) or after --help or --version printed to
  * standard output (0; the caller checks that output with outfile_stdout_close). Never
