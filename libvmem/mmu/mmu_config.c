@@ -506,6 +506,8 @@ static const char *geom_problem(const struct vmem_cache_geom *g)
 		return "replacement must be lru, plru or random";
 	if (g->entries > GEOM_MAX_ENTRIES)
 		return "ENTRIES must be at most 16m";
+	if (g->ways > g->entries)
+		return "WAYS must be at most ENTRIES";
 	if (g->entries == 0 || vmem_xcache_geom_check(g) == 0)
 		return NULL;
 	if (ways > g->entries || g->entries % ways)
