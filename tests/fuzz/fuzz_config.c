@@ -169,10 +169,13 @@ static void raw_fields(const uint8_t *data, size_t size)
 	c.vpid = which >> 31 & 1;
 	for (const struct vmem_config_key *k = vmem_mmu_config_keys(); k->key; k++)
 		check(vmem_mmu_config_get(&c, k->key, val, sizeof(val)) == 0, "get", k->key);
-	if (vmem_mmu_config_check(&c, err, sizeof(err)) != 0)
+	if (vmem_mmu_config_check(&c, err, sizeof(err)) != 0) {
 		check_msg(err, "mmu check");
-	else
+		check(vmem_mmu_config_check(&c, NULL, 0) != 0, "check without a buffer", err);
+	} else {
 		round_trip(&c);
+	}
+	check(vmem_mmu_config_get(&c, "no.such.key", val, sizeof(val)) != 0, "get", "no.such.key");
 
 	vmem_tracegen_config_default(&g);
 	which = take(&p, end, 4);
