@@ -506,8 +506,6 @@ static const char *geom_problem(const struct vmem_cache_geom *g)
 		return "replacement must be lru, plru or random";
 	if (g->entries > GEOM_MAX_ENTRIES)
 		return "ENTRIES must be at most 16m";
-	if (g->ways > g->entries)
-		return "WAYS must be at most ENTRIES";
 	if (g->entries == 0 || vmem_xcache_geom_check(g) == 0)
 		return NULL;
 	if (ways > g->entries || g->entries % ways)
@@ -589,9 +587,11 @@ static void format_bytes(uint64_t v, char *buf, size_t len)
 	snprintf(buf, len, "%" PRIu64, v);
 }
 
+/* An absent cache (0 entries) has no ways, whatever the field holds: "0:0:lru". */
 static void format_geom(const struct vmem_cache_geom *g, char *buf, size_t len)
 {
-	snprintf(buf, len, "%" PRIu32 ":%" PRIu32 ":%s", g->entries, g->ways, vmem_repl_name(g->repl));
+	snprintf(buf, len, "%" PRIu32 ":%" PRIu32 ":%s", g->entries, g->entries ? g->ways : 0,
+		 vmem_repl_name(g->repl));
 }
 
 int vmem_mmu_config_get(const struct vmem_mmu_config *c, const char *key, char *buf,
