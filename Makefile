@@ -3,6 +3,9 @@
 #   make            library, programs and tests
 #   make demo       replay a bundled real trace in all three modes, draw the plots
 #   make check      every unit and end-to-end test (SANITIZE=1: under ASan + UBSan)
+#   make fuzz       each libFuzzer harness of tests/fuzz for FUZZ_S seconds (default 60)
+#   make coverage   line coverage (llvm-cov) of the trace readers and configuration
+#                   parsers by the saved fuzzer inputs of tests/fuzz/corpus
 #   make bench      throughput benchmarks, written to bench/results.txt
 #   make plots      PNGs from the CSVs the demo and sweeps wrote
 #   make stats-doc  docs/STATS.md, the glossary of statistics, from their descriptions
@@ -47,8 +50,10 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 REPLAYS   := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/replay_%)
 FUZZ_HELPER_OBJ := $(BUILD)/tests/fuzz/replay.o $(BUILD)/tests/fuzz/util.o
+# fuzz_cmdline also links tests/fuzz/cmdline_*.c, each a program of simulators/ compiled in.
+FUZZ_CMDLINE_SRC := $(wildcard tests/fuzz/cmdline_*.c)
 
-.PHONY: all lib progs tests deps demo check unit e2e replay fuzz bench plots stats-doc install \
+.PHONY: all lib progs tests deps demo check unit e2e replay fuzz coverage bench plots stats-doc install \
 	uninstall clean
 
 all: lib progs tests $(BENCHES)
@@ -92,7 +97,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $(TEST_HELPER_OBJ) $(BUILD)/libvmem.a
 
 $(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_HELPER_OBJ) $(BUILD)/libvmem.a
 	@mkdir -p $(dir $@)
-	$(CC) $(OPT) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+	$(CC) $(OPT) $(LDFLAGS_SAN) -o $@ $(filter %.o,$^) $(BUILD)/libvmem.a $(LDLIBS)
+
+$(BUILD)/tests/fuzz/replay_cmdline: $(FUZZ_CMDLINE_SRC:%.c=$(BUILD)/%.o)
 
 # make check: unit tests, end-to-end runs of the programs on the bundled traces, and every
 # saved fuzzer input replayed through its harness (with this build's compiler and flags).
@@ -116,6 +123,7 @@ fuzz: deps
 	@for n in $(FUZZ_NAMES); do \
 		clang -std=c11 -D_GNU_SOURCE $(FUZZ_FLAGS) -fsanitize=fuzzer $(WARN) -Iinclude -Ilibvmem \
 			-o build/fuzz/fuzz_$$n tests/fuzz/fuzz_$$n.c tests/fuzz/util.c \
+			$$([ $$n = cmdline ] && echo $(FUZZ_CMDLINE_SRC)) \
 			build/fuzz/libvmem.a $(LDLIBS) || exit 1; \
 		mkdir -p build/fuzz/new/$$n; \
 		dict=; [ -f tests/fuzz/$$n.dict ] && dict=-dict=tests/fuzz/$$n.dict; \
@@ -124,6 +132,14 @@ fuzz: deps
 			-max_total_time=$(FUZZ_S) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 			-artifact_prefix=build/fuzz/artifacts/$$n- || exit 1; \
 	done
+
+# make coverage: line coverage (llvm-cov) of the saved fuzzer inputs replayed through
+# their harnesses, per trace reader and configuration parser (scripts/coverage.sh).
+COV_BUILD := build/cov
+coverage: deps
+	$(MAKE) BUILD=$(COV_BUILD) CC=clang-14 OPT='-O0 -fprofile-instr-generate -fcoverage-mapping' \
+		$(FUZZ_NAMES:%=$(COV_BUILD)/tests/fuzz/replay_%)
+	@sh scripts/coverage.sh $(COV_BUILD)
 
 unit: $(TESTS)
 	@sh tests/run-unit.sh $(TESTS)

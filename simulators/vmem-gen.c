@@ -283,14 +283,21 @@ out:
 	return status;
 }
 
-int main(int argc, char **argv)
+#define PARSED (-1)         /* parse_args: the command line is good, go on */
+
+/*
+ * Parses argv[1..] into c and cfg (both set to their defaults first). Returns PARSED to
+ * go on, or the exit status after a message (2) or after --help or --version printed to
+ * standard output (0; the caller checks that output with outfile_stdout_close). Never
+ * exits.
+ */
+static int parse_args(int argc, char **argv, struct cli *c, struct vmem_tracegen_config *cfg)
 {
-	struct vmem_tracegen_config cfg;
-	struct cli c = { .level = 3 };
 	bool zstd_given = false;
 	char err[640];
 
-	vmem_tracegen_config_default(&cfg);
+	*c = (struct cli){ .level = 3 };
+	vmem_tracegen_config_default(cfg);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -298,26 +305,26 @@ int main(int argc, char **argv)
 
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
 			help();
-			return outfile_stdout_close("vmem-gen", 0);
+			return 0;
 		} else if (strcmp(a, "--version") == 0) {
 			printf("vmem-gen (libvmem) %s\n", vmem_version());
-			return outfile_stdout_close("vmem-gen", 0);
+			return 0;
 		} else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
 			if (!v)
 				return usage("-o needs a file name");
-			c.out = v;
+			c->out = v;
 			i++;
 		} else if (strcmp(a, "--format") == 0) {
 			if (v && strcmp(v, "vmt") == 0)
-				c.lackey = false;
+				c->lackey = false;
 			else if (v && strcmp(v, "lackey") == 0)
-				c.lackey = true;
+				c->lackey = true;
 			else
 				return usage("--format needs vmt or lackey");
-			c.format_given = true;
+			c->format_given = true;
 			i++;
 		} else if (strcmp(a, "--zstd") == 0) {
-			c.zstd = true;
+			c->zstd = true;
 			zstd_given = true;
 		} else if (strcmp(a, "--level") == 0) {
 			char *end;
@@ -325,10 +332,10 @@ int main(int argc, char **argv)
 
 			if (!v || *end || l < 1 || l > 19)
 				return usage("--level needs a number 1..19");
-			c.level = (int)l;
+			c->level = (int)l;
 			i++;
 		} else if (strcmp(a, "-v") == 0) {
-			c.verbose = true;
+			c->verbose = true;
 		} else if (a[0] != '-' && eq && eq != a) {
 			char key[64];
 			size_t klen = (size_t)(eq - a);
@@ -339,7 +346,7 @@ int main(int argc, char **argv)
 			}
 			memcpy(key, a, klen);
 			key[klen] = '\0';
-			if (vmem_tracegen_config_set(&cfg, key, eq + 1, err, sizeof(err)) < 0) {
+			if (vmem_tracegen_config_set(cfg, key, eq + 1, err, sizeof(err)) < 0) {
 				fprintf(stderr, "vmem-gen: %s\n", err);
 				return 2;
 			}
@@ -349,27 +356,38 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!c.out)
+	if (!c->out)
 		return usage("no output: -o OUT (\"-\" for standard output)");
-	if (ends_with(c.out, ".gz") || ends_with(c.out, ".xz")) {
+	if (ends_with(c->out, ".gz") || ends_with(c->out, ".xz")) {
 		fprintf(stderr, "vmem-gen: %s: gzip and xz output are not written; name the output "
-			"*.zst for zstd, or without a compression suffix\n", c.out);
+			"*.zst for zstd, or without a compression suffix\n", c->out);
 		return 2;
 	}
-	if (!c.format_given)
-		c.lackey = strstr(c.out, ".lackey") != NULL;
-	if (!zstd_given && ends_with(c.out, ".zst"))
-		c.zstd = true;
-	if (vmem_tracegen_config_check(&cfg, err, sizeof(err)) < 0) {
+	if (!c->format_given)
+		c->lackey = strstr(c->out, ".lackey") != NULL;
+	if (!zstd_given && ends_with(c->out, ".zst"))
+		c->zstd = true;
+	if (vmem_tracegen_config_check(cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "vmem-gen: %s\n", err);
 		return 2;
 	}
-	if (c.lackey && vmem_tracegen_config_has_events(&cfg)) {
+	if (c->lackey && vmem_tracegen_config_has_events(cfg)) {
 		fprintf(stderr, "vmem-gen: Lackey text cannot carry address-space switches, "
 			"unmaps or protects (pattern=%s, unmap_every=%" PRIu64 ", protect_every=%"
 			PRIu64 "); write .vmt (--format vmt) or drop them\n",
-			vmem_tracegen_pattern_name(cfg.pattern), cfg.unmap_every, cfg.protect_every);
+			vmem_tracegen_pattern_name(cfg->pattern), cfg->unmap_every, cfg->protect_every);
 		return 2;
 	}
+	return PARSED;
+}
+
+int main(int argc, char **argv)
+{
+	struct vmem_tracegen_config cfg;
+	struct cli c;
+	int status = parse_args(argc, argv, &c, &cfg);
+
+	if (status != PARSED)
+		return outfile_stdout_close("vmem-gen", status);
 	return outfile_stdout_close("vmem-gen", generate(&c, &cfg));
 }

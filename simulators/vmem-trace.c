@@ -783,25 +783,53 @@ static int cmd_cat(int argc, char **argv)
 	return 0;
 }
 
-int main(int argc, char **argv)
+#define PARSED (-1)         /* parse_command: a command to run */
+
+/* The commands: name, number of file arguments, what runs them. */
+static const struct command {
+	const char *name;
+	int args;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+	{ "convert", 2, cmd_convert },
+	{ "info", 1, cmd_info },
+	{ "cat", 1, cmd_cat },
+};
+
+/*
+ * The first word: sets *cmd and returns PARSED for a command (which parses the rest), or
+ * returns the exit status after a message (2) or after --help or --version printed to
+ * standard output (0; the caller checks that output with outfile_stdout_close).
+ */
+static int parse_command(int argc, char **argv, const struct command **cmd)
 {
 	if (argc < 2)
 		return usage(NULL);
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		fputs(usage_text, stdout);
-		return outfile_stdout_close("vmem-trace", 0);
+		return 0;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("vmem-trace (libvmem) %s\n", vmem_version());
 		return 0;
 	}
-	if (strcmp(argv[1], "convert") == 0)
-		return outfile_stdout_close("vmem-trace", cmd_convert(argc - 2, argv + 2));
-	if (strcmp(argv[1], "info") == 0)
-		return outfile_stdout_close("vmem-trace", cmd_info(argc - 2, argv + 2));
-	if (strcmp(argv[1], "cat") == 0)
-		return outfile_stdout_close("vmem-trace", cmd_cat(argc - 2, argv + 2));
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			*cmd = &commands[i];
+			return PARSED;
+		}
+	}
 	fprintf(stderr, "vmem-trace: unknown command %s (vmem-trace --help shows the usage)\n",
 		argv[1]);
 	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *cmd = NULL;
+	int status = parse_command(argc, argv, &cmd);
+
+	if (status != PARSED)
+		return outfile_stdout_close("vmem-trace", status);
+	return outfile_stdout_close("vmem-trace", cmd->run(argc - 2, argv + 2));
 }

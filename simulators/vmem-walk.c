@@ -61,24 +61,30 @@ static const char usage[] =
 
 enum output { OUT_TEXT, OUT_CSV, OUT_JSON };
 
-static void fail(const char *msg, const char *arg)
+/* Prints "vmem-walk: MSGARG"; returns 2, the exit status of a usage error. */
+static int complain(const char *msg, const char *arg)
 {
 	fprintf(stderr, "vmem-walk: %s%s\n", msg, arg);
-	exit(2);
+	return 2;
 }
 
-static uint64_t parse_number(const char *s, const char *what)
+static void fail(const char *msg, const char *arg)
+{
+	exit(complain(msg, arg));
+}
+
+/* Returns 0, or 2 after a message naming what (an option or "address"). */
+static int parse_number(const char *s, const char *what, uint64_t *v)
 {
 	char *end;
-	uint64_t v;
 
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	*v = strtoull(s, &end, 0);
 	if (errno || *end || !*s || *s == '-') {
 		fprintf(stderr, "vmem-walk: %s '%s': expected a number (0x... for hex)\n", what, s);
-		exit(2);
+		return 2;
 	}
-	return v;
+	return 0;
 }
 
 static const char *level_name(enum vmem_dim dim, unsigned level)
@@ -264,7 +270,26 @@ static void explain_json(const struct vmem_walk *w, bool first)
 	printf("]}");
 }
 
-int main(int argc, char **argv)
+/* What the command line asks for. */
+struct cli {
+	struct vmem_mmu_config cfg;
+	enum vmem_access_type acc;
+	enum output out;
+	const char *trace;
+	uint64_t limit, vm, asid;
+	bool warm, caches;
+};
+
+#define PARSED (-1)         /* parse_args: the command line is good, go on */
+
+/*
+ * Parses the options into o (set to its defaults first) and leaves optind at the first
+ * ADDRESS (the addresses themselves are read as they are walked). Returns PARSED to go
+ * on, or the exit status after a message (2) or after --help or --version printed to
+ * standard output (0; the caller checks that output with outfile_stdout_close). Never
+ * exits.
+ */
+static int parse_args(int argc, char **argv, struct cli *o)
 {
 	static const struct option longopts[] = {
 		{ "mode", required_argument, NULL, 'm' },
@@ -282,68 +307,70 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct vmem_mmu_config cfg;
-	enum vmem_access_type acc = VMEM_ACC_LOAD;
-	enum output out = OUT_TEXT;
-	const char *trace = NULL, *mode = NULL;
-	uint64_t limit = 0, vm = 0, asid = 0;
-	bool warm = false, caches = false;
-	struct vmem_mmu *m, *twin = NULL;
+	const char *mode = NULL;
 	char err[256];
-	int c, rc;
+	int c;
 
-	vmem_mmu_config_default(&cfg);
+	memset(o, 0, sizeof(*o));
+	vmem_mmu_config_default(&o->cfg);
+	o->acc = VMEM_ACC_LOAD;
+	o->out = OUT_TEXT;
 	/* No valid mode: tells whether the configuration (-s, -c) names one. */
-	cfg.mode = VMEM_MODES;
+	o->cfg.mode = VMEM_MODES;
 	while ((c = getopt_long(argc, argv, "m:s:c:t:n:wCa:o:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': mode = optarg; break;
 		case 's':
-			if (vmem_mmu_config_assign(&cfg, optarg, err, sizeof(err)))
-				fail(err, "");
+			if (vmem_mmu_config_assign(&o->cfg, optarg, err, sizeof(err)))
+				return complain(err, "");
 			break;
 		case 'c':
-			if (vmem_mmu_config_load(&cfg, optarg, err, sizeof(err)))
-				fail(err, "");
+			if (vmem_mmu_config_load(&o->cfg, optarg, err, sizeof(err)))
+				return complain(err, "");
 			break;
-		case 't': trace = optarg; break;
-		case 'n': limit = parse_number(optarg, "--limit"); break;
-		case 'w': warm = caches = true; break;
-		case 'C': caches = true; break;
+		case 't': o->trace = optarg; break;
+		case 'n':
+			if (parse_number(optarg, "--limit", &o->limit))
+				return 2;
+			break;
+		case 'w': o->warm = o->caches = true; break;
+		case 'C': o->caches = true; break;
 		case 'a':
 			if (strcmp(optarg, "load") == 0)
-				acc = VMEM_ACC_LOAD;
+				o->acc = VMEM_ACC_LOAD;
 			else if (strcmp(optarg, "store") == 0)
-				acc = VMEM_ACC_STORE;
+				o->acc = VMEM_ACC_STORE;
 			else if (strcmp(optarg, "ifetch") == 0)
-				acc = VMEM_ACC_IFETCH;
+				o->acc = VMEM_ACC_IFETCH;
 			else
-				fail("--access: expected load, store or ifetch, not ", optarg);
+				return complain("--access: expected load, store or ifetch, not ", optarg);
 			break;
 		case 'V':
-			vm = parse_number(optarg, "--vm");
-			if (vm > 65535)
-				fail("--vm: expected 0..65535, not ", optarg);
+			if (parse_number(optarg, "--vm", &o->vm))
+				return 2;
+			if (o->vm > 65535)
+				return complain("--vm: expected 0..65535, not ", optarg);
 			break;
 		case 'A':
-			asid = parse_number(optarg, "--asid");
-			if (asid > UINT32_MAX)
-				fail("--asid: expected a 32-bit number, not ", optarg);
+			if (parse_number(optarg, "--asid", &o->asid))
+				return 2;
+			if (o->asid > UINT32_MAX)
+				return complain("--asid: expected a 32-bit number, not ", optarg);
 			break;
 		case 'o':
 			if (strcmp(optarg, "text") == 0)
-				out = OUT_TEXT;
+				o->out = OUT_TEXT;
 			else if (strcmp(optarg, "csv") == 0)
-				out = OUT_CSV;
+				o->out = OUT_CSV;
 			else if (strcmp(optarg, "json") == 0)
-				out = OUT_JSON;
+				o->out = OUT_JSON;
 			else
-				fail("--output: expected text, csv or json, not ", optarg);
+				return complain("--output: expected text, csv or json, not ", optarg);
 			break;
-		case 'h': fputs(usage, stdout); return outfile_stdout_close("vmem-walk", 0);
+		case 'h': fputs(usage, stdout); return 0;
 		case 'v':
 			printf("vmem-walk (libvmem) %s\n", vmem_version());
-			return outfile_stdout_close("vmem-walk", 0);
+			return 0;
 		default: fputs(usage, stderr); return 2;
 		}
 	}
@@ -351,21 +378,38 @@ int main(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
-	if (mode && vmem_mode_parse(mode, &cfg.mode))
-		fail("--mode: expected native, nested or shadow, not ", mode);
-	if (cfg.mode == VMEM_MODES)
-		cfg.mode = VMEM_MODE_NESTED;
-	if (!caches) {
+	if (mode && vmem_mode_parse(mode, &o->cfg.mode))
+		return complain("--mode: expected native, nested or shadow, not ", mode);
+	if (o->cfg.mode == VMEM_MODES)
+		o->cfg.mode = VMEM_MODE_NESTED;
+	if (!o->caches) {
 		static const char *const off[] = {
 			"pwc.pml5e=0", "pwc.pml4e=0", "pwc.pdpte=0", "pwc.pde=0", "host.pwc.pml5e=0",
 			"host.pwc.pml4e=0", "host.pwc.pdpte=0", "host.pwc.pde=0", "ntlb=0",
 		};
 
 		for (size_t k = 0; k < sizeof(off) / sizeof(off[0]); k++)
-			vmem_mmu_config_assign(&cfg, off[k], NULL, 0);
+			vmem_mmu_config_assign(&o->cfg, off[k], NULL, 0);
 	}
-	if (vmem_mmu_config_check(&cfg, err, sizeof(err)))
-		fail("inconsistent configuration: ", err);
+	if (vmem_mmu_config_check(&o->cfg, err, sizeof(err)))
+		return complain("inconsistent configuration: ", err);
+	return PARSED;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli o;
+	struct vmem_mmu *m, *twin = NULL;
+	int rc = parse_args(argc, argv, &o);
+	const struct vmem_mmu_config cfg = o.cfg;
+	const enum vmem_access_type acc = o.acc;
+	const enum output out = o.out;
+	const char *const trace = o.trace;
+	const uint64_t limit = o.limit, vm = o.vm, asid = o.asid;
+	const bool warm = o.warm;
+
+	if (rc != PARSED)
+		return outfile_stdout_close("vmem-walk", rc);
 	rc = vmem_mmu_create(&cfg, &m);
 	if (rc == VMEM_ENOMEM)
 		fail("configuration too large for this host: out of host memory creating the "
@@ -385,8 +429,11 @@ int main(int argc, char **argv)
 	if (out == OUT_JSON)
 		printf("[");
 	for (int i = optind; i < argc; i++) {
-		uint64_t va = parse_number(argv[i], "address"), pa;
+		uint64_t va, pa;
 		struct vmem_walk w;
+
+		if (parse_number(argv[i], "address", &va))
+			exit(2);
 
 		/* Touch first, so the explained walk is not a faulting one. */
 		if (vmem_mmu_translate(m, (uint16_t)vm, (uint32_t)asid, va, acc, NULL, &pa)) {

@@ -34,6 +34,7 @@
 
 #define BATCH 32768         /* records per read: large, so that machine threads seldom wait */
 #define RING 4              /* batches in flight between the reader and the machines */
+#define PARSED (-1)         /* parse_args: the command line is good, go on */
 
 static const char usage[] =
 "usage: vmemsim [options] TRACE...\n"
@@ -95,36 +96,46 @@ struct options {
 	bool quiet;
 };
 
-static void die(const char *fmt, const char *a, const char *b)
+/* Prints "vmemsim: " and the message; returns 2, the exit status of a usage error. */
+static int complain(const char *fmt, const char *a, const char *b)
 {
 	fprintf(stderr, "vmemsim: ");
 	fprintf(stderr, fmt, a, b);
 	fputc('\n', stderr);
-	exit(2);
+	return 2;
 }
 
-static void set_key(struct options *o, const char *assignment)
+static void die(const char *fmt, const char *a, const char *b)
+{
+	exit(complain(fmt, a, b));
+}
+
+static int set_key(struct options *o, const char *assignment)
 {
 	char err[256];
 
 	if (vmem_mmu_config_assign(&o->cfg, assignment, err, sizeof(err)))
-		die("%s%s", err, "");
+		return complain("%s%s", err, "");
+	return 0;
 }
 
-/* "--tlb l1d.4k=64:4,l2=1536:12" sets tlb.l1d.4k and tlb.l2. */
-static void set_list(struct options *o, const char *prefix, const char *list)
+/* "--tlb l1d.4k=64:4,l2=1536:12" sets tlb.l1d.4k and tlb.l2. Returns 0 or 2. */
+static int set_list(struct options *o, const char *prefix, const char *list)
 {
 	char *copy = strdup(list), *save = NULL;
+	int status = 0;
 
 	if (!copy)
-		die("%s%s", "out of memory", "");
-	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		return complain("%s%s", "out of memory", "");
+	for (char *item = strtok_r(copy, ",", &save); item && !status;
+	     item = strtok_r(NULL, ",", &save)) {
 		char buf[256];
 
 		snprintf(buf, sizeof(buf), "%s.%s", prefix, item);
-		set_key(o, buf);
+		status = set_key(o, buf);
 	}
 	free(copy);
+	return status;
 }
 
 static void help_config(void)
@@ -191,17 +202,16 @@ static void help_stats(void)
 		printf("  %-26s %s\n", *c, vmem_mrc_csv_column_help(*c));
 }
 
-/* A count of records: decimal digits only. */
-static uint64_t record_count(const char *opt, const char *text)
+/* A count of records: decimal digits only. Returns 0, or 2 after a message. */
+static int record_count(const char *opt, const char *text, uint64_t *n)
 {
 	char *end;
-	uint64_t n;
 
 	errno = 0;
-	n = strtoull(text, &end, 10);
+	*n = strtoull(text, &end, 10);
 	if (errno || *end || !*text || *text < '0' || *text > '9')
-		die("%s %s: expected a number of records", opt, text);
-	return n;
+		return complain("%s %s: expected a number of records", opt, text);
+	return 0;
 }
 
 static const char *warmup_text(uint64_t n)
@@ -212,7 +222,13 @@ static const char *warmup_text(uint64_t n)
 	return buf;
 }
 
-static void parse_args(int argc, char **argv, struct options *o)
+/*
+ * Parses the command line into o (set to its defaults first) and leaves optind at the
+ * first trace. Returns PARSED to go on, or the exit status after a message (2) or after
+ * --help, --version and the like printed to standard output (0; the caller checks that
+ * output with outfile_stdout_close). Never exits.
+ */
+static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { O_TLB = 256, O_PWC, O_CSV, O_JSON, O_HIST, O_LABEL, O_SKIP, O_HELPCFG, O_MRC,
 	       O_VERSION, O_CSV_APPEND, O_HELPSTATS };
@@ -242,26 +258,30 @@ static void parse_args(int argc, char **argv, struct options *o)
 	};
 	const char *mode = NULL;
 	char err[256];
-	int c;
+	int c, status = 0;
 
+	memset(o, 0, sizeof(*o));
+	vmem_mmu_config_default(&o->cfg);
+	vmem_trace_reader_opts_default(&o->ropts);
 	/* No valid mode: tells whether the configuration (-s, -c) names one. */
 	o->cfg.mode = VMEM_MODES;
 
-	while ((c = getopt_long(argc, argv, "m:s:c:f:n:w:dqh", longopts, NULL)) != -1) {
+	while (!status &&
+	       (c = getopt_long(argc, argv, "m:s:c:f:n:w:dqh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': mode = optarg; break;
-		case 's': set_key(o, optarg); break;
+		case 's': status = set_key(o, optarg); break;
 		case 'c':
 			if (vmem_mmu_config_load(&o->cfg, optarg, err, sizeof(err)))
-				die("%s%s", err, "");
+				status = complain("%s%s", err, "");
 			break;
-		case O_TLB: set_list(o, "tlb", optarg); break;
-		case O_PWC: set_list(o, "pwc", optarg); break;
+		case O_TLB: status = set_list(o, "tlb", optarg); break;
+		case O_PWC: status = set_list(o, "pwc", optarg); break;
 		case O_CSV:
 		case O_CSV_APPEND:
 			if (o->csv)
-				die("--csv, --csv-append: give one CSV output, not %s and %s", o->csv,
-				    optarg);
+				return complain("--csv, --csv-append: give one CSV output, not %s and %s",
+						o->csv, optarg);
 			o->csv = optarg;
 			o->csv_append = c == O_CSV_APPEND;
 			break;
@@ -271,22 +291,25 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case O_LABEL: o->label = optarg; break;
 		case 'f':
 			if (vmem_trace_format_parse(optarg, &o->ropts.format))
-				die("--format %s: expected auto, lackey, champsim or vmt", optarg, "");
+				status = complain("--format %s: expected auto, lackey, champsim or vmt",
+						  optarg, "");
 			break;
 		case O_SKIP: o->ropts.skip_bad = true; break;
-		case 'n': o->limit = record_count("--limit", optarg); break;
-		case 'w': o->warmup = record_count("--warmup", optarg); break;
+		case 'n': status = record_count("--limit", optarg, &o->limit); break;
+		case 'w': status = record_count("--warmup", optarg, &o->warmup); break;
 		case 'd': o->data_only = true; break;
 		case 'q': o->quiet = true; break;
-		case O_HELPCFG: help_config(); exit(outfile_stdout_close("vmemsim", 0));
-		case O_HELPSTATS: help_stats(); exit(outfile_stdout_close("vmemsim", 0));
-		case 'h': fputs(usage, stdout); exit(outfile_stdout_close("vmemsim", 0));
+		case O_HELPCFG: help_config(); return 0;
+		case O_HELPSTATS: help_stats(); return 0;
+		case 'h': fputs(usage, stdout); return 0;
 		case O_VERSION:
 			printf("vmemsim (libvmem) %s\n", vmem_version());
-			exit(outfile_stdout_close("vmemsim", 0));
-		default: fputs(usage, stderr); exit(2);
+			return 0;
+		default: fputs(usage, stderr); return 2;
 		}
 	}
+	if (status)
+		return status;
 	if (mode && strcmp(mode, "all") == 0) {
 		for (int i = 0; i < VMEM_MODES; i++)
 			o->modes[i] = true;
@@ -294,7 +317,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		enum vmem_mode m;
 
 		if (vmem_mode_parse(mode, &m))
-			die("--mode %s: expected native, nested, shadow or all", mode, "");
+			return complain("--mode %s: expected native, nested, shadow or all", mode, "");
 		o->modes[m] = true;
 	} else if (o->cfg.mode != VMEM_MODES) {
 		o->modes[o->cfg.mode] = true;
@@ -304,14 +327,15 @@ static void parse_args(int argc, char **argv, struct options *o)
 	}
 	o->cfg.mode = VMEM_MODE_NATIVE;   /* each run sets its own */
 	if (vmem_mmu_config_check(&o->cfg, err, sizeof(err)))
-		die("inconsistent configuration: %s%s", err, "");
+		return complain("inconsistent configuration: %s%s", err, "");
 	if (optind >= argc) {
 		fputs(usage, stderr);
-		exit(2);
+		return 2;
 	}
 	if (o->limit && o->warmup >= o->limit)
-		die("--warmup %s: must be less than --limit, or nothing is left to measure",
-		    warmup_text(o->warmup), "");
+		return complain("--warmup %s: must be less than --limit, or nothing is left to "
+				"measure", warmup_text(o->warmup), "");
+	return PARSED;
 }
 
 struct run {
@@ -808,43 +832,53 @@ static char *csv_header(void)
 	return text;
 }
 
-/* Column n (from 1) of a header line, into buf. */
+/* Column n (from 1) of a header line, quoted into buf, or "none" if the line is shorter. */
 static void header_column(const char *line, unsigned n, char *buf, size_t len)
 {
 	for (unsigned i = 1; i < n && line; i++) {
-		line = strchr(line, ',');
-		if (line)
-			line++;
+		line = strpbrk(line, ",\n");
+		line = line && *line == ',' ? line + 1 : NULL;
 	}
-	snprintf(buf, len, "%.*s", line ? (int)strcspn(line, ",\n") : 0, line ? line : "");
+	if (line)
+		snprintf(buf, len, "'%.*s'", (int)strcspn(line, ",\n"), line);
+	else
+		snprintf(buf, len, "none");
 }
 
 /*
  * --csv-append: opens path for appending. A new or empty file gets the header; a file
- * with rows must have this run's header, or the columns would not line up.
+ * with rows must have this run's header, or the columns would not line up. What is not
+ * a regular file (a FIFO, /dev/null) is written to as a new file, never read.
  */
 static FILE *open_csv_append(const char *path, const char *header)
 {
 	FILE *f = fopen(path, "a+");
 	char *line = NULL;
 	size_t cap = 0;
+	struct stat st;
 	ssize_t n;
 
 	if (!f)
 		die("%s: cannot open for appending: %s", path, strerror(errno));
-	n = getline(&line, &cap, f);
+	/* Only a regular file has rows to check: a FIFO would block, /dev/zero not end. */
+	n = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) ? getline(&line, &cap, f) : 0;
 	if (n <= 0) {
 		fputs(header, f);
 	} else if (strcmp(line, header) != 0) {
 		unsigned col = 1;
 		char theirs[128], ours[128];
+		size_t i = 0;
 
-		for (size_t i = 0; line[i] && line[i] == header[i]; i++)
+		for (; line[i] && line[i] == header[i]; i++)
 			col += line[i] == ',';
+		/* One line ends where the other goes on: the first column of one only. */
+		if ((line[i] == ',' && (header[i] == '\n' || !header[i])) ||
+		    (header[i] == ',' && (line[i] == '\n' || !line[i])))
+			col++;
 		header_column(line, col, theirs, sizeof(theirs));
 		header_column(header, col, ours, sizeof(ours));
 		fprintf(stderr, "vmemsim: %s: cannot append: its header differs from this run's at "
-			"column %u ('%s' there, '%s' here); write to a new file\n", path, col,
+			"column %u (%s there, %s here); write to a new file\n", path, col,
 			theirs, ours);
 		exit(2);
 	} else if (fseek(f, -1, SEEK_END) == 0 && fgetc(f) != '\n') {
@@ -920,12 +954,12 @@ static void hist_rows(FILE *f, const char *label, struct run *runs, int nruns)
 
 int main(int argc, char **argv)
 {
-	struct options o = { 0 };
+	struct options o;
 	FILE *csv = NULL, *json = NULL, *hist = NULL, *mrc = NULL;
+	int status = parse_args(argc, argv, &o);
 
-	vmem_mmu_config_default(&o.cfg);
-	vmem_trace_reader_opts_default(&o.ropts);
-	parse_args(argc, argv, &o);
+	if (status != PARSED)
+		return outfile_stdout_close("vmemsim", status);
 	if (o.csv) {
 		char *header = csv_header();
 

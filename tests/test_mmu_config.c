@@ -474,7 +474,7 @@ enum broken {
 	B_SHADOW_MAX_PAGES, B_PCID_COUNT_ZERO, B_PCID_COUNT_BIG, B_GUEST_LEVELS, B_HOST_LEVELS,
 	B_MODE, B_GUEST_PAGE, B_HOST_PAGE, B_GUEST_PLACEMENT, B_HOST_PLACEMENT, B_PCID_MODE,
 	B_SHADOW_SYNC, B_PWC_NESTED, B_GEOM_SETS, B_GEOM_MULTIPLE, B_GEOM_PLRU, B_GEOM_REPL,
-	B_LIMIT_VMS_ZERO, B_LIMIT_VMS_BIG, B_LIMIT_ASPACES, B_CASES
+	B_LIMIT_VMS_ZERO, B_LIMIT_VMS_BIG, B_LIMIT_ASPACES, B_GEOM_ENTRIES, B_CASES
 };
 
 static void break_config(struct vmem_mmu_config *c, enum broken b)
@@ -505,6 +505,10 @@ static void break_config(struct vmem_mmu_config *c, enum broken b)
 	case B_LIMIT_VMS_ZERO: c->limit_vms = 0; break;
 	case B_LIMIT_VMS_BIG: c->limit_vms = 65537; break;
 	case B_LIMIT_ASPACES: c->limit_aspaces = 0; break;
+	/* Beyond what -s accepts (16m): a fully associative 2^32 - 2^16 entries passed. */
+	case B_GEOM_ENTRIES:
+		c->ntlb = (struct vmem_cache_geom){ 0xffff0000u, 0, VMEM_REPL_LRU };
+		break;
 	case B_CASES: break;
 	}
 }
@@ -536,6 +540,7 @@ static const char *const broken_message[B_CASES] = {
 	[B_LIMIT_VMS_ZERO] = "limit.vms=0: must be 1..65536",
 	[B_LIMIT_VMS_BIG] = "limit.vms=65537: must be 1..65536",
 	[B_LIMIT_ASPACES] = "limit.aspaces=0: must be at least 1",
+	[B_GEOM_ENTRIES] = "ntlb=4294901760:0:lru: ENTRIES must be at most 16m",
 };
 
 static void test_config_check_names_key_value_and_constraint(void **state)
@@ -561,6 +566,27 @@ static void test_config_check_names_key_value_and_constraint(void **state)
 		assert_int_equal(vmem_mmu_create(&c, &m), VMEM_EINVAL);
 		assert_null(m);
 	}
+}
+
+/*
+ * An absent cache (0 entries) may keep any ways in the struct (examples/walk_cost.c sets
+ * entries only): it passes the check and reads as "0:0:REPL", which set takes back.
+ */
+static void test_config_absent_cache_reads_without_ways(void **state)
+{
+	struct vmem_mmu_config c, d;
+	char v1[64], v2[64];
+
+	(void)state;
+	vmem_mmu_config_default(&c);
+	c.ntlb = (struct vmem_cache_geom){ 0, 0xff0a0000u, VMEM_REPL_LRU };
+	assert_int_equal(vmem_mmu_config_check(&c, NULL, 0), 0);
+	assert_int_equal(vmem_mmu_config_get(&c, "ntlb", v1, sizeof(v1)), 0);
+	assert_string_equal(v1, "0:0:lru");
+	d = c;
+	assert_int_equal(vmem_mmu_config_set(&d, "ntlb", v1, NULL, 0), 0);
+	assert_int_equal(vmem_mmu_config_get(&d, "ntlb", v2, sizeof(v2)), 0);
+	assert_string_equal(v1, v2);
 }
 
 /* Keys set from text cannot express every broken value, but those they can, it names. */
@@ -597,6 +623,7 @@ int main(void)
 		cmocka_unit_test(test_config_mode_all_is_refused_with_the_reason),
 		cmocka_unit_test(test_config_check_names_key_value_and_constraint),
 		cmocka_unit_test(test_config_check_after_set_names_the_key),
+		cmocka_unit_test(test_config_absent_cache_reads_without_ways),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -176,8 +176,6 @@ int vmem_host_merge(struct vmem_host *h, uint16_t vm, uint64_t gfn, uint64_t fra
  * use_zero_pages) and frees its frame. */
 int vmem_host_merge_zero(struct vmem_host *h, uint16_t vm, uint64_t gfn);
 
-/* Simulated cycles per millisecond (host.cpu_hz / 1000): converts a policy's periods. */
-uint64_t vmem_host_cycles_per_ms(const struct vmem_host *h);
 
 /* Sets vm's dedup_profit (struct vmem_host_vm_stats): bytes its merged pages save, net of
  * the dedup policy's metadata for its pages. No effect on an unknown vm. */

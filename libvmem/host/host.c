@@ -784,11 +784,6 @@ uint64_t vmem_host_now(const struct vmem_host *h)
 	return h->now;
 }
 
-uint64_t vmem_host_cycles_per_ms(const struct vmem_host *h)
-{
-	return h->cfg.cpu_hz / 1000;
-}
-
 void vmem_host_set_dedup_profit(struct vmem_host *h, uint16_t vm, int64_t bytes)
 {
 	struct hvm *v = h->vm_by_id[vm];

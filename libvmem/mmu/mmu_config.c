@@ -215,6 +215,9 @@ static int parse_bytes(const char *v, uint64_t *out)
 	return 0;
 }
 
+/* The most entries of a cache geometry (TLB, walk cache, nested TLB): 16m. */
+#define GEOM_MAX_ENTRIES (1u << 24)
+
 static int parse_geom(const char *v, struct vmem_cache_geom *g)
 {
 	char buf[64], *ways, *repl;
@@ -232,7 +235,7 @@ static int parse_geom(const char *v, struct vmem_cache_geom *g)
 	} else {
 		repl = NULL;
 	}
-	if (parse_u64(buf, &e) || e > (1u << 24) || (ways && parse_u64(ways, &w)) || w > e)
+	if (parse_u64(buf, &e) || e > GEOM_MAX_ENTRIES || (ways && parse_u64(ways, &w)) || w > e)
 		return VMEM_EINVAL;
 	struct vmem_cache_geom n = { (uint32_t)e, (uint32_t)w, g->repl };
 
@@ -415,6 +418,8 @@ static const char *geom_problem(const struct vmem_cache_geom *g)
 
 	if (g->repl != VMEM_REPL_LRU && g->repl != VMEM_REPL_PLRU && g->repl != VMEM_REPL_RANDOM)
 		return "replacement must be lru, plru or random";
+	if (g->entries > GEOM_MAX_ENTRIES)
+		return "ENTRIES must be at most 16m";
 	if (g->entries == 0 || vmem_xcache_geom_check(g) == 0)
 		return NULL;
 	if (ways > g->entries || g->entries % ways)
@@ -496,9 +501,11 @@ static void format_bytes(uint64_t v, char *buf, size_t len)
 	snprintf(buf, len, "%" PRIu64, v);
 }
 
+/* An absent cache (0 entries) has no ways, whatever the field holds: "0:0:lru". */
 static void format_geom(const struct vmem_cache_geom *g, char *buf, size_t len)
 {
-	snprintf(buf, len, "%" PRIu32 ":%" PRIu32 ":%s", g->entries, g->ways, vmem_repl_name(g->repl));
+	snprintf(buf, len, "%" PRIu32 ":%" PRIu32 ":%s", g->entries, g->entries ? g->ways : 0,
+		 vmem_repl_name(g->repl));
 }
 
 int vmem_mmu_config_get(const struct vmem_mmu_config *c, const char *key, char *buf,

@@ -196,6 +196,9 @@ full() {
 }
 full "vmemsim: the table to /dev/full" "$BIN/vmemsim" "$T/good.lackey"
 full "vmemsim --help to /dev/full" "$BIN/vmemsim" --help
+for prog in vmemsim vmem-walk vmem-gen vmem-trace; do
+	full "$prog --version to /dev/full" "$BIN/$prog" --version
+done
 full "vmem-walk: the walk to /dev/full" "$BIN/vmem-walk" 0x1000
 full "vmem-walk -o json to /dev/full" "$BIN/vmem-walk" -o json 0x1000
 full "vmem-trace info to /dev/full" "$BIN/vmem-trace" info "$T/good.lackey"
@@ -211,6 +214,23 @@ for opt in --csv --json --hist --mrc; do
 	limited 20 "$BIN/vmemsim" -q $opt "$T/nodir/x" "$T/good.lackey"
 	expect "vmemsim $opt into a missing folder" 2 "$T/nodir/x: cannot create"
 done
+# --csv-append reads the rows of a regular file only: /dev/zero never ends, a FIFO blocks.
+limited 20 "$BIN/vmemsim" -q --csv-append /dev/full "$T/good.lackey"
+expect "vmemsim --csv-append /dev/full" 2 "/dev/full: write failed: No space left on device"
+limited 20 "$BIN/vmemsim" -q --csv-append /dev/zero "$T/good.lackey"
+expect "vmemsim --csv-append /dev/zero is written, not read" 0 ""
+rm -f "$T/append.fifo"
+mkfifo "$T/append.fifo"
+timeout 20 cat "$T/append.fifo" >"$T/append.csv" &
+reader=$!
+limited 20 "$BIN/vmemsim" -q --csv-append "$T/append.fifo" "$T/good.lackey"
+wait "$reader"
+expect "vmemsim --csv-append FIFO is written, not read" 0 ""
+if head -n 1 "$T/append.csv" | grep -q '^trace,mode,phase,'; then
+	ok "vmemsim --csv-append FIFO: the header and rows come out"
+else
+	bad "vmemsim --csv-append FIFO: the header and rows come out"
+fi
 limited 20 "$BIN/vmem-trace" convert "$T/good.lackey" /dev/full
 expect "vmem-trace convert to /dev/full" 1 "/dev/full: write error: No space left on device"
 limited 20 "$BIN/vmem-gen" -o /dev/full count=10
