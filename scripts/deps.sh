@@ -4,7 +4,7 @@
 # everything is present.
 set -eu
 
-PACKAGES="build-essential pkg-config libnuma-dev liburcu-dev libjemalloc-dev libcmocka-dev
+PACKAGES="build-essential pkg-config libnuma-dev liblz4-dev liburcu-dev libjemalloc-dev libcmocka-dev
 gnuplot-nox valgrind libzstd-dev zstd zlib1g-dev liblzma-dev xz-utils libxxhash-dev python3
 clang libclang-rt-14-dev slurm-wlm munge"
 
