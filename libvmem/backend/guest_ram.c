@@ -111,6 +111,54 @@ static const char *numa_name(enum vmem_ram_numa m)
 	return "?";
 }
 
+/*
+ * "all", "N", "N-M" or comma-separated lists of them, every node existing with memory, as a
+ * new libnuma node mask; NULL if the string is bad. (numa_parse_nodestring does the same but
+ * prints its complaints on stderr, which a library must not do.)
+ */
+static struct bitmask *parse_nodes(const char *spec)
+{
+	struct bitmask *mask = numa_allocate_nodemask();
+	const char *s = spec;
+	int max = numa_max_node();
+
+	if (!mask)
+		return NULL;
+	if (strcmp(spec, "all") == 0) {
+		copy_bitmask_to_bitmask(numa_all_nodes_ptr, mask);
+		return mask;
+	}
+	for (;;) {
+		char *end;
+		long lo, hi;
+
+		if (*s < '0' || *s > '9')
+			goto bad;
+		lo = hi = strtol(s, &end, 10);
+		s = end;
+		if (*s == '-') {
+			if (s[1] < '0' || s[1] > '9')
+				goto bad;
+			hi = strtol(s + 1, &end, 10);
+			s = end;
+		}
+		if (lo > hi || hi > max)
+			goto bad;
+		for (long n = lo; n <= hi; n++) {
+			if (!numa_bitmask_isbitset(numa_all_nodes_ptr, (unsigned)n))
+				goto bad;
+			numa_bitmask_setbit(mask, (unsigned)n);
+		}
+		if (*s == '\0')
+			return mask;
+		if (*s++ != ',')
+			goto bad;
+	}
+bad:
+	numa_bitmask_free(mask);
+	return NULL;
+}
+
 /* Applies c's NUMA policy to [addr, addr + size). */
 static int apply_numa(void *addr, uint64_t size, const struct vmem_ram_region_config *c,
 		      char *err, size_t errlen)
@@ -126,12 +174,8 @@ static int apply_numa(void *addr, uint64_t size, const struct vmem_ram_region_co
 				  "policy (numa_available() < 0)", numa_name(c->numa));
 		return VMEM_EINVAL;
 	}
-	/* numa_parse_nodestring prints its own complaint to stderr on a bad string unless
-	 * numa_error is quiet; it returns NULL, which we turn into our error. */
-	mask = numa_parse_nodestring(spec);
-	if (!mask || numa_bitmask_weight(mask) == 0) {
-		if (mask)
-			numa_bitmask_free(mask);
+	mask = parse_nodes(spec);
+	if (!mask) {
 		backend_errf(err, errlen, "guest RAM: nodes=\"%s\": not a set of existing NUMA "
 				  "nodes (this host has nodes 0-%d)", spec, numa_max_node());
 		return VMEM_EINVAL;
