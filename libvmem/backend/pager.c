@@ -83,7 +83,7 @@ struct vmem_pager {
 	struct {
 		_Atomic uint64_t evictions, evicted_zero, faults, faults_zero, wp_faults;
 		_Atomic uint64_t bytes_in, bytes_compressed, compressed_now;
-		_Atomic uint64_t swap_full, io_errors, errors;
+		_Atomic uint64_t swap_full, io_errors, errors, slots_used;
 	} n;
 
 	pthread_mutex_t err_lock;
@@ -220,10 +220,30 @@ static bool page_is_zero(const void *page)
 	return acc == 0;
 }
 
+/*
+ * The copy of page i (in state `state`) is going away: its accounting now, before the page
+ * is mapped back (which wakes the faulting thread at once, so that thread sees the counters
+ * already updated); unaccount(.., -1) undoes it if the mapping failed.
+ */
+static void unaccount(struct vmem_pager *p, uint64_t i, uint32_t state, int sign)
+{
+	if (state == VMEM_PAGER_COMPRESSED) {
+		if (sign > 0)
+			DEC(p, compressed_now, p->clen[i]);
+		else
+			INC(p, compressed_now, p->clen[i]);
+	} else if (state == VMEM_PAGER_SWAPPED) {
+		if (sign > 0)
+			DEC(p, slots_used, 1);
+		else
+			INC(p, slots_used, 1);
+	}
+}
+
+/* Releases the copy of page i (accounted for already). */
 static void free_copy(struct vmem_pager *p, uint64_t i, uint32_t state)
 {
 	if (state == VMEM_PAGER_COMPRESSED) {
-		DEC(p, compressed_now, p->clen[i]);
 		free(p->buf[i]);
 		p->buf[i] = NULL;
 	} else if (state == VMEM_PAGER_SWAPPED) {
@@ -311,6 +331,7 @@ static int keep_swapped(struct vmem_pager *p, uint64_t i, const char *src)
 		return VMEM_EIO;
 	}
 	p->slot[i] = slot;
+	INC(p, slots_used, 1);
 	return 0;
 }
 
@@ -356,6 +377,7 @@ int vmem_pager_evict(struct vmem_pager *p, uint64_t page)
 	if (rc == 0 && madvise((void *)src, PAGE, MADV_DONTNEED)) {
 		int e = errno;
 
+		unaccount(p, page, state, 1);
 		free_copy(p, page, state);
 		set_error(p, "page %" PRIu64 ": madvise(MADV_DONTNEED): %s", page, strerror(e));
 		rc = VMEM_EIO;
@@ -381,7 +403,8 @@ int vmem_pager_evict(struct vmem_pager *p, uint64_t page)
 static uint32_t serve(struct vmem_pager *p, uint64_t i, uint32_t state, bool write, char *buf)
 {
 	static const char zero[PAGE];
-	int rc = 0;
+	const char *src = buf;
+	int rc;
 
 	switch (state) {
 	case VMEM_PAGER_RESIDENT:
@@ -389,10 +412,9 @@ static uint32_t serve(struct vmem_pager *p, uint64_t i, uint32_t state, bool wri
 		return state;
 	case VMEM_PAGER_UNTOUCHED:
 	case VMEM_PAGER_ZERO:
-		INC(p, faults, 1);
 		INC(p, faults_zero, 1);
 		/* A write would take the zero page and then copy it at once: give it a page. */
-		rc = write ? uffd_copy(p, i, zero) : uffd_zeropage(p, i);
+		src = write ? zero : NULL;
 		break;
 	case VMEM_PAGER_COMPRESSED:
 		if (p->clen[i] == RAW_LEN)
@@ -402,8 +424,6 @@ static uint32_t serve(struct vmem_pager *p, uint64_t i, uint32_t state, bool wri
 			set_error(p, "page %" PRIu64 ": its compressed copy is corrupt", i);
 			memset(buf, 0, PAGE);
 		}
-		INC(p, faults, 1);
-		rc = uffd_copy(p, i, buf);
 		break;
 	case VMEM_PAGER_SWAPPED: {
 		ssize_t r = -1;
@@ -416,13 +436,20 @@ static uint32_t serve(struct vmem_pager *p, uint64_t i, uint32_t state, bool wri
 				  i, p->slot[i]);
 			memset(buf, 0, PAGE);
 		}
-		INC(p, faults, 1);
-		rc = uffd_copy(p, i, buf);
 		break;
 	}
 	}
+	/* Counters and state first: the ioctl wakes the faulting thread at once. BUSY stays
+	 * held until the caller's page_unlock. */
+	INC(p, faults, 1);
+	unaccount(p, i, state, 1);
+	atomic_store_explicit(&p->st[i], VMEM_PAGER_RESIDENT | BUSY, memory_order_release);
+	rc = src ? uffd_copy(p, i, src) : uffd_zeropage(p, i);
 	if (rc) {
 		/* The region went away (unmapped under us) or the uffd is unusable. */
+		DEC(p, faults, 1);
+		unaccount(p, i, state, -1);
+		atomic_store_explicit(&p->st[i], state | BUSY, memory_order_relaxed);
 		INC(p, errors, 1);
 		set_error(p, "page %" PRIu64 ": serving its fault: %s", i, strerror(-rc));
 		return state;
@@ -738,9 +765,7 @@ void vmem_pager_stats(const struct vmem_pager *p, struct vmem_pager_stats *out)
 	out->io_errors = GET(q, io_errors);
 	out->errors = GET(q, errors);
 	out->slots = p->nslots;
-	pthread_mutex_lock(&q->slot_lock);
-	out->slots_used = p->nslots - p->nfree;
-	pthread_mutex_unlock(&q->slot_lock);
+	out->slots_used = GET(q, slots_used);
 }
 
 const char *vmem_pager_error(struct vmem_pager *p)
