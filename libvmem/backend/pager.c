@@ -466,13 +466,6 @@ static void *handler(void *arg)
 	struct pollfd pfd[2] = { { .fd = p->uffd, .events = POLLIN },
 				 { .fd = p->efd, .events = POLLIN } };
 
-	if (p->cfg.handler_cpu >= 0) {
-		cpu_set_t set;
-
-		CPU_ZERO(&set);
-		CPU_SET(p->cfg.handler_cpu, &set);
-		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-	}
 	if (!buf)
 		return NULL;
 	for (;;) {
@@ -670,15 +663,6 @@ int vmem_pager_create(struct vmem_guest_ram *ram, unsigned region,
 			     c->handler_cpu);
 		return VMEM_EINVAL;
 	}
-	if (c->handler_cpu >= 0) {
-		cpu_set_t set;
-
-		if (sched_getaffinity(0, sizeof(set), &set) || !CPU_ISSET(c->handler_cpu, &set)) {
-			backend_errf(err, errlen, "pager: handler_cpu %d: this process may not run "
-				     "there", c->handler_cpu);
-			return VMEM_EINVAL;
-		}
-	}
 
 	p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -729,6 +713,20 @@ int vmem_pager_create(struct vmem_guest_ram *ram, unsigned region,
 		return VMEM_ENOMEM;
 	}
 	p->thread_started = true;
+	if (c->handler_cpu >= 0) {
+		cpu_set_t set;
+		int e;
+
+		CPU_ZERO(&set);
+		CPU_SET(c->handler_cpu, &set);
+		e = pthread_setaffinity_np(p->thread, sizeof(set), &set);
+		if (e) {
+			teardown(p);
+			backend_errf(err, errlen, "pager: handler_cpu %d: cannot pin the fault-handling "
+				     "thread there: %s", c->handler_cpu, strerror(e));
+			return VMEM_EINVAL;
+		}
+	}
 	*out = p;
 	return 0;
 }
