@@ -4,8 +4,10 @@
 
 #include "vmem/common.h"
 #include "vmem/cost.h"
+#include "vmem/guest_ram.h"
 #include "vmem/mmu.h"
 #include "vmem/mrc.h"
+#include "vmem/pager.h"
 #include "vmem/pt.h"
 #include "vmem/pwc.h"
 #include "vmem/sweep.h"
