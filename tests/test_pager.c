@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -149,6 +150,26 @@ static void test_pager_untouched_pages_read_as_zero_pages(void **state)
 	assert_int_equal(s.evicted_zero, 1);
 	assert_int_equal(s.faults_zero, 65);
 	assert_int_equal(f.base[3 * PAGE], 7);
+	teardown(&f);
+}
+
+static void test_pager_page_dropped_elsewhere_reads_as_zeros(void **state)
+{
+	struct fixture f;
+
+	(void)state;
+	setup(&f, 4, NULL);
+	fill(f.base, 0, 1);
+	fill(f.base + PAGE, 1, 1);
+	/* A balloon drops page 0 behind the pager's back: the next access is served a zero
+	 * page, not a hang or a stale copy. */
+	assert_int_equal(madvise(f.base, PAGE, MADV_DONTNEED), 0);
+	assert_int_equal(f.base[100], 0);
+	/* Dropped, then evicted: evicted as a zero page without reading it. */
+	assert_int_equal(madvise(f.base + PAGE, PAGE, MADV_DONTNEED), 0);
+	assert_int_equal(vmem_pager_evict(f.pager, 1), 0);
+	assert_int_equal(vmem_pager_page_state(f.pager, 1), VMEM_PAGER_ZERO);
+	assert_int_equal(f.base[PAGE + 5], 0);
 	teardown(&f);
 }
 
@@ -509,6 +530,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pager_bad_configs_rejected_with_a_message),
 		cmocka_unit_test(test_pager_untouched_pages_read_as_zero_pages),
+		cmocka_unit_test(test_pager_page_dropped_elsewhere_reads_as_zeros),
 		cmocka_unit_test(test_pager_lz4_round_trip_keeps_every_byte),
 		cmocka_unit_test(test_pager_swap_file_reuses_its_slots),
 		cmocka_unit_test(test_pager_full_swap_file_leaves_pages_resident),

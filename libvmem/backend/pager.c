@@ -338,6 +338,7 @@ static int keep_swapped(struct vmem_pager *p, uint64_t i, const char *src)
 int vmem_pager_evict(struct vmem_pager *p, uint64_t page)
 {
 	const char *src;
+	unsigned char present;
 	uint32_t s, state;
 	int rc;
 
@@ -362,8 +363,12 @@ int vmem_pager_evict(struct vmem_pager *p, uint64_t page)
 		set_error(p, "page %" PRIu64 ": UFFDIO_WRITEPROTECT: %s", page, strerror(-rc));
 		return VMEM_EIO;
 	}
-	/* 2 and 3. A verified copy. */
-	if (page_is_zero(src)) {
+	/* 2 and 3. A verified copy. A page something else dropped meanwhile (a balloon's
+	 * MADV_DONTNEED) reads as zeros; reading it here would fault on the page we hold. */
+	if (mincore((void *)src, PAGE, &present) == 0 && !(present & 1)) {
+		state = VMEM_PAGER_ZERO;
+		rc = 0;
+	} else if (page_is_zero(src)) {
 		state = VMEM_PAGER_ZERO;
 		rc = 0;
 	} else if (p->cfg.store == VMEM_PAGER_LZ4) {
@@ -408,7 +413,9 @@ static uint32_t serve(struct vmem_pager *p, uint64_t i, uint32_t state, bool wri
 
 	switch (state) {
 	case VMEM_PAGER_RESIDENT:
-		uffd_wake(p, i);
+		/* Usually a second thread's fault on a page served already (EEXIST: wake it);
+		 * but if something else dropped the page, a zero page is its content. */
+		uffd_zeropage(p, i);
 		return state;
 	case VMEM_PAGER_UNTOUCHED:
 	case VMEM_PAGER_ZERO:
