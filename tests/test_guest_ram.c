@@ -8,7 +8,8 @@
  *    frames, so the first frame of the region added after it is 256.
  *  - move_pages(2) with nodes = NULL reports -ENOENT for a page not populated yet, and the
  *    node for a populated one: a preallocated region bound to node 0 has every page on 0.
- *  - An empty hugetlb pool (vm.nr_hugepages = 0) cannot back a MAP_HUGETLB region.
+ *  - An empty hugetlb pool (vm.nr_hugepages = 0) cannot back a MAP_HUGETLB region; the test
+ *    raises the pool by 4 pages for two 4 MiB regions and restores it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -257,8 +258,9 @@ static void test_ram_hugetlb_empty_pool_names_nr_hugepages(void **state)
 	/* With the pool at 0 (this machine's default) the error names the knob. */
 	if (before == 0)
 		add_fails(ram, &c, VMEM_EINVAL, "vm.nr_hugepages");
-	/* With two pages in the pool (root raises it; restored after) the region works. */
-	if (before >= 0 && write_long(knob, before + 2) && read_long(knob) == before + 2) {
+	/* With four pages in the pool (root raises it; restored after): an anonymous and a
+	 * memfd region of two pages each. */
+	if (before >= 0 && write_long(knob, before + 4) && read_long(knob) == before + 4) {
 		uint64_t on[1], absent;
 
 		c.prealloc = true;
@@ -273,6 +275,17 @@ static void test_ram_hugetlb_empty_pool_names_nr_hugepages(void **state)
 		assert_int_equal(vmem_guest_ram_node_pages(ram, 0, on, 1, &absent), 0);
 		assert_int_equal(on[0] + absent, 2);
 		assert_int_equal(on[0], 2);
+		/* The other two pages back a memfd region (MFD_HUGETLB). */
+		c.gpa = 1ull << 30;
+		c.backing = VMEM_RAM_MEMFD;
+		if (vmem_guest_ram_add(ram, &c, NULL, err, sizeof(err))) {
+			write_long(knob, before);
+			fail_msg("hugetlb memfd with 2 free pages: %s", err);
+		}
+		assert_int_equal(vmem_guest_ram_region(ram, 1, &r), 0);
+		assert_true(r.fd >= 0);
+		assert_int_equal(r.page_bytes, 2 * MiB);
+		memset(r.hva, 0x6b, 4 * MiB);
 		vmem_guest_ram_destroy(ram);
 		ram = NULL;
 		write_long(knob, before);

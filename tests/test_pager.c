@@ -13,6 +13,7 @@
  *  - The stress test: 16384 pages (64 MiB), an evictor evicting every page round after round
  *    while 2 writers each walk their half, verifying and rewriting each page; the test runs
  *    until 1,000,000 faults were served (100,000 under AddressSanitizer, to stay < 60 s).
+ *    The handler thread is not pinned; VMEM_TEST_HANDLER_CPU=N pins it to CPU N, to compare.
  */
 #include <errno.h>
 #include <fcntl.h>
