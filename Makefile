@@ -32,7 +32,7 @@ endif
 CFLAGS    ?= -g
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror=implicit-function-declaration
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(CFLAGS) $(WARN) -fPIC -Iinclude -Ilibvmem -MMD -MP
-LDLIBS    := -lzstd -lz -llzma -lxxhash -llz4 -lm -pthread
+LDLIBS    := -lzstd -lz -llzma -lxxhash -llz4 -lnuma -lm -pthread
 LDFLAGS_SAN = $(SAN_FLAGS)
 
 LIB_SRC   := $(wildcard libvmem/*/*.c ksm-dedup/*.c balloon-driver/*.c)

@@ -231,6 +231,15 @@ status=0
 [ "$status" -eq 0 ] || die "bench_host failed"
 rm -f "$WORK/host.vmt"
 
+# The real backend's pager (bench/bench_pager.c): userfaultfd fault service against a bare
+# UFFDIO_COPY loop in the same process (target <= 1.5x), swap-out/in with and without
+# compression. Needs userfaultfd (root, or vm.unprivileged_userfaultfd=1): without it the
+# results say so and the rest stands.
+echo "bench: pager" >&2
+echo >>"$WORK/results"
+"$BIN/bench_pager" --runs "$RUNS" >>"$WORK/results" 2>&1 ||
+	echo "pager: bench_pager could not run (is userfaultfd allowed?)" >>"$WORK/results"
+
 cp "$WORK/results" "$OUT"
 cat "$OUT"
 echo "bench: results written to $OUT" >&2

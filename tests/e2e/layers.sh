@@ -4,7 +4,7 @@
 # A layer missing from this list, or an include of a layer above, fails the check.
 dir=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/check.inc"
-order="base trace gen paging guest mmu host sweep"
+order="base trace gen paging guest mmu host backend sweep"
 
 rank() { # layer -> position in $order, or nothing
 	i=0; for l in $order; do i=$((i + 1)); [ "$l" = "$1" ] && { echo $i; return; }; done
