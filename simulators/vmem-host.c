@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmem/balloon.h"
 #include "vmem/host.h"
 #include "vmem/host_policy.h"
 #include "vmem/mmu.h"
@@ -778,6 +779,16 @@ static void write_json(struct sim *s, const char *path)
 #define VALUE(n, e) fprintf(f, ", \"" #n "\": %" PRIu64, (uint64_t)(e));
 		VM_FIELDS(VALUE)
 #undef VALUE
+		/* The statistics report a virtio-balloon device would send, every tag. */
+		{
+			struct vmem_balloon_stat bs[VMEM_BALLOON_STAT_TAGS];
+			int nb = vmem_host_balloon_stats(s->h, v->id, bs, VMEM_BALLOON_STAT_TAGS);
+
+			fputs(", \"virtio_balloon_stats\": {", f);
+			for (int k = 0; k < nb; k++)
+				fprintf(f, "%s\"%s\": %" PRIu64, k ? ", " : "", bs[k].name, bs[k].value);
+			fputc('}', f);
+		}
 		fputc('}', f);
 	}
 	fputs("\n  ]\n}\n", f);
