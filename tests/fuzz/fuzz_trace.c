@@ -246,7 +246,10 @@ static void writer_record(const uint8_t *b)
 	valid = x.type < VMEM_REC_TYPES && vmem_addr_canonical(x.addr, 57) &&
 		(x.type != VMEM_REC_ACCESS || (x.acc <= VMEM_ACC_MODIFY && x.size != 0)) &&
 		(x.type != VMEM_REC_PROTECT || (x.prot & ~0xfu) == 0) &&
-		((x.type != VMEM_REC_UNMAP && x.type != VMEM_REC_PROTECT) || x.len != 0);
+		(x.type != VMEM_REC_CONTENT || ((x.prot & ~VMEM_CONTENT_ZERO) == 0 &&
+						x.size <= 15 && (x.addr & 0xfff) == 0)) &&
+		((x.type != VMEM_REC_UNMAP && x.type != VMEM_REC_PROTECT &&
+		  x.type != VMEM_REC_FREE) || x.len != 0);
 	check(vmem_trace_writer_open(path, NULL, &w) == 0, "writer open");
 	rc = vmem_trace_write(w, &x, 1);
 	check((rc == 0) == valid, valid ? "writer refused a valid record" :
@@ -263,9 +266,10 @@ static void writer_record(const uint8_t *b)
 	want = (struct vmem_trace_rec){
 		.type = x.type, .vm = x.vm, .asid = x.asid, .addr = x.addr,
 		.acc = x.type == VMEM_REC_ACCESS ? x.acc : 0,
-		.size = x.type == VMEM_REC_ACCESS ? x.size : 0,
-		.prot = x.type == VMEM_REC_PROTECT ? x.prot : 0,
-		.len = x.type == VMEM_REC_UNMAP || x.type == VMEM_REC_PROTECT ? x.len : 0,
+		.size = x.type == VMEM_REC_ACCESS || x.type == VMEM_REC_CONTENT ? x.size : 0,
+		.prot = x.type == VMEM_REC_PROTECT || x.type == VMEM_REC_CONTENT ? x.prot : 0,
+		.len = x.type == VMEM_REC_ACCESS || x.type == VMEM_REC_SWITCH_AS ||
+		       x.type == VMEM_REC_SWITCH_VM ? 0 : x.len,
 	};
 	check(vmem_trace_open(path, NULL, &r) == 0, "reopen");
 	check(vmem_trace_read(r, &got, 1) == 1 && same(&got, &want), "record written != read");
