@@ -22,22 +22,18 @@
  * (on_unmap moves the hand past a frame that leaves under it); the hand never returns
  * the same frame twice in one pick.
  *
- * State: the circle as a doubly linked list over two uint32 arrays indexed by frame (a
- * link holds the neighbour's index + 1, 0 means "not a candidate"; index `frames` is a
- * sentinel the hand steps over). 8 bytes per host frame, allocated with calloc: only the
- * parts for frames the host has used are ever touched.
+ * State: the circle as a frame list (frame_list.h) whose sentinel the hand steps over:
+ * 8 bytes per host frame.
  *
  * Parameters: none.
  */
-#include <stdlib.h>
-
 #include "vmem/host_policy.h"
 
+#include "frame_list.h"
 #include "policy_builtin.h"
 
 struct clock_state {
-	uint32_t *next, *prev;       /* neighbour + 1; 0: not in the circle */
-	uint32_t sentinel;           /* = frames */
+	struct frame_list circle;    /* the candidates; the sentinel closes the circle */
 	uint32_t hand;               /* the frame the hand points at (or the sentinel) */
 	uint64_t n;                  /* candidates */
 };
@@ -46,22 +42,17 @@ static int clock_init(struct vmem_policy *p, const struct vmem_policy_params *pp
 		      size_t errlen)
 {
 	static const char *const known[] = { NULL };
-	uint64_t frames = vmem_host_frames(p->host);
 	struct clock_state *s;
 	int rc = vmem_policy_params_check(pp, "clock", known, err, errlen);
 
 	if (rc)
 		return rc;
 	s = calloc(1, sizeof(*s));
-	if (!s || !(s->next = calloc(frames + 1, sizeof(*s->next))) ||
-	    !(s->prev = calloc(frames + 1, sizeof(*s->prev)))) {
-		if (s)
-			free(s->next);
+	if (!s || frame_list_init(&s->circle, vmem_host_frames(p->host))) {
 		free(s);
 		return VMEM_ENOMEM;
 	}
-	s->sentinel = s->hand = (uint32_t)frames;
-	s->next[s->sentinel] = s->prev[s->sentinel] = s->sentinel + 1;
+	s->hand = s->circle.sentinel;
 	p->priv = s;
 	return 0;
 }
@@ -69,15 +60,11 @@ static int clock_init(struct vmem_policy *p, const struct vmem_policy_params *pp
 static void clock_on_map(struct vmem_policy *p, uint64_t frame)
 {
 	struct clock_state *s = p->priv;
-	uint32_t f = (uint32_t)frame, behind = s->prev[s->hand] - 1;
 
-	if (s->next[f])
+	if (frame_list_has(&s->circle, (uint32_t)frame))
 		return;
 	/* Just behind the hand: the last frame it reaches. */
-	s->prev[f] = behind + 1;
-	s->next[f] = s->hand + 1;
-	s->next[behind] = f + 1;
-	s->prev[s->hand] = f + 1;
+	frame_list_insert_before(&s->circle, (uint32_t)frame, s->hand);
 	s->n++;
 }
 
@@ -86,13 +73,11 @@ static void clock_on_unmap(struct vmem_policy *p, uint64_t frame)
 	struct clock_state *s = p->priv;
 	uint32_t f = (uint32_t)frame;
 
-	if (!s->next[f])
+	if (!frame_list_has(&s->circle, f))
 		return;
 	if (s->hand == f)
-		s->hand = s->next[f] - 1;
-	s->next[s->prev[f] - 1] = s->next[f];
-	s->prev[s->next[f] - 1] = s->prev[f];
-	s->next[f] = s->prev[f] = 0;
+		s->hand = frame_list_next(&s->circle, f);
+	frame_list_remove(&s->circle, f);
 	s->n--;
 }
 
@@ -113,8 +98,8 @@ static size_t clock_pick(struct vmem_policy *p, uint64_t *out, size_t n)
 	while (k < n && steps < budget) {
 		uint32_t f = s->hand;
 
-		s->hand = s->next[f] - 1;
-		if (f == s->sentinel)
+		s->hand = frame_list_next(&s->circle, f);
+		if (f == s->circle.sentinel)
 			continue;
 		steps++;
 		/* Second chance: referenced since the hand last passed. (A chosen frame is
@@ -131,8 +116,7 @@ static void clock_fini(struct vmem_policy *p)
 {
 	struct clock_state *s = p->priv;
 
-	free(s->next);
-	free(s->prev);
+	frame_list_fini(&s->circle);
 	free(s);
 }
 

@@ -5,96 +5,69 @@
  * replacement algorithms for a virtual-storage computer", IBM Systems Journal 5(2), 1966),
  * and what CLOCK degenerates to when every accessed bit is set.
  *
- * State: a doubly linked list of the candidate frames in on_map order, oldest at the
- * head, as two uint32 arrays indexed by frame (O(1) insert, remove and pick). Each link
- * holds the neighbour's index + 1, so 0 means "not a candidate"; index `frames` is the
- * sentinel that closes the circle. 8 bytes per host frame, allocated with calloc: only
- * the parts for frames the host has used are ever touched.
+ * State: the candidate frames in on_map order, oldest first, in a frame list
+ * (frame_list.h: O(1) insert, remove and pick, 8 bytes per host frame).
  *
  * Parameters: none.
  */
-#include <stdlib.h>
-
 #include "vmem/host_policy.h"
 
+#include "frame_list.h"
 #include "policy_builtin.h"
 
-struct fifo_state {
-	uint32_t *next, *prev;       /* neighbour + 1; 0: not in the list */
-	uint32_t sentinel;           /* = frames: next is the oldest, prev the newest */
-};
-
+/* Candidates in the order they were mapped: the first is the oldest. */
 static int fifo_init(struct vmem_policy *p, const struct vmem_policy_params *pp, char *err,
 		     size_t errlen)
 {
 	static const char *const known[] = { NULL };
-	uint64_t frames = vmem_host_frames(p->host);
-	struct fifo_state *s;
+	struct frame_list *l;
 	int rc = vmem_policy_params_check(pp, "fifo", known, err, errlen);
 
 	if (rc)
 		return rc;
-	s = calloc(1, sizeof(*s));
-	if (!s || !(s->next = calloc(frames + 1, sizeof(*s->next))) ||
-	    !(s->prev = calloc(frames + 1, sizeof(*s->prev)))) {
-		if (s)
-			free(s->next);
-		free(s);
+	l = malloc(sizeof(*l));
+	if (!l || frame_list_init(l, vmem_host_frames(p->host))) {
+		free(l);
 		return VMEM_ENOMEM;
 	}
-	s->sentinel = (uint32_t)frames;
-	s->next[s->sentinel] = s->prev[s->sentinel] = s->sentinel + 1;
-	p->priv = s;
+	p->priv = l;
 	return 0;
 }
 
 static void fifo_on_map(struct vmem_policy *p, uint64_t frame)
 {
-	struct fifo_state *s = p->priv;
-	uint32_t f = (uint32_t)frame, last = s->prev[s->sentinel] - 1;
+	struct frame_list *l = p->priv;
 
-	if (s->next[f])
-		return;
-	/* The newest: between the last one and the sentinel. */
-	s->prev[f] = last + 1;
-	s->next[f] = s->sentinel + 1;
-	s->next[last] = f + 1;
-	s->prev[s->sentinel] = f + 1;
+	/* The newest: at the end. */
+	if (!frame_list_has(l, (uint32_t)frame))
+		frame_list_insert_before(l, (uint32_t)frame, l->sentinel);
 }
 
 static void fifo_on_unmap(struct vmem_policy *p, uint64_t frame)
 {
-	struct fifo_state *s = p->priv;
-	uint32_t f = (uint32_t)frame;
+	struct frame_list *l = p->priv;
 
-	if (!s->next[f])
-		return;
-	s->next[s->prev[f] - 1] = s->next[f];
-	s->prev[s->next[f] - 1] = s->prev[f];
-	s->next[f] = s->prev[f] = 0;
+	if (frame_list_has(l, (uint32_t)frame))
+		frame_list_remove(l, (uint32_t)frame);
 }
 
 static size_t fifo_pick(struct vmem_policy *p, uint64_t *out, size_t n)
 {
-	struct fifo_state *s = p->priv;
-	uint32_t f = s->next[s->sentinel] - 1;
+	struct frame_list *l = p->priv;
+	uint32_t f = frame_list_next(l, l->sentinel);
 	size_t k = 0;
 
 	/* The oldest n, left in place: the manager evicts them and unmaps each. */
-	for (; k < n && f != s->sentinel; k++, f = s->next[f] - 1)
+	for (; k < n && f != l->sentinel; k++, f = frame_list_next(l, f))
 		out[k] = f;
 	return k;
 }
 
 static void fifo_fini(struct vmem_policy *p)
 {
-	struct fifo_state *s = p->priv;
-
-	free(s->next);
-	free(s->prev);
-	free(s);
+	frame_list_fini(p->priv);
+	free(p->priv);
 }
-
 const struct vmem_swap_policy_ops swap_policy_fifo = {
 	.name = "fifo",
 	.help = "first in, first out: the page mapped longest ago leaves first; no parameters",
