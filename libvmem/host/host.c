@@ -505,13 +505,9 @@ int vmem_host_fault(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write,
 			return err;
 		host_why(h, "guest write to a %s page: copy-on-write into a frame of its own",
 			 was == VMEM_PG_ZERO ? "zero" : "shared");
-		pg = &v->pages[gfn];   /* (reclaim does not move pages, but stay explicit) */
-		if (pg->state == VMEM_PG_SHARED) {
-			mmu_drop(h, vm, gfn);
+		mmu_drop(h, vm, gfn);
+		if (pg->state == VMEM_PG_SHARED)
 			shared_put(h, v, gfn, pg->loc);
-		} else {
-			mmu_drop(h, vm, gfn);
-		}
 		make_resident(h, v, gfn, frame);
 		v->st.faults_cow++;
 		h->st.cow_breaks++;
