@@ -270,11 +270,13 @@ const uint16_t *vmem_host_vms(const struct vmem_host *h, size_t *n)
 int host_frame_alloc(struct vmem_host *h, uint64_t *frame)
 {
 	if (h->nfree <= h->wmark_min && !h->in_reclaim) {
-		char trigger[96];
+		char trigger[96] = "";
 
 		h->st.reclaim_direct++;
-		snprintf(trigger, sizeof(trigger), "direct reclaim in a fault (free %llu <= min %llu)",
-			 (unsigned long long)h->nfree, (unsigned long long)h->wmark_min);
+		if (story_on(h))
+			snprintf(trigger, sizeof(trigger), "direct reclaim in a fault (free %llu <= "
+				 "min %llu)", (unsigned long long)h->nfree,
+				 (unsigned long long)h->wmark_min);
 		host_reclaim(h, h->wmark_min + 1 + h->cfg.reclaim_batch, trigger);
 	}
 	if (h->nfree == 0)

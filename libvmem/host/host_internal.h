@@ -205,7 +205,13 @@ void story_record(struct vmem_host *h, struct hvm *v, uint64_t gfn, enum vmem_pa
 		  enum vmem_page_state to);
 void story_cost(struct vmem_host *h, size_t since, uint16_t vm, uint64_t gfn, uint64_t cycles);
 void story_fini(struct vmem_host *h);
-/* Sets h->why (printf-style). */
+/* Whether any page is watched, or will be (a reclaim pass to watch is set). */
+static inline bool story_on(const struct vmem_host *h)
+{
+	return h->nwatch || h->watch_reclaim;
+}
+
+/* Sets h->why (printf-style) when story_on(h). */
 void host_why(struct vmem_host *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* balloon.c */

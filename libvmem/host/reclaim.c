@@ -63,11 +63,12 @@ void host_reclaim_daemon(struct vmem_host *h)
 
 	if (h->nfree >= h->wmark_low || !h->swap_ops)
 		return;
-	char trigger[96];
+	char trigger[96] = "";
 
 	h->st.reclaim_daemon++;
-	snprintf(trigger, sizeof(trigger), "the swap daemon (free %llu < low %llu)",
-		 (unsigned long long)h->nfree, (unsigned long long)h->wmark_low);
+	if (story_on(h))
+		snprintf(trigger, sizeof(trigger), "the swap daemon (free %llu < low %llu)",
+			 (unsigned long long)h->nfree, (unsigned long long)h->wmark_low);
 	host_reclaim(h, h->wmark_high, trigger);
 	h->st.cycles_daemon += h->work_cycles - work;
 	h->work_cycles = work;

@@ -18,6 +18,10 @@ void host_why(struct vmem_host *h, const char *fmt, ...)
 {
 	va_list ap;
 
+	/* Words are for stories: while no page is or will be watched, none are needed. */
+	if (!story_on(h))
+		return;
+
 	va_start(ap, fmt);
 	vsnprintf(h->why, sizeof(h->why), fmt, ap);
 	va_end(ap);

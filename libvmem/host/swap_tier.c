@@ -117,9 +117,12 @@ static size_t why_append(struct vmem_host *h, const char *fmt, ...)
 
 static size_t why_append(struct vmem_host *h, const char *fmt, ...)
 {
-	size_t len = strlen(h->why);
+	size_t len;
 	va_list ap;
 
+	if (!story_on(h))
+		return 0;
+	len = strlen(h->why);
 	va_start(ap, fmt);
 	vsnprintf(h->why + len, sizeof(h->why) - len, fmt, ap);
 	va_end(ap);
@@ -128,7 +131,8 @@ static size_t why_append(struct vmem_host *h, const char *fmt, ...)
 
 static void why_cut(struct vmem_host *h, size_t len)
 {
-	h->why[len] = '\0';
+	if (story_on(h))
+		h->why[len] = '\0';
 }
 
 int swap_tier_store(struct vmem_host *h, struct hvm *v, struct gpage *pg)
