@@ -57,6 +57,7 @@ static const char usage[] =
 "      --explain VM:GFN the story of guest page GFN of VM (repeatable, up to 64 pages):\n"
 "                       every state change with its time, cause and cost\n"
 "      --explain-reclaim N  the story of the victims of the Nth reclaim pass, from it on\n"
+"      --explain-balloon N  the story of the first N pages the balloons take\n"
 "      --explain-json FILE  the stories as JSON\n"
 "  -q, --quiet          no table on standard output (the stories of --explain stay)\n"
 "      --help-config    the host memory manager's keys with their defaults\n"
@@ -88,7 +89,7 @@ struct options {
 	uint64_t quantum, limit, interval_ms;
 	const char *series, *csv, *json, *phases, *explain_json;
 	uint16_t explain_vm[64];
-	uint64_t explain_gfn[64], explain_reclaim;
+	uint64_t explain_gfn[64], explain_reclaim, explain_balloon;
 	unsigned nexplain;
 	bool vm_ids, check, quiet;
 	struct vmem_trace_reader_opts ropts;
@@ -193,7 +194,8 @@ static void help_policies(void)
 static void parse_args(int argc, char **argv, struct options *o)
 {
 	enum { O_SHARES = 256, O_QUANTUM, O_PHASES, O_VMIDS, O_SERIES, O_INTERVAL, O_CSV, O_JSON,
-	       O_CHECK, O_EXPLAIN, O_EXPLAIN_RECLAIM, O_EXPLAIN_JSON, O_HELPCFG, O_HELPPOL,
+	       O_CHECK, O_EXPLAIN, O_EXPLAIN_RECLAIM, O_EXPLAIN_BALLOON, O_EXPLAIN_JSON, O_HELPCFG,
+	       O_HELPPOL,
 	       O_VERSION };
 	static const struct option longopts[] = {
 		{ "mode", required_argument, NULL, 'm' },
@@ -211,6 +213,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "check", no_argument, NULL, O_CHECK },
 		{ "explain", required_argument, NULL, O_EXPLAIN },
 		{ "explain-reclaim", required_argument, NULL, O_EXPLAIN_RECLAIM },
+		{ "explain-balloon", required_argument, NULL, O_EXPLAIN_BALLOON },
 		{ "explain-json", required_argument, NULL, O_EXPLAIN_JSON },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help-config", no_argument, NULL, O_HELPCFG },
@@ -251,6 +254,9 @@ static void parse_args(int argc, char **argv, struct options *o)
 		case O_EXPLAIN: parse_explain(o, optarg); break;
 		case O_EXPLAIN_RECLAIM:
 			o->explain_reclaim = number("--explain-reclaim", optarg, 1, UINT64_MAX);
+			break;
+		case O_EXPLAIN_BALLOON:
+			o->explain_balloon = number("--explain-balloon", optarg, 1, 64);
 			break;
 		case O_EXPLAIN_JSON: o->explain_json = optarg; break;
 		case 'q': o->quiet = true; break;
@@ -829,6 +835,7 @@ int main(int argc, char **argv)
 			die("%s", vmem_host_error(s.h));
 	if (o.explain_reclaim && vmem_host_watch_reclaim(s.h, o.explain_reclaim))
 		die("%s", vmem_host_error(s.h));
+	vmem_host_watch_balloon(s.h, o.explain_balloon);
 	s.cycles_per_ms = o.hc.cpu_hz / 1000;
 	s.next_sample = 0;
 	if (o.series) {
@@ -857,7 +864,7 @@ int main(int argc, char **argv)
 	}
 	if (!o.quiet)
 		print_table(&s);
-	if (o.nexplain || o.explain_reclaim)
+	if (o.nexplain || o.explain_reclaim || o.explain_balloon)
 		print_stories(&s);
 	if (o.explain_json)
 		write_stories_json(&s, o.explain_json);

@@ -253,7 +253,8 @@ enum vmem_page_state vmem_host_page_state(const struct vmem_host *h, uint16_t vm
  * A page's story, for coursework: every state change of watched pages, with its simulated
  * time, its cause (which guest access, which policy, which watermark) and its cost.
  * vmem_host_watch adds a page (at most VMEM_HOST_WATCH_MAX); vmem_host_watch_reclaim
- * watches the victims of the pass-th reclaim pass (1 = the first) from that pass on.
+ * watches the victims of the pass-th reclaim pass (1 = the first) from that pass on;
+ * vmem_host_watch_balloon the first `pages` pages balloons take, from then on.
  * At most VMEM_HOST_EVENTS_MAX events are kept; vmem_host_events says how many more were
  * dropped.
  */
@@ -272,6 +273,7 @@ struct vmem_host_event {
 
 int vmem_host_watch(struct vmem_host *h, uint16_t vm, uint64_t gfn);
 int vmem_host_watch_reclaim(struct vmem_host *h, uint64_t pass);
+int vmem_host_watch_balloon(struct vmem_host *h, uint64_t pages);
 const struct vmem_host_event *vmem_host_events(const struct vmem_host *h, size_t *n,
 					       uint64_t *dropped);
 

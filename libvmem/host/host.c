@@ -430,10 +430,14 @@ void host_balloon_take(struct vmem_host *h, struct hvm *v, uint64_t gfn)
 {
 	struct gpage *pg = &v->pages[gfn];
 
+	/* One of the first balloon pages a story follows (vmem_host_watch_balloon). */
+	if (h->watch_balloon && vmem_host_watch(h, v->id, gfn) == 0)
+		h->watch_balloon--;
 	thp_split(h, v, gfn, THP_BY_BALLOON);
 	host_page_leave(h, v, gfn);
 	pg->flags = 0;
-	host_why(h, "the guest's balloon driver gave it to the host (inflate)");
+	host_why(h, "the guest's balloon driver gave it to the host (inflating toward the "
+		 "target of balloon policy %s)", h->balloon_ops ? h->balloon_ops->name : "none");
 	host_page_set_state(v, pg, VMEM_PG_BALLOONED);
 	v->st.balloon_inflated++;
 }

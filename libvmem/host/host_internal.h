@@ -133,6 +133,7 @@ struct vmem_host {
 	uint64_t watch[VMEM_HOST_WATCH_MAX];   /* frame_owner(vm, gfn) of each */
 	unsigned nwatch;
 	uint64_t watch_reclaim;      /* the reclaim pass whose victims join, 0: none */
+	uint64_t watch_balloon;      /* balloon pages still to join as they are taken */
 	uint64_t reclaim_passes;
 	bool watch_pass;             /* that pass is running */
 	struct vmem_host_event *events;
@@ -208,7 +209,7 @@ void story_fini(struct vmem_host *h);
 /* Whether any page is watched, or will be (a reclaim pass to watch is set). */
 static inline bool story_on(const struct vmem_host *h)
 {
-	return h->nwatch || h->watch_reclaim;
+	return h->nwatch || h->watch_reclaim || h->watch_balloon;
 }
 
 /* Sets h->why (printf-style) when story_on(h). */

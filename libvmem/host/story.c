@@ -48,6 +48,12 @@ int vmem_host_watch(struct vmem_host *h, uint16_t vm, uint64_t gfn)
 	return 0;
 }
 
+int vmem_host_watch_balloon(struct vmem_host *h, uint64_t pages)
+{
+	h->watch_balloon = pages;
+	return 0;
+}
+
 int vmem_host_watch_reclaim(struct vmem_host *h, uint64_t pass)
 {
 	if (pass == 0)

@@ -80,6 +80,12 @@ check "story: JSON parses, events in time order" ok "$(python3 -c 'import json,s
 e = json.load(open(sys.argv[1]))["events"]
 print("ok" if e and all(a["time_cycles"] <= b["time_cycles"] for a, b in zip(e, e[1:])) else "bad")' "$tmp/story.json")"
 
+# The story of the pages a balloon takes, under share-based ballooning on the 2 MiB host.
+run -s balloon=share-idle-tax -s balloon.period_ms=1 --explain-balloon 2 "$a" "$b" \
+	>"$tmp/bstory.txt"
+check "balloon story: exit status" 0 $?
+check "balloon story: two pages, with the policy named" 2 "$(grep -c -- '-> ballooned .*balloon policy share-idle-tax' "$tmp/bstory.txt")"
+
 # Errors: a message naming what is wrong, exit status 1 or 2, no output files.
 err() { # name expected-substring command...
 	name=$1; want=$2; shift 2
