@@ -18,7 +18,6 @@
  * Exit status: 0 on success, 1 when a process cannot be read or the output written, 2 on
  * bad usage.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,6 +29,7 @@
 #include "vmem/common.h"
 #include "vmem/trace.h"
 
+#include "base/parse.h"
 #include "trace/trace_outfile.h"
 
 static const char *const usage_text =
@@ -76,16 +76,12 @@ static int usage(const char *msg)
 	return 2;
 }
 
+/* A number (decimal, or hex after 0x) no larger than maxv. */
 static bool parse_u64(const char *s, uint64_t maxv, uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
+	uint64_t v;
 
-	if (!s || !*s || *s == '-' || *s == '+')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || *end || v > maxv)
+	if (!s || !vmem_parse_u64(s, &v) || v > maxv)
 		return false;
 	*out = v;
 	return true;
