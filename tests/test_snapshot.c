@@ -615,7 +615,8 @@ static void write_raw(const char *path, uint64_t pages, const uint8_t *kinds, ui
 	*(uint64_t *)(m + 32) = id;
 	*(uint64_t *)(m + 40) = parent_id;
 	*(uint32_t *)(m + 48) = (uint32_t)plen;
-	memcpy(m + 64, parent, plen);
+	if (plen)
+		memcpy(m + 64, parent, plen);
 	memcpy(m + 64 + plen, kinds, pages);
 	for (uint64_t i = 0, d = 0; i < pages; i++)
 		if (kinds[i] == 1) {

@@ -50,6 +50,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -411,6 +412,7 @@ struct vmem_snapshot_restore {
 	uint64_t t0;
 	_Atomic uint64_t first_instruction_ns, ready_ns, prefetch_ns;
 	char *zero;                          /* a zero page, for write faults on zero pages */
+	bool direct;                         /* prefetch writes the region itself (see below) */
 	pthread_mutex_t lock;                /* err; prefetch_done */
 	pthread_cond_t done_cond;
 	bool prefetch_done;
@@ -645,7 +647,12 @@ static uint64_t install_list(struct vmem_snapshot_restore *r, const uint64_t *li
 			k++;
 			continue;
 		}
-		if (install(r, list[k], len, buf + k * PAGE) != 0)
+		if (r->direct) {
+			memcpy(r->base + list[k] * PAGE, buf + k * PAGE, len * PAGE);
+			for (uint64_t j = 0; j < len; j++)
+				atomic_store_explicit(&r->state[list[k] + j], INSTALLED,
+						      memory_order_release);
+		} else if (install(r, list[k], len, buf + k * PAGE) != 0)
 			set_error(r, "%s: pages %" PRIu64 "-%" PRIu64 ": UFFDIO_COPY failed", what,
 				  list[k], list[k] + len - 1);
 		installed += len;
@@ -670,9 +677,71 @@ static uint64_t install_zero_list(struct vmem_snapshot_restore *r, const uint64_
 			k++;
 			continue;
 		}
-		install(r, list[k], len, NULL);
+		if (r->direct) {
+			/* A read maps the kernel's zero page, as UFFDIO_ZEROPAGE would. */
+			for (uint64_t j = 0; j < len; j++) {
+				(void)*(volatile char *)(r->base + (list[k] + j) * PAGE);
+				atomic_store_explicit(&r->state[list[k] + j], INSTALLED,
+						      memory_order_release);
+			}
+		} else {
+			install(r, list[k], len, NULL);
+		}
 		installed += len;
 		k += len;
+	}
+	return installed;
+}
+
+/*
+ * The prefetch before registration: data pages list[0..n) (sorted; n <= RUN_PAGES <=
+ * IOV_MAX) read from the working-set file at off straight into the region with one preadv,
+ * an iovec per page: no buffer, no copy, no ioctl. Each page is then checked; one that
+ * fails its checksum is dropped again (MADV_DONTNEED) and left to the lazy path. Returns
+ * the pages installed.
+ */
+static uint64_t read_direct(struct vmem_snapshot_restore *r, const uint64_t *list, uint64_t n,
+			    uint64_t off)
+{
+	struct iovec iov[RUN_PAGES];
+	uint64_t done = 0, installed = 0;
+
+	for (uint64_t k = 0; k < n; k++)
+		iov[k] = (struct iovec){ .iov_base = r->base + list[k] * PAGE, .iov_len = PAGE };
+	INC(r, reads, 1);
+	while (done < n) {
+		ssize_t got = preadv(r->ws.fd, iov + done, (int)(n - done),
+				     (off_t)(off + done * PAGE));
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			set_error(r, "prefetch: offset %" PRIu64 ": read failed: %s: the rest stays "
+				  "lazy", off + done * PAGE, got < 0 ? strerror(errno) : "end of file");
+			break;
+		}
+		INC(r, bytes_read, (uint64_t)got);
+		/* A page read in part is read again in whole by the next preadv. */
+		done += (uint64_t)got / PAGE;
+	}
+	for (uint64_t k = 0; k < n; k++) {
+		char *page = r->base + list[k] * PAGE;
+		uint64_t p = list[k];
+
+		if (k < done &&
+		    snap_page_sum(page) == r->chain.f[r->chain.src[p]].sums[r->chain.rank[p]]) {
+			atomic_store_explicit(&r->state[p], INSTALLED, memory_order_relaxed);
+			installed++;
+			continue;
+		}
+		if (k < done) {
+			char e[512];
+
+			snap_chain_verify(&r->chain, p, page, e, sizeof(e));
+			set_error(r, "prefetch: page %" PRIu64 " does not match the snapshot (%s): "
+				  "left to the lazy path", p, e);
+		}
+		madvise(page, PAGE, MADV_DONTNEED);
 	}
 	return installed;
 }
@@ -691,9 +760,9 @@ static void prefetch(struct vmem_snapshot_restore *r)
 	const struct snap_ws *w = &r->ws;
 	uint64_t *data = malloc(w->count ? 8 * w->count : 1), nd = 0, nz = 0;
 	uint64_t *zero = malloc(w->count ? 8 * w->count : 1);
-	char *buf = aligned_alloc(PAGE, (size_t)RUN_PAGES * PAGE);
+	char *buf = r->direct ? NULL : aligned_alloc(PAGE, (size_t)RUN_PAGES * PAGE);
 
-	if (!data || !zero || !buf) {
+	if (!data || !zero || (!buf && !r->direct)) {
 		set_error(r, "prefetch: no memory: everything stays lazy");
 		goto out;
 	}
@@ -711,7 +780,13 @@ static void prefetch(struct vmem_snapshot_restore *r)
 	for (uint64_t d = 0; d < nd; d += RUN_PAGES) {
 		uint64_t m = nd - d < RUN_PAGES ? nd - d : RUN_PAGES;
 		uint64_t off = w->data_offset + d * PAGE;
-		int rc = rpread(r, w->fd, buf, m * PAGE, off);
+		int rc;
+
+		if (r->direct) {
+			INC(r, prefetched, read_direct(r, data + d, m, off));
+			continue;
+		}
+		rc = rpread(r, w->fd, buf, m * PAGE, off);
 
 		if (rc) {
 			set_error(r, "prefetch: offset %" PRIu64 ": read of %" PRIu64 " pages failed: "
@@ -940,6 +1015,17 @@ int vmem_snapshot_restore(struct vmem_guest_ram *ram, unsigned region, const cha
 		rc = VMEM_EIO;
 		goto fail;
 	}
+	/* A prefetch before the guest runs writes the working set into the region before it
+	 * is registered: the kernel's own anonymous fault path populates the pages, which costs
+	 * less than a UFFDIO_COPY per run (an ioctl and a wake-up each) when the working set is
+	 * scattered; pages present at registration never fault. Nothing else touches the
+	 * region yet, so nothing races with it. */
+	if (r->have_ws && c->prefetch_sync) {
+		r->direct = true;
+		r->prefetch_done = false;
+		prefetch(r);
+		r->direct = false;
+	}
 	rc = setup_uffd(r, err, errlen);
 	if (rc)
 		goto fail;
@@ -957,11 +1043,9 @@ int vmem_snapshot_restore(struct vmem_guest_ram *ram, unsigned region, const cha
 	}
 	r->handler_started = true;
 	pin(r->handler, c->handler_cpu);
-	if (r->have_ws) {
+	if (r->have_ws && !c->prefetch_sync) {
 		r->prefetch_done = false;
-		if (c->prefetch_sync) {
-			prefetch(r);
-		} else {
+		{
 			e = pthread_create(&r->prefetcher, NULL, prefetch_main, r);
 			if (e) {
 				r->prefetch_done = true;
