@@ -240,6 +240,15 @@ echo >>"$WORK/results"
 "$BIN/bench_pager" --runs "$RUNS" >>"$WORK/results" 2>&1 ||
 	echo "pager: bench_pager could not run (is userfaultfd allowed?)" >>"$WORK/results"
 
+# Snapshots (bench/bench_restore.c): time to ready of a workload touching its working set
+# after a lazy userfaultfd restore, without and with the recorded working set prefetched
+# (REAP; target: prefetch >= 2x faster), against reading the whole snapshot file in the same
+# process; and the memory four clones of one snapshot share. Needs userfaultfd, like the pager.
+echo "bench: snapshot restore" >&2
+echo >>"$WORK/results"
+"$BIN/bench_restore" --runs "$RUNS" >>"$WORK/results" 2>&1 ||
+	echo "restore: bench_restore could not run (is userfaultfd allowed?)" >>"$WORK/results"
+
 cp "$WORK/results" "$OUT"
 cat "$OUT"
 echo "bench: results written to $OUT" >&2

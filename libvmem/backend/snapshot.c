@@ -614,7 +614,8 @@ static void *handler_main(void *arg)
  * zeros. Returns the pages installed.
  */
 static uint64_t install_list(struct vmem_snapshot_restore *r, const uint64_t *list, uint64_t n,
-			     char *buf, bool lazy_on_error, const char *what)
+			     char *buf, bool lazy_on_error, const char *what,
+			     _Atomic uint64_t *count)
 {
 	uint64_t installed = 0;
 
@@ -647,6 +648,8 @@ static uint64_t install_list(struct vmem_snapshot_restore *r, const uint64_t *li
 			k++;
 			continue;
 		}
+		/* Counted first: the copy wakes the guest, which may read the counters. */
+		atomic_fetch_add_explicit(count, len, memory_order_relaxed);
 		if (r->direct) {
 			memcpy(r->base + list[k] * PAGE, buf + k * PAGE, len * PAGE);
 			for (uint64_t j = 0; j < len; j++)
@@ -663,7 +666,7 @@ static uint64_t install_list(struct vmem_snapshot_restore *r, const uint64_t *li
 
 /* Claims and installs zero pages list[0..n) (sorted) in runs, UFFDIO_ZEROPAGE each. */
 static uint64_t install_zero_list(struct vmem_snapshot_restore *r, const uint64_t *list,
-				  uint64_t n)
+				  uint64_t n, _Atomic uint64_t *count, _Atomic uint64_t *count_zero)
 {
 	uint64_t installed = 0;
 
@@ -677,6 +680,9 @@ static uint64_t install_zero_list(struct vmem_snapshot_restore *r, const uint64_
 			k++;
 			continue;
 		}
+		atomic_fetch_add_explicit(count, len, memory_order_relaxed);
+		if (count_zero)
+			atomic_fetch_add_explicit(count_zero, len, memory_order_relaxed);
 		if (r->direct) {
 			/* A read maps the kernel's zero page, as UFFDIO_ZEROPAGE would. */
 			for (uint64_t j = 0; j < len; j++) {
@@ -793,14 +799,9 @@ static void prefetch(struct vmem_snapshot_restore *r)
 				  "%s", off, m, strerror(-rc));
 			break;
 		}
-		INC(r, prefetched, install_list(r, data + d, m, buf, true, "prefetch"));
+		install_list(r, data + d, m, buf, true, "prefetch", &r->n.prefetched);
 	}
-	{
-		uint64_t z = install_zero_list(r, zero, nz);
-
-		INC(r, prefetched, z);
-		INC(r, prefetched_zero, z);
-	}
+	install_zero_list(r, zero, nz, &r->n.prefetched, &r->n.prefetched_zero);
 out:
 	free(data);
 	free(zero);
@@ -833,7 +834,7 @@ static int fill_rest(struct vmem_snapshot_restore *r)
 		return VMEM_ENOMEM;
 	}
 	for (uint64_t i = 0; i < r->pages;) {
-		uint64_t n = 0, got;
+		uint64_t n = 0;
 		int fd, rc;
 		uint64_t off, sum;
 
@@ -844,8 +845,7 @@ static int fill_rest(struct vmem_snapshot_restore *r)
 		if (!snap_chain_data(&r->chain, i, &fd, &off, &sum)) {
 			while (i + n < r->pages && n < RUN_PAGES && r->chain.src[i + n] == SNAP_SRC_ZERO)
 				list[n] = i + n, n++;
-			got = install_zero_list(r, list, n);
-			INC(r, filled, got);
+			install_zero_list(r, list, n, &r->n.filled, NULL);
 			i += n;
 			continue;
 		}
@@ -860,8 +860,7 @@ static int fill_rest(struct vmem_snapshot_restore *r)
 			memset(buf, 0, n * PAGE);   /* install_list counts them as errors */
 			status = VMEM_EIO;
 		}
-		got = install_list(r, list, n, buf, false, "final fill");
-		INC(r, filled, got);
+		install_list(r, list, n, buf, false, "final fill", &r->n.filled);
 		i += n;
 	}
 	if (atomic_load(&r->n.checksum_errors))
