@@ -137,8 +137,9 @@ void vmem_snapshot_restore_config_default(struct vmem_snapshot_restore_config *c
  * The region must be anonymous with 4 KiB pages, as large as the snapshot, and not used
  * by a pager or another restore; nothing may touch it during this call. VMEM_EINVAL for a
  * bad argument, VMEM_EFORMAT for a bad snapshot or working-set file, VMEM_EIO if the
- * kernel refuses userfaultfd; a message in err. ram must outlive the restore; *out is the
- * caller's until vmem_snapshot_restore_end.
+ * kernel refuses userfaultfd (the region's pages are dropped by then: it reads as zeros);
+ * a message in err. ram must outlive the restore; *out is the caller's until
+ * vmem_snapshot_restore_end.
  */
 int vmem_snapshot_restore(struct vmem_guest_ram *ram, unsigned region, const char *path,
 			  const struct vmem_snapshot_restore_config *c,

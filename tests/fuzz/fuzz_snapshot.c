@@ -2,8 +2,11 @@
  * The snapshot and working-set file readers (vmem/snapshot.h) on arbitrary bytes: a
  * snapshot file is input from outside.
  *
- * Input: a 4-byte little-endian length L, then L bytes of snapshot file, then the rest as
- * a working-set file for it (absent if empty). Both are given to the readers as anonymous
+ * Input: a 4-byte little-endian word, whose low 31 bits are a length L, then L bytes of
+ * snapshot file, then the rest as a working-set file for it (absent if empty). If the
+ * word's top bit is set, the harness first makes the checksums right (each data page's,
+ * then the metadata's, of both files, as far as the fields it reads let it), so that
+ * mutated fields behind a checksum reach the checks after it. Both are given to the readers as anonymous
  * in-memory files named /proc/self/fd/N, so a parent path in the input may name either of
  * them (or itself, a loop) by its descriptor number, or any other path.
  *
@@ -18,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <xxhash.h>
 
 #include "fuzz.h"
 #include "vmem/snapshot.h"
@@ -39,24 +44,88 @@ static void check_error(int rc, const char *err)
 	check(strchr(err, '/') != NULL, "a message names a file");
 }
 
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+/* Rewrites the checksums of a snapshot file (layout in docs/BACKEND.md) in place. */
+static void reseal_snapshot(uint8_t *f, size_t len)
+{
+	uint64_t plen, pages, data, sums_at, mlen, data_at, h;
+	uint32_t p32;
+
+	if (len < 64)
+		return;
+	memcpy(&p32, f + 48, 4);
+	plen = p32;
+	pages = get64(f + 16);
+	data = get64(f + 24);
+	if (plen > len || pages > len || data > len / 8)
+		return;
+	sums_at = (64 + plen + pages + 7) & ~7ull;
+	mlen = sums_at + 8 * data;
+	if (mlen > len)
+		return;
+	data_at = (mlen + 4095) & ~4095ull;
+	for (uint64_t d = 0; d < data && data_at + (d + 1) * 4096 <= len; d++) {
+		h = XXH3_64bits(f + data_at + d * 4096, 4096);
+		memcpy(f + sums_at + 8 * d, &h, 8);
+	}
+	memset(f + 56, 0, 8);
+	h = XXH3_64bits(f, mlen);
+	memcpy(f + 56, &h, 8);
+}
+
+/* The same for a working-set file: its header and page list. */
+static void reseal_working_set(uint8_t *f, size_t len)
+{
+	uint64_t count, h;
+
+	if (len < 64)
+		return;
+	count = get64(f + 24);
+	if (count > len / 8 || 64 + 8 * count > len)
+		return;
+	memset(f + 56, 0, 8);
+	h = XXH3_64bits(f, 64 + 8 * count);
+	memcpy(f + 56, &h, 8);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char snap[64], ws[64], err[1024];
 	struct vmem_snapshot_info info;
 	uint32_t len = 0;
 	int sfd, wfd = -1, rc;
-	bool snap_ok;
+	bool snap_ok, reseal;
+	uint8_t *copy = NULL;
 
 	if (size < 4)
 		return 0;
 	memcpy(&len, data, 4);
+	reseal = len >> 31;
+	len &= 0x7fffffffu;
 	data += 4;
 	size -= 4;
 	if (len > size)
 		len = (uint32_t)size;
+	if (reseal) {
+		copy = malloc(size ? size : 1);
+		if (!copy)
+			return 0;
+		memcpy(copy, data, size);
+		reseal_snapshot(copy, len);
+		reseal_working_set(copy + len, size - len);
+		data = copy;
+	}
 	sfd = fuzz_memfile(data, len, snap, sizeof(snap));
 	if (size > len)
 		wfd = fuzz_memfile(data + len, size - len, ws, sizeof(ws));
+	free(copy);
 
 	err[0] = '\0';
 	memset(&info, 0, sizeof(info));
