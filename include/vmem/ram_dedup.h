@@ -72,7 +72,7 @@ struct vmem_ram_dedup_stats {
 	uint64_t merge_races;        /* pages that changed between hash match and protection:
 				      * not merged */
 	uint64_t vma_limit_hits;     /* merges refused by max_vmas */
-	uint64_t vmas_added;         /* VMAs the merges added (an upper bound; the kernel's
+	uint64_t vmas_added;         /* VMAs the merges added (an estimate; the kernel's
 				      * count: vmem_ram_smaps) */
 	uint64_t store_pages;        /* store pages holding content now (the cost of sharing) */
 	uint64_t errors;             /* kernel calls that failed (the page was left as it was) */

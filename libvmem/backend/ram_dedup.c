@@ -43,9 +43,12 @@
  * UFFDIO_WAKE that follows) or faults after it on the new mapping (and copies on write).
  * This is also why a zero page is not dropped with MADV_DONTNEED: that runs under the read
  * lock, and a writer that queues after the drop and the wake-up would sleep for ever (an
- * empty PTE tells userfaultfd to wait). The new mapping is registered with the scanner's
- * userfaultfd again (UFFD_FEATURE_WP_HUGETLBFS_SHMEM allows it on the store's shmem pages),
- * so a page written after its merge can be protected and merged again.
+ * empty PTE tells userfaultfd to wait). A store mapping is registered with the scanner's
+ * userfaultfd only when it needs protecting (UFFD_FEATURE_WP_HUGETLBFS_SHMEM allows it on
+ * the store's shmem pages): a page written after its merge, merged again or unmerged. The
+ * zero page's empty mapping is registered at once, so that its VMA flags match the region's
+ * and the kernel merges the two VMAs again. Writers that waited are woken by one
+ * UFFDIO_WAKE of the region per 16 remaps and at the end of each pass.
  *
  * The store. One 4 KiB page per merged content at offset slot * 4096 (pwrite; the file is
  * sparse). A slot's content stays while a guest page maps it unwritten (mappers); when the
@@ -57,8 +60,9 @@
  * VMAs. Every merged page is a VMA of its own (a file mapping amid the anonymous region):
  * a page merged between two anonymous neighbours adds two. max_vmas bounds what merging
  * adds (vm.max_map_count is 65530 by default); vmas_added counts it as
- * 2 / 1 / 0 by whether both, one or neither neighbour is anonymous, an upper bound (two
- * store mappings of consecutive offsets may merge into one VMA).
+ * 2 / 1 / 0 by whether both, one or neither neighbour is anonymous, an estimate: two store
+ * mappings of consecutive offsets merge into one VMA, and registering one page of such a
+ * VMA splits it again.
  *
  * Limits (docs/BACKEND.md): anonymous 4 KiB regions only; a region with a pager is refused
  * (a range takes one userfaultfd); the unstable index forgets its pages at each full scan
@@ -116,6 +120,7 @@ struct page_rec {
 	uint8_t state;
 	uint8_t seen;                /* checksum is valid */
 	uint8_t volatile_;           /* the hash changed at the last look */
+	uint8_t store_registered;    /* MERGED, BROKEN: its store VMA is registered again */
 };
 
 /* A store page (a stable node). */
@@ -152,6 +157,8 @@ struct vmem_ram_dedup {
 	uint64_t cat_cap;
 	uint64_t zero_hash;
 	unsigned char *buf;          /* a store page read back */
+
+	unsigned wakes_pending;      /* remaps since the last UFFDIO_WAKE of the region */
 
 	struct vmem_ram_dedup_stats n;   /* the counters kept as they go */
 	uint64_t total_mappers;
@@ -206,11 +213,27 @@ static int uffd_wp(struct vmem_ram_dedup *d, uint64_t i, bool protect)
 	return 0;
 }
 
-static void uffd_wake(struct vmem_ram_dedup *d, uint64_t i)
+/* Wakes every writer waiting on the region (UFFDIO_WAKE; cheap when none waits). */
+static void uffd_wake_region(struct vmem_ram_dedup *d)
 {
-	struct uffdio_range r = { .start = (uintptr_t)(d->base + i * PAGE), .len = PAGE };
+	struct uffdio_range r = { .start = (uintptr_t)d->base, .len = d->pages * PAGE };
 
 	ioctl(d->uffd, UFFDIO_WAKE, &r);
+	d->wakes_pending = 0;
+}
+
+/*
+ * A page was remapped while protected: a writer may wait on it. The wake-up is shared by
+ * WAKE_EVERY remaps (and the end of each pass), which saves a system call per merge; a
+ * write that raced a merge waits at most that many merges (a few hundred microseconds).
+ * Correct because a writer queued before a remap stays queued until woken, and one that
+ * faults after it finds the new mapping, which has no write protection.
+ */
+#define WAKE_EVERY 16
+static void wake_later(struct vmem_ram_dedup *d)
+{
+	if (++d->wakes_pending >= WAKE_EVERY)
+		uffd_wake_region(d);
 }
 
 static int uffd_register(struct vmem_ram_dedup *d, void *addr, uint64_t len)
@@ -221,6 +244,23 @@ static int uffd_register(struct vmem_ram_dedup *d, void *addr, uint64_t len)
 	};
 
 	return ioctl(d->uffd, UFFDIO_REGISTER, &reg) ? -errno : 0;
+}
+
+/* Write-protects page i. A page mapped from the store sits in a VMA of its own that the
+ * remap left unregistered; it is registered only now, when it needs protecting (written
+ * after its merge, or being unmerged), which saves a system call on every merge. */
+static int protect(struct vmem_ram_dedup *d, uint64_t i)
+{
+	struct page_rec *r = &d->rec[i];
+
+	if ((r->state == ST_MERGED || r->state == ST_BROKEN) && !r->store_registered) {
+		int rc = uffd_register(d, d->base + i * PAGE, PAGE);
+
+		if (rc)
+			return rc;
+		r->store_registered = 1;
+	}
+	return uffd_wp(d, i, true);
 }
 
 /* ---- The stable store ---- */
@@ -317,8 +357,8 @@ static uint32_t vmas_for_split(const struct vmem_ram_dedup *d, uint64_t i)
 
 /* ---- Merging one page ---- */
 
-/* Maps store slot s over page i, registered for write protection again. The remap drops
- * the protection; the caller wakes any writer after its bookkeeping. */
+/* Maps store slot s over page i. The remap drops the protection (the new VMA is not
+ * registered); the caller wakes any writer after its bookkeeping. */
 static int map_store(struct vmem_ram_dedup *d, uint64_t i, uint32_t s)
 {
 	void *a = d->base + i * PAGE;
@@ -329,8 +369,6 @@ static int map_store(struct vmem_ram_dedup *d, uint64_t i, uint32_t s)
 			  strerror(errno));
 		return -errno;
 	}
-	if (uffd_register(d, a, PAGE))
-		d->n.errors++;               /* merged; it can no longer be protected */
 	return 0;
 }
 
@@ -345,6 +383,7 @@ static void account_merged(struct vmem_ram_dedup *d, uint64_t i, uint32_t s, uin
 		d->n.ksm_zero_pages--;
 	r->state = ST_MERGED;
 	r->slot = s;
+	r->store_registered = 0;
 	d->slots[s].mappers++;
 	d->slots[s].refs++;
 	d->total_mappers++;
@@ -373,7 +412,7 @@ static void merge_into_stable(struct vmem_ram_dedup *d, uint64_t i, uint32_t s)
 
 	if (!vma_budget(d, vmas))
 		return;
-	if (uffd_wp(d, i, true)) {
+	if (protect(d, i)) {
 		d->n.errors++;
 		return;
 	}
@@ -388,7 +427,7 @@ static void merge_into_stable(struct vmem_ram_dedup *d, uint64_t i, uint32_t s)
 		return;
 	}
 	account_merged(d, i, s, vmas);
-	uffd_wake(d, i);
+	wake_later(d);
 }
 
 /* Pages i and j (same hash) into a new store page. Returns true if they were merged. */
@@ -407,7 +446,7 @@ static bool merge_pair(struct vmem_ram_dedup *d, uint64_t i, uint64_t j, uint64_
 		vi--;                        /* j, next to i, will no longer be anonymous */
 	if (!vma_budget(d, vj + vi))
 		return false;
-	if (uffd_wp(d, j, true) || uffd_wp(d, i, true)) {
+	if (protect(d, j) || protect(d, i)) {
 		uffd_wp(d, j, false);
 		d->n.errors++;
 		return false;
@@ -433,14 +472,14 @@ static bool merge_pair(struct vmem_ram_dedup *d, uint64_t i, uint64_t j, uint64_
 		goto unprotect;
 	}
 	account_merged(d, j, s, vj);
-	uffd_wake(d, j);
+	wake_later(d);
 	if (map_store(d, i, s)) {
 		uffd_wp(d, i, false);
 		d->n.errors++;
 		return true;
 	}
 	account_merged(d, i, s, vi);
-	uffd_wake(d, i);
+	wake_later(d);
 	return true;
 
 unprotect:
@@ -465,7 +504,7 @@ static void merge_zero(struct vmem_ram_dedup *d, uint64_t i)
 	struct page_rec *r = &d->rec[i];
 	void *a = d->base + i * PAGE;
 
-	if (uffd_wp(d, i, true)) {
+	if (protect(d, i)) {
 		d->n.errors++;
 		return;
 	}
@@ -494,7 +533,7 @@ static void merge_zero(struct vmem_ram_dedup *d, uint64_t i)
 	r->state = ST_ZERO;
 	d->n.ksm_zero_pages++;
 	d->n.zero_pages_merged++;
-	uffd_wake(d, i);
+	wake_later(d);
 }
 
 /* ---- A pass ---- */
@@ -617,6 +656,8 @@ static int64_t scan_locked(struct vmem_ram_dedup *d, uint64_t want)
 			break;               /* as ksmd: the pass that ends a full scan stops there */
 		}
 	}
+	if (d->wakes_pending)
+		uffd_wake_region(d);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
 	d->n.cpu_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll +
 				  (t1.tv_nsec - t0.tv_nsec));
@@ -908,7 +949,7 @@ static int unmerge_page(struct vmem_ram_dedup *d, uint64_t i)
 	char *a = d->base + i * PAGE;
 	void *tmp;
 
-	if (uffd_wp(d, i, true)) {
+	if (protect(d, i)) {
 		set_error(d, "unmerging page %" PRIu64 ": write protection failed", i);
 		return VMEM_EIO;
 	}
@@ -931,7 +972,7 @@ static int unmerge_page(struct vmem_ram_dedup *d, uint64_t i)
 		slot_put_mapper(d, r->slot);
 	slot_put_ref(d, r->slot);
 	r->state = ST_ANON;
-	uffd_wake(d, i);
+	wake_later(d);
 	return 0;
 }
 
@@ -951,6 +992,7 @@ int vmem_ram_dedup_destroy(struct vmem_ram_dedup *d)
 				rc = e;
 		}
 	}
+	uffd_wake_region(d);
 	pthread_mutex_unlock(&d->lock);
 	/* Closing the userfaultfd unregisters the region and wakes any waiter. */
 	close_fds(d);
