@@ -15,12 +15,16 @@
  *        /proc/self/ksm_stat says every page is merging. CPU: ksmd's utime + stime
  *        (/proc/PID/stat, clock ticks of 10 ms: run enough pages for a few hundred ms).
  *
+ * Then both scan the merged memory --idle-scans more full scans with nothing left to merge:
+ * the CPU one full scan costs (the price of watching memory that is already merged).
+ *
  * Figures, as `key value` lines: pages merged per CPU-second for both and their ratio
- * (own / ksm; target > 1), wall seconds, full scans, the kernel's count of VMAs.
+ * (own / ksm; target > 1), CPU per idle full scan and its ratio, wall seconds, full scans,
+ * the kernel's count of VMAs. ksmd's CPU also covers any other process's mergeable memory.
  * The machine may be shared: CPU time is what is compared, not wall time.
  *
  * usage: bench_dedup [--pages N] [--dup K] [--pages-to-scan P] [--sleep-ms S]
- *                    [--timeout-s T]
+ *                    [--timeout-s T] [--idle-scans F]
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -136,7 +140,7 @@ static uint64_t parse(const char *opt, const char *v, uint64_t min, uint64_t max
 
 int main(int argc, char **argv)
 {
-	uint64_t pages = 8192, dup = 4, to_scan = 1000, sleep = 20, timeout_s = 120;
+	uint64_t pages = 8192, dup = 4, to_scan = 1000, sleep = 20, timeout_s = 120, idle_scans = 8;
 	struct vmem_ram_dedup_config c;
 	struct vmem_ram_dedup_stats s;
 	struct vmem_ram_smaps before, after;
@@ -147,7 +151,7 @@ int main(int argc, char **argv)
 	struct vmem_ksm_global_stat g0, g1;
 	struct vmem_ksm *k;
 	uint64_t ksmd0, ksmd1;
-	double t0, own_wall, own_cpu, ksm_wall, ksm_cpu, own_rate, ksm_rate;
+	double t0, own_wall, own_cpu, ksm_wall, ksm_cpu, own_rate, ksm_rate, own_idle, ksm_idle;
 	char err[256], *base;
 	int rc;
 
@@ -164,6 +168,8 @@ int main(int argc, char **argv)
 			sleep = parse(argv[i], argv[i + 1], 0, 10000);
 		else if (!strcmp(argv[i], "--timeout-s"))
 			timeout_s = parse(argv[i], argv[i + 1], 1, 3600);
+		else if (!strcmp(argv[i], "--idle-scans"))
+			idle_scans = parse(argv[i], argv[i + 1], 1, 1000);
 		else
 			goto usage;
 		i++;
@@ -196,6 +202,20 @@ int main(int argc, char **argv)
 		sleep_ms((unsigned)sleep);
 	}
 	own_wall = now() - t0;
+	printf("dedup.own.full_scans %" PRIu64 "\n", s.full_scans);
+	/* Steady state: further full scans over merged memory, nothing left to merge. */
+	{
+		uint64_t cpu0 = s.cpu_ns, scans0 = s.full_scans;
+
+		while (s.full_scans < scans0 + idle_scans) {
+			if (vmem_ram_dedup_scan(d, 0) < 0)
+				fatal("vmem_ram_dedup_scan", vmem_ram_dedup_error(d));
+			vmem_ram_dedup_stats(d, &s);
+			sleep_ms((unsigned)sleep);
+		}
+		own_idle = (double)(s.cpu_ns - cpu0) * 1e-9 / (double)idle_scans;
+		s.cpu_ns = cpu0;             /* the merge figures below are the merge phase's */
+	}
 	read_all(base, pages);
 	vmem_ram_smaps(base, pages * PAGE, &after);
 	own_cpu = (double)s.cpu_ns * 1e-9;
@@ -203,10 +223,10 @@ int main(int argc, char **argv)
 	printf("dedup.own.merged_pages %" PRIu64 "\n", s.pages_shared + s.pages_sharing);
 	printf("dedup.own.pages_shared %" PRIu64 "\n", s.pages_shared);
 	printf("dedup.own.pages_sharing %" PRIu64 "\n", s.pages_sharing);
-	printf("dedup.own.full_scans %" PRIu64 "\n", s.full_scans);
 	printf("dedup.own.cpu_s %.3f\n", own_cpu);
 	printf("dedup.own.wall_s %.3f\n", own_wall);
 	printf("dedup.own.merged_per_cpu_s %.0f\n", own_rate);
+	printf("dedup.own.idle_full_scan_cpu_ms %.2f\n", own_idle * 1e3);
 	printf("dedup.own.vmas %" PRIu64 "\n", after.vmas);
 	printf("dedup.own.vma_limit_hits %" PRIu64 "\n", s.vma_limit_hits);
 	printf("dedup.own.pss_before_kb %" PRIu64 "\n", before.pss_kb);
@@ -242,6 +262,22 @@ int main(int argc, char **argv)
 	ksm_wall = now() - t0;
 	vmem_ksm_daemon_cpu_ns(&ksmd1);
 	vmem_ksm_global_stat(&g1);
+	/* Steady state: idle_scans more full scans of ksmd (its CPU in clock ticks: coarse). */
+	ksm_idle = 0;
+	if (!rc) {
+		struct vmem_ksm_global_stat g2 = g1;
+		uint64_t ksmd2 = ksmd1;
+		double t1 = now();
+
+		while (g2.full_scans < g1.full_scans + idle_scans && now() - t1 < (double)timeout_s) {
+			sleep_ms(10);
+			vmem_ksm_global_stat(&g2);
+		}
+		vmem_ksm_daemon_cpu_ns(&ksmd2);
+		if (g2.full_scans > g1.full_scans)
+			ksm_idle = (double)(ksmd2 - ksmd1) * 1e-9 /
+				   (double)(g2.full_scans - g1.full_scans);
+	}
 	if (vmem_ksm_close(k))
 		fprintf(stderr, "bench_dedup: a KSM knob could not be restored\n");
 	ksm_cpu = (double)(ksmd1 - ksmd0) * 1e-9;
@@ -252,14 +288,18 @@ int main(int argc, char **argv)
 	printf("dedup.ksm.cpu_s %.3f\n", ksm_cpu);
 	printf("dedup.ksm.wall_s %.3f\n", ksm_wall);
 	printf("dedup.ksm.merged_per_cpu_s %.0f\n", ksm_rate);
+	printf("dedup.ksm.idle_full_scan_cpu_ms %.2f\n", ksm_idle * 1e3);
 	printf("dedup.ksm.process_profit_kb %" PRId64 "\n", ps.ksm_process_profit / 1024);
-	printf("dedup.ratio_own_to_ksm %.2f (target > 1) %s\n", ksm_rate > 0 ? own_rate / ksm_rate : 0,
+	printf("dedup.ratio_own_to_ksm %.2f (merged pages per CPU-second; target > 1) %s\n",
+	       ksm_rate > 0 ? own_rate / ksm_rate : 0,
 	       ksm_rate > 0 && own_rate > ksm_rate ? "PASS" : "FAIL");
+	printf("dedup.idle_scan_ratio_ksm_to_own %.2f (CPU per full scan of merged memory, "
+	       "KSM / own; > 1: own cheaper)\n", own_idle > 0 ? ksm_idle / own_idle : 0);
 	vmem_guest_ram_destroy(ram);
 	return 0;
 
 usage:
 	fprintf(stderr, "usage: bench_dedup [--pages N] [--dup K] [--pages-to-scan P] "
-		"[--sleep-ms S] [--timeout-s T]\n");
+		"[--sleep-ms S] [--timeout-s T] [--idle-scans F]\n");
 	return 2;
 }
