@@ -35,6 +35,8 @@
  *             ksm_zero_pages; the store holds 8 pages (32 kB) of memfd memory.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -488,6 +491,139 @@ static void test_dedup_vma_bound_refuses_merges_past_it(void **state)
 	teardown(&f);
 }
 
+/* ---- A KVM guest over merged memory ---- */
+
+/*
+ * A real-mode guest at guest-physical 0 of a 16-page region registered as a KVM memory slot.
+ * Pages 2..9 hold byte 0x5a, pages 10..13 byte 0x3c, pages 0 (code), 1, 14 and 15 other
+ * contents. Phase 1 reads page 2 and writes 0x5a (its own value) into page 5, so KVM has
+ * used the pages before they are merged; phase 2, after the merge, writes 0x77 into page 5
+ * and reads pages 5, 6 and 11 back. Two full scans merge pages 2..9 (one store page, 7
+ * sharing) and 10..13 (one, 3 sharing): pages_sharing 10. The guest must see the merged
+ * memory through its memory slot and its write must land in a private copy of page 5 only
+ * (0x77 read back; page 6 and the host's view of pages 2..9 still 0x5a), which the next
+ * full scan counts as a copy-on-write break (pages_sharing 9). kvm_pvm runs real-mode code
+ * in KVM's instruction emulator, whose accesses go through the slot's host addresses.
+ */
+static const uint8_t guest_code[] = {
+	0xa0, 0x23, 0x21,                    /* mov al, [0x2123]        page 2 */
+	0xe6, 0x10,                          /* out 0x10, al */
+	0xc6, 0x06, 0x10, 0x50, 0x5a,        /* mov byte [0x5010], 0x5a page 5, same value */
+	0xe6, 0x11,                          /* out 0x11, al            the host merges now */
+	0xc6, 0x06, 0x10, 0x50, 0x77,        /* mov byte [0x5010], 0x77 */
+	0xa0, 0x10, 0x50,                    /* mov al, [0x5010] */
+	0xe6, 0x10,                          /* out 0x10, al */
+	0xa0, 0x10, 0x60,                    /* mov al, [0x6010]        page 6 */
+	0xe6, 0x10,                          /* out 0x10, al */
+	0xa0, 0x10, 0xb0,                    /* mov al, [0xb010]        page 11 */
+	0xe6, 0x10,                          /* out 0x10, al */
+	0xf4,                                /* hlt */
+};
+
+/* Runs the vCPU to its next exit; returns the byte of an `out` (port in *port) or -1 for
+ * another exit (its reason in *port). */
+static int guest_step(int vcpu, struct kvm_run *run, unsigned *port)
+{
+	if (ioctl(vcpu, KVM_RUN, 0))
+		fail_msg("KVM_RUN: %s", strerror(errno));
+	if (run->exit_reason != KVM_EXIT_IO) {
+		*port = run->exit_reason;
+		return -1;
+	}
+	*port = run->io.port;
+	return *((uint8_t *)run + run->io.data_offset);
+}
+
+static void test_dedup_kvm_guest_reads_merged_pages_and_its_write_copies(void **state)
+{
+	struct fixture f;
+	struct vmem_ram_dedup_stats s;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = { .rip = 0, .rflags = 2 };
+	struct kvm_run *run;
+	unsigned port;
+	char err[256];
+	int kvm, vm, vcpu, mmap_size;
+
+	(void)state;
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	vm = kvm < 0 ? -1 : ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0) {
+		print_message("SKIP: test_dedup_kvm_guest_reads_merged_pages_and_its_write_copies: "
+			      "no usable /dev/kvm (%s)\n", strerror(errno));
+		if (kvm >= 0)
+			close(kvm);
+		skip();
+	}
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(vmem_guest_ram_create(&f.ram), 0);
+	{
+		struct vmem_ram_region_config rc;
+		struct vmem_ram_region r;
+
+		vmem_ram_region_config_default(&rc);
+		rc.gpa = 0;
+		rc.size = 16 * PAGE;
+		if (vmem_guest_ram_add(f.ram, &rc, NULL, err, sizeof(err)))
+			fail_msg("%s", err);
+		assert_int_equal(vmem_guest_ram_region(f.ram, 0, &r), 0);
+		f.base = r.hva;
+	}
+	for (unsigned p = 0; p < 16; p++)
+		memset(f.base + (size_t)p * PAGE, p >= 2 && p <= 9 ? 0x5a : p >= 10 && p <= 13 ?
+		       0x3c : 0x90 + (int)p, PAGE);
+	memcpy(f.base, guest_code, sizeof(guest_code));
+	if (vmem_guest_ram_kvm_register(f.ram, vm, 0, err, sizeof(err)))
+		fail_msg("%s", err);
+	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+	assert_true(vcpu >= 0);
+	mmap_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	run = mmap(NULL, (size_t)mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+	assert_true(run != MAP_FAILED);
+	assert_int_equal(ioctl(vcpu, KVM_GET_SREGS, &sregs), 0);
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	assert_int_equal(ioctl(vcpu, KVM_SET_SREGS, &sregs), 0);
+	assert_int_equal(ioctl(vcpu, KVM_SET_REGS, &regs), 0);
+
+	/* Phase 1, before merging. */
+	assert_int_equal(guest_step(vcpu, run, &port), 0x5a);
+	assert_int_equal(port, 0x10);
+	guest_step(vcpu, run, &port);
+	assert_int_equal(port, 0x11);
+
+	start_scanner(&f, 16);
+	full_scans(&f, 2);
+	s = stats(&f);
+	assert_int_equal(s.pages_shared, 2);
+	assert_int_equal(s.pages_sharing, 10);
+	assert_int_equal(vmem_ram_dedup_page_state(f.d, 5), VMEM_DEDUP_MERGED);
+
+	/* Phase 2, over merged memory. */
+	assert_int_equal(guest_step(vcpu, run, &port), 0x77);   /* its write, read back */
+	assert_int_equal(guest_step(vcpu, run, &port), 0x5a);   /* page 6: unchanged */
+	assert_int_equal(guest_step(vcpu, run, &port), 0x3c);   /* page 11 */
+	assert_int_equal(guest_step(vcpu, run, &port), -1);
+	assert_int_equal(port, KVM_EXIT_HLT);
+	assert_int_equal((uint8_t)f.base[5 * PAGE + 0x10], 0x77);
+	for (unsigned p = 2; p <= 9; p++)
+		for (unsigned b = 0; b < PAGE; b++)
+			if ((uint8_t)f.base[(size_t)p * PAGE + b] != (p == 5 && b == 0x10 ? 0x77 : 0x5a))
+				fail_msg("page %u byte %u: %#x", p, b,
+					 (uint8_t)f.base[(size_t)p * PAGE + b]);
+	full_scans(&f, 1);
+	s = stats(&f);
+	assert_int_equal(s.cow_breaks, 1);
+	assert_int_equal(s.pages_sharing, 9);
+	assert_int_equal(vmem_ram_dedup_page_state(f.d, 5), VMEM_DEDUP_BROKEN);
+
+	munmap(run, (size_t)mmap_size);
+	close(vcpu);
+	close(vm);
+	close(kvm);
+	teardown(&f);
+}
+
 /* ---- The kernel's KSM on the same workload ---- */
 
 static void test_ksm_merges_the_same_workload(void **state)
@@ -564,6 +700,7 @@ int main(void)
 		cmocka_unit_test(test_dedup_pages_changing_during_scans_never_merge_wrongly),
 		cmocka_unit_test(test_dedup_refuses_pager_memfd_and_bad_config),
 		cmocka_unit_test(test_dedup_vma_bound_refuses_merges_past_it),
+		cmocka_unit_test(test_dedup_kvm_guest_reads_merged_pages_and_its_write_copies),
 		cmocka_unit_test(test_ksm_merges_the_same_workload),
 	};
 
