@@ -416,7 +416,7 @@ static void test_dedup_pages_changing_during_scans_never_merge_wrongly(void **st
 
 /* ---- Regions the scanner refuses ---- */
 
-static void test_dedup_refuses_pager_memfd_and_bad_config(void **state)
+static void test_dedup_refuses_pager_memfd_thp_and_bad_config(void **state)
 {
 	struct fixture f;
 	struct vmem_pager *pager;
@@ -451,6 +451,14 @@ static void test_dedup_refuses_pager_memfd_and_bad_config(void **state)
 		fail_msg("%s", err);
 	assert_int_equal(vmem_ram_dedup_create(f.ram, 1, NULL, &d, err, sizeof(err)), VMEM_EINVAL);
 	assert_non_null(strstr(err, "memfd"));
+	rc.gpa = 1ull << 33;
+	rc.size = 2u << 20;
+	rc.backing = VMEM_RAM_ANON;
+	rc.pages = VMEM_RAM_THP;
+	if (vmem_guest_ram_add(f.ram, &rc, NULL, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(vmem_ram_dedup_create(f.ram, 2, NULL, &d, err, sizeof(err)), VMEM_EINVAL);
+	assert_non_null(strstr(err, "THP"));
 	vmem_guest_ram_destroy(f.ram);
 }
 
@@ -698,7 +706,7 @@ int main(void)
 		cmocka_unit_test(test_dedup_groups_zero_unique_merge_to_hand_derived_counts),
 		cmocka_unit_test(test_dedup_write_breaks_sharing_of_that_page_only),
 		cmocka_unit_test(test_dedup_pages_changing_during_scans_never_merge_wrongly),
-		cmocka_unit_test(test_dedup_refuses_pager_memfd_and_bad_config),
+		cmocka_unit_test(test_dedup_refuses_pager_memfd_thp_and_bad_config),
 		cmocka_unit_test(test_dedup_vma_bound_refuses_merges_past_it),
 		cmocka_unit_test(test_dedup_kvm_guest_reads_merged_pages_and_its_write_copies),
 		cmocka_unit_test(test_ksm_merges_the_same_workload),
