@@ -249,6 +249,14 @@ echo >>"$WORK/results"
 "$BIN/bench_restore" --runs "$RUNS" >>"$WORK/results" 2>&1 ||
 	echo "restore: bench_restore could not run (is userfaultfd allowed?)" >>"$WORK/results"
 
+# Same-page deduplication of real guest RAM (bench/bench_dedup.c): the own scanner against the
+# kernel's KSM merging the same pages at the same scan rate, pages merged per CPU-second
+# (ratio own / KSM; target > 1). Needs userfaultfd and, for KSM, root and /sys/kernel/mm/ksm.
+echo "bench: dedup" >&2
+echo >>"$WORK/results"
+"$BIN/bench_dedup" >>"$WORK/results" 2>&1 ||
+	echo "dedup: bench_dedup could not run (userfaultfd, PAGEMAP_SCAN or KSM missing?)" >>"$WORK/results"
+
 cp "$WORK/results" "$OUT"
 cat "$OUT"
 echo "bench: results written to $OUT" >&2

@@ -11,6 +11,7 @@
 #include "vmem/pager.h"
 #include "vmem/pt.h"
 #include "vmem/pwc.h"
+#include "vmem/ram_dedup.h"
 #include "vmem/sweep.h"
 #include "vmem/tlb.h"
 #include "vmem/trace.h"
