@@ -39,13 +39,17 @@
  *
  * Exactness. uffd async and both KVM mechanisms report exactly the pages written since the
  * last collect. uffd sync never misses a written page but may report one a second time in the
- * next round (two writers faulting on one page before the handler runs).
+ * next round (two writers faulting on one page before the handler runs). KVM counts a page
+ * dirty when it maps it writable for the guest, which its shadow MMU does at the first access,
+ * read or write, through a guest mapping that is writable and already dirty: such a page read
+ * by the guest is reported as written.
  *
  * The pager (vmem/pager.h) and the tracker. A range can have one userfaultfd registration only,
  * and the pager registers its region in MISSING and write-protect mode. So the uffd mechanisms
  * work on regions without a pager: asked on a region a pager (or anything else) has registered,
- * vmem_tracker_create fails with VMEM_EEXIST and a message that says so; and a pager made on a
- * tracked region fails the same way. The KVM mechanisms coexist with a pager.
+ * vmem_tracker_create fails with VMEM_EEXIST and a message that says so; a pager made on a
+ * region a uffd tracker holds fails with VMEM_EIO (its UFFDIO_REGISTER is refused: busy). The
+ * KVM mechanisms coexist with a pager.
  *
  * Concurrency: vmem_tracker_collect and vmem_tracker_harvest may be called from any thread
  * while any number of threads (vCPUs, host writers) write the range; collects serialize among

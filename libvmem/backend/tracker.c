@@ -17,13 +17,13 @@
  *    the page table lock, so a write is either before the scan (reported now) or after the
  *    protection (reported next time): reading and re-arming cannot lose a write.
  *
- * Why the synchronous handler lifts the protection before it records the page. If it recorded
- * first, a collect could take the record and protect the page again, and the handler's late
- * un-protect would then leave the page writable with no record: every later write lost. Lifting
- * first, a collect that runs between the two steps does not see the page (nor protect it); the
- * record then lands and the next collect reports and protects it, with the write in it. The
- * price is a possible repeat: a second queued fault for a page already collected lifts its new
- * protection and records it once more.
+ * Why the synchronous handler holds the collect's lock. A writer goes on as soon as the handler
+ * lifts the protection of its page. If the handler recorded the page only after that, outside
+ * the lock, a collect could run in between: the write is done but not recorded, so that collect
+ * misses it (and a final collect, after the writers stopped, could miss it for good). Lifting
+ * and recording under the lock the collect holds makes the pair one step for the collect. A
+ * repeat remains possible: a second queued fault for a page collected (and protected again)
+ * since the first lifts the new protection and records the page once more.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -159,10 +159,11 @@ static int check_config(const struct vmem_tracker_config *c, char *err, size_t e
 		backend_errf(err, errlen, "tracker: unknown mechanism %d", (int)c->mech);
 		return VMEM_EINVAL;
 	}
-	if (c->ring_entries < 64 || c->ring_entries > (1u << 24) ||
+	/* The kernel's smallest ring is one 4 KiB page of 16-byte entries. */
+	if (c->ring_entries < 256 || c->ring_entries > (1u << 24) ||
 	    (c->ring_entries & (c->ring_entries - 1))) {
 		backend_errf(err, errlen, "tracker: ring_entries %" PRIu32 " is not a power of "
-			     "two in 64..16777216", c->ring_entries);
+			     "two in 256..16777216", c->ring_entries);
 		return VMEM_EINVAL;
 	}
 	if (c->kvm_gpa % PAGE) {
@@ -401,9 +402,11 @@ static void *sync_handler(void *arg)
 			uint64_t page = (msg[i].arg.pagefault.address - (uintptr_t)t->base) / PAGE;
 			if (page >= t->pages)
 				continue;
-			/* Lift first, record second: see the top of this file. */
+			/* Lift and record as one step for collect: see the top of this file. */
+			pthread_mutex_lock(&t->lock);
 			uffd_wp(t, page, 1, false);
 			atomic_fetch_or(&t->recorded[page / 64], 1ull << (page % 64));
+			pthread_mutex_unlock(&t->lock);
 			atomic_fetch_add_explicit(&t->wp_faults, 1, memory_order_relaxed);
 		}
 	}
@@ -751,8 +754,15 @@ int vmem_tracker_create(const struct vmem_tracker_config *c, struct vmem_tracker
 		}
 	}
 	if (rc) {
-		if (c->mech == VMEM_TRACK_AUTO && rc == VMEM_ENOENT)
-			backend_errf(err, errlen, "tracker: no mechanism is available here");
+		/* Nothing available: name the reason of the mechanism that needs the least
+		 * (uffd-async; for a range a pager holds, that it is registered already). */
+		if (c->mech == VMEM_TRACK_AUTO && rc == VMEM_ENOENT) {
+			const char *why = t->report.why_not[VMEM_TRACK_UFFD_ASYNC];
+			backend_errf(err, errlen, "tracker: no mechanism is available here; "
+				     "uffd-async: %s", why);
+			if (strstr(why, "already registered"))
+				rc = VMEM_EEXIST;
+		}
 		vmem_tracker_destroy(t);
 		return rc;
 	}
