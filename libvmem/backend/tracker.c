@@ -100,7 +100,9 @@ struct vmem_tracker {
 	pthread_mutex_t lock;        /* collects, harvests and the pending bitmap */
 	uint64_t *pending;           /* ring: harvested, not yet collected */
 	_Atomic uint64_t *recorded;  /* uffd sync: written pages recorded by the handler */
-	_Atomic uint32_t *age;       /* collects since last reported written */
+	/* The collect (1, 2, ...) that last reported each page, 0 if none: the write age is the
+	 * collects since, and a collect updates only the pages it reports. */
+	_Atomic uint32_t *reported_at;
 	uint64_t *scratch;           /* bitmap: KVM_GET_DIRTY_LOG's buffer */
 
 	int uffd, pagemap_fd, stop_fd;
@@ -711,13 +713,11 @@ int vmem_tracker_create(const struct vmem_tracker_config *c, struct vmem_tracker
 	t->uffd = t->pagemap_fd = t->stop_fd = -1;
 	pthread_mutex_init(&t->lock, NULL);
 	t->pending = calloc(t->words, sizeof(uint64_t));
-	t->age = malloc(t->pages * sizeof(*t->age));
-	if (!t->pending || !t->age) {
+	t->reported_at = calloc(t->pages, sizeof(*t->reported_at));
+	if (!t->pending || !t->reported_at) {
 		vmem_tracker_destroy(t);
 		return VMEM_ENOMEM;
 	}
-	for (uint64_t p = 0; p < t->pages; p++)
-		atomic_init(&t->age[p], AGE_NEVER);
 
 	probe_all(c, &t->report, ok);
 	if (c->mech != VMEM_TRACK_AUTO && !ok[c->mech]) {
@@ -798,18 +798,11 @@ int vmem_tracker_collect(struct vmem_tracker *t, uint64_t *dirty, uint64_t *coun
 	}
 	if (t->pages % 64)
 		dirty[t->words - 1] &= (1ull << (t->pages % 64)) - 1;
-	for (uint64_t w = 0; w < t->words; w++) {
-		uint64_t bits = dirty[w];
-		n += (uint64_t)__builtin_popcountll(bits);
-		for (uint64_t p = w * 64; p < w * 64 + 64 && p < t->pages; p++) {
-			uint32_t a = atomic_load_explicit(&t->age[p], memory_order_relaxed);
-			if (bits & (1ull << (p % 64)))
-				a = 0;
-			else if (a != AGE_NEVER && a + 1 != AGE_NEVER)
-				a++;
-			atomic_store_explicit(&t->age[p], a, memory_order_relaxed);
-		}
-	}
+	uint32_t this_collect = (uint32_t)atomic_load(&t->collects) + 1;
+	for (uint64_t w = 0; w < t->words; w++)
+		for (uint64_t bits = dirty[w]; bits; bits &= bits - 1, n++)
+			atomic_store_explicit(&t->reported_at[w * 64 + (uint64_t)__builtin_ctzll(bits)],
+					      this_collect, memory_order_relaxed);
 	atomic_fetch_add_explicit(&t->collects, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&t->pages_reported, n, memory_order_relaxed);
 	pthread_mutex_unlock(&t->lock);
@@ -820,8 +813,10 @@ int vmem_tracker_collect(struct vmem_tracker *t, uint64_t *dirty, uint64_t *coun
 
 uint32_t vmem_tracker_write_age(const struct vmem_tracker *t, uint64_t page)
 {
-	return page < t->pages ? atomic_load_explicit(&t->age[page], memory_order_relaxed)
-			       : AGE_NEVER;
+	if (page >= t->pages)
+		return AGE_NEVER;
+	uint32_t at = atomic_load_explicit(&t->reported_at[page], memory_order_relaxed);
+	return at ? (uint32_t)atomic_load(&t->collects) - at : AGE_NEVER;
 }
 
 enum vmem_track_mech vmem_tracker_mechanism(const struct vmem_tracker *t)
@@ -880,7 +875,7 @@ void vmem_tracker_destroy(struct vmem_tracker *t)
 	free(t->rings);
 	free(t->pending);
 	free(t->recorded);
-	free(t->age);
+	free(t->reported_at);
 	free(t->scratch);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
