@@ -9,6 +9,9 @@
  *                              userfaultfd in WP_ASYNC mode: the least a tracker can do;
  *                  uffd-async  vmem_tracker_collect over the same scan (+ the bitmap, ages);
  *                  uffd-sync   vmem_tracker_collect: the handler's records, re-protected.
+ *                kvm-bitmap  vmem_tracker_collect (KVM_GET_DIRTY_LOG + KVM_CLEAR_DIRTY_LOG) over
+ *                              a memory slot of a VM with no vCPU: nothing written, the cost of
+ *                              reading and clearing the bitmap alone (if /dev/kvm is usable).
  *   first write  the cost of the first write to a page after a collect, us per page, against
  *                a write to a page nobody tracks: the kernel's async write-protect fault,
  *                and the handler round trip of uffd-sync (handler not pinned).
@@ -18,6 +21,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kvm.h>
 #include <linux/userfaultfd.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -229,6 +233,44 @@ static void measure_tracker(enum vmem_track_mech mech, struct figures *f)
 	munmap(m, pages * PAGE);
 }
 
+/* A KVM VM with the region as slot 0; -1 if /dev/kvm is not usable here. */
+static double kvm_bitmap_idle_ms(void)
+{
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC), vm;
+	if (kvm < 0 || (vm = ioctl(kvm, KVM_CREATE_VM, 0)) < 0)
+		return -1;
+	uint8_t *m = region();
+	struct vmem_tracker_config c;
+	struct vmem_tracker *t;
+	char err[256];
+	uint64_t *dirty = malloc((pages + 63) / 64 * 8), n;
+	double best = 1e30;
+
+	vmem_tracker_config_default(&c);
+	c.hva = m;
+	c.size = pages * PAGE;
+	c.mech = VMEM_TRACK_KVM_BITMAP;
+	c.kvm_vm_fd = vm;
+	if (vmem_tracker_create(&c, &t, err, sizeof(err))) {
+		fprintf(stderr, "bench_tracker: %s\n", err);
+		exit(1);
+	}
+	for (unsigned r = 0; r < runs; r++) {
+		double t0 = now();
+		if (vmem_tracker_collect(t, dirty, &n))
+			fatal(vmem_tracker_error(t));
+		double ms = per_gib(now() - t0);
+		if (ms < best)
+			best = ms;
+	}
+	vmem_tracker_destroy(t);
+	close(vm);
+	close(kvm);
+	free(dirty);
+	munmap(m, pages * PAGE);
+	return best;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t mib = 1024;
@@ -279,6 +321,11 @@ int main(int argc, char **argv)
 		printf("tracker.collect.uffd_sync.%s_ms_per_gib %.3f\n", step_names[s],
 		       sync.collect_ms[s]);
 	}
+	double kb = kvm_bitmap_idle_ms();
+	if (kb >= 0)
+		printf("tracker.collect.kvm_bitmap.0pct_ms_per_gib %.3f\n", kb);
+	else
+		printf("tracker.collect.kvm_bitmap: no usable /dev/kvm\n");
 	printf("tracker.write.untracked_us_per_page %.3f\n", plain.first_write_us);
 	printf("tracker.write.bare_async_us_per_page %.3f\n", bare.first_write_us);
 	printf("tracker.write.uffd_async_us_per_page %.3f\n", async.first_write_us);

@@ -702,6 +702,129 @@ static void test_tracker_kvm_ring_after_vcpu_falls_back(void **state)
 	guest_close(&g);
 }
 
+/* ---- KVM: collects while the guest runs (the pre-copy rule) ---- */
+
+struct running_guest {
+	struct guest *g;
+	struct vmem_tracker *t;
+	atomic_bool stop;
+	_Atomic uint64_t loops, fulls;
+};
+
+static void *vcpu_main(void *arg)
+{
+	struct running_guest *rg = arg;
+
+	while (!atomic_load(&rg->stop)) {
+		if (ioctl(rg->g->vcpu, KVM_RUN, 0))
+			return (void *)"KVM_RUN failed";
+		if (rg->g->run->exit_reason == KVM_EXIT_DIRTY_RING_FULL) {
+			vmem_tracker_harvest(rg->t);
+			atomic_fetch_add(&rg->fulls, 1);
+		} else if (rg->g->run->exit_reason == KVM_EXIT_IO) {
+			atomic_fetch_add(&rg->loops, 1);
+		} else {
+			return (void *)"unexpected exit";
+		}
+	}
+	return NULL;
+}
+
+static void kvm_concurrent(enum vmem_track_mech mech, const char *test)
+{
+	struct guest g;
+	uint64_t set[300];
+	uint64_t dirty[WORDS(GUEST_PAGES)], n, outside = 0, reported = 0;
+	char err[256];
+
+	if (!kvm_usable(&g, test)) {
+		skip();
+		return;
+	}
+	/* The guest's loop: rbx += 1; write rbx to a word of each of 300 pages (the word moves
+	 * with nothing: the value changes every pass); out; jump back. */
+	unsigned count = pick(set, 300, 0);
+	uint8_t *c = g.mem + GUEST_CODE, *loop = c;
+	*c++ = 0x48, *c++ = 0xff, *c++ = 0xc3;                     /* inc rbx */
+	for (unsigned i = 0; i < count; i++) {
+		uint64_t gpa = set[i] * PAGE + 8 * (i % 500);
+		*c++ = 0x48, *c++ = 0xb8;                          /* mov rax, imm64 */
+		memcpy(c, &gpa, 8), c += 8;
+		*c++ = 0x48, *c++ = 0x89, *c++ = 0x18;             /* mov [rax], rbx */
+	}
+	*c++ = 0xe6, *c++ = 0x10;                                  /* out 0x10, al */
+	int32_t rel = (int32_t)(loop - (c + 5));
+	*c++ = 0xe9;                                               /* jmp loop */
+	memcpy(c, &rel, 4), c += 4;
+
+	struct vmem_tracker_config tc;
+	struct vmem_tracker *t;
+	vmem_tracker_config_default(&tc);
+	tc.hva = g.mem;
+	tc.size = GUEST_PAGES * PAGE;
+	tc.kvm_vm_fd = g.vm;
+	tc.mech = mech;
+	tc.ring_entries = 256;       /* small: ring-full exits happen while collects run */
+	if (vmem_tracker_create(&tc, &t, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_true(guest_vcpu(&g));
+	if (mech == VMEM_TRACK_KVM_RING)
+		assert_int_equal(vmem_tracker_add_vcpu(t, g.vcpu, err, sizeof(err)), 0);
+
+	/* Round 1 of the pre-copy: everything. */
+	uint8_t *copy = malloc((size_t)GUEST_PAGES * PAGE);
+	memcpy(copy, g.mem, (size_t)GUEST_PAGES * PAGE);
+	struct running_guest rg = { .g = &g, .t = t };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, vcpu_main, &rg), 0);
+	for (unsigned k = 0; k < 20; k++) {
+		nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
+		assert_int_equal(vmem_tracker_collect(t, dirty, &n), 0);
+		reported += n;
+		for (uint64_t p = 0; p < GUEST_PAGES; p++)
+			if (bit(dirty, p)) {
+				bool in = false;
+				for (unsigned i = 0; i < count; i++)
+					in |= set[i] == p;
+				outside += !in;
+				memcpy(copy + p * PAGE, g.mem + p * PAGE, PAGE);
+			}
+	}
+	atomic_store(&rg.stop, true);
+	void *why;
+	pthread_join(th, &why);
+	if (why)
+		fail_msg("%s: %s", test, (const char *)why);
+	/* Stop-and-copy: the guest is paused; the last collect and copy. */
+	assert_int_equal(vmem_tracker_collect(t, dirty, &n), 0);
+	for (uint64_t p = 0; p < GUEST_PAGES; p++)
+		if (bit(dirty, p))
+			memcpy(copy + p * PAGE, g.mem + p * PAGE, PAGE);
+	printf("%s: 21 collects while the guest ran %lu passes over %u pages (%lu ring-full "
+	       "exits): %lu pages reported, %lu outside the written set\n",
+	       vmem_tracker_mech_name(mech), (unsigned long)atomic_load(&rg.loops), count,
+	       (unsigned long)atomic_load(&rg.fulls), (unsigned long)(reported + n),
+	       (unsigned long)outside);
+	assert_true(atomic_load(&rg.loops) > 1);
+	assert_int_equal(outside, 0);
+	assert_memory_equal(copy, g.mem, (size_t)GUEST_PAGES * PAGE);
+	free(copy);
+	vmem_tracker_destroy(t);
+	guest_close(&g);
+}
+
+static void test_tracker_kvm_ring_collects_while_guest_runs(void **state)
+{
+	(void)state;
+	kvm_concurrent(VMEM_TRACK_KVM_RING, "tracker kvm-ring concurrent");
+}
+
+static void test_tracker_kvm_bitmap_collects_while_guest_runs(void **state)
+{
+	(void)state;
+	kvm_concurrent(VMEM_TRACK_KVM_BITMAP, "tracker kvm-bitmap concurrent");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -716,6 +839,8 @@ int main(void)
 		cmocka_unit_test(test_tracker_kvm_ring_full_exits_harvested),
 		cmocka_unit_test(test_tracker_kvm_bitmap_guest_writes_exact),
 		cmocka_unit_test(test_tracker_kvm_ring_after_vcpu_falls_back),
+		cmocka_unit_test(test_tracker_kvm_ring_collects_while_guest_runs),
+		cmocka_unit_test(test_tracker_kvm_bitmap_collects_while_guest_runs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
