@@ -450,6 +450,7 @@ int main(int argc, char **argv)
 	if (vmem_guest_ram_add(ram, &rc_cfg, &si, err, sizeof(err)) ||
 	    (rc_cfg.gpa = 1ull << 40, vmem_guest_ram_add(ram, &rc_cfg, &di, err, sizeof(err)))) {
 		fprintf(stderr, PROG ": %s\n", err);
+		vmem_guest_ram_destroy(ram);
 		return 1;
 	}
 	vmem_guest_ram_region(ram, si, &src_r);
@@ -466,6 +467,7 @@ int main(int argc, char **argv)
 	tc.mech = o.mech;
 	if (vmem_tracker_create(&tc, &t, err, sizeof(err))) {
 		fprintf(stderr, PROG ": %s\n", err);
+		vmem_guest_ram_destroy(ram);
 		return 1;
 	}
 	struct vmem_tracker_report rep;
