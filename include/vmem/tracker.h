@@ -11,7 +11,8 @@
  *                          made right after KVM_CREATE_VM and each vCPU is given to it with
  *                          vmem_tracker_add_vcpu. A vCPU whose ring fills exits with
  *                          KVM_EXIT_DIRTY_RING_FULL: call vmem_tracker_harvest (or collect),
- *                          then KVM_RUN again.
+ *                          then KVM_RUN again. One ring tracker per VM: the rings hold every
+ *                          logged slot's pages, and the tracker drops the other slots' ones.
  *   VMEM_TRACK_KVM_BITMAP  KVM's dirty log (KVM_MEM_LOG_DIRTY_PAGES on the memory slot,
  *                          KVM_GET_DIRTY_LOG), with KVM_CLEAR_DIRTY_LOG where the kernel offers
  *                          KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2.
