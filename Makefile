@@ -12,7 +12,7 @@
 #   make install PREFIX=/usr/local    (make uninstall PREFIX=... removes it again)
 #
 # New sources need no edit here: libvmem/LAYER/*.c, ksm-dedup/*.c and balloon-driver/*.c go
-# into the library, simulators/*.c and bench/*.c each become a program, tests/test_*.c
+# into the library, simulators/*.c, examples/vmem-*.c and bench/*.c each become a program, tests/test_*.c
 # each become a cmocka test.
 
 PREFIX    ?= /usr/local
@@ -39,6 +39,11 @@ LIB_SRC   := $(wildcard libvmem/*/*.c ksm-dedup/*.c balloon-driver/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 PROG_SRC  := $(wildcard simulators/*.c)
 PROGS     := $(PROG_SRC:simulators/%.c=$(BUILD)/bin/%)
+# Example programs (examples/vmem-*.c) are programs like the simulators: built, installed,
+# their --help examples run by tests/e2e/docs.sh. Other files of examples/ are sources for
+# readers (tests/e2e/install.sh builds walk_cost.c against the installed library).
+EXAMPLE_PROG_SRC := $(wildcard examples/vmem-*.c)
+PROGS     += $(EXAMPLE_PROG_SRC:examples/%.c=$(BUILD)/bin/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bin/%)
 TEST_SRC  := $(wildcard tests/test_*.c)
@@ -84,6 +89,10 @@ $(BUILD)/libvmem.so: $(LIB_OBJ) libvmem/libvmem.map
 		$(LDFLAGS_SAN) -o $@ $(LIB_OBJ) $(LDLIBS)
 
 $(BUILD)/bin/%: $(BUILD)/simulators/%.o $(BUILD)/libvmem.a
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/%: $(BUILD)/examples/%.o $(BUILD)/libvmem.a
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
 

@@ -257,6 +257,14 @@ echo >>"$WORK/results"
 "$BIN/bench_dedup" >>"$WORK/results" 2>&1 ||
 	echo "dedup: bench_dedup could not run (userfaultfd, PAGEMAP_SCAN or KSM missing?)" >>"$WORK/results"
 
+# The dirty-page tracker (bench/bench_tracker.c): a collect over 256 MiB with 0 %, 1 % and
+# 100 % of the pages written, against the bare PAGEMAP_SCAN ioctl (ratio), and the first write
+# to a tracked page. Needs userfaultfd, as the pager does.
+echo "bench: tracker" >&2
+echo >>"$WORK/results"
+"$BIN/bench_tracker" --mib 256 --runs "$RUNS" >>"$WORK/results" 2>&1 ||
+	echo "tracker: bench_tracker could not run (is userfaultfd allowed?)" >>"$WORK/results"
+
 cp "$WORK/results" "$OUT"
 cat "$OUT"
 echo "bench: results written to $OUT" >&2
