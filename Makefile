@@ -32,7 +32,11 @@ endif
 CFLAGS    ?= -g
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror=implicit-function-declaration
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(CFLAGS) $(WARN) -fPIC -Iinclude -Ilibvmem -MMD -MP
-LDLIBS    := -lzstd -lz -llzma -lxxhash -llz4 -lnuma -lm -pthread
+# liburcu (memb flavour) and jemalloc serve the real-RAM manager (libvmem/backend/
+# ram_manager.c, metadata_arena.c) only; --as-needed keeps them out of the programs that
+# do not use it, since libjemalloc also exports malloc and would replace the C library's.
+LDLIBS    := -lzstd -lz -llzma -lxxhash -llz4 -lnuma -lm -pthread \
+	     -Wl,--push-state,--as-needed -lurcu-memb -ljemalloc -Wl,--pop-state
 LDFLAGS_SAN = $(SAN_FLAGS)
 
 LIB_SRC   := $(wildcard libvmem/*/*.c ksm-dedup/*.c balloon-driver/*.c)
