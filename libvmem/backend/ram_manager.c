@@ -545,6 +545,8 @@ int vmem_ram_manager_create(struct vmem_guest_ram *ram, unsigned region,
 		return VMEM_ENOMEM;
 	}
 	rc = vmem_host_create(&hc, &rm->host, err, errlen);
+	if (rc == VMEM_ENOENT)
+		rc = VMEM_EINVAL;   /* an unknown policy: a configuration error like the others */
 	if (!rc && (rc = vmem_host_add_vm(rm->host, rm->vm, r.size, 1000)))
 		backend_errf(err, errlen, "ram manager: %s", vmem_host_error(rm->host));
 	if (rc) {
