@@ -463,6 +463,7 @@ int vmem_ram_manager_create(struct vmem_guest_ram *ram, unsigned region,
 	struct vmem_pager_config pc;
 	struct vmem_ram_region r;
 	struct vmem_ram_manager *rm;
+	pthread_condattr_t ca;
 	bool mem_given = false;
 	int rc;
 
@@ -517,7 +518,11 @@ int vmem_ram_manager_create(struct vmem_guest_ram *ram, unsigned region,
 		return VMEM_ENOMEM;
 	}
 	pthread_mutex_init(&rm->lock, NULL);
-	pthread_cond_init(&rm->wake, NULL);
+	/* The reclaim thread's deadlines are CLOCK_MONOTONIC times (the wall clock may jump). */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&rm->wake, &ca);
+	pthread_condattr_destroy(&ca);
 	rm->ram = ram;
 	rm->base = r.hva;
 	rm->pages = r.size / PAGE;
