@@ -426,7 +426,7 @@ static size_t replay_and_compare(const char *host, const struct vmem_ram_manager
 	return real;
 }
 
-static void run_policy(const char *policy)
+static void run_policy(const char *policy, const char *tier)
 {
 	struct run *r = calloc(1, sizeof(*r));
 	struct writer w[WRITERS];
@@ -438,7 +438,7 @@ static void run_policy(const char *policy)
 	uint64_t t0, elapsed;
 
 	assert_non_null(r);
-	snprintf(host, sizeof(host), "host.mem=8m swap=%s zswap.percent=0", policy);
+	snprintf(host, sizeof(host), "host.mem=8m swap=%s %s", policy, tier);
 	ram_setup(&r->f);
 	bind(&r->f, host, 4u << 20);
 	t0 = now_ns();
@@ -465,11 +465,12 @@ static void run_policy(const char *policy)
 	vmem_ram_manager_stop_thread(r->f.rm);
 	check(&r->f);
 	vmem_ram_manager_stats(r->f.rm, &st);
-	printf("%s: faults %llu (first %llu, swap-ins %llu), evictions %llu, writes seen %llu, "
+	printf("%s %s: faults %llu (first %llu, swap-ins %llu, decompressions %llu), evictions %llu, writes seen %llu, "
 	       "scans %llu, max resident %llu of %u, %.0f faults/s, %.1f us per fault in the "
-	       "manager, metadata %.1f B/page (%zu B)\n", policy,
+	       "manager, metadata %.1f B/page (%zu B)\n", policy, tier,
 	       (unsigned long long)st.pager.faults, (unsigned long long)st.vm.faults_first,
-	       (unsigned long long)st.vm.faults_swapin, (unsigned long long)st.pager.evictions,
+	       (unsigned long long)st.vm.faults_swapin, (unsigned long long)st.vm.faults_decompress,
+	       (unsigned long long)st.pager.evictions,
 	       (unsigned long long)st.writes_seen, (unsigned long long)st.scans,
 	       (unsigned long long)r->max_resident, BUDGET,
 	       (double)st.pager.faults * 1e9 / (double)elapsed,
@@ -515,31 +516,31 @@ static void run_policy(const char *policy)
 static void test_ram_manager_fifo_keeps_budget_and_bytes(void **state)
 {
 	(void)state;
-	run_policy("fifo");
+	run_policy("fifo", "zswap.percent=0");
 }
 
 static void test_ram_manager_clock_keeps_budget_and_bytes(void **state)
 {
 	(void)state;
-	run_policy("clock");
+	run_policy("clock", "zswap.percent=0");
 }
 
 static void test_ram_manager_random_keeps_budget_and_bytes(void **state)
 {
 	(void)state;
-	run_policy("random");
+	run_policy("random", "zswap.percent=0");
 }
 
 static void test_ram_manager_ws_keeps_budget_and_bytes(void **state)
 {
 	(void)state;
-	run_policy("ws:tau_ms=50");
+	run_policy("ws:tau_ms=50", "zswap.percent=0");
 }
 
 static void test_ram_manager_lru_keeps_budget_and_bytes(void **state)
 {
 	(void)state;
-	run_policy("lru");
+	run_policy("lru", "zswap.percent=0");
 }
 
 /* ---- fault service rate: through the manager, and a bare pager doing the same ---- */
@@ -608,6 +609,15 @@ static void test_ram_manager_fault_service_rate(void **state)
 	       (double)st.fault_ns / (double)st.faults / 1000.0, rate_bare, rate_mgr / rate_bare);
 }
 
+/* With the compressed tier on, the manager sends pages of class <= zswap.max_class to it
+ * (its frames count against host.mem, so fewer pages stay resident) and the rest to the
+ * swap device; both are evictions of the real page. */
+static void test_ram_manager_clock_with_compressed_tier(void **state)
+{
+	(void)state;
+	run_policy("clock", "zswap.percent=20 content.class=3");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -619,6 +629,7 @@ int main(void)
 		cmocka_unit_test(test_ram_manager_random_keeps_budget_and_bytes),
 		cmocka_unit_test(test_ram_manager_ws_keeps_budget_and_bytes),
 		cmocka_unit_test(test_ram_manager_lru_keeps_budget_and_bytes),
+		cmocka_unit_test(test_ram_manager_clock_with_compressed_tier),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
