@@ -492,6 +492,8 @@ static void run_policy(const char *policy, const char *tier)
 	assert_int_equal(st.journal_dropped, 0);
 	victims = replay_and_compare(host, ev, n);
 	assert_int_equal(victims, st.pager.evictions);
+	printf("%s %s: the simulated replay of %zu journal entries made the same %zu victims\n",
+	       policy, tier, n, victims);
 
 	/* Every byte of every page: its last generation, or zeros. */
 	for (uint64_t g = 0; g < PAGES; g++) {
