@@ -289,7 +289,8 @@ const struct vmem_host_event *vmem_host_events(const struct vmem_host *h, size_t
  * vmem_host_set_young_source: the accessed bits the swap policies sample
  * (vmem_host_frame_young) come from fn instead of an attached machine: fn returns
  * whether page (vm, gfn) was accessed since its bit was last cleared, and clears it if
- * clear is true. NULL removes it.
+ * clear is true; it is called inside the swap policy's pick, on the caller's thread, and
+ * must not call back into the host either. NULL removes it.
  *
  * vmem_host_access: an access to (vm, gfn) seen from outside, given to the swap policy's
  * on_access (lru) when the page is resident; nothing otherwise. VMEM_ENOENT for an

@@ -76,7 +76,7 @@ struct vmem_ram_manager_config {
 	size_t journal_max;
 };
 
-/* Defaults as above, host = NULL (to be set), no journal. */
+/* Defaults as above, host = NULL (to be set), no journal. Touches only *c. */
 void vmem_ram_manager_config_default(struct vmem_ram_manager_config *c);
 
 /*
