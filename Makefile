@@ -32,7 +32,13 @@ endif
 CFLAGS    ?= -g
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror=implicit-function-declaration
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(CFLAGS) $(WARN) -fPIC -Iinclude -Ilibvmem -MMD -MP
-LDLIBS    := -lzstd -lz -llzma -lxxhash -llz4 -lnuma -lm -pthread
+# liburcu (memb flavour) and jemalloc serve the real-RAM manager (libvmem/backend/
+# ram_manager.c, metadata_arena.c) only. Debian's libjemalloc also exports malloc: -lc
+# before it makes the C library's malloc the one every program binds to (and the one
+# found first at run time), so jemalloc serves only the metadata arena's mallocx calls,
+# and --as-needed keeps it out of the programs that make none.
+LDLIBS    := -lzstd -lz -llzma -lxxhash -llz4 -lnuma -lm -pthread \
+	     -Wl,--push-state,--as-needed -lurcu-memb -lc -ljemalloc -Wl,--pop-state
 LDFLAGS_SAN = $(SAN_FLAGS)
 
 LIB_SRC   := $(wildcard libvmem/*/*.c ksm-dedup/*.c balloon-driver/*.c)
