@@ -598,6 +598,18 @@ static void test_free_page_reporting_drops_without_ballooning(void **state)
 	/* It gave nothing back this time (it was already gone): still 320 pages. */
 	vmem_ram_balloon_stats(g.b, &st);
 	assert_int_equal(st.bytes_given_back, 320 * PAGE);
+	/* Two resident pages 900 apart: measured run by run (their span is more than 64 pages
+	 * a frame): 2 * 4096 bytes more. */
+	{
+		uint64_t far[2] = { R1_PFN + 1000, R1_PFN + 100 };
+
+		assert_int_equal(vmem_ram_balloon_inflate(g.b, far, 2), 0);
+		vmem_ram_balloon_stats(g.b, &st);
+		assert_int_equal(st.bytes_given_back, 322 * PAGE);
+		assert_false(resident(&g, R1_PFN + 100));
+		assert_false(resident(&g, R1_PFN + 1000));
+		assert_true(holds_pattern(&g, R1_PFN + 101));
+	}
 	/* The guest uses a reported page again: zeros. */
 	assert_true(all_zero(&g, R1_PFN + 17));
 	destroy_guest(&g);

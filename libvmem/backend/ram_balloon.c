@@ -48,7 +48,7 @@
 
 #define PAGE ((uint64_t)4096)
 #define HUGE_FRAMES ((uint64_t)512)                  /* 4 KiB frames in a 2 MiB page */
-#define RESIDENCY_CHUNK ((uint64_t)4096)             /* pages per mincore(2) call */
+#define RESIDENCY_CHUNK ((uint64_t)65536)            /* pages per mincore(2) call */
 
 static const struct {
 	const char *name;
@@ -260,20 +260,47 @@ static uint64_t resident_pages(struct vmem_ram_balloon *b, char *hva, uint64_t p
  * Gives `pages` 4 KiB pages of region g from frame `frame` back to the host (see the top of
  * this file for why each backing needs its own call). 0, or the errno of the kernel's refusal.
  */
-static int drop(struct vmem_ram_balloon *b, const struct balloon_region *g, uint64_t frame,
-		uint64_t pages)
+static int drop(const struct balloon_region *g, uint64_t frame, uint64_t pages)
 {
 	uint64_t offset = (frame - g->r.first_frame) * PAGE, len = pages * PAGE;
-	char *hva = (char *)g->r.hva + offset;
 	int rc;
 
-	b->st.bytes_given_back += resident_pages(b, hva, pages) * PAGE;
 	if (g->r.backing == VMEM_RAM_MEMFD)
 		rc = fallocate(g->r.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset,
 			       (off_t)len);
 	else
-		rc = madvise(hva, len, MADV_DONTNEED);
+		rc = madvise((char *)g->r.hva + offset, len, MADV_DONTNEED);
 	return rc ? errno : 0;
+}
+
+static char *frame_hva(const struct balloon_region *g, uint64_t frame)
+{
+	return (char *)g->r.hva + (frame - g->r.first_frame) * PAGE;
+}
+
+/*
+ * Resident pages among the n sorted frames fr[] of region g, about to be dropped. Scattered
+ * frames close together (a guest's allocator hands out pages from a few areas) are measured
+ * with one mincore(2) over their whole span, when it is at most 64 pages a frame and fits the
+ * vector; else one call per run of consecutive frames.
+ */
+static uint64_t resident_frames(struct vmem_ram_balloon *b, const struct balloon_region *g,
+				const uint64_t *fr, size_t n)
+{
+	uint64_t span = fr[n - 1] - fr[0] + 1, count = 0;
+
+	if (span <= RESIDENCY_CHUNK && span <= 64 * (uint64_t)n) {
+		if (mincore(frame_hva(g, fr[0]), span * PAGE, b->residency) == 0)
+			for (size_t i = 0; i < n; i++)
+				count += b->residency[fr[i] - fr[0]] & 1;
+		return count;
+	}
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && fr[j] == fr[j - 1] + 1; j++)
+			;
+		count += resident_pages(b, frame_hva(g, fr[i]), j - i);
+	}
+	return count;
 }
 
 static bool in_request(const struct balloon_request *q, uint64_t gpa)
@@ -362,27 +389,32 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* INFLATE: drops every run of consecutive frames (sorted first), then sets their bits. */
+/* INFLATE: measures and drops every run of consecutive frames (sorted first, region by
+ * region), then sets their bits. */
 static int inflate_checked(struct vmem_ram_balloon *b, size_t n)
 {
 	uint64_t *fr = b->scratch_frames;
 
 	qsort(fr, n, sizeof(*fr), cmp_u64);
-	for (size_t i = 0; i < n;) {
+	for (size_t i = 0, k; i < n; i = k) {
 		const struct balloon_region *g = region_of_frame(b, fr[i]);
 		uint64_t end = g->r.first_frame + g->pages;
-		size_t j = i + 1;
-		int e;
 
-		while (j < n && fr[j] == fr[j - 1] + 1 && fr[j] < end)
-			j++;
-		e = drop(b, g, fr[i], j - i);
-		if (e)
-			return balloon_reject(b, VMEM_RB_DROP_FAILED, "INFLATE: dropping %zu pages "
-					      "at gpa 0x%" PRIx64 " failed: %s; no page entered "
-					      "the balloon", j - i, g->r.gpa +
-					      (fr[i] - g->r.first_frame) * PAGE, strerror(e));
-		i = j;
+		for (k = i + 1; k < n && fr[k] < end; k++)
+			;
+		b->st.bytes_given_back += resident_frames(b, g, fr + i, k - i) * PAGE;
+		for (size_t r = i, j; r < k; r = j) {
+			int e;
+
+			for (j = r + 1; j < k && fr[j] == fr[j - 1] + 1; j++)
+				;
+			e = drop(g, fr[r], j - r);
+			if (e)
+				return balloon_reject(b, VMEM_RB_DROP_FAILED, "INFLATE: dropping %zu "
+						      "pages at gpa 0x%" PRIx64 " failed: %s; no page "
+						      "entered the balloon", j - r, g->r.gpa +
+						      (fr[r] - g->r.first_frame) * PAGE, strerror(e));
+		}
 	}
 	for (size_t i = 0; i < n; i++)
 		bit_set(b->in_balloon, fr[i]);
@@ -489,7 +521,10 @@ static int apply_ranges(struct vmem_ram_balloon *b, const struct balloon_request
 	for (size_t i = 0; i < q->count; i++) {
 		const struct balloon_region *g = balloon_region_of(b, q->range[i].gpa);
 		uint64_t n = q->range[i].len / PAGE;
-		int e = drop(b, g, first[i], n);
+		int e;
+
+		b->st.bytes_given_back += resident_pages(b, frame_hva(g, first[i]), n) * PAGE;
+		e = drop(g, first[i], n);
 
 		if (e)
 			return balloon_reject(b, VMEM_RB_DROP_FAILED, "REPORT_FREE entry %zu: "
