@@ -30,7 +30,10 @@
  * points may be called from any number of vCPU threads at once (a request is handled whole
  * while the others wait), and the statistics read a consistent snapshot. create and destroy
  * need one thread (no other call on the same balloon meanwhile). Guest vCPUs may run and
- * write guest memory during every call.
+ * write guest memory during every call. A NULL balloon is refused (VMEM_EINVAL, false, or
+ * nothing written).
+ *
+ * The wire is read as little-endian in host byte order: x86-64 hosts only.
  */
 #ifndef VMEM_RAM_BALLOON_H
 #define VMEM_RAM_BALLOON_H

@@ -655,6 +655,8 @@ bool vmem_ram_balloon_contains(struct vmem_ram_balloon *b, uint64_t pfn)
 
 void vmem_ram_balloon_stats(struct vmem_ram_balloon *b, struct vmem_ram_balloon_stats *out)
 {
+	if (!b || !out)
+		return;
 	pthread_mutex_lock(&b->lock);
 	*out = b->st;
 	pthread_mutex_unlock(&b->lock);
@@ -663,6 +665,8 @@ void vmem_ram_balloon_stats(struct vmem_ram_balloon *b, struct vmem_ram_balloon_
 void vmem_ram_balloon_guest_stats(struct vmem_ram_balloon *b,
 				  struct vmem_ram_balloon_guest_stats *out)
 {
+	if (!b || !out)
+		return;
 	pthread_mutex_lock(&b->lock);
 	*out = b->guest;
 	pthread_mutex_unlock(&b->lock);
@@ -672,6 +676,10 @@ void vmem_ram_balloon_error(struct vmem_ram_balloon *b, char *buf, size_t len)
 {
 	if (!buf || !len)
 		return;
+	if (!b) {
+		buf[0] = 0;
+		return;
+	}
 	pthread_mutex_lock(&b->lock);
 	snprintf(buf, len, "%s", b->error);
 	pthread_mutex_unlock(&b->lock);
