@@ -81,7 +81,9 @@ enum vmem_ram_balloon_reason {
 	VMEM_RB_HOLDS_REQUEST = 9,   /* INFLATE or REPORT_FREE of a page holding the request
 				      * itself (VMEM_EINVAL) */
 	VMEM_RB_FULL = 10,           /* the balloon would pass max_pages (VMEM_ELIMIT) */
-	VMEM_RB_DROP_FAILED = 11,    /* the kernel refused to drop a page (VMEM_EIO) */
+	VMEM_RB_DROP_FAILED = 11,    /* the kernel refused to drop a page (VMEM_EIO): no page
+				      * enters the balloon, but runs dropped before the failure
+				      * stay dropped (an inflating guest gave them anyway) */
 	VMEM_RB_REASONS = 12,
 };
 
