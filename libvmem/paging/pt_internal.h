@@ -50,13 +50,16 @@ struct pt_packed {
 };
 
 struct pt_page {
-	void *mem;                   /* slots in the form cap says (see above); NULL if cap 0 */
+	union {
+		void *mem;           /* slots in the form cap says (see above); NULL if cap 0 */
+		uint64_t single;     /* pt_single(): the one entry itself */
+	};
 	uint64_t pa;                 /* physical address of this table page */
-	uint64_t va_base;            /* first address this table maps */
 	uint16_t used;               /* present entries */
 	uint16_t cap;                /* slots allocated */
 	uint8_t level;               /* 1 (PT) .. 5 (PML5) */
 	uint8_t user_flags;          /* owned by the table's user: shadow paging marks unsync pages */
+	uint16_t single_index;       /* pt_single(): the index of the entry in `single` */
 };
 
 /*
@@ -87,11 +90,6 @@ struct vmem_pt {
 	struct vmem_frame_source src;
 	struct vmem_pt_observer obs;
 	uint64_t pages;
-	/* Every table page by its frame number: an open-addressing hash (linear probing,
-	 * at most three quarters full), so that a walk that starts from a paging-structure-cache hit
-	 * finds its table in one probe rather than by a walk from the root. */
-	struct pt_page **by_pfn;
-	uint64_t by_pfn_mask;        /* slots - 1 */
 	/* Every entry write (map, unmap, protect, zap) increments gen. pa_memo remembers
 	 * recent translations of table-aligned addresses (pt_translate_memo) with the gen
 	 * they were made at; one made at an earlier gen is stale. Allocated on first use. */
@@ -100,7 +98,7 @@ struct vmem_pt {
 	struct pt_table_memo *table_memo;  /* [PT_TABLE_MEMO] or NULL (pt_find_table_memo) */
 };
 
-#define PT_TABLE_MEMO 256
+#define PT_TABLE_MEMO 1024
 
 struct pt_table_memo {
 	uint64_t va_base;            /* first address the table maps */
@@ -146,6 +144,12 @@ static inline bool pt_listed(const struct pt_page *p)
 	return p->cap <= PT_LIST_MAX;
 }
 
+/* A level-1 page of one slot keeps its entry in the header: no block at all. */
+static inline bool pt_single(const struct pt_page *p)
+{
+	return p->cap == 1 && p->level == 1;
+}
+
 /* The slot of entry i, or NULL when the entry is not present. */
 static inline uint64_t *pt_slot(const struct pt_page *p, unsigned i)
 {
@@ -159,6 +163,8 @@ static inline uint64_t *pt_slot(const struct pt_page *p, unsigned i)
 	if (pt_listed(p)) {
 		struct pt_list *l = p->mem;
 
+		if (pt_single(p))
+			return p->used && p->single_index == i ? (uint64_t *)&p->single : NULL;
 		for (unsigned r = 0; r < p->used; r++)
 			if (l->index[r] == i)
 				return l->slot + (r << sh);
@@ -223,30 +229,6 @@ struct pt_page *pt_find_leaf(const struct vmem_pt *pt, uint64_t va, unsigned *in
 
 /* The table page at `level` covering va, or NULL. */
 struct pt_page *pt_find_table(const struct vmem_pt *pt, uint64_t va, unsigned level);
-
-static inline uint64_t pt_pfn_slot(const struct vmem_pt *pt, uint64_t pfn)
-{
-	return (pfn * 0x9E3779B97F4A7C15ull >> 32) & pt->by_pfn_mask;
-}
-
-/* The table page at `level` covering va if its physical address is pa, else NULL: the
- * same answer as pt_find_table when pa is right, from one hash probe. */
-static inline struct pt_page *pt_find_table_at(const struct vmem_pt *pt, uint64_t va,
-						unsigned level, uint64_t pa)
-{
-	uint64_t pfn = pa >> 12;
-
-	for (uint64_t k = pt_pfn_slot(pt, pfn);; k = (k + 1) & pt->by_pfn_mask) {
-		struct pt_page *p = pt->by_pfn[k];
-
-		if (!p)
-			return NULL;
-		if (p->pa >> 12 == pfn)
-			return p->level == level &&
-			       p->va_base == (va & ~((1ull << vmem_level_shift(level + 1)) - 1)) ?
-			       p : NULL;
-	}
-}
 
 /* Sets the A bit (and D for writes) of a leaf entry, as the walker does (no observer). */
 static inline void pt_set_accessed(enum vmem_pt_format f, uint64_t *e, bool leaf, bool write)
