@@ -217,6 +217,7 @@ static uint64_t page_free_tree(struct vmem_pt *pt, struct pt_page *p)
 	}
 	pt->src.free(pt->src.ctx, p->pa >> 12);
 	pt->pages--;
+	pt->tables_gen++;   /* (a remembered answer may be this page) */
 	if (p->cap && !pt_single(p))
 		pool_free(pt, p->mem, mem_bytes(p, p->cap));
 	pool_free(pt, p, sizeof(*p));
@@ -441,6 +442,7 @@ int vmem_pt_create(const struct vmem_pt_config *cfg, const struct vmem_frame_sou
 	pt->format = cfg->format;
 	pt->src = *src;
 	pt->gen = 1;
+	pt->tables_gen = 1;
 	pt->root = page_new(pt, pt->levels, &err);
 	if (!pt->root) {
 		pool_destroy(pt);
@@ -716,7 +718,7 @@ int pt_translate_memo(struct vmem_pt *pt, uint64_t va, uint64_t *pa)
 	return 0;
 }
 
-struct pt_page *pt_find_table_memo(struct vmem_pt *pt, uint64_t va, unsigned level)
+struct pt_page *pt_find_table_remember(struct vmem_pt *pt, uint64_t va, unsigned level)
 {
 	uint64_t base = va & ~((1ull << vmem_level_shift(level + 1)) - 1);
 	struct pt_table_memo *e;
@@ -729,14 +731,12 @@ struct pt_page *pt_find_table_memo(struct vmem_pt *pt, uint64_t va, unsigned lev
 	}
 	e = &pt->table_memo[((base >> vmem_level_shift(level + 1)) + level * 0x9Eu) &
 			    (PT_TABLE_MEMO - 1)];
-	if (e->gen == pt->gen && e->va_base == base && e->level == level)
-		return e->table;
 	t = pt_find_table(pt, va, level);
 	if (t) {
 		e->va_base = base;
 		e->level = level;
 		e->table = t;
-		e->gen = pt->gen;
+		e->gen = pt->tables_gen;
 	}
 	return t;
 }

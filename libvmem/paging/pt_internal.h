@@ -95,6 +95,10 @@ struct vmem_pt {
 	 * they were made at; one made at an earlier gen is stale. Allocated on first use. */
 	uint64_t gen;
 	struct pt_pa_memo *pa_memo;  /* [PT_PA_MEMO] or NULL */
+	/* pt_find_table answers (never NULL ones) with the tables_gen they were made at:
+	 * the answer changes only when a table page is freed (which increments tables_gen),
+	 * since a new table appears only where the answer was NULL. */
+	uint64_t tables_gen;
 	struct pt_table_memo *table_memo;  /* [PT_TABLE_MEMO] or NULL (pt_find_table_memo) */
 };
 
@@ -221,8 +225,24 @@ static inline bool pt_entry_present(enum vmem_pt_format f, uint64_t e)
  */
 int pt_translate_memo(struct vmem_pt *pt, uint64_t va, uint64_t *pa);
 
-/* pt_find_table(pt, va, level), remembered until the next entry write. */
-struct pt_page *pt_find_table_memo(struct vmem_pt *pt, uint64_t va, unsigned level);
+/* pt_find_table_memo when the memo does not know the answer. */
+struct pt_page *pt_find_table_remember(struct vmem_pt *pt, uint64_t va, unsigned level);
+
+/* pt_find_table(pt, va, level), remembered until a table page is freed. */
+static inline struct pt_page *pt_find_table_memo(struct vmem_pt *pt, uint64_t va,
+						  unsigned level)
+{
+	unsigned shift = 12 + 9 * level;   /* vmem_level_shift(level + 1) */
+	uint64_t base = va & ~((1ull << shift) - 1);
+	const struct pt_table_memo *e;
+
+	if (pt->table_memo) {
+		e = &pt->table_memo[((base >> shift) + level * 0x9Eu) & (PT_TABLE_MEMO - 1)];
+		if (e->gen == pt->tables_gen && e->va_base == base && e->level == level)
+			return e->table;
+	}
+	return pt_find_table_remember(pt, va, level);
+}
 
 /* The leaf table page and entry index mapping va, or NULL. */
 struct pt_page *pt_find_leaf(const struct vmem_pt *pt, uint64_t va, unsigned *index);
