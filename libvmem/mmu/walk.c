@@ -140,7 +140,7 @@ static bool walk_1d(struct vmem_mmu *m, struct vmem_pt *pt, struct vmem_pwc *pwc
 		if (!pt_entry_present(f, e))
 			return false;
 		if (pt_entry_is_leaf(f, e, level)) {
-			unsigned prot = vmem_pte_bits_to_prot(vmem_pte_decode(f, e));
+			unsigned prot = pt_entry_prot(f, e);
 
 			if ((prot & need) != need)
 				return false;
@@ -348,7 +348,7 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 			goto done;
 		}
 		if (pt_entry_is_leaf(f, e, level)) {
-			gprot = vmem_pte_bits_to_prot(vmem_pte_decode(f, e));
+			gprot = pt_entry_prot(f, e);
 			if ((gprot & need) != need) {
 				out = WALK_GUEST_FAULT;
 				goto done;

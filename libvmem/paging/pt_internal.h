@@ -250,6 +250,17 @@ struct pt_page *pt_find_leaf(const struct vmem_pt *pt, uint64_t va, unsigned *in
 /* The table page at `level` covering va, or NULL. */
 struct pt_page *pt_find_table(const struct vmem_pt *pt, uint64_t va, unsigned level);
 
+/* vmem_pte_bits_to_prot(vmem_pte_decode(f, e)) of a present entry e, inline for the
+ * walkers (bit positions in the top comment of pt.c). */
+static inline unsigned pt_entry_prot(enum vmem_pt_format f, uint64_t e)
+{
+	if (f == VMEM_PT_EPT)
+		return VMEM_PROT_READ | VMEM_PROT_USER | (e & 2u ? VMEM_PROT_WRITE : 0) |
+		       (e & 4u ? VMEM_PROT_EXEC : 0);
+	return VMEM_PROT_READ | (e & 2u ? VMEM_PROT_WRITE : 0) | (e & 4u ? VMEM_PROT_USER : 0) |
+	       (e >> 63 ? 0 : VMEM_PROT_EXEC);
+}
+
 /* Sets the A bit (and D for writes) of a leaf entry, as the walker does (no observer). */
 static inline void pt_set_accessed(enum vmem_pt_format f, uint64_t *e, bool leaf, bool write)
 {
