@@ -110,12 +110,11 @@ struct vmem_xcache {
 	uint32_t mru, lru;    /* list ends */
 	uint32_t bucket_mask;
 	/* The last lookup that missed, if nothing has changed the cache since (hint_tag 0:
-	 * none): (hint_key, hint_tag) is absent and, under LRU, hint_way is the way a fill
-	 * of it takes. A fill after a walk is almost always the fill of the lookup that
-	 * missed just before, so it takes that way without scanning the set again. */
+	 * none): (hint_key, hint_tag) is absent. A fill after a walk is almost always the
+	 * fill of the lookup that missed just before, so it need not look for the entry:
+	 * under LRU it reads only the stamps to find the victim. */
 	uint64_t hint_key;
 	uint64_t hint_tag;
-	uint32_t hint_way;
 };
 
 static const char *const repl_names[] = {
@@ -542,19 +541,9 @@ static inline bool lookup(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uin
 			return true;
 		}
 	}
-	if (c->repl == VMEM_REPL_LRU && ways != 0) {
-		/* The victim of a fill: the first invalid way, else the least recently used.
-		 * An invalid way's stamp is 0 and a valid one's at least 1 (see invalidate),
-		 * so that is the first way of the smallest stamp. */
-		const uint64_t *st = c->stamps + base;
-		uint32_t victim = 0;
-
-		for (uint32_t w = 1; w < ways; w++)
-			if (st[w] < st[victim])
-				victim = w;
+	if (ways != 0) {
 		c->hint_key = key;
 		c->hint_tag = tag;
-		c->hint_way = victim;
 	}
 	return false;
 }
@@ -595,8 +584,16 @@ static inline bool fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint6
 		return evict;
 	}
 	if (c->repl == VMEM_REPL_LRU && c->hint_tag == tag && c->hint_key == key) {
-		/* Absent, and the lookup that said so found the victim. */
-		way = c->hint_way;
+		/* Absent, as the lookup just before found: the victim is the first invalid
+		 * way, else the least recently used, which is the first way of the smallest
+		 * stamp, since an invalid way's stamp is 0 and a valid one's at least 1
+		 * (see invalidate). */
+		const uint64_t *st = c->stamps + base;
+
+		way = 0;
+		for (uint32_t w = 1; w < ways; w++)
+			if (st[w] < st[way])
+				way = w;
 		c->hint_tag = 0;
 		if (tags[way] != 0) {
 			evict = true;
