@@ -4,9 +4,12 @@
  * A simulated table page costs host memory in proportion to its present entries, not
  * 4 KiB. Its slots, one per present entry, live in one growable block whose form
  * follows its capacity (cap):
+ *   single (cap == 1 at level 1) the one entry in the header itself, its index beside
+ *          it: at sparse footprints almost every mapped page has a level-1 table of its
+ *          own with one entry, which then costs its 24-byte header and nothing more.
  *   list   (cap <= PT_LIST_MAX) the indices of the present entries in ascending order,
- *          then their slots in the same order: a page of one or a few entries, as
- *          sparse mappings make them, costs a few dozen bytes.
+ *          then their slots in the same order: a page of a few entries, as sparse
+ *          mappings make them, costs a few dozen bytes.
  *   packed (larger) a 512-bit bitmap of the present entries and a running count per
  *          bitmap word, then the slots in index order: entry i lives at slot rank(i),
  *          the number of present entries below i, from one population count.
@@ -22,6 +25,10 @@
  *
  * A not-present entry is 0 in both formats as libvmem writes them (vmem_pte_encode), so
  * "stored" and "present" are the same thing: writing 0 removes the slot.
+ *
+ * There is no index of table pages by physical address: a walk that starts from a
+ * paging-structure-cache hit finds its table through pt_find_table_memo and checks its
+ * address (an index cost 11 to 21 bytes per table page at sparse footprints).
  *
  * Host memory: a block starts at one slot; lists double, packed blocks grow by half. The
  * headers (struct pt_page) and list blocks, at most PT_POOL_MAX bytes, come from the

@@ -36,8 +36,9 @@
  *     (a multiply-shift range reduction: no division). The sequence of victims is thus a
  *     pure function of the seed and of the order of evicting fills.
  * Invalidation (invalidate, flush_ctx, flush_all) clears only the valid state of entries;
- * the LRU stamps and PLRU bits are left as they are, as in hardware where a flush does not
- * reset the replacement state.
+ * the PLRU bits are left as they are, as in hardware where a flush does not reset the
+ * replacement state. (The LRU stamp of an invalidated way is set to 0, which nothing can
+ * observe: an invalid way is taken before any valid one, and a fill stamps it anew.)
  *
  * Statistics: lookups counts every call to vmem_xcache_lookup, also on an absent cache
  * (entries == 0), where it never hits. fills counts fills that stored something (a new
