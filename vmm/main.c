@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <signal.h>
+#include <time.h>
 
 #include "vmem/balloon_channel.h"
 #include "vmem/common.h"
@@ -43,7 +45,7 @@ static const char *const usage_text =
 	"                [--guest-pages 4k|2m] [--vcpus N] [--passes N] [--window N] [--step N]\n"
 	"                [--dup-every N] [--pings N] [--swap] [--swap-store lz4|file]\n"
 	"                [--swap-batch N] [--swap-interval US] [--balloon PAGES]\n"
-	"                [--corrupt-page N] [--json FILE] [--trace FILE] [-q]\n"
+	"                [--corrupt-page N] [--json FILE] [--trace FILE] [--timeout S] [-q]\n"
 	"       vmem-vmm --probe | --help | --version\n";
 
 static const char *const help_text =
@@ -81,6 +83,8 @@ static const char *const help_text =
 	"  --json FILE         write the figures and KVM's statistics as JSON\n"
 	"  --trace FILE        write the guest's data accesses as a .vmt trace (.zst:\n"
 	"                      compressed) for vmemsim -m nested / -m shadow\n"
+	"  --timeout S         stop the guest and fail if it has not finished in S seconds\n"
+	"                      (default 120)\n"
 	"  --probe             only check that /dev/kvm can run the guest (exit 0 or 2)\n"
 	"  -q, --quiet         no console lines from the guest\n"
 	"  -h, --help          this text\n"
@@ -145,6 +149,7 @@ static int parse_options(int argc, char **argv, struct vmm_options *o, bool *pro
 		{ "json", required_argument, NULL, 'j' },
 		{ "trace", required_argument, NULL, 't' },
 		{ "probe", no_argument, NULL, 'R' },
+		{ "timeout", required_argument, NULL, 'O' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'v' },
@@ -259,6 +264,11 @@ static int parse_options(int argc, char **argv, struct vmm_options *o, bool *pro
 			break;
 		case 'R':
 			*probe = true;
+			break;
+		case 'O':
+			if (!parse_num(optarg, 1, 86400, &x))
+				return usage("--timeout needs seconds 1..86400, not '%s'", optarg);
+			o->timeout_s = (uint32_t)x;
 			break;
 		case 'q':
 			o->quiet = true;
@@ -577,6 +587,36 @@ static double host_first_touch_us(uint64_t pages)
 	return us;
 }
 
+static void on_kick(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * Joins the vCPU threads, or after --timeout seconds stops them: immediate_exit makes a
+ * KVM_RUN about to start return EINTR, and a signal interrupts one running
+ * (Documentation/virt/kvm/api.rst, "immediate_exit").
+ */
+static void wait_for_vcpus(struct vmm *m)
+{
+	struct timespec deadline;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += m->o.timeout_s;
+	for (unsigned v = 0; v < m->o.vcpus; v++) {
+		if (pthread_timedjoin_np(m->vcpus[v].thread, NULL, &deadline) == 0)
+			continue;
+		atomic_store(&m->timed_out, true);
+		for (unsigned u = v; u < m->o.vcpus; u++) {
+			m->vcpus[u].vcpu.run->immediate_exit = 1;
+			pthread_kill(m->vcpus[u].thread, SIGUSR1);
+		}
+		for (unsigned u = v; u < m->o.vcpus; u++)
+			pthread_join(m->vcpus[u].thread, NULL);
+		return;
+	}
+}
+
 static int run(struct vmm *m)
 {
 	struct vmm_options *o = &m->o;
@@ -591,6 +631,10 @@ static int run(struct vmm *m)
 	char err[256];
 	int status = 0;
 
+	struct sigaction sa = { .sa_handler = on_kick };
+
+	/* SIGUSR1 only interrupts KVM_RUN (no SA_RESTART); it is sent at --timeout. */
+	sigaction(SIGUSR1, &sa, NULL);
 	if (o->swap) {
 		struct vmem_pager_config pc;
 
@@ -613,8 +657,7 @@ static int run(struct vmm *m)
 			return fail("cannot start the thread of vCPU %u", v);
 		}
 	}
-	for (unsigned v = 0; v < o->vcpus; v++)
-		pthread_join(m->vcpus[v].thread, NULL);
+	wait_for_vcpus(m);
 	atomic_store(&m->evictor_stop, true);
 	if (evictor_running)
 		pthread_join(evictor, NULL);
@@ -772,6 +815,7 @@ int main(int argc, char **argv)
 	m.o.swap_batch = 64;
 	m.o.swap_interval_us = 2000;
 	m.o.corrupt_page = -1;
+	m.o.timeout_s = 120;
 	rc = parse_options(argc, argv, &m.o, &probe);
 	if (rc)
 		return rc;

@@ -298,8 +298,14 @@ void *vmm_vcpu_thread(void *arg)
 
 	while (!c->stopped && !c->failed) {
 		if (ioctl(c->vcpu.fd, KVM_RUN, 0) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
+			if ((errno == EINTR || errno == EAGAIN) && !atomic_load(&c->m->timed_out))
 				continue;
+			if (atomic_load(&c->m->timed_out)) {
+				snprintf(msg, sizeof(msg), "the guest did not finish within %u s "
+					 "(--timeout)", c->m->o.timeout_s);
+				vcpu_fail(c, msg);
+				break;
+			}
 			snprintf(msg, sizeof(msg), "KVM_RUN: %s", strerror(errno));
 			vcpu_fail(c, msg);
 			break;

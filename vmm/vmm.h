@@ -41,6 +41,7 @@ struct vmm_options {
 	int64_t corrupt_page;         /* data page the VMM corrupts after the fill; -1: none */
 	const char *json;
 	const char *trace;
+	uint32_t timeout_s;           /* the guest must be done by then */
 	bool quiet;
 };
 
@@ -115,6 +116,7 @@ struct vmm {
 	atomic_uint vcpus_in_passes;  /* the evictor starts when all are there */
 	atomic_uint vcpus_done;
 	atomic_bool evictor_stop;
+	atomic_bool timed_out;        /* --timeout passed: the vCPU threads stop */
 	uint64_t evictor_rounds, evictor_evicted, evictor_errors;
 	struct vmm_balloon_state balloon;
 	uint64_t image_bytes;

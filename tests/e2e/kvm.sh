@@ -92,6 +92,10 @@ check "compare.sh: vmemsim shadow fills one shadow entry per data page" 1024 \
 	"$(awk '/^host MMU faults fixed/ { print $(NF - 1) }' "$tmp/compare.out")"
 sed 's/^/    /' "$tmp/compare.out"
 
+vmm timeout --memory 64m --passes 100000 --timeout 1
+check "--timeout 1 stops a guest that runs longer, and fails" 1 "$rc"
+check "--timeout: the message says so" 1 "$(grep -c 'did not finish within 1 s' "$tmp/timeout.err")"
+
 vmm usage --vcpus 17
 check "--vcpus 17 is refused" 2 "$rc"
 vmm usage2 --swap --backing memfd
