@@ -126,6 +126,7 @@ $(BUILD)/vmm/guest_image.o: vmm/guest_image.S $(BUILD)/testguest/test-guest.bin
 $(BUILD)/bin/vmem-vmm: $(VMM_OBJ) $(BUILD)/libvmem.a
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+$(BUILD)/tests/test_vmm: $(BUILD)/vmm/page_tables.o $(BUILD)/vmm/kvm_stats.o $(BUILD)/vmm/kvm_vm.o
 
 # make check: unit tests, end-to-end runs of the programs on the bundled traces, and every
 # saved fuzzer input replayed through its harness (with this build's compiler and flags).
