@@ -44,8 +44,9 @@ static const char *const usage_text =
 	"usage: vmem-vmm [--memory SIZE] [--backing anon|memfd] [--pages 4k|thp|hugetlb]\n"
 	"                [--guest-pages 4k|2m] [--vcpus N] [--passes N] [--window N] [--step N]\n"
 	"                [--dup-every N] [--pings N] [--swap] [--swap-store lz4|file]\n"
-	"                [--swap-batch N] [--swap-interval US] [--balloon PAGES]\n"
-	"                [--corrupt-page N] [--json FILE] [--trace FILE] [--timeout S] [-q]\n"
+	"                [--swap-batch N] [--swap-interval US] [--swap-handler-cpu C]\n"
+	"                [--balloon PAGES] [--corrupt-page N] [--json FILE] [--trace FILE]\n"
+	"                [--pin] [--timeout S] [-q]\n"
 	"       vmem-vmm --probe | --help | --version\n";
 
 static const char *const help_text =
@@ -76,6 +77,7 @@ static const char *const help_text =
 	"  --swap-store KIND   lz4 (compressed in memory, default) or file (a swap file)\n"
 	"  --swap-batch N      pages evicted per round (default 64)\n"
 	"  --swap-interval US  microseconds between rounds (default 2000)\n"
+	"  --swap-handler-cpu C  pin the pager's fault-handling thread to CPU C\n"
 	"  --balloon PAGES     a pool of PAGES pages for the guest's page allocator, and its\n"
 	"                      balloon driver: inflated to half the pool, then deflated\n"
 	"  --corrupt-page N    damage one word of data page N after the fill (tests that the\n"
@@ -83,6 +85,7 @@ static const char *const help_text =
 	"  --json FILE         write the figures and KVM's statistics as JSON\n"
 	"  --trace FILE        write the guest's data accesses as a .vmt trace (.zst:\n"
 	"                      compressed) for vmemsim -m nested / -m shadow\n"
+	"  --pin               pin vCPU k's thread to CPU k (modulo the CPUs there are)\n"
 	"  --timeout S         stop the guest and fail if it has not finished in S seconds\n"
 	"                      (default 120)\n"
 	"  --probe             only check that /dev/kvm can run the guest (exit 0 or 2)\n"
@@ -150,6 +153,8 @@ static int parse_options(int argc, char **argv, struct vmm_options *o, bool *pro
 		{ "trace", required_argument, NULL, 't' },
 		{ "probe", no_argument, NULL, 'R' },
 		{ "timeout", required_argument, NULL, 'O' },
+		{ "pin", no_argument, NULL, 'N' },
+		{ "swap-handler-cpu", required_argument, NULL, 'H' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'v' },
@@ -264,6 +269,14 @@ static int parse_options(int argc, char **argv, struct vmm_options *o, bool *pro
 			break;
 		case 'R':
 			*probe = true;
+			break;
+		case 'N':
+			o->pin = true;
+			break;
+		case 'H':
+			if (!parse_num(optarg, 0, CPU_SETSIZE - 1, &x))
+				return usage("--swap-handler-cpu needs a CPU number, not '%s'", optarg);
+			o->swap_handler_cpu = (int)x;
 			break;
 		case 'O':
 			if (!parse_num(optarg, 1, 86400, &x))
@@ -640,6 +653,7 @@ static int run(struct vmm *m)
 
 		vmem_pager_config_default(&pc);
 		pc.store = o->swap_store;
+		pc.handler_cpu = o->swap_handler_cpu;
 		if (vmem_pager_create(m->ram, 1, &pc, &m->pager, err, sizeof(err)) < 0)
 			return fail("pager: %s", err);
 		if (pthread_create(&evictor, NULL, vmm_evictor_thread, m) != 0)
@@ -816,6 +830,7 @@ int main(int argc, char **argv)
 	m.o.swap_interval_us = 2000;
 	m.o.corrupt_page = -1;
 	m.o.timeout_s = 120;
+	m.o.swap_handler_cpu = -1;
 	rc = parse_options(argc, argv, &m.o, &probe);
 	if (rc)
 		return rc;

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sched.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vmm.h"
 
@@ -296,6 +298,14 @@ void *vmm_vcpu_thread(void *arg)
 	struct vmm_vcpu_ctx *c = arg;
 	char msg[160];
 
+	if (c->m->o.pin) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(cpus > 0 ? (int)(c->vcpu.index % (unsigned long)cpus) : 0, &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
 	while (!c->stopped && !c->failed) {
 		if (ioctl(c->vcpu.fd, KVM_RUN, 0) < 0) {
 			if ((errno == EINTR || errno == EAGAIN) && !atomic_load(&c->m->timed_out))

@@ -37,6 +37,8 @@ struct vmm_options {
 	enum vmem_pager_store swap_store;
 	uint32_t swap_batch;          /* pages evicted per round */
 	uint32_t swap_interval_us;    /* between rounds */
+	int swap_handler_cpu;         /* the pager's handler thread's CPU, or -1 */
+	bool pin;                     /* vCPU k's thread on CPU k modulo the CPUs online */
 	uint64_t balloon_pages;       /* the guest allocator's pool; 0: no balloon */
 	int64_t corrupt_page;         /* data page the VMM corrupts after the fill; -1: none */
 	const char *json;
