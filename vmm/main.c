@@ -46,7 +46,7 @@ static const char *const usage_text =
 	"                [--dup-every N] [--pings N] [--swap] [--swap-store lz4|file]\n"
 	"                [--swap-batch N] [--swap-interval US] [--swap-handler-cpu C]\n"
 	"                [--balloon PAGES] [--corrupt-page N] [--json FILE] [--trace FILE]\n"
-	"                [--pin] [--timeout S] [-q]\n"
+	"                [--dirty-log] [--pin] [--timeout S] [-q]\n"
 	"       vmem-vmm --probe | --help | --version\n";
 
 static const char *const help_text =
@@ -85,6 +85,8 @@ static const char *const help_text =
 	"  --json FILE         write the figures and KVM's statistics as JSON\n"
 	"  --trace FILE        write the guest's data accesses as a .vmt trace (.zst:\n"
 	"                      compressed) for vmemsim -m nested / -m shadow\n"
+	"  --dirty-log         check KVM's dirty log (KVM_GET_DIRTY_LOG) after every command\n"
+	"                      against the pages the guest wrote (one vCPU)\n"
 	"  --pin               pin vCPU k's thread to CPU k (modulo the CPUs there are)\n"
 	"  --timeout S         stop the guest and fail if it has not finished in S seconds\n"
 	"                      (default 120)\n"
@@ -154,6 +156,7 @@ static int parse_options(int argc, char **argv, struct vmm_options *o, bool *pro
 		{ "probe", no_argument, NULL, 'R' },
 		{ "timeout", required_argument, NULL, 'O' },
 		{ "pin", no_argument, NULL, 'N' },
+		{ "dirty-log", no_argument, NULL, 'Y' },
 		{ "swap-handler-cpu", required_argument, NULL, 'H' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -273,6 +276,9 @@ static int parse_options(int argc, char **argv, struct vmm_options *o, bool *pro
 		case 'N':
 			o->pin = true;
 			break;
+		case 'Y':
+			o->dirty_log = true;
+			break;
 		case 'H':
 			if (!parse_num(optarg, 0, CPU_SETSIZE - 1, &x))
 				return usage("--swap-handler-cpu needs a CPU number, not '%s'", optarg);
@@ -331,6 +337,8 @@ static int check_options(struct vmm_options *o)
 	if (o->balloon_pages && o->pages == VMEM_RAM_HUGETLB)
 		return usage("--balloon needs 4k or thp host pages: a hugetlb page cannot give "
 			     "back 4 KiB");
+	if (o->dirty_log && o->vcpus != 1)
+		return usage("--dirty-log needs --vcpus 1 (the log is the VM's, not a vCPU's)");
 	if (o->corrupt_page >= 0 && (uint64_t)o->corrupt_page >= slice * o->vcpus)
 		return usage("--corrupt-page %" PRId64 " is not a workload page (0..%" PRIu64 ")",
 			     o->corrupt_page, slice * o->vcpus - 1);
@@ -443,6 +451,8 @@ static int setup_vm(struct vmm *m)
 	if (vmm_kvm_open(&m->kvm, err, sizeof(err)) < 0)
 		return fail("%s", err);
 	if (vmem_guest_ram_kvm_register(m->ram, m->kvm.vm_fd, 0, err, sizeof(err)) < 0)
+		return fail("%s", err);
+	if (m->o.dirty_log && vmm_dirty_log_enable(m, err, sizeof(err)) < 0)
 		return fail("%s", err);
 	for (unsigned v = 0; v < m->o.vcpus; v++) {
 		struct vmm_vcpu_ctx *c = &m->vcpus[v];
@@ -766,6 +776,12 @@ static int run(struct vmm *m)
 	}
 	if (o->trace)
 		put_u(&r, "trace.records", trace_records);
+	if (o->dirty_log) {
+		put_u(&r, "dirty.logged_pages", m->vcpus[0].dirty_logged);
+		put_u(&r, "dirty.expected_pages", m->vcpus[0].dirty_expected);
+		put_u(&r, "dirty.pager_refaults", m->vcpus[0].dirty_refaults);
+		put_u(&r, "dirty.mismatched_commands", m->vcpus[0].dirty_mismatches);
+	}
 	if (k.ok) {
 		static const char *const vm_keys[] = { "pages_4k", "pages_2m", "pages_1g",
 			"mmu_shadow_zapped", "mmu_pte_write", "mmu_pde_zapped", "mmu_flooded",
@@ -857,6 +873,7 @@ int main(int argc, char **argv)
 	vmm_kvm_close(&m.kvm);
 	vmem_guest_ram_destroy(m.ram);
 	free(m.balloon.in_balloon);
+	free(m.dirty_bitmap);
 	pthread_mutex_destroy(&m.console_lock);
 	return outfile_stdout_close(PROG, rc);
 }

@@ -160,6 +160,17 @@ static void add_result(struct vmm_cmd_result *r, const struct vmm_vcpu_block *b,
 	r->words_bad += b->words_bad;
 }
 
+/* Faults the pager has served so far (0 without one). */
+static uint64_t pager_faults(struct vmm *m)
+{
+	struct vmem_pager_stats ps;
+
+	if (!m->pager)
+		return 0;
+	vmem_pager_stats(m->pager, &ps);
+	return ps.faults;
+}
+
 /* The guest finished the current command. */
 static int command_done(struct vmm_vcpu_ctx *c)
 {
@@ -174,6 +185,23 @@ static int command_done(struct vmm_vcpu_ctx *c)
 			c->first_bad_expected = b->first_bad_expected;
 		}
 		c->words_bad += b->words_bad;
+	}
+	if (m->o.dirty_log) {
+		uint64_t got = vmm_dirty_log_fetch(m);
+		uint64_t want = vmm_dirty_expected(c, c->step, c->pass + 1, !c->dirty_fetched);
+
+		uint64_t refaults = pager_faults(m) - c->pager_faults_at_start;
+
+		if (got == UINT64_MAX)
+			return vcpu_fail(c, "KVM_GET_DIRTY_LOG failed");
+		c->dirty_fetched = true;
+		c->dirty_logged += got;
+		c->dirty_expected += want;
+		c->dirty_refaults += refaults;
+		/* A page the pager brought back is logged dirty even when the guest only read
+		 * it: KVM's shadow MMU makes a writable shadow entry on a read fault through a
+		 * guest PTE that is writable and dirty, and logs the page (docs/KVM.md). */
+		c->dirty_mismatches += got < want || got > want + refaults;
 	}
 	switch (c->step) {
 	case STEP_FILL:
@@ -254,6 +282,7 @@ static int handle_io(struct vmm_vcpu_ctx *c)
 			return vcpu_fail(c, "guest asked for a command before reporting the last one");
 		value = next_command(c);
 		c->cmd = value;
+		c->pager_faults_at_start = pager_faults(c->m);
 		c->cmd_start_ns = vmm_now_ns();
 		memcpy(data, &value, 4);
 		return 0;

@@ -39,6 +39,7 @@ struct vmm_options {
 	uint32_t swap_interval_us;    /* between rounds */
 	int swap_handler_cpu;         /* the pager's handler thread's CPU, or -1 */
 	bool pin;                     /* vCPU k's thread on CPU k modulo the CPUs online */
+	bool dirty_log;               /* KVM's dirty log checked after every command */
 	uint64_t balloon_pages;       /* the guest allocator's pool; 0: no balloon */
 	int64_t corrupt_page;         /* data page the VMM corrupts after the fill; -1: none */
 	const char *json;
@@ -87,6 +88,11 @@ struct vmm_vcpu_ctx {
 	uint64_t pings, ping_ns;
 	uint64_t io_exits;            /* exits that reached user space */
 	uint64_t evicted_before_verify;
+	uint64_t dirty_logged, dirty_expected, dirty_mismatches; /* --dirty-log */
+	uint64_t dirty_refaults;      /* pager faults during the commands: pages that may be
+				       * logged without a guest write */
+	uint64_t pager_faults_at_start;
+	bool dirty_fetched;
 	bool counted_in_passes;
 	bool stopped;
 	bool failed;
@@ -121,6 +127,7 @@ struct vmm {
 	atomic_bool timed_out;        /* --timeout passed: the vCPU threads stop */
 	uint64_t evictor_rounds, evictor_evicted, evictor_errors;
 	struct vmm_balloon_state balloon;
+	uint64_t *dirty_bitmap;
 	uint64_t image_bytes;
 };
 
@@ -141,6 +148,14 @@ uint64_t vmm_evict_slice(struct vmm *m, struct vmm_vcpu_ctx *c);
 /* The balloon channel's ports: 0, or -1 with c->error set. */
 int vmm_balloon_port(struct vmm *m, struct vmm_vcpu_ctx *c, uint16_t port, bool write,
 		     uint32_t *value);
+/* --dirty-log: slot 1 logs dirty pages (0, or -1 with the reason); fetching clears the log
+ * and returns the pages written since (UINT64_MAX on error); what the guest's command at
+ * `step` (pass `pass`; `first`: the first fetch) must have written. */
+int vmm_dirty_log_enable(struct vmm *m, char *err, size_t errlen);
+uint64_t vmm_dirty_log_fetch(struct vmm *m);
+uint64_t vmm_dirty_expected(const struct vmm_vcpu_ctx *c, enum vmm_step step, uint32_t pass,
+			    bool first);
+
 /* The pages of the data region resident now (mincore). */
 uint64_t vmm_data_resident_pages(struct vmm *m);
 

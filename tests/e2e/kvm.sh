@@ -1,7 +1,8 @@
 #!/bin/sh
 # vmem-vmm under real KVM: the test guest's content check on one and two vCPUs, with
 # anonymous, memfd and THP memory, while the pager swaps its pages out and in, while its
-# balloon inflates and deflates; a corrupted word must make the run fail; KVM's own
+# balloon inflates and deflates; KVM's dirty log must hold the pages the guest wrote; a
+# corrupted word must make the run fail; KVM's own
 # statistics must show the work (exits, pf_fixed, pages_4k, pages_2m); the guest's trace
 # replayed by vmemsim must see the same pages. Without a usable /dev/kvm it says SKIP loudly.
 #
@@ -84,6 +85,19 @@ check "balloon: the host freed the pool (resident pages before, inflated)" "1536
 	"$(fig "$tmp/balloon.out" balloon.resident_before_inflate) $(fig "$tmp/balloon.out" balloon.resident_inflated)"
 check "balloon: the guest's statistics arrived (MemTotal of 1536 pages)" 6291456 \
 	"$(fig "$tmp/balloon.out" balloon.stats.memtot)"
+
+# KVM's dirty log, page-exact: 1024 pages filled, 6 passes of 256 window pages less the
+# shared ones (every 3rd page: 85 or 86 of each window), no page for a check.
+vmm dirty --memory 4m --passes 6 --dup-every 3 --dirty-log
+passes dirty
+check "dirty: every command logged exactly the pages it wrote" 0 \
+	"$(fig "$tmp/dirty.out" dirty.mismatched_commands)"
+check "dirty: logged = expected" "$(fig "$tmp/dirty.out" dirty.expected_pages)" \
+	"$(fig "$tmp/dirty.out" dirty.logged_pages)"
+vmm dirtyswap --memory 4m --passes 6 --dirty-log --swap --swap-interval 500
+passes dirtyswap
+check "dirty + swap: each command's log within its writes + the pager's refaults" 0 \
+	"$(fig "$tmp/dirtyswap.out" dirty.mismatched_commands)"
 
 # The same accesses in the simulator: every data page is one host fault there too.
 sh "$top/vmm/compare.sh" "$bin" --memory 4m --passes 4 >"$tmp/compare.out" 2>&1
