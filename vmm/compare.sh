@@ -11,10 +11,21 @@ shift
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmem-compare.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 
+# The page sizes the guest and the host use, told to the simulator too.
+simopts=
+prev=
+for a in "$@"; do
+	case "$prev=$a" in
+	--guest-pages=2m) simopts="$simopts -s guest.page=2m" ;;
+	--pages=thp | --pages=hugetlb) simopts="$simopts -s host.page=2m" ;;
+	esac
+	prev=$a
+done
+
 "$bin/vmem-vmm" -q "$@" --json "$tmp/kvm.json" --trace "$tmp/guest.vmt.zst" >"$tmp/kvm.out" || {
 	echo "compare: vmem-vmm failed:" >&2; cat "$tmp/kvm.out" >&2; exit 1; }
 for mode in nested shadow; do
-	"$bin/vmemsim" -q -m $mode --json "$tmp/$mode.json" "$tmp/guest.vmt.zst" || {
+	"$bin/vmemsim" -q -m $mode $simopts --json "$tmp/$mode.json" "$tmp/guest.vmt.zst" || {
 		echo "compare: vmemsim -m $mode failed" >&2; exit 1; }
 done
 exec python3 - "$tmp" <<'PY'
@@ -33,8 +44,9 @@ def g(src, key):
 rows = [
     ('data pages the guest touches', 'data_pages', 'faults.guest', 'faults.guest'),
     ('host MMU faults fixed', 'vcpu.pf_fixed', 'exits.ept_violation', 'shadow.fills'),
-    ('4 KiB host mappings at the end', 'vm.pages_4k', 'faults.host', 'faults.host'),
-    ('2 MiB host mappings at the end', 'vm.pages_2m', None, None),
+    ('host pages mapped (KVM: 4 KiB leaves now)', 'vm.pages_4k', 'faults.host', 'faults.host'),
+    ('  KVM: 2 MiB leaves now', 'vm.pages_2m', None, None),
+    ('guest page-table walks (TLB misses)', None, 'walks', 'walks'),
     ('guest page faults', 'vcpu.pf_guest', 'faults.guest', 'exits.guest_fault'),
     ('VM exits, all causes', 'vcpu.exits', 'exits.total', 'exits.total'),
     ('  of which port I/O (the test protocol)', 'vmm.io_exits', None, None),
