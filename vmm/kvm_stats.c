@@ -121,7 +121,7 @@ const char *vmm_kvm_stat_type(uint32_t flags)
 
 void vmm_kvm_stats_close(struct vmm_kvm_stats *s)
 {
-	if (s->fd > 0)
+	if (s->fd >= 0)
 		close(s->fd);
 	free(s->stats);
 	free(s->buf);

@@ -481,6 +481,8 @@ static void read_kvm_stats(struct vmm *m, struct kvm_figures *k)
 
 	memset(k, 0, sizeof(*k));
 	k->vm.fd = -1;
+	for (unsigned v = 0; v < VMM_MAX_VCPUS; v++)
+		k->vcpu[v].fd = -1;
 	if (vmm_kvm_stats_open(&k->vm, m->kvm.vm_fd, err, sizeof(err)) < 0 ||
 	    vmm_kvm_stats_read(&k->vm, err, sizeof(err)) < 0) {
 		fprintf(stderr, PROG ": VM statistics: %s\n", err);
@@ -822,8 +824,7 @@ static int run(struct vmm *m)
 		status = 1;
 	vmm_kvm_stats_close(&k.vm);
 	for (unsigned v = 0; v < o->vcpus; v++)
-		if (k.ok || k.vcpu[v].stats)
-			vmm_kvm_stats_close(&k.vcpu[v]);
+		vmm_kvm_stats_close(&k.vcpu[v]);
 	if (failed || words_bad || host_bad)
 		status = 1;
 	return status;
