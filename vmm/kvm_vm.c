@@ -58,6 +58,12 @@ int vmm_kvm_open(struct vmm_kvm *k, char *err, size_t errlen)
 	if (k->kvm_fd < 0)
 		return fail(err, errlen, "/dev/kvm: %s", strerror(errno));
 	version = ioctl(k->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (version < 0) {
+		int e = errno;
+
+		vmm_kvm_close(k);
+		return fail(err, errlen, "/dev/kvm: KVM_GET_API_VERSION: %s", strerror(e));
+	}
 	if (version != KVM_API_VERSION) {
 		vmm_kvm_close(k);
 		return fail(err, errlen, "/dev/kvm: API version %d, expected %d", version,

@@ -855,7 +855,8 @@ int main(int argc, char **argv)
 		return rc;
 	/* One clear line and exit 2 where this machine cannot run the guest at all. */
 	if (vmm_kvm_probe(err, sizeof(err)) < 0) {
-		fprintf(stderr, PROG ": no usable /dev/kvm: %s\n", err);
+		fprintf(stderr, PROG ": no usable /dev/kvm: %s (running under QEMU's emulated SVM "
+			"instead is not built: docs/KVM.md)\n", err);
 		return 2;
 	}
 	if (probe) {

@@ -12,7 +12,8 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/check.inc"
 
 if ! why=$("$bin/vmem-vmm" --probe 2>&1); then
-	echo "SKIP: kvm.sh: no usable /dev/kvm (${why#vmem-vmm: no usable /dev/kvm: })"
+	why=${why#vmem-vmm: no usable /dev/kvm: }
+	echo "SKIP: kvm.sh: no usable /dev/kvm (${why% (running under QEMU*})"
 	echo "kvm: 0 passed, 0 failed (skipped)"
 	exit 0
 fi
