@@ -12,7 +12,7 @@
 #   make install PREFIX=/usr/local    (make uninstall PREFIX=... removes it again)
 #
 # New sources need no edit here: libvmem/LAYER/*.c, ksm-dedup/*.c and balloon-driver/*.c go
-# into the library, simulators/*.c and bench/*.c each become a program, tests/test_*.c
+# into the library, simulators/*.c, examples/vmem-*.c and bench/*.c each become a program, tests/test_*.c
 # each become a cmocka test.
 
 PREFIX    ?= /usr/local
@@ -32,13 +32,24 @@ endif
 CFLAGS    ?= -g
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror=implicit-function-declaration
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(CFLAGS) $(WARN) -fPIC -Iinclude -Ilibvmem -MMD -MP
-LDLIBS    := -lzstd -lz -llzma -lxxhash -llz4 -lnuma -lm -pthread
+# liburcu (memb flavour) and jemalloc serve the real-RAM manager (libvmem/backend/
+# ram_manager.c, metadata_arena.c) only. Debian's libjemalloc also exports malloc: -lc
+# before it makes the C library's malloc the one every program binds to (and the one
+# found first at run time), so jemalloc serves only the metadata arena's mallocx calls,
+# and --as-needed keeps it out of the programs that make none.
+LDLIBS    := -lzstd -lz -llzma -lxxhash -llz4 -lnuma -lm -pthread \
+	     -Wl,--push-state,--as-needed -lurcu-memb -lc -ljemalloc -Wl,--pop-state
 LDFLAGS_SAN = $(SAN_FLAGS)
 
 LIB_SRC   := $(wildcard libvmem/*/*.c ksm-dedup/*.c balloon-driver/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 PROG_SRC  := $(wildcard simulators/*.c)
 PROGS     := $(PROG_SRC:simulators/%.c=$(BUILD)/bin/%)
+# Example programs (examples/vmem-*.c) are programs like the simulators: built, installed,
+# their --help examples run by tests/e2e/docs.sh. Other files of examples/ are sources for
+# readers (tests/e2e/install.sh builds walk_cost.c against the installed library).
+EXAMPLE_PROG_SRC := $(wildcard examples/vmem-*.c)
+PROGS     += $(EXAMPLE_PROG_SRC:examples/%.c=$(BUILD)/bin/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bin/%)
 TEST_SRC  := $(wildcard tests/test_*.c)
@@ -84,6 +95,10 @@ $(BUILD)/libvmem.so: $(LIB_OBJ) libvmem/libvmem.map
 		$(LDFLAGS_SAN) -o $@ $(LIB_OBJ) $(LDLIBS)
 
 $(BUILD)/bin/%: $(BUILD)/simulators/%.o $(BUILD)/libvmem.a
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/%: $(BUILD)/examples/%.o $(BUILD)/libvmem.a
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
 

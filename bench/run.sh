@@ -240,6 +240,39 @@ echo >>"$WORK/results"
 "$BIN/bench_pager" --runs "$RUNS" >>"$WORK/results" 2>&1 ||
 	echo "pager: bench_pager could not run (is userfaultfd allowed?)" >>"$WORK/results"
 
+# Snapshots (bench/bench_restore.c): time to ready of a workload touching its working set
+# after a lazy userfaultfd restore, without and with the recorded working set prefetched
+# (REAP; target: prefetch >= 2x faster), against reading the whole snapshot file in the same
+# process; and the memory four clones of one snapshot share. Needs userfaultfd, like the pager.
+echo "bench: snapshot restore" >&2
+echo >>"$WORK/results"
+"$BIN/bench_restore" --runs "$RUNS" >>"$WORK/results" 2>&1 ||
+	echo "restore: bench_restore could not run (is userfaultfd allowed?)" >>"$WORK/results"
+
+# Same-page deduplication of real guest RAM (bench/bench_dedup.c): the own scanner against the
+# kernel's KSM merging the same pages at the same scan rate, pages merged per CPU-second
+# (ratio own / KSM; target > 1). Needs userfaultfd and, for KSM, root and /sys/kernel/mm/ksm.
+echo "bench: dedup" >&2
+echo >>"$WORK/results"
+"$BIN/bench_dedup" >>"$WORK/results" 2>&1 ||
+	echo "dedup: bench_dedup could not run (userfaultfd, PAGEMAP_SCAN or KSM missing?)" >>"$WORK/results"
+
+# The dirty-page tracker (bench/bench_tracker.c): a collect over 256 MiB with 0 %, 1 % and
+# 100 % of the pages written, against the bare PAGEMAP_SCAN ioctl (ratio), and the first write
+# to a tracked page. Needs userfaultfd, as the pager does.
+echo "bench: tracker" >&2
+echo >>"$WORK/results"
+"$BIN/bench_tracker" --mib 256 --runs "$RUNS" >>"$WORK/results" 2>&1 ||
+	echo "tracker: bench_tracker could not run (is userfaultfd allowed?)" >>"$WORK/results"
+
+# The balloon over guest RAM (bench/bench_balloon.c): inflate through the channel against a
+# bare madvise(MADV_DONTNEED) / fallocate(PUNCH_HOLE) loop over the same pages in the same
+# process (ratio of the times), deflate + refault against a bare refault.
+echo "bench: balloon" >&2
+echo >>"$WORK/results"
+"$BIN/bench_balloon" --runs "$RUNS" >>"$WORK/results" 2>&1 ||
+	echo "balloon: bench_balloon could not run" >>"$WORK/results"
+
 cp "$WORK/results" "$OUT"
 cat "$OUT"
 echo "bench: results written to $OUT" >&2
