@@ -436,11 +436,8 @@ static int setup_memory(struct vmm *m)
 			b->balloon_pfns_gva = m->balloon_pfns_gpa;
 		}
 	}
-	if (o->balloon_pages) {
-		m->balloon.in_balloon = calloc(m->data_pages, 1);
-		if (!m->balloon.in_balloon)
-			return fail("out of memory");
-	}
+	if (o->balloon_pages && vmm_balloon_create(m, err, sizeof(err)) < 0)
+		return fail("balloon: %s", err);
 	return 0;
 }
 
@@ -761,20 +758,33 @@ static int run(struct vmm *m)
 	}
 	put(&r, "us.pass_per_page", per(pass.ns, pass.pages_checked), false);
 	if (o->balloon_pages) {
-		struct vmm_balloon_state *b = &m->balloon;
+		struct vmem_ram_balloon_stats bs;
+		struct vmem_ram_balloon_guest_stats gs;
 
+		vmem_ram_balloon_stats(m->balloon.rb, &bs);
+		vmem_ram_balloon_guest_stats(m->balloon.rb, &gs);
 		put_u(&r, "balloon.pool_pages", o->balloon_pages);
-		put_u(&r, "balloon.requests", b->requests);
-		put_u(&r, "balloon.rejected", b->rejected);
-		put_u(&r, "balloon.inflated", b->inflated);
-		put_u(&r, "balloon.deflated", b->deflated);
-		put_u(&r, "balloon.actual", b->actual);
-		put_u(&r, "balloon.reported_free_pages", b->reported_pages);
-		put_u(&r, "balloon.resident_before_inflate", b->rss_before_inflate);
-		put_u(&r, "balloon.resident_inflated", b->rss_inflated);
-		put_u(&r, "balloon.stats.memtot", b->stats[VMEM_BCH_S_MEMTOT]);
-		put_u(&r, "balloon.stats.memfree", b->stats[VMEM_BCH_S_MEMFREE]);
-		put_u(&r, "balloon.stats.avail", b->stats[VMEM_BCH_S_AVAIL]);
+		put_u(&r, "balloon.requests", bs.requests);
+		put_u(&r, "balloon.rejected", bs.rejected);
+		put_u(&r, "balloon.inflated", bs.pages_inflated);
+		put_u(&r, "balloon.deflated", bs.pages_deflated);
+		put_u(&r, "balloon.actual", bs.actual_pages);
+		put_u(&r, "balloon.reported_free_pages", bs.pages_reported);
+		put_u(&r, "balloon.bytes_given_back", bs.bytes_given_back);
+		put_u(&r, "balloon.resident_before_inflate", m->balloon.rss_before_inflate);
+		put_u(&r, "balloon.resident_inflated", m->balloon.rss_inflated);
+		put_u(&r, "balloon.stats_reports", gs.reports);
+		put_u(&r, "balloon.stats_tags", (uint64_t)__builtin_popcount(gs.present));
+		put_u(&r, "balloon.stats.memtot", gs.value[VMEM_BCH_S_MEMTOT]);
+		put_u(&r, "balloon.stats.memfree", gs.value[VMEM_BCH_S_MEMFREE]);
+		put_u(&r, "balloon.stats.avail", gs.value[VMEM_BCH_S_AVAIL]);
+		if (bs.rejected) {
+			char why[256];
+
+			vmem_ram_balloon_error(m->balloon.rb, why, sizeof(why));
+			fprintf(stderr, PROG ": balloon: %" PRIu64 " requests rejected, the last: %s\n",
+				bs.rejected, why);
+		}
 	}
 	if (o->trace)
 		put_u(&r, "trace.records", trace_records);
@@ -874,7 +884,7 @@ int main(int argc, char **argv)
 			vmm_vcpu_close(&m.vcpus[v].vcpu);
 	vmm_kvm_close(&m.kvm);
 	vmem_guest_ram_destroy(m.ram);
-	free(m.balloon.in_balloon);
+	vmm_balloon_destroy(&m);
 	free(m.dirty_bitmap);
 	pthread_mutex_destroy(&m.console_lock);
 	return outfile_stdout_close(PROG, rc);

@@ -136,11 +136,11 @@ static uint32_t next_command(struct vmm_vcpu_ctx *c)
 			b->cmd_arg = m->o.pings;
 			return VMM_CMD_PING;
 		case STEP_BALLOON_INFLATE:
-			m->balloon.target = (uint32_t)(m->o.balloon_pages / 2);
+			vmm_balloon_set_target(m, (uint32_t)(m->o.balloon_pages / 2));
 			m->balloon.rss_before_inflate = vmm_data_resident_pages(m);
 			return VMM_CMD_BALLOON;
 		case STEP_BALLOON_DEFLATE:
-			m->balloon.target = 0;
+			vmm_balloon_set_target(m, 0);
 			return VMM_CMD_BALLOON;
 		case STEP_PASSES:
 			b->cmd_arg = c->pass + 1;

@@ -17,6 +17,7 @@
 
 #include "vmem/guest_ram.h"
 #include "vmem/pager.h"
+#include "vmem/ram_balloon.h"
 
 #include "guest_abi.h"
 #include "kvm_vm.h"
@@ -100,13 +101,7 @@ struct vmm_vcpu_ctx {
 };
 
 struct vmm_balloon_state {
-	uint32_t target;              /* pages the VMM asks for (TARGET port) */
-	uint32_t actual;              /* what the guest said it holds (ACTUAL port) */
-	uint64_t requests, rejected;
-	uint64_t inflated, deflated, reported_pages;
-	uint64_t stats[16];
-	bool stats_seen;
-	uint8_t *in_balloon;          /* one byte per data page */
+	struct vmem_ram_balloon *rb;  /* the channel's host side (vmem/ram_balloon.h) */
 	uint64_t rss_before_inflate, rss_inflated, rss_deflated; /* data region, pages */
 };
 
@@ -145,7 +140,13 @@ void *vmm_evictor_thread(void *m);
 /* Evicts every resident page of vCPU c's slice; how many were evicted. */
 uint64_t vmm_evict_slice(struct vmm *m, struct vmm_vcpu_ctx *c);
 
-/* The balloon channel's ports: 0, or -1 with c->error set. */
+/* The balloon over the data region: 0, or a VMEM_E* code with the reason in err. */
+int vmm_balloon_create(struct vmm *m, char *err, size_t errlen);
+void vmm_balloon_destroy(struct vmm *m);
+/* The pages the VMM wants the guest's balloon to hold (the TARGET port). */
+int vmm_balloon_set_target(struct vmm *m, uint32_t pages);
+/* A balloon channel port: 0 when served (the value read in *value), -1 when the port is
+ * not the balloon's or not in that direction. */
 int vmm_balloon_port(struct vmm *m, struct vmm_vcpu_ctx *c, uint16_t port, bool write,
 		     uint32_t *value);
 /* --dirty-log: slot 1 logs dirty pages (0, or -1 with the reason); fetching clears the log

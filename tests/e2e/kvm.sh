@@ -86,6 +86,14 @@ check "balloon: the host freed the pool (resident pages before, inflated)" "1536
 	"$(fig "$tmp/balloon.out" balloon.resident_before_inflate) $(fig "$tmp/balloon.out" balloon.resident_inflated)"
 check "balloon: the guest's statistics arrived (MemTotal of 1536 pages)" 6291456 \
 	"$(fig "$tmp/balloon.out" balloon.stats.memtot)"
+check "balloon: all 16 statistics tags, in both reports" "16 2" \
+	"$(fig "$tmp/balloon.out" balloon.stats_tags) $(fig "$tmp/balloon.out" balloon.stats_reports)"
+check "balloon: the host got memory back" yes \
+	"$(at_least "$(fig "$tmp/balloon.out" balloon.bytes_given_back)" 1048576)"
+vmm balloonfd --memory 4m --passes 4 --balloon 512 --backing memfd
+passes balloonfd
+check "balloon on memfd: the pool punched out of the file" "1536 1024" \
+	"$(fig "$tmp/balloonfd.out" balloon.resident_before_inflate) $(fig "$tmp/balloonfd.out" balloon.resident_inflated)"
 
 # KVM's dirty log, page-exact: 1024 pages filled, 6 passes of 256 window pages less the
 # shared ones (every 3rd page: 85 or 86 of each window), no page for a check.
