@@ -50,6 +50,8 @@ PROGS     := $(PROG_SRC:simulators/%.c=$(BUILD)/bin/%)
 # readers (tests/e2e/install.sh builds walk_cost.c against the installed library).
 EXAMPLE_PROG_SRC := $(wildcard examples/vmem-*.c)
 PROGS     += $(EXAMPLE_PROG_SRC:examples/%.c=$(BUILD)/bin/%)
+# vmem-vmm (vmm/; its rules are below)
+PROGS     += $(BUILD)/bin/vmem-vmm
 BENCH_SRC := $(wildcard bench/*.c)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bin/%)
 TEST_SRC  := $(wildcard tests/test_*.c)
@@ -125,7 +127,6 @@ GUEST_CFLAGS := -std=c11 -O2 -g -ffreestanding -nostdlib -fno-pic -mno-red-zone 
 GUEST_OBJ := $(patsubst %.c,$(BUILD)/testguest/%.o,$(wildcard vmm/guest/*.c balloon-driver/guest/*.c)) \
 	$(BUILD)/testguest/vmm/guest/entry.o
 VMM_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(wildcard vmm/*.c)) $(BUILD)/vmm/guest_image.o
-PROGS     += $(BUILD)/bin/vmem-vmm
 $(BUILD)/testguest/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_CFLAGS) -c $< -o $@
