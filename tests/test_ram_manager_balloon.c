@@ -19,6 +19,13 @@
  *  - Deflating 512 of them (2048..2559) makes them untouched in the books; the guest then
  *    reads page 2559: a first touch served as a zero page (the pager still calls it
  *    resident, the binding tells the manager), so 1538 resident and 512 ballooned.
+ *  - balloon=proportional with balloon.free=250: free_target = 3072 / 1000 * 250 +
+ *    3072 % 1000 * 250 / 1000 = 750 + 18 = 768 frames. One VM: entitlement E = 3072 - 768
+ *    = 2304. With 2561 resident, free = 511 < 768: need = 257, excess = 2561 - 2304 = 257,
+ *    take = ceil(257 * 257 / 257) = 257: target 257. Once the guest holds 257 in its
+ *    balloon, resident = 2304, free = 768 = free_target: no surplus, the target stays 257.
+ *    Then the guest reports 512 pages free (1024..1535, REPORT_FREE): resident 1792,
+ *    free = 1280, surplus 512 >= 257: target 0, and the guest deflates all 257.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -173,6 +180,8 @@ struct driver {
 	struct fixture *f;
 	uint64_t next;               /* the next page to give: counts down from WRITTEN - 1 */
 	uint32_t actual;
+	uint32_t want;               /* proportional: the target at which the driver stops */
+	uint32_t given[PAGES];       /* the pfns in its balloon, in the order given */
 	int last_rc;
 	uint64_t requests;
 };
@@ -222,6 +231,67 @@ static void *driver_main(void *arg)
 		vmem_ram_balloon_port_out(d->f->b, VMEM_BCH_PORT_ACTUAL, 4, d->actual);
 	}
 	return NULL;
+}
+
+/* Follows TARGET both ways until the balloon holds d->want and TARGET says so (10 s). */
+static void *follower_main(void *arg)
+{
+	struct driver *d = arg;
+	uint64_t deadline = now_ms() + 10000;
+
+	while (now_ms() < deadline) {
+		uint32_t target = 0, pfn[CHUNK], n = 0;
+		uint16_t op = VMEM_BCH_INFLATE;
+
+		assert_int_equal(vmem_ram_balloon_port_in(d->f->b, VMEM_BCH_PORT_TARGET, 4,
+							  &target), 0);
+		if (target == d->want && d->actual == target)
+			break;
+		if (d->actual < target) {
+			while (d->actual + n < target && n < CHUNK && d->next >= USED) {
+				pfn[n] = (uint32_t)((GPA >> 12) + d->next--);
+				d->given[d->actual + n] = pfn[n];
+				n++;
+			}
+		} else if (d->actual > target) {
+			op = VMEM_BCH_DEFLATE;
+			while (d->actual - n > target && n < CHUNK) {
+				pfn[n] = d->given[d->actual - n - 1];
+				n++;
+			}
+		}
+		if (!n) {
+			usleep(1000);
+			continue;
+		}
+		d->last_rc = ring(d, op, pfn, n);
+		if (d->last_rc)
+			break;
+		if (op == VMEM_BCH_INFLATE) {
+			d->actual += n;
+		} else {
+			d->actual -= n;
+			d->next += n;
+		}
+		vmem_ram_balloon_port_out(d->f->b, VMEM_BCH_PORT_ACTUAL, 4, d->actual);
+	}
+	return NULL;
+}
+
+static void run_follower(struct driver *d, uint32_t want)
+{
+	pthread_t t;
+	char err[256];
+
+	d->want = want;
+	assert_int_equal(pthread_create(&t, NULL, follower_main, d), 0);
+	pthread_join(t, NULL);
+	if (d->last_rc) {
+		vmem_ram_balloon_error(d->f->b, err, sizeof(err));
+		fail_msg("request rejected (%d): %s", d->last_rc, err);
+	}
+	if (d->actual != want)
+		fail_msg("the balloon holds %u pages, expected %u", d->actual, want);
 }
 
 static void test_static_target_inflates_the_real_balloon(void **state)
@@ -355,11 +425,76 @@ static void test_evicted_page_refused_resident_page_taken(void **state)
 	teardown(&f);
 }
 
+static void test_proportional_target_inflates_then_deflates(void **state)
+{
+	static struct driver d;
+	struct vmem_ram_manager_stats st;
+	struct vmem_ram_balloon_stats bs;
+	struct vmem_bch_range range = { GPA + 1024ull * PAGE, 512ull * PAGE };
+	struct fixture f;
+	char *req;
+	struct vmem_bch_request h = { .magic = VMEM_BCH_MAGIC, .op = VMEM_BCH_REPORT_FREE,
+				      .count = 1 };
+	long rss;
+
+	(void)state;
+	setup(&f, "host.mem=12m swap=clock balloon=proportional balloon.free=250 "
+	      "balloon.period_ms=5");
+	for (unsigned n = 0; n < WRITTEN; n++)
+		fill(f.base + (size_t)n * PAGE, n);
+	memset(f.base + (size_t)REQ_PAGE * PAGE, 0, PAGE);
+	usleep(50000);               /* ten periods: the target follows the last write */
+	memset(&d, 0, sizeof(d));
+	d.f = &f;
+	d.next = WRITTEN - 1;
+	run_follower(&d, 257);
+	check(&f);
+	vmem_ram_manager_stats(f.rm, &st);
+	assert_int_equal(st.balloon_target, 257);
+	assert_int_equal(st.vm.state[VMEM_PG_RESIDENT], WRITTEN + 1 - 257);
+	assert_int_equal(st.vm.state[VMEM_PG_BALLOONED], 257);
+	assert_int_equal(st.evictions, 0);
+	assert_int_equal(resident(&f), WRITTEN + 1 - 257);
+	rss = smaps_rss_kb(f.base);
+	assert_int_equal(rss, (WRITTEN + 1 - 257) * 4);
+
+	/* The guest reports 1024..1535 free: the surplus deflates the whole balloon. */
+	req = f.base + (size_t)REQ_PAGE * PAGE;
+	memcpy(req, &h, sizeof(h));
+	memcpy(req + sizeof(h), &range, sizeof(range));
+	assert_int_equal(vmem_ram_balloon_port_out(f.b, VMEM_BCH_PORT_DOORBELL, 4,
+						   (uint32_t)((GPA >> 12) + REQ_PAGE)), 0);
+	run_follower(&d, 0);
+	check(&f);
+	vmem_ram_manager_stats(f.rm, &st);
+	vmem_ram_balloon_stats(f.b, &bs);
+	assert_int_equal(bs.pages_reported, 512);
+	assert_int_equal(bs.balloon_pages, 0);
+	assert_int_equal(st.balloon_reported, 512);
+	assert_int_equal(st.balloon_target, 0);
+	assert_int_equal(st.vm.state[VMEM_PG_RESIDENT], WRITTEN + 1 - 257 - 512);
+	assert_int_equal(st.vm.state[VMEM_PG_BALLOONED], 0);
+	assert_int_equal(st.vm.balloon_inflated, 257);
+	assert_int_equal(st.vm.balloon_deflated, 257);
+	assert_int_equal(resident(&f), WRITTEN + 1 - 257 - 512);
+	for (unsigned n = 0; n < 1024; n++)
+		if (differs(f.base + (size_t)n * PAGE, n, false))
+			fail_msg("page %u lost its content", n);
+	for (unsigned n = 1024; n < USED; n++)
+		if (differs(f.base + (size_t)n * PAGE, n, true))
+			fail_msg("reported page %u does not read as zeros", n);
+	check(&f);
+	printf("balloon=proportional: target 257 reached, Rss %ld kB; after 512 pages "
+	       "reported free, target 0, deflated 257\n", rss);
+	teardown(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_static_target_inflates_the_real_balloon),
 		cmocka_unit_test(test_evicted_page_refused_resident_page_taken),
+		cmocka_unit_test(test_proportional_target_inflates_then_deflates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
