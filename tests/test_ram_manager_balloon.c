@@ -398,14 +398,12 @@ static void test_evicted_page_refused_resident_page_taken(void **state)
 	for (unsigned n = 0; n < 2048; n++)
 		fill(f.base + (size_t)n * PAGE, n);
 	vmem_ram_manager_stop_thread(f.rm);
-	for (uint64_t n = 0; n < 2048 && (out == UINT64_MAX || in == UINT64_MAX); n++) {
+	for (uint64_t n = 0; n < 2048 && out == UINT64_MAX; n++) {
 		assert_int_equal(vmem_ram_manager_page(f.rm, n, &pg), 0);
-		if (pg.state == VMEM_PG_RESIDENT && in == UINT64_MAX)
-			in = n;
-		else if (pg.state != VMEM_PG_RESIDENT && out == UINT64_MAX)
+		if (pg.state != VMEM_PG_RESIDENT)
 			out = n;
 	}
-	assert_true(out != UINT64_MAX && in != UINT64_MAX);
+	assert_true(out != UINT64_MAX);
 	pfn = (GPA >> 12) + out;
 	assert_int_equal(vmem_ram_balloon_inflate(f.b, &pfn, 1), VMEM_EINVAL);
 	vmem_ram_balloon_error(f.b, err, sizeof(err));
@@ -417,6 +415,13 @@ static void test_evicted_page_refused_resident_page_taken(void **state)
 	assert_int_equal(st.balloon_refused, 1);
 	assert_int_equal(differs(f.base + out * PAGE, out, false), 0);
 
+	/* A resident page, found after the read above (whose fault made fifo evict another). */
+	for (uint64_t n = 0; n < 2048 && in == UINT64_MAX; n++) {
+		assert_int_equal(vmem_ram_manager_page(f.rm, n, &pg), 0);
+		if (pg.state == VMEM_PG_RESIDENT)
+			in = n;
+	}
+	assert_true(in != UINT64_MAX);
 	pfn = (GPA >> 12) + in;
 	assert_int_equal(vmem_ram_balloon_inflate(f.b, &pfn, 1), 0);
 	assert_int_equal(vmem_ram_manager_page(f.rm, in, &pg), 0);
