@@ -72,7 +72,9 @@
  * while holding its lock), so no eviction runs between the check and the drop.
  * A page the guest touches while in the balloon is deflated by the touch in the books
  * (as in simulation); vmem_ram_balloon still counts it in its balloon until the guest
- * deflates it.
+ * deflates it. A guest that touches a page while its own INFLATE of it is in flight may
+ * leave it mapped while the books say ballooned (vmem_ram_manager_check reports it). The
+ * journal does not record balloon events: replaying it applies to runs without a balloon.
  */
 #ifndef VMEM_RAM_MANAGER_H
 #define VMEM_RAM_MANAGER_H
@@ -103,8 +105,9 @@ struct vmem_ram_manager_config {
 	/* Keep a journal of the manager's inputs and decisions for replay (differential
 	 * tests); at most journal_max entries, later ones are dropped and counted. */
 	size_t journal_max;
-	/* The guest's balloon (vmem/ram_balloon.h), which must own the region and be empty;
-	 * NULL: none (then balloon must be none). See "Ballooning" below. */
+	/* The guest's balloon (vmem/ram_balloon.h), which must own the region, be empty and
+	 * outlive the binding; NULL: none (then balloon must be none). With balloon=none the
+	 * books still follow what the guest balloons on its own. See "Ballooning" above. */
 	struct vmem_ram_balloon *balloon;
 };
 
