@@ -306,6 +306,39 @@ void vmem_host_set_young_source(struct vmem_host *h, vmem_host_young_fn fn, void
 int vmem_host_access(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write);
 
 /*
+ * A balloon outside the simulator: the controller (host.balloon=POLICY) of a host with no
+ * attached machine drives it through these operations (vmem/ram_manager.h implements them
+ * for the balloon driver of a real guest). The controller runs as with a machine: every
+ * balloon_period_ms it samples the young source for the active fraction, builds the
+ * target policy's view and asks the policy; then, where the modelled guest would be
+ * inflated or deflated at once, it hands each VM's target to set_target, and the guest
+ * moves its balloon at its own pace, each page told to the books through
+ * vmem_host_balloon_take (it entered the balloon: its frame, slot or tier bytes are
+ * freed, state ballooned) and vmem_host_balloon_give (it left: untouched, the next touch
+ * gets a zero page). vmem_host_page_dropped: the page's backing was dropped outside the
+ * balloon (free page reporting): untouched, counted as reported.
+ *
+ * The operations are called inside vmem_host_advance on its thread and must not call back
+ * into the host:
+ *   size         pages the VM's balloon holds now;
+ *   guest_free   guest pages free now as the guest last reported (0: unknown);
+ *   set_target   the pages the VM's balloon should hold (at most the VM's pages).
+ * NULL ops removes the backend. Ignored while a machine is attached (its guest OS model
+ * is the balloon then). VMEM_ENOENT for an unknown page; vmem_host_balloon_give of a page
+ * not ballooned changes nothing (a touch deflated it already).
+ */
+struct vmem_host_balloon_backend {
+	uint64_t (*size)(void *ctx, uint16_t vm);
+	uint64_t (*guest_free)(void *ctx, uint16_t vm);
+	void (*set_target)(void *ctx, uint16_t vm, uint64_t pages);
+};
+void vmem_host_set_balloon_backend(struct vmem_host *h,
+				   const struct vmem_host_balloon_backend *ops, void *ctx);
+int vmem_host_balloon_take(struct vmem_host *h, uint16_t vm, uint64_t gfn);
+int vmem_host_balloon_give(struct vmem_host *h, uint16_t vm, uint64_t gfn);
+int vmem_host_page_dropped(struct vmem_host *h, uint16_t vm, uint64_t gfn);
+
+/*
  * Checks every invariant: frames in use + free = capacity; each page in exactly one state
  * with the per-state counts matching; shared frames' reference counts equal the pages
  * mapping them; swap slots in use equal swapped pages. Returns 0 or VMEM_EINVAL with the

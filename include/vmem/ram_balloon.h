@@ -84,7 +84,9 @@ enum vmem_ram_balloon_reason {
 	VMEM_RB_DROP_FAILED = 11,    /* the kernel refused to drop a page (VMEM_EIO): no page
 				      * enters the balloon, but runs dropped before the failure
 				      * stay dropped (an inflating guest gave them anyway) */
-	VMEM_RB_REASONS = 12,
+	VMEM_RB_REFUSED = 12,        /* the observer (a memory manager) refused to let a page be
+				      * dropped (VMEM_EINVAL) */
+	VMEM_RB_REASONS = 13,
 };
 
 /* "bad header", "too many entries", ... */
@@ -169,6 +171,29 @@ int vmem_ram_balloon_report_stats(struct vmem_ram_balloon *b, const struct vmem_
 /* The pages the host wants the balloon to hold, which the guest reads from
  * VMEM_BCH_PORT_TARGET. VMEM_EINVAL above max_pages (or above UINT32_MAX). */
 int vmem_ram_balloon_set_target(struct vmem_ram_balloon *b, uint64_t pages);
+
+/*
+ * The books of a memory manager (vmem/ram_manager.h) follow the balloon through an
+ * observer. Under the balloon's lock, for each INFLATE, DEFLATE or REPORT_FREE request
+ * (from the channel or a direct call):
+ *   begin(ctx)              before its entries are checked;
+ *   may_drop(ctx, gpa, ..)  for each 4 KiB page an INFLATE or REPORT_FREE would drop, once
+ *                           the balloon's own checks of its entry passed: false rejects the
+ *                           whole request (VMEM_RB_REFUSED) with why[] in the reason;
+ *   changed(ctx, op, gpa)   for each page, once the whole request was carried out;
+ *   end(ctx)                always, after begin.
+ * If a drop fails midway (VMEM_RB_DROP_FAILED) changed is not called: the pages dropped
+ * before the failure are not told. The callbacks must not call into this balloon. Set it
+ * with no request in flight (create time); NULL o removes it. 0, or VMEM_EINVAL for a NULL b.
+ */
+struct vmem_ram_balloon_observer {
+	void (*begin)(void *ctx);
+	bool (*may_drop)(void *ctx, uint64_t gpa, char *why, size_t len);
+	void (*changed)(void *ctx, enum vmem_bch_op op, uint64_t gpa);
+	void (*end)(void *ctx);
+};
+int vmem_ram_balloon_set_observer(struct vmem_ram_balloon *b,
+				  const struct vmem_ram_balloon_observer *o, void *ctx);
 
 /* Whether 4 KiB guest frame pfn is in the balloon (false outside guest RAM). */
 bool vmem_ram_balloon_contains(struct vmem_ram_balloon *b, uint64_t pfn);

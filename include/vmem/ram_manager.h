@@ -46,6 +46,36 @@
  * batched). A reading thread is registered with liburcu on its first read and
  * unregistered when it exits.
  */
+/*
+ * Ballooning. With balloon=POLICY (static, proportional, share-idle-tax, pressure: the
+ * same registered target policy objects as in simulation) and a vmem_ram_balloon, the
+ * manager's balloon controller runs in its clock (vmem_host_advance, every
+ * balloon.period_ms of real time): it estimates the active fraction from the young
+ * source's bits, asks the policy for a target with the manager's view of the region (its
+ * resident pages, the balloon's size in the books, the guest's MEMFREE statistic) and
+ * the binding hands it to vmem_ram_balloon_set_target after the manager's lock is
+ * released (the guest reads it from VMEM_BCH_PORT_TARGET and inflates or deflates at
+ * its own pace). The binding is the manager's balloon backend
+ * (vmem_host_set_balloon_backend) and the balloon's observer
+ * (vmem_ram_balloon_set_observer):
+ *   - INFLATE of a page: the books move it to ballooned (its frame is free in the
+ *     budget); it is not resident, so the pager never picks it;
+ *   - DEFLATE: ballooned -> untouched; the guest's next touch is a first touch;
+ *   - REPORT_FREE: resident -> untouched (vmem_host_page_dropped);
+ *   - a page the pager holds evicted (swapped, compressed or zero in the books) is
+ *     refused: the request is rejected whole (VMEM_RB_REFUSED, "the host holds it
+ *     evicted"), since dropping it would leave the pager's stored copy to be served at
+ *     the next touch instead of a zero page. A guest inflates free pages it touched
+ *     recently, so few are refused; a driver retries with other pages.
+ * Each request is checked, carried out and booked with the manager's lock held (lock
+ * order: the balloon's lock, then the manager's; the manager never calls the balloon
+ * while holding its lock), so no eviction runs between the check and the drop.
+ * A page the guest touches while in the balloon is deflated by the touch in the books
+ * (as in simulation); vmem_ram_balloon still counts it in its balloon until the guest
+ * deflates it. A guest that touches a page while its own INFLATE of it is in flight may
+ * leave it mapped while the books say ballooned (vmem_ram_manager_check reports it). The
+ * journal does not record balloon events: replaying it applies to runs without a balloon.
+ */
 #ifndef VMEM_RAM_MANAGER_H
 #define VMEM_RAM_MANAGER_H
 
@@ -63,8 +93,9 @@ struct vmem_ram_manager;
 struct vmem_ram_manager_config {
 	/* The manager's configuration: KEY=VALUE words separated by spaces, the keys of
 	 * vmem_host_config_set, e.g. "host.mem=8m swap=clock zswap.percent=0". host.mem is
-	 * required. dedup and balloon must stay none (real RAM has no merge or balloon
-	 * path here). */
+	 * required. dedup must stay none (the manager's dedup policies merge content
+	 * hashes, which real RAM does not give them here); balloon=POLICY needs `balloon`
+	 * below. */
 	const char *host;
 	uint16_t vm;                 /* the VM id in the manager (default 0) */
 	unsigned reclaim_ms;         /* period of the reclaim thread (default 2, 1..1000) */
@@ -74,6 +105,10 @@ struct vmem_ram_manager_config {
 	/* Keep a journal of the manager's inputs and decisions for replay (differential
 	 * tests); at most journal_max entries, later ones are dropped and counted. */
 	size_t journal_max;
+	/* The guest's balloon (vmem/ram_balloon.h), which must own the region, be empty and
+	 * outlive the binding; NULL: none (then balloon must be none). With balloon=none the
+	 * books still follow what the guest balloons on its own. See "Ballooning" above. */
+	struct vmem_ram_balloon *balloon;
 };
 
 /* Defaults as above, host = NULL (to be set), no journal. Touches only *c. */
@@ -129,6 +164,12 @@ struct vmem_ram_manager_stats {
 	size_t metadata_bytes;             /* the binding's metadata arena, bytes now */
 	double metadata_per_page;          /* metadata_bytes / pages */
 	uint64_t journal_dropped;
+	/* Ballooning (zero without a balloon). */
+	uint64_t balloon_pages;            /* pages of the region in the balloon, as told */
+	uint64_t balloon_target;           /* the controller's last target */
+	uint64_t balloon_targets_set;      /* targets handed to vmem_ram_balloon_set_target */
+	uint64_t balloon_refused;          /* pages refused (held evicted by the pager) */
+	uint64_t balloon_reported;         /* pages dropped by REPORT_FREE */
 };
 
 /* Takes the lock for a consistent snapshot; any thread. */

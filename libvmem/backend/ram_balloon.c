@@ -66,6 +66,7 @@ static const struct {
 	[VMEM_RB_HOLDS_REQUEST] = { "page holds the request", VMEM_EINVAL },
 	[VMEM_RB_FULL] = { "balloon full", VMEM_ELIMIT },
 	[VMEM_RB_DROP_FAILED] = { "drop failed", VMEM_EIO },
+	[VMEM_RB_REFUSED] = { "refused by the memory manager", VMEM_EINVAL },
 };
 
 const char *vmem_ram_balloon_reason_name(enum vmem_ram_balloon_reason r)
@@ -318,6 +319,27 @@ static uint64_t huge_head(const struct balloon_region *g, uint64_t frame)
 	return g->r.first_frame + ((frame - g->r.first_frame) & ~(HUGE_FRAMES - 1));
 }
 
+/* Whether the observer lets page gpa be dropped (its reason in b->why if not). */
+static bool may_drop(struct vmem_ram_balloon *b, uint64_t gpa)
+{
+	b->why[0] = '\0';
+	return !b->obs || !b->obs->may_drop || b->obs->may_drop(b->obs_ctx, gpa, b->why,
+								     sizeof(b->why));
+}
+
+static void tell(struct vmem_ram_balloon *b, enum vmem_bch_op op, uint64_t gpa)
+{
+	if (b->obs && b->obs->changed)
+		b->obs->changed(b->obs_ctx, op, gpa);
+}
+
+static uint64_t frame_gpa(const struct vmem_ram_balloon *b, uint64_t f)
+{
+	const struct balloon_region *g = region_of_frame(b, f);
+
+	return g->r.gpa + (f - g->r.first_frame) * PAGE;
+}
+
 static int check_pages(struct vmem_ram_balloon *b, const struct balloon_request *q,
 		       size_t *marked)
 {
@@ -349,6 +371,9 @@ static int check_pages(struct vmem_ram_balloon *b, const struct balloon_request 
 		if (inflate && in_request(q, gpa))
 			return balloon_reject(b, VMEM_RB_HOLDS_REQUEST, "%s entry %zu: pfn 0x%"
 					      PRIx64 " holds this request", op, i, pfn);
+		if (inflate && !may_drop(b, gpa))
+			return balloon_reject(b, VMEM_RB_REFUSED, "%s entry %zu: pfn 0x%" PRIx64
+					      ": %s", op, i, pfn, b->why);
 		bit_set(b->seen, f);
 		b->scratch_frames[i] = f;
 		*marked = i + 1;
@@ -416,8 +441,10 @@ static int inflate_checked(struct vmem_ram_balloon *b, size_t n)
 						      (fr[r] - g->r.first_frame) * PAGE, strerror(e));
 		}
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		bit_set(b->in_balloon, fr[i]);
+		tell(b, VMEM_BCH_INFLATE, frame_gpa(b, fr[i]));
+	}
 	b->st.balloon_pages += n;
 	b->st.pages_inflated += n;
 	return 0;
@@ -436,8 +463,10 @@ static int apply_pages(struct vmem_ram_balloon *b, const struct balloon_request 
 		return inflate_checked(b, q->count);
 	/* DEFLATE: the pages were dropped when they went in; the guest's next access faults
 	 * in a zero page. */
-	for (size_t i = 0; i < q->count; i++)
+	for (size_t i = 0; i < q->count; i++) {
 		bit_clear(b->in_balloon, b->scratch_frames[i]);
+		tell(b, VMEM_BCH_DEFLATE, frame_gpa(b, b->scratch_frames[i]));
+	}
 	b->st.balloon_pages -= q->count;
 	b->st.pages_deflated += q->count;
 	return 0;
@@ -493,6 +522,9 @@ static int check_ranges(struct vmem_ram_balloon *b, const struct balloon_request
 			} else if (in_request(q, gpa)) {
 				r = VMEM_RB_HOLDS_REQUEST;
 				what = "holds this request";
+			} else if (!may_drop(b, gpa)) {
+				r = VMEM_RB_REFUSED;
+				what = b->why;
 			}
 			if (r != VMEM_RB_REASONS)
 				return balloon_reject(b, r, "REPORT_FREE entry %zu: range gpa 0x%"
@@ -533,6 +565,9 @@ static int apply_ranges(struct vmem_ram_balloon *b, const struct balloon_request
 					      strerror(e));
 		pages += n;
 	}
+	for (size_t i = 0; i < q->count; i++)
+		for (uint64_t k = 0; k < q->range[i].len / PAGE; k++)
+			tell(b, VMEM_BCH_REPORT_FREE, q->range[i].gpa + k * PAGE);
 	b->st.pages_reported += pages;
 	return 0;
 }
@@ -556,7 +591,34 @@ static int apply_stats(struct vmem_ram_balloon *b, const struct balloon_request 
 	return 0;
 }
 
+static int apply(struct vmem_ram_balloon *b, const struct balloon_request *q);
+
 int balloon_apply(struct vmem_ram_balloon *b, const struct balloon_request *q)
+{
+	bool observed = b->obs && q->op != VMEM_BCH_STATS;
+	int rc;
+
+	if (observed && b->obs->begin)
+		b->obs->begin(b->obs_ctx);
+	rc = apply(b, q);
+	if (observed && b->obs->end)
+		b->obs->end(b->obs_ctx);
+	return rc;
+}
+
+int vmem_ram_balloon_set_observer(struct vmem_ram_balloon *b,
+				  const struct vmem_ram_balloon_observer *o, void *ctx)
+{
+	if (!b)
+		return VMEM_EINVAL;
+	pthread_mutex_lock(&b->lock);
+	b->obs = o;
+	b->obs_ctx = ctx;
+	pthread_mutex_unlock(&b->lock);
+	return 0;
+}
+
+static int apply(struct vmem_ram_balloon *b, const struct balloon_request *q)
 {
 	if (q->count > b->cfg.max_entries)
 		return balloon_reject(b, VMEM_RB_TOO_MANY, "%s of %zu entries: at most %" PRIu32

@@ -52,6 +52,9 @@ struct vmem_ram_balloon {
 	struct vmem_ram_balloon_stats st;
 	struct vmem_ram_balloon_guest_stats guest;
 	char error[256];
+	char why[160];                        /* the observer's reason for a refusal */
+	const struct vmem_ram_balloon_observer *obs;   /* vmem_ram_balloon_set_observer */
+	void *obs_ctx;
 };
 
 /* Checks every entry of q and, only if all pass, acts on it; with b->lock held. 0 or the

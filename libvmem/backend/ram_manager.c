@@ -40,6 +40,7 @@
 #include "vmem/guest_ram.h"
 #include "vmem/host_policy.h"
 #include "vmem/pager.h"
+#include "vmem/ram_balloon.h"
 #include "vmem/ram_manager.h"
 #include "backend/backend_internal.h"
 #include "backend/metadata_arena.h"
@@ -47,6 +48,8 @@
 #define PAGE 4096u
 #define SEEN_YOUNG 1u                /* accessed since a policy last cleared the bit */
 #define SEEN_LRU 2u                  /* accessed since the last scan told lru */
+#define SEEN_DROPPED 4u              /* dropped by the balloon while the pager calls it
+				      * resident: its next fault is the manager's business */
 #define RETIRE_MAX 1024              /* records awaiting a grace period before a flush */
 #define NO_PAGE UINT64_MAX
 
@@ -92,6 +95,15 @@ struct vmem_ram_manager {
 	/* Counters: under the lock, except the atomics the hook's WP path bumps. */
 	uint64_t faults, fault_ns, scans, evictions, evict_failed, evict_missing;
 	_Atomic uint64_t writes_seen;
+
+	/* Ballooning (under the lock). */
+	struct vmem_ram_balloon *balloon;
+	uint64_t gpa;                /* guest-physical address of the region */
+	uint64_t balloon_pages;      /* pages of the region in the balloon, as told */
+	uint64_t guest_free;         /* the guest's MEMFREE statistic, pages */
+	uint64_t target;             /* the controller's last target */
+	bool target_pending;         /* not yet handed to the balloon */
+	uint64_t targets_set, balloon_refused, balloon_reported;
 };
 
 static uint64_t now_ns(void)
@@ -304,8 +316,10 @@ static void fault_hook(void *ctx, uint64_t page, enum vmem_pager_page was, unsig
 		atomic_fetch_add_explicit(&rm->writes_seen, 1, memory_order_relaxed);
 		return;
 	}
-	if (was == VMEM_PAGER_RESIDENT)
-		return;   /* a second thread's fault on a page served already */
+	/* A second thread's fault on a page served already, unless the balloon dropped the
+	 * page: then the pager serves a zero page and the books must see a first touch. */
+	if (was == VMEM_PAGER_RESIDENT && !(atomic_load(&rm->seen[page]) & SEEN_DROPPED))
+		return;
 	t0 = now_ns();
 	pthread_mutex_lock(&rm->lock);
 	if (rm->closing) {
@@ -315,6 +329,7 @@ static void fault_hook(void *ctx, uint64_t page, enum vmem_pager_page was, unsig
 		return;
 	}
 	rm->hook_page = page;
+	atomic_fetch_and(&rm->seen[page], (uint8_t)~SEEN_DROPPED);
 	manager_fault(rm, page, flags & VMEM_PAGER_FAULT_WRITE);
 	carry_out(rm);
 	rm->hook_page = NO_PAGE;
@@ -324,13 +339,147 @@ static void fault_hook(void *ctx, uint64_t page, enum vmem_pager_page was, unsig
 	pthread_mutex_unlock(&rm->lock);
 }
 
+/* ---- the balloon: the manager's backend and the balloon's observer ---- */
+
+/* The controller's calls (inside vmem_host_advance, with the lock held). */
+static uint64_t be_size(void *ctx, uint16_t vm)
+{
+	struct vmem_ram_manager *rm = ctx;
+
+	(void)vm;
+	return rm->balloon_pages;
+}
+
+static uint64_t be_guest_free(void *ctx, uint16_t vm)
+{
+	struct vmem_ram_manager *rm = ctx;
+
+	(void)vm;
+	return rm->guest_free;
+}
+
+static void be_set_target(void *ctx, uint16_t vm, uint64_t pages)
+{
+	struct vmem_ram_manager *rm = ctx;
+
+	(void)vm;
+	/* Handed on after the lock is released (target_out): the balloon's lock comes
+	 * before the manager's. */
+	if (pages != rm->target || !rm->targets_set)
+		rm->target_pending = true;
+	rm->target = pages;
+}
+
+static const struct vmem_host_balloon_backend balloon_backend = {
+	.size = be_size, .guest_free = be_guest_free, .set_target = be_set_target,
+};
+
+/* The balloon's calls, under its lock: the manager's lock is held from begin to end, so
+ * each request is checked, carried out and booked with no eviction in between. */
+static void obs_begin(void *ctx)
+{
+	pthread_mutex_lock(&((struct vmem_ram_manager *)ctx)->lock);
+}
+
+static void obs_end(void *ctx)
+{
+	pthread_mutex_unlock(&((struct vmem_ram_manager *)ctx)->lock);
+}
+
+/* The region's page at gpa, or NO_PAGE for a page of another region. */
+static uint64_t page_at(const struct vmem_ram_manager *rm, uint64_t gpa)
+{
+	uint64_t off = gpa - rm->gpa;
+
+	return off / PAGE < rm->pages ? off / PAGE : NO_PAGE;
+}
+
+static bool obs_may_drop(void *ctx, uint64_t gpa, char *why, size_t len)
+{
+	struct vmem_ram_manager *rm = ctx;
+	uint64_t g = page_at(rm, gpa);
+	enum vmem_page_state s;
+
+	if (g == NO_PAGE)
+		return true;
+	s = vmem_host_page_state(rm->host, rm->vm, g);
+	if (s == VMEM_PG_SWAPPED || s == VMEM_PG_COMPRESSED || s == VMEM_PG_ZERO) {
+		/* Dropping it would leave the pager's copy to be served at the next touch. */
+		snprintf(why, len, "the host holds it evicted (%s)", vmem_page_state_name(s));
+		rm->balloon_refused++;
+		return false;
+	}
+	return true;
+}
+
+static void obs_changed(void *ctx, enum vmem_bch_op op, uint64_t gpa)
+{
+	struct vmem_ram_manager *rm = ctx;
+	uint64_t g = page_at(rm, gpa);
+
+	if (g == NO_PAGE)
+		return;
+	switch (op) {
+	case VMEM_BCH_INFLATE:
+		atomic_fetch_or(&rm->seen[g], SEEN_DROPPED);
+		vmem_host_balloon_take(rm->host, rm->vm, g);
+		rm->balloon_pages++;
+		break;
+	case VMEM_BCH_DEFLATE:
+		vmem_host_balloon_give(rm->host, rm->vm, g);
+		rm->balloon_pages--;
+		break;
+	case VMEM_BCH_REPORT_FREE:
+		atomic_fetch_or(&rm->seen[g], SEEN_DROPPED);
+		vmem_host_page_dropped(rm->host, rm->vm, g);
+		rm->balloon_reported++;
+		break;
+	case VMEM_BCH_STATS:
+		break;
+	}
+}
+
+static const struct vmem_ram_balloon_observer balloon_observer = {
+	.begin = obs_begin, .may_drop = obs_may_drop, .changed = obs_changed, .end = obs_end,
+};
+
 /* ---- the reclaim thread ---- */
+
+/* The guest's free pages as its last statistics report said (read outside the lock: the
+ * balloon's lock comes first). */
+static uint64_t guest_free_pages(struct vmem_ram_manager *rm)
+{
+	struct vmem_ram_balloon_guest_stats gs;
+
+	vmem_ram_balloon_guest_stats(rm->balloon, &gs);
+	return gs.present & (1u << VMEM_BCH_S_MEMFREE) ? gs.value[VMEM_BCH_S_MEMFREE] / PAGE : 0;
+}
+
+/* Hands the controller's target to the balloon, outside the manager's lock. */
+static void target_out(struct vmem_ram_manager *rm)
+{
+	uint64_t t;
+	bool pending;
+
+	pthread_mutex_lock(&rm->lock);
+	t = rm->target;
+	pending = rm->target_pending;
+	rm->target_pending = false;
+	pthread_mutex_unlock(&rm->lock);
+	if (pending && vmem_ram_balloon_set_target(rm->balloon, t) == 0) {
+		pthread_mutex_lock(&rm->lock);
+		rm->targets_set++;
+		pthread_mutex_unlock(&rm->lock);
+	}
+}
 
 void vmem_ram_manager_tick(struct vmem_ram_manager *rm, bool scan)
 {
 	uint64_t t = now_ns(), total;
+	uint64_t gfree = rm->balloon ? guest_free_pages(rm) : 0;
 
 	pthread_mutex_lock(&rm->lock);
+	rm->guest_free = gfree;
 	/* The clock follows real time: cycles = elapsed ns * cpu_hz / 1e9, given as the
 	 * difference to what was given before, so no rounding accumulates. */
 	total = (uint64_t)((unsigned __int128)(t - rm->start_ns) * rm->cpu_hz / 1000000000u);
@@ -353,6 +502,8 @@ void vmem_ram_manager_tick(struct vmem_ram_manager *rm, bool scan)
 	}
 	retired_flush(rm);
 	pthread_mutex_unlock(&rm->lock);
+	if (rm->balloon)
+		target_out(rm);
 	/* Outside the lock: the pager serialises with its own evictions per page. */
 	if (scan)
 		vmem_pager_write_protect(rm->pager, 0, rm->pages);
@@ -505,11 +656,25 @@ int vmem_ram_manager_create(struct vmem_guest_ram *ram, unsigned region,
 			     "a swap policy (random, fifo, clock, lru, ws)");
 		return VMEM_EINVAL;
 	}
-	if ((hc.dedup[0] && strcmp(hc.dedup, "none")) ||
-	    (hc.balloon[0] && strcmp(hc.balloon, "none"))) {
-		backend_errf(err, errlen, "ram manager: dedup and balloon must be none (real RAM "
-			     "is managed by swapping only)");
+	if (hc.dedup[0] && strcmp(hc.dedup, "none")) {
+		backend_errf(err, errlen, "ram manager: dedup must be none (real RAM gives the "
+			     "dedup policies no content hashes here)");
 		return VMEM_EINVAL;
+	}
+	if (hc.balloon[0] && strcmp(hc.balloon, "none") && !c->balloon) {
+		backend_errf(err, errlen, "ram manager: balloon=%s needs the guest's balloon "
+			     "(config.balloon, vmem_ram_balloon_create)", hc.balloon);
+		return VMEM_EINVAL;
+	}
+	if (c->balloon) {
+		struct vmem_ram_balloon_stats bs;
+
+		vmem_ram_balloon_stats(c->balloon, &bs);
+		if (bs.balloon_pages) {
+			backend_errf(err, errlen, "ram manager: the balloon holds %" PRIu64 " pages "
+				     "already (expected an empty balloon)", bs.balloon_pages);
+			return VMEM_EINVAL;
+		}
 	}
 
 	rm = calloc(1, sizeof(*rm));
@@ -531,6 +696,8 @@ int vmem_ram_manager_create(struct vmem_guest_ram *ram, unsigned region,
 	rm->scan_ms = c->scan_ms;
 	rm->hook_page = NO_PAGE;
 	rm->cpu_hz = hc.cpu_hz;
+	rm->balloon = c->balloon;
+	rm->gpa = r.gpa;
 	rc = metadata_arena_create(&rm->arena, err, errlen);
 	if (rc) {
 		free_all(rm);
@@ -560,6 +727,8 @@ int vmem_ram_manager_create(struct vmem_guest_ram *ram, unsigned region,
 	}
 	vmem_host_set_observer(rm->host, on_state, rm);
 	vmem_host_set_young_source(rm->host, on_young, rm);
+	if (rm->balloon)
+		vmem_host_set_balloon_backend(rm->host, &balloon_backend, rm);
 
 	if (c->pager)
 		pc = *c->pager;
@@ -586,7 +755,11 @@ int vmem_ram_manager_create(struct vmem_guest_ram *ram, unsigned region,
 			carry_out(rm);
 		}
 	pthread_mutex_unlock(&rm->lock);
+	if (rm->balloon)
+		vmem_ram_balloon_set_observer(rm->balloon, &balloon_observer, rm);
 	if (pthread_create(&rm->thread, NULL, reclaim_thread, rm)) {
+		if (rm->balloon)
+			vmem_ram_balloon_set_observer(rm->balloon, NULL, NULL);
 		free_all(rm);
 		backend_errf(err, errlen, "ram manager: cannot start the reclaim thread");
 		return VMEM_ENOMEM;
@@ -603,6 +776,9 @@ int vmem_ram_manager_destroy(struct vmem_ram_manager *rm)
 	if (!rm)
 		return 0;
 	vmem_ram_manager_stop_thread(rm);
+	/* Waits for a request in flight; the balloon then books nothing here. */
+	if (rm->balloon)
+		vmem_ram_balloon_set_observer(rm->balloon, NULL, NULL);
 	pthread_mutex_lock(&rm->lock);
 	rm->closing = true;
 	pthread_mutex_unlock(&rm->lock);
@@ -645,6 +821,11 @@ void vmem_ram_manager_stats(struct vmem_ram_manager *rm, struct vmem_ram_manager
 	out->evict_failed = rm->evict_failed;
 	out->evict_missing = rm->evict_missing;
 	out->journal_dropped = rm->journal_dropped;
+	out->balloon_pages = rm->balloon_pages;
+	out->balloon_target = rm->target;
+	out->balloon_targets_set = rm->targets_set;
+	out->balloon_refused = rm->balloon_refused;
+	out->balloon_reported = rm->balloon_reported;
 	pthread_mutex_unlock(&rm->lock);
 	out->metadata_bytes = metadata_arena_bytes(rm->arena);
 	out->metadata_per_page = (double)out->metadata_bytes / (double)rm->pages;

@@ -165,6 +165,15 @@ static bool touched_state(uint8_t s)
 	return s == VMEM_PG_RESIDENT || s == VMEM_PG_SHARED || s == VMEM_PG_ZERO;
 }
 
+/* A page's accessed bit: the attached machine's, else the young source's (a backing
+ * outside the simulator). */
+static bool page_young(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool clear)
+{
+	if (h->mmu)
+		return vmem_mmu_host_young(h->mmu, vm, gfn, clear);
+	return h->young && h->young(h->young_ctx, vm, gfn, clear);
+}
+
 static void sample_active(struct vmem_host *h, struct hvm *v, struct bvm *b)
 {
 	uint32_t want = h->cfg.balloon_samples, k = 0;
@@ -176,8 +185,7 @@ static void sample_active(struct vmem_host *h, struct hvm *v, struct bvm *b)
 		for (uint32_t i = 0; i < b->nsample; i++) {
 			uint64_t g = b->sample[i];
 
-			if (touched_state(v->pages[g].state) &&
-			    vmem_mmu_host_young(h->mmu, v->id, g, false))
+			if (touched_state(v->pages[g].state) && page_young(h, v->id, g, false))
 				touched++;
 		}
 		f = (double)touched / b->nsample;
@@ -205,7 +213,7 @@ static void sample_active(struct vmem_host *h, struct hvm *v, struct bvm *b)
 
 		if (!touched_state(v->pages[g].state))
 			continue;
-		vmem_mmu_host_young(h->mmu, v->id, g, true);
+		page_young(h, v->id, g, true);
 		b->sample[k++] = g;
 	}
 	b->nsample = k;
@@ -267,8 +275,10 @@ static void build_view(struct vmem_host *h, struct balloon_ctl *c)
 			res += v->st.state[VMEM_PG_COMPRESSED] * h->zswap_frames / comp_pages;
 		*w = (struct vmem_balloon_vm){
 			.vm = v->id, .shares = v->shares, .pages = v->npages, .resident = res,
-			.balloon = vmem_mmu_balloon_size(h->mmu, v->id),
-			.guest_free = vmem_mmu_guest_free_pages(h->mmu, v->id),
+			.balloon = h->mmu ? vmem_mmu_balloon_size(h->mmu, v->id) :
+				   h->balloon_be->size(h->balloon_be_ctx, v->id),
+			.guest_free = h->mmu ? vmem_mmu_guest_free_pages(h->mmu, v->id) :
+				      h->balloon_be->guest_free(h->balloon_be_ctx, v->id),
 			.active = b->active,
 			.refaults = refault_count(v) - v->refaults_mark,
 			.stall_cycles = v->st.cycles_stalled - v->stall_mark,
@@ -283,6 +293,11 @@ static void move(struct vmem_host *h, struct balloon_ctl *c, struct hvm *v, stru
 {
 	uint64_t rate = h->cfg.balloon_rate, got = 0, swapped = 0;
 
+	if (!h->mmu) {
+		/* A real guest moves its balloon itself, telling each page as it goes. */
+		h->balloon_be->set_target(h->balloon_be_ctx, v->id, target);
+		return;
+	}
 	if (target > size) {
 		uint64_t want = target - size < rate ? target - size : rate;
 
@@ -316,7 +331,7 @@ void balloon_run(struct vmem_host *h)
 		return;
 	if (h->cfg.balloon_report)
 		report_due(h, c);
-	if (!h->balloon_ops || !h->mmu || h->nvms == 0)
+	if (!h->balloon_ops || (!h->mmu && !h->balloon_be) || h->nvms == 0)
 		return;
 	if (ensure(c, h->nvms, h->cfg.balloon_rate))
 		return;
@@ -324,7 +339,7 @@ void balloon_run(struct vmem_host *h)
 		struct hvm *v = h->vm_by_id[h->vm_ids[i]];
 		struct bvm *b = &c->vm[i];
 
-		if (!b->setup) {
+		if (!b->setup && h->mmu) {
 			uint64_t swap = v->npages / 100 * h->cfg.balloon_guest_swap +
 					v->npages % 100 * h->cfg.balloon_guest_swap / 100;
 
@@ -455,4 +470,54 @@ int vmem_host_balloon_stats(const struct vmem_host *h, uint16_t vm,
 	for (size_t i = 0; i < n; i++)
 		out[i] = (struct vmem_balloon_stat){ names[i], val[i] };
 	return (int)n;
+}
+
+/* ---- a balloon outside the simulator ---- */
+
+void vmem_host_set_balloon_backend(struct vmem_host *h,
+				   const struct vmem_host_balloon_backend *ops, void *ctx)
+{
+	h->balloon_be = ops;
+	h->balloon_be_ctx = ctx;
+}
+
+int vmem_host_balloon_take(struct vmem_host *h, uint16_t vm, uint64_t gfn)
+{
+	struct hvm *v = host_vm_find(h, vm);
+
+	if (!v || gfn >= v->npages)
+		return VMEM_ENOENT;
+	if (v->pages[gfn].state != VMEM_PG_BALLOONED)
+		host_balloon_take(h, v, gfn);
+	return 0;
+}
+
+int vmem_host_balloon_give(struct vmem_host *h, uint16_t vm, uint64_t gfn)
+{
+	struct hvm *v = host_vm_find(h, vm);
+
+	if (!v || gfn >= v->npages)
+		return VMEM_ENOENT;
+	host_balloon_give(h, v, gfn);
+	return 0;
+}
+
+int vmem_host_page_dropped(struct vmem_host *h, uint16_t vm, uint64_t gfn)
+{
+	struct hvm *v = host_vm_find(h, vm);
+	struct gpage *pg;
+	struct bvm *b;
+
+	if (!v || gfn >= v->npages)
+		return VMEM_ENOENT;
+	pg = &v->pages[gfn];
+	if (pg->state == VMEM_PG_UNTOUCHED || pg->state == VMEM_PG_BALLOONED)
+		return 0;
+	host_why(h, "free page reporting: the guest reported it free and the host dropped it");
+	host_page_leave(h, v, gfn);
+	pg->flags = 0;
+	host_page_set_state(v, pg, VMEM_PG_UNTOUCHED);
+	if (ctl_get(h) && (b = bvm_of(h, vm)))
+		b->reported++;
+	return 0;
 }
