@@ -282,8 +282,18 @@ static void snapshot(_Atomic uint64_t *src, uint64_t *dst)
 		dst[p] = atomic_load(&src[p]);
 }
 
+static uint64_t total(_Atomic uint64_t *counts)
+{
+	uint64_t sum = 0;
+
+	for (unsigned p = 0; p < CONC_PAGES; p++)
+		sum += atomic_load(&counts[p]);
+	return sum;
+}
+
 static void concurrent(enum vmem_track_mech mech, bool exact)
 {
+	uint64_t total_before = 0;
 	struct conc *c = calloc(1, sizeof(*c));
 	uint64_t *done_s = malloc(CONC_PAGES * 8), *started_s = malloc(CONC_PAGES * 8);
 	uint64_t *prev_done_s = malloc(CONC_PAGES * 8), *prev_started_e = malloc(CONC_PAGES * 8);
@@ -308,8 +318,13 @@ static void concurrent(enum vmem_track_mech mech, bool exact)
 			for (unsigned i = 0; i < CONC_WRITERS; i++)
 				pthread_join(th[i], NULL);
 		} else {
+			/* 3 ms, and then until the writers wrote something since the last
+			 * collect (on a loaded machine they may not have run at all), 10 s at most. */
 			nanosleep(&(struct timespec){ 0, 3000000 }, NULL);
+			for (unsigned ms = 0; ms < 10000 && total(c->done) == total_before; ms++)
+				nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
 		}
+		total_before = total(c->done);
 		snapshot(c->done, done_s);
 		(void)started_s;
 		assert_int_equal(vmem_tracker_collect(t, dirty, &n), 0);
