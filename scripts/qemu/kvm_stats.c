@@ -165,6 +165,11 @@ int main(int argc, char **argv)
 			    -1, 0);
 	if (mem == MAP_FAILED)
 		die("mmap guest memory");
+	/* 4 KiB host pages, so that pf_fixed and pages_4k count the guest's pages one by one
+	 * whatever the THP setting (Debian's kernel has THP "always"; with it nested paging
+	 * maps 2 MiB at a time). */
+	if (madvise(mem, GUEST_MEM, MADV_NOHUGEPAGE) < 0)
+		die("madvise MADV_NOHUGEPAGE");
 
 	/* Identity map of the 32 MiB with 4 KiB pages: present | writable | user (7). */
 	uint64_t *pml4 = (uint64_t *)(mem + PML4), *pdpt = (uint64_t *)(mem + PDPT);

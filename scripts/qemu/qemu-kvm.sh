@@ -19,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 timeout_s=${QEMU_KVM_TIMEOUT:-600}
 case $timeout_s in ''|*[!0-9]*) echo "qemu-kvm: QEMU_KVM_TIMEOUT must be a number of seconds, got '$timeout_s'" >&2; exit 2 ;; esac
 
-for tool in qemu-system-x86_64 busybox cpio gzip objcopy cc timeout apt-get dpkg; do
+for tool in qemu-system-x86_64 busybox cpio gzip xz objcopy cc timeout apt-get dpkg file; do
 	command -v $tool >/dev/null 2>&1 || { echo "qemu-kvm: $tool not found (scripts/deps.sh installs it)" >&2; exit 1; }
 done
 busybox_bin=$(command -v busybox)
@@ -34,14 +34,37 @@ done
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
 
-# 1. The kernel: the package linux-image-amd64 points to, unpacked once.
-kernel_dir=$work/kernel
+# 1. The kernel. The project's tests use kernel interfaces up to Linux 6.7 (PAGEMAP_SCAN,
+# UFFD_FEATURE_WP_ASYNC), newer than Debian 12's own 6.1, so by default the kernel comes
+# from bookworm-backports, read through an apt state kept in WORKDIR (the system's apt
+# sources are left alone). QEMU_KVM_KERNEL=stable takes the kernel of the system's own
+# sources instead. Fetched with `apt-get download`, unpacked with `dpkg -x`, never installed.
+kernel_from=${QEMU_KVM_KERNEL:-backports}
+case $kernel_from in
+backports|stable) ;;
+*) echo "qemu-kvm: QEMU_KVM_KERNEL must be backports or stable, got '$kernel_from'" >&2; exit 2 ;;
+esac
+kernel_dir=$work/kernel-$kernel_from
 if ! ls "$kernel_dir"/boot/vmlinuz-* >/dev/null 2>&1; then
-	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
-	[ -n "$pkg" ] || { echo "qemu-kvm: apt-cache names no kernel package for linux-image-amd64 (apt-get update?)" >&2; exit 1; }
-	echo "qemu-kvm: fetching $pkg"
+	apt_opts=""
+	if [ "$kernel_from" = backports ]; then
+		codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+		[ -n "$codename" ] || { echo "qemu-kvm: no VERSION_CODENAME in /etc/os-release; use QEMU_KVM_KERNEL=stable" >&2; exit 1; }
+		mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial"
+		echo "deb http://deb.debian.org/debian $codename-backports main" > "$work/apt/sources.list"
+		apt_opts="-o Dir::Etc::sourcelist=$work/apt/sources.list -o Dir::Etc::sourceparts=-
+			-o Dir::State::Lists=$work/apt/lists -o Dir::Cache=$work/apt/cache"
+		# shellcheck disable=SC2086
+		apt-get -q $apt_opts update >/dev/null ||
+			{ echo "qemu-kvm: apt-get update of $codename-backports failed; QEMU_KVM_KERNEL=stable uses the system's kernel package" >&2; exit 1; }
+	fi
+	# shellcheck disable=SC2086
+	pkg=$(apt-cache $apt_opts depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
+	[ -n "$pkg" ] || { echo "qemu-kvm: apt-cache names no kernel package for linux-image-amd64 ($kernel_from)" >&2; exit 1; }
+	echo "qemu-kvm: fetching $pkg ($kernel_from)"
 	rm -f "$work"/linux-image-*.deb
-	(cd "$work" && apt-get download -q "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
+	# shellcheck disable=SC2086
+	(cd "$work" && apt-get -q $apt_opts download "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
 	deb=$(ls "$work"/"$pkg"_*.deb 2>/dev/null | head -n 1)
 	[ -n "$deb" ] || { echo "qemu-kvm: apt-get download $pkg gave no .deb" >&2; exit 1; }
 	rm -rf "$kernel_dir.tmp"
@@ -65,7 +88,15 @@ chmod 755 "$root/init"
 
 # kvm-amd and what it depends on (the depends= field of each module's .modinfo section),
 # listed so that each module comes after its dependencies.
-module_path() { find "$moddir" -name "$1.ko" | head -n 1; }
+module_path() { find "$moddir" -name "$1.ko" -o -name "$1.ko.xz" -o -name "$1.ko.zst" | head -n 1; }
+# Modules may be compressed (newer Debian kernels ship .ko.xz); busybox insmod wants them plain.
+module_plain() {
+	case $1 in
+	*.xz) xz -dc "$1" ;;
+	*.zst) zstd -dcq "$1" ;;
+	*) cat "$1" ;;
+	esac
+}
 module_depends() {
 	objcopy -O binary --only-section=.modinfo "$1" /dev/stdout | tr '\0' '\n' |
 		sed -n 's/^depends=//p' | tr ',' ' '
@@ -78,8 +109,8 @@ add_module() { # NAME (kvm_amd or kvm-amd)
 	path=$(module_path "$name")
 	[ -n "$path" ] || path=$(module_path "$(echo "$name" | tr '-' '_')")
 	[ -n "$path" ] || { echo "qemu-kvm: module $name not in the kernel package" >&2; exit 1; }
-	for dep in $(module_depends "$path"); do add_module "$dep"; done
-	cp "$path" "$root/lib/modules/$name.ko"
+	module_plain "$path" > "$root/lib/modules/$name.ko"
+	for dep in $(module_depends "$root/lib/modules/$name.ko"); do add_module "$dep"; done
 	order="$order $name"
 }
 add_module kvm-amd
@@ -143,7 +174,7 @@ done
 
 # KVM's counters of the probe guest, side by side for the two MMUs.
 printf '%-38s %14s %14s\n' "kvm_stats (first touch of 4096 pages)" "npt=1" "npt=0"
-for stat in exits pf_fixed pages_4k mmu_cache_miss mmu_shadow_zapped mmu_pte_write mmu_unsync \
+for stat in exits pf_fixed pages_4k pages_2m mmu_cache_miss mmu_shadow_zapped mmu_pte_write mmu_unsync \
 	mmu_flooded mmu_recycled tlb_flush remote_tlb_flush; do
 	v1=$(awk -v s="$stat" '$1 == "KVM-STAT" && $2 == "npt=1" && $3 == "first-touch" && $5 == s { print $6 }' "$log" | head -n 1)
 	v0=$(awk -v s="$stat" '$1 == "KVM-STAT" && $2 == "npt=0" && $3 == "first-touch" && $5 == s { print $6 }' "$log" | head -n 1)
