@@ -17,13 +17,14 @@ work=${1:?usage: qemu-kvm.sh WORKDIR PROGRAM...}
 shift
 here=$(cd "$(dirname "$0")" && pwd)
 timeout_s=${QEMU_KVM_TIMEOUT:-600}
-case $timeout_s in ''|*[!0-9]*) echo "qemu-kvm: QEMU_KVM_TIMEOUT must be a number of seconds, got '$timeout_s'" >&2; exit 2 ;; esac
+case $timeout_s in ''|*[!0-9]*|0) echo "qemu-kvm: QEMU_KVM_TIMEOUT must be a number of seconds >= 1, got '$timeout_s'" >&2; exit 2 ;; esac
 
 for tool in qemu-system-x86_64 busybox cpio gzip xz objcopy cc timeout apt-get dpkg file; do
 	command -v $tool >/dev/null 2>&1 || { echo "qemu-kvm: $tool not found (scripts/deps.sh installs it)" >&2; exit 1; }
 done
 busybox_bin=$(command -v busybox)
-if ! file -L "$busybox_bin" 2>/dev/null | grep -q 'statically linked'; then
+is_static() { file -L "$1" 2>/dev/null | grep -qE 'statically linked|static-pie linked'; }
+if ! is_static "$busybox_bin"; then
 	echo "qemu-kvm: $busybox_bin is not statically linked (install busybox-static)" >&2
 	exit 1
 fi
@@ -122,7 +123,7 @@ cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -static -o "$root/bin/kvm_stats" "$h
 for p in "$@"; do
 	cp "$p" "$root/tests/"
 	basename "$p" >> "$root/tests/list"
-	if ! file -L "$p" | grep -q 'statically linked'; then
+	if ! is_static "$p"; then
 		for lib in $(ldd "$p" | awk '/=> \// { print $3 } /^[[:space:]]*\/[^ ]*ld-linux/ { print $1 }'); do
 			mkdir -p "$root$(dirname "$lib")"
 			cp -L "$lib" "$root$lib"
