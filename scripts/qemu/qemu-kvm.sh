@@ -6,6 +6,8 @@
 #
 #   qemu-kvm.sh WORKDIR PROGRAM...
 #
+# A PROGRAM argument may carry the program's own arguments after its path, separated by
+# spaces ('build/rel/bin/vmem-vmm --guest-mib 64'); they must not contain spaces themselves.
 # WORKDIR keeps the unpacked kernel package (fetched once with `apt-get download`, unpacked
 # with `dpkg -x`, never installed), the initramfs and the console log. Programs that are not
 # statically linked get their shared libraries (as ldd lists them) copied next to them.
@@ -28,7 +30,8 @@ if ! is_static "$busybox_bin"; then
 	echo "qemu-kvm: $busybox_bin is not statically linked (install busybox-static)" >&2
 	exit 1
 fi
-for p in "$@"; do
+for cmd in "$@"; do
+	p=${cmd%% *}
 	[ -x "$p" ] || { echo "qemu-kvm: program '$p' not found or not executable" >&2; exit 1; }
 done
 
@@ -120,9 +123,11 @@ echo $order | tr ' ' '\n' > "$root/lib/modules/order"
 # The statistics probe, and the programs with their shared libraries.
 cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -static -o "$root/bin/kvm_stats" "$here/kvm_stats.c"
 : > "$root/tests/list"
-for p in "$@"; do
+for cmd in "$@"; do
+	p=${cmd%% *}
+	args=${cmd#"$p"}
 	cp "$p" "$root/tests/"
-	basename "$p" >> "$root/tests/list"
+	echo "$(basename "$p")$args" >> "$root/tests/list"
 	if ! is_static "$p"; then
 		for lib in $(ldd "$p" | awk '/=> \// { print $3 } /^[[:space:]]*\/[^ ]*ld-linux/ { print $1 }'); do
 			mkdir -p "$root$(dirname "$lib")"
@@ -163,7 +168,7 @@ elif [ $rc != 0 ]; then
 fi
 if grep -q '^QEMU-KVM.*: FAIL' "$log"; then failed=1; fi
 for npt in 1 0; do
-	for p in kvm_stats $(cat "$root/tests/list"); do
+	for p in kvm_stats $(cut -d' ' -f1 "$root/tests/list"); do
 		line=$(grep "^QEMU-KVM npt=$npt $p: " "$log" || true)
 		case $line in
 		*": PASS"*) ;;
