@@ -32,7 +32,13 @@ endif
 CFLAGS    ?= -g
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Werror=implicit-function-declaration
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(CFLAGS) $(WARN) -fPIC -Iinclude -Ilibvmem -MMD -MP
-LDLIBS    := -lzstd -lz -llzma -lxxhash -llz4 -lnuma -lm -pthread
+# liburcu (memb flavour) and jemalloc serve the real-RAM manager (libvmem/backend/
+# ram_manager.c, metadata_arena.c) only. Debian's libjemalloc also exports malloc: -lc
+# before it makes the C library's malloc the one every program binds to (and the one
+# found first at run time), so jemalloc serves only the metadata arena's mallocx calls,
+# and --as-needed keeps it out of the programs that make none.
+LDLIBS    := -lzstd -lz -llzma -lxxhash -llz4 -lnuma -lm -pthread \
+	     -Wl,--push-state,--as-needed -lurcu-memb -lc -ljemalloc -Wl,--pop-state
 LDFLAGS_SAN = $(SAN_FLAGS)
 
 LIB_SRC   := $(wildcard libvmem/*/*.c ksm-dedup/*.c balloon-driver/*.c)
@@ -44,6 +50,8 @@ PROGS     := $(PROG_SRC:simulators/%.c=$(BUILD)/bin/%)
 # readers (tests/e2e/install.sh builds walk_cost.c against the installed library).
 EXAMPLE_PROG_SRC := $(wildcard examples/vmem-*.c)
 PROGS     += $(EXAMPLE_PROG_SRC:examples/%.c=$(BUILD)/bin/%)
+# vmem-vmm (vmm/; its rules are below)
+PROGS     += $(BUILD)/bin/vmem-vmm
 BENCH_SRC := $(wildcard bench/*.c)
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bin/%)
 TEST_SRC  := $(wildcard tests/test_*.c)
@@ -109,6 +117,32 @@ $(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_HELPER_OBJ) $(
 	$(CC) $(OPT) $(LDFLAGS_SAN) -o $@ $(filter %.o,$^) $(BUILD)/libvmem.a $(LDLIBS)
 
 $(BUILD)/tests/fuzz/replay_cmdline: $(FUZZ_CMDLINE_SRC:%.c=$(BUILD)/%.o)
+
+# vmem-vmm: the VMM of vmm/*.c, with the test guest of vmm/guest/ and balloon-driver/guest/
+# built freestanding with flags of its own (never sanitized, whatever SANITIZE says),
+# linked at its load address, flattened to a binary and embedded (vmm/guest_image.S).
+GUEST_CFLAGS := -std=c11 -O2 -g -ffreestanding -nostdlib -fno-pic -mno-red-zone -static \
+	-mgeneral-regs-only -fno-stack-protector -fno-asynchronous-unwind-tables \
+	-fno-tree-loop-distribute-patterns $(WARN) -Ivmm -Iinclude -Iballoon-driver/guest -MMD -MP
+GUEST_OBJ := $(patsubst %.c,$(BUILD)/testguest/%.o,$(wildcard vmm/guest/*.c balloon-driver/guest/*.c)) \
+	$(BUILD)/testguest/vmm/guest/entry.o
+VMM_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(wildcard vmm/*.c)) $(BUILD)/vmm/guest_image.o
+$(BUILD)/testguest/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -c $< -o $@
+$(BUILD)/testguest/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) -c $< -o $@
+$(BUILD)/testguest/test-guest.bin: $(GUEST_OBJ) vmm/guest/guest.ld
+	ld -static -nostdlib --no-warn-rwx-segments -T vmm/guest/guest.ld -o $(@:.bin=.elf) $(GUEST_OBJ)
+	objcopy -O binary $(@:.bin=.elf) $@
+$(BUILD)/vmm/guest_image.o: vmm/guest_image.S $(BUILD)/testguest/test-guest.bin
+	@mkdir -p $(dir $@)
+	$(CC) -DGUEST_BIN='"$(BUILD)/testguest/test-guest.bin"' -c $< -o $@
+$(BUILD)/bin/vmem-vmm: $(VMM_OBJ) $(BUILD)/libvmem.a
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT) $(LDFLAGS_SAN) -o $@ $^ $(LDLIBS)
+$(BUILD)/tests/test_vmm: $(BUILD)/vmm/page_tables.o $(BUILD)/vmm/kvm_stats.o $(BUILD)/vmm/kvm_vm.o
 
 # make check: unit tests, end-to-end runs of the programs on the bundled traces, and every
 # saved fuzzer input replayed through its harness (with this build's compiler and flags).

@@ -21,7 +21,7 @@
  *            trace length (a short trace and the same looped ten times: flat), and
  *            against footprint (--rss-trace, traces mapping more and more pages: bytes
  *            of simulator memory per mapped 4 KiB page).
- *   all      vmemsim --mode all (a thread per machine) against the three single-mode
+ *   all      vmemsim --mode all (machine threads) against the three single-mode
  *            runs added up, wall time and CPU time (--all-trace).
  *
  * Method. A short trace is replayed several times in one timed run ("passes": the reader
@@ -86,6 +86,7 @@ struct options {
 	double min_seconds;
 	uint64_t rss_records;     /* records in the short rss trace (at most) */
 	const char *profile;      /* run only this measurement, for a profiler */
+	unsigned profile_passes;  /* --profile: exactly this many passes (0: from --min-seconds) */
 };
 
 static const char usage[] =
@@ -117,6 +118,8 @@ static const char usage[] =
 "  --profile NAME      run only min-native, min-nested, native, nested, shadow or parse,\n"
 "                      once, lasting about --min-seconds, with no warm-up and a one-line\n"
 "                      report: for perf record or valgrind --tool=callgrind\n"
+"  --passes N          with --profile: exactly N passes, no calibration (instruction\n"
+"                      counts of the steady state: N passes against one)\n"
 "  -h, --help          this text\n";
 
 static void fatal(const char *fmt, const char *a, const char *b)
@@ -818,7 +821,7 @@ static void bench_mode_all(const struct options *o)
 {
 	static const char *const modes[] = { "all", "native", "nested", "shadow" };
 
-	printf("== vmemsim --mode all (a thread per machine fed by one reader) against the three\n"
+	printf("== vmemsim --mode all (machine threads fed by one reader) against the three\n"
 	       "   single modes added up: best wall time of %u runs each, CPU time of that run\n",
 	       o->runs);
 	for (unsigned t = 0; t < o->nall; t++) {
@@ -872,7 +875,9 @@ static void profile_one(const struct options *o, struct vmem_trace_rec *recs)
 	if ((id >= 0 && !o->vmt) || (id < 0 && !o->lackey))
 		fatal("--profile %s needs --%s", o->profile, id >= 0 ? "vmt" : "lackey");
 	/* --min-seconds 0: one pass and no calibration, for an instruction count. */
-	if (o->min_seconds <= 0)
+	if (o->profile_passes)
+		passes = o->profile_passes;
+	else if (o->min_seconds <= 0)
 		passes = 1;
 	else if (id >= 0)
 		passes = passes_for(one_pass_seconds(o, recs, &units), o->min_seconds);
@@ -910,7 +915,8 @@ static double parse_number(const char *opt, const char *s)
 int main(int argc, char **argv)
 {
 	enum { O_VMT = 256, O_LACKEY, O_WORKDIR, O_LABEL, O_RUNS, O_MIN, O_RSSREC, O_CHILD,
-	       O_PROFILE, O_LACKEY_LABEL, O_KIND, O_E2E, O_RSS_TRACE, O_VMEMSIM, O_ALL_TRACE };
+	       O_PROFILE, O_LACKEY_LABEL, O_KIND, O_E2E, O_RSS_TRACE, O_VMEMSIM, O_ALL_TRACE,
+	       O_PASSES };
 	static const struct option longopts[] = {
 		{ "vmt", required_argument, NULL, O_VMT },
 		{ "kind", required_argument, NULL, O_KIND },
@@ -927,6 +933,7 @@ int main(int argc, char **argv)
 		{ "rss-records", required_argument, NULL, O_RSSREC },
 		{ "rss-child", no_argument, NULL, O_CHILD },
 		{ "profile", required_argument, NULL, O_PROFILE },
+		{ "passes", required_argument, NULL, O_PASSES },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -978,6 +985,11 @@ int main(int argc, char **argv)
 			break;
 		case O_CHILD: child = true; break;
 		case O_PROFILE: o.profile = optarg; break;
+		case O_PASSES:
+			o.profile_passes = (unsigned)parse_number("--passes", optarg);
+			if (o.profile_passes < 1 || o.profile_passes > 100000)
+				fatal("--passes %s: expected 1..100000%s", optarg, "");
+			break;
 		case 'h': fputs(usage, stdout); return 0;
 		default: fputs(usage, stderr); return 2;
 		}

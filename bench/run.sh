@@ -265,6 +265,14 @@ echo >>"$WORK/results"
 "$BIN/bench_tracker" --mib 256 --runs "$RUNS" >>"$WORK/results" 2>&1 ||
 	echo "tracker: bench_tracker could not run (is userfaultfd allowed?)" >>"$WORK/results"
 
+# The balloon over guest RAM (bench/bench_balloon.c): inflate through the channel against a
+# bare madvise(MADV_DONTNEED) / fallocate(PUNCH_HOLE) loop over the same pages in the same
+# process (ratio of the times), deflate + refault against a bare refault.
+echo "bench: balloon" >&2
+echo >>"$WORK/results"
+"$BIN/bench_balloon" --runs "$RUNS" >>"$WORK/results" 2>&1 ||
+	echo "balloon: bench_balloon could not run" >>"$WORK/results"
+
 cp "$WORK/results" "$OUT"
 cat "$OUT"
 echo "bench: results written to $OUT" >&2

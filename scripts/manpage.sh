@@ -18,6 +18,7 @@ vmem-sweep) what="run experiment sweeps over traces and configurations, locally 
 vmem-host) what="run several VMs on one overcommitted host: swapping, deduplication, ballooning" ;;
 vmem-capture) what="snapshot the pages of running processes as content records" ;;
 vmem-precopy) what="live migration pre-copy over the dirty-page tracker, on real memory" ;;
+vmem-vmm) what="run a test guest under KVM on libvmem guest RAM: swapping, ballooning, KVM statistics" ;;
 *) echo "manpage: no summary for $prog" >&2; exit 1 ;;
 esac
 version=$("$exe" --version | awk '{ print $NF; exit }')

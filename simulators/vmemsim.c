@@ -4,10 +4,10 @@
  *
  * One pass over each trace feeds every selected mode, so `--mode all` reads the trace once
  * and the three machines see exactly the same records. With more than one mode and more
- * than one processor, the machines run on threads of their own (at most one a processor):
- * the main thread reads batches of records into a ring and every machine thread consumes
- * every batch, in order (each machine stays on one thread, so the figures are those of a
- * run on one thread).
+ * than one processor, the machines run on threads (at most one a processor): the main
+ * thread reads batches of records into a ring, and each machine applies every batch in
+ * order, on whichever thread is free when its turn comes (a machine is on one thread at
+ * a time, so the figures are those of a run on one thread).
  *
  * With --warmup N the first N records warm the machines up (tables built, TLBs and walk
  * caches filled); the statistics then restart and the rest of the trace gives the
@@ -451,40 +451,66 @@ static bool apply_runs(const struct options *o, const struct vmem_trace_reader *
 
 /*
  * The ring between the reader and the machine threads. Batch number i lives in slot
- * i % RING; the reader publishes it by advancing `head`, thread k releases it by
- * advancing tail[k], and the reader reuses a slot only when every thread released it.
+ * i % RING; the reader publishes it by advancing `head`. Machine j applies the batches
+ * in order, next[j] being the next one it needs; the reader reuses a slot only when every
+ * machine is past it. A machine runs on one thread at a time but not always the same
+ * one: an idle thread takes the machine furthest behind, so that with more machines than
+ * threads the work is shared out whatever each machine costs (a machine's figures do not
+ * depend on the thread that applies a batch).
  */
 struct ring {
 	struct batch *slot;
 	uint64_t head;
-	uint64_t tail[VMEM_MODES];
-	bool stopped[VMEM_MODES];  /* thread k's machines rejected a record, or passed one */
+	uint64_t next[VMEM_MODES];
+	bool busy[VMEM_MODES];     /* a thread is applying a batch to machine j */
+	bool stopped[VMEM_MODES];  /* machine j rejected a record, or passed one rejected */
 	int nstopped;
 	struct failure fail;       /* the rejected record reported (failure_first) */
 	bool eof;
-	int nthreads;
+	int nruns;
+	struct run **runs;
 	pthread_mutex_t lock;
-	pthread_cond_t more;   /* head or eof changed */
-	pthread_cond_t room;   /* a tail changed */
+	pthread_cond_t more;   /* head, eof or a machine's state changed */
+	pthread_cond_t room;   /* a machine moved on or stopped */
 };
 
-/* A thread and the machines it runs, each batch to each machine in turn. */
+/* A machine thread. */
 struct machine_thread {
 	struct ring *ring;
 	const struct options *o;
 	const struct vmem_trace_reader *reader;   /* to format a rejected record's position */
-	struct run *runs[VMEM_MODES];
-	int nrun;
-	int k;
 	pthread_t id;
 };
 
-/* Thread k stops consuming batches (the lock is held). */
-static void ring_stop(struct ring *q, int k)
+/* Machine j stops consuming batches (the lock is held). */
+static void ring_stop(struct ring *q, int j)
 {
-	q->stopped[k] = true;
+	q->stopped[j] = true;
 	q->nstopped++;
 	pthread_cond_signal(&q->room);
+}
+
+/* The idle machine furthest behind that has a batch to apply, or -1 (the lock is held). */
+static int ring_pick(const struct ring *q)
+{
+	int pick = -1;
+
+	for (int j = 0; j < q->nruns; j++)
+		if (!q->busy[j] && !q->stopped[j] && q->next[j] < q->head &&
+		    (pick < 0 || q->next[j] < q->next[pick]))
+			pick = j;
+	return pick;
+}
+
+/* True when no machine can get another batch (the lock is held). */
+static bool ring_done(const struct ring *q)
+{
+	if (!q->eof)
+		return false;
+	for (int j = 0; j < q->nruns; j++)
+		if (!q->stopped[j] && (q->busy[j] || q->next[j] < q->head))
+			return false;
+	return true;
 }
 
 static void *machine_main(void *arg)
@@ -493,34 +519,42 @@ static void *machine_main(void *arg)
 	struct ring *q = t->ring;
 	struct failure f;
 
-	for (uint64_t i = 0;; i++) {
-		const struct batch *b = &q->slot[i % RING];
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		const struct batch *b;
+		uint64_t i;
+		bool ok;
+		int j;
 
-		pthread_mutex_lock(&q->lock);
-		while (q->head == i && !q->eof)
+		while ((j = ring_pick(q)) < 0 && !ring_done(q))
 			pthread_cond_wait(&q->more, &q->lock);
-		/* Past the end, or past a record another machine rejected: this machine can
-		 * reject none earlier. */
-		if (q->head == i || q->fail.index < b->first) {
-			if (q->head != i)
-				ring_stop(q, t->k);
-			pthread_mutex_unlock(&q->lock);
-			return NULL;
+		if (j < 0)
+			break;
+		i = q->next[j];
+		b = &q->slot[i % RING];
+		/* Past a record another machine rejected: this machine can reject none earlier. */
+		if (q->fail.index < b->first) {
+			ring_stop(q, j);
+			pthread_cond_broadcast(&q->more);
+			continue;
 		}
+		q->busy[j] = true;
 		pthread_mutex_unlock(&q->lock);
-		if (!apply_runs(t->o, t->reader, t->runs, t->nrun, b, &f)) {
-			pthread_mutex_lock(&q->lock);
+		ok = apply_runs(t->o, t->reader, &q->runs[j], 1, b, &f);
+		pthread_mutex_lock(&q->lock);
+		q->busy[j] = false;
+		if (!ok) {
 			if (failure_first(&f, &q->fail))
 				q->fail = f;
-			ring_stop(q, t->k);
-			pthread_mutex_unlock(&q->lock);
-			return NULL;
+			ring_stop(q, j);
+		} else {
+			q->next[j] = i + 1;
+			pthread_cond_signal(&q->room);
 		}
-		pthread_mutex_lock(&q->lock);
-		q->tail[t->k] = i + 1;
-		pthread_cond_signal(&q->room);
-		pthread_mutex_unlock(&q->lock);
+		pthread_cond_broadcast(&q->more);
 	}
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
 }
 
 /* The slot of the next batch, once every machine is done with its last use; NULL when
@@ -530,10 +564,10 @@ static struct batch *ring_claim(struct ring *q)
 	struct batch *b;
 
 	pthread_mutex_lock(&q->lock);
-	for (int k = 0; k < q->nthreads; k++)
-		while (!q->stopped[k] && q->head - q->tail[k] >= RING)
+	for (int j = 0; j < q->nruns; j++)
+		while (!q->stopped[j] && q->head - q->next[j] >= RING)
 			pthread_cond_wait(&q->room, &q->lock);
-	b = q->nstopped == q->nthreads ? NULL : &q->slot[q->head % RING];
+	b = q->nstopped == q->nruns ? NULL : &q->slot[q->head % RING];
 	pthread_mutex_unlock(&q->lock);
 	return b;
 }
@@ -608,11 +642,12 @@ static void replay(const struct options *o, const char *path, struct run *runs, 
 	struct run *all[VMEM_MODES];
 	/* No more machine threads than processors: time-sharing one processor between two
 	 * machines costs each its caches at every switch (measured: 44% more CPU time for
-	 * three threads on two processors); a thread with two machines runs them in turn. */
+	 * three threads on two processors); a thread takes whichever machine is furthest
+	 * behind, a batch at a time (struct ring). */
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int nthreads = nruns < cpus ? nruns : cpus < 1 ? 1 : (int)cpus;
 	bool threaded = nthreads > 1;
-	struct ring q = { .nthreads = nthreads, .fail = { .index = UINT64_MAX } };
+	struct ring q = { .nruns = nruns, .runs = all, .fail = { .index = UINT64_MAX } };
 	struct batch *b;
 	struct stat sb;
 	uint64_t done = 0;
@@ -633,15 +668,8 @@ static void replay(const struct options *o, const char *path, struct run *runs, 
 		pthread_mutex_init(&q.lock, NULL);
 		pthread_cond_init(&q.more, NULL);
 		pthread_cond_init(&q.room, NULL);
-		/* Machine j on thread j % nthreads: with three modes on two threads, nested
-		 * (the slowest) alone, native and shadow together. */
 		for (int k = 0; k < nthreads; k++)
-			threads[k] = (struct machine_thread){ .ring = &q, .o = o, .reader = r, .k = k };
-		for (int j = 0; j < nruns; j++) {
-			struct machine_thread *t = &threads[j % nthreads];
-
-			t->runs[t->nrun++] = &runs[j];
-		}
+			threads[k] = (struct machine_thread){ .ring = &q, .o = o, .reader = r };
 		for (int k = 0; k < nthreads; k++)
 			if (pthread_create(&threads[k].id, NULL, machine_main, &threads[k]))
 				die("%s%s", "cannot start a machine thread", "");

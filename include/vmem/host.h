@@ -278,6 +278,34 @@ const struct vmem_host_event *vmem_host_events(const struct vmem_host *h, size_t
 					       uint64_t *dropped);
 
 /*
+ * A backing outside the simulator: the manager's books kept for memory that something
+ * else maps (vmem/ram_manager.h binds a host to the real RAM of a guest).
+ *
+ * vmem_host_set_observer: fn sees every page state change as it happens (vm, gfn, the
+ * old state, the new one), called inside the vmem_host_* call that makes the change, on
+ * the caller's thread, after the page's books are updated; it must not call back into
+ * the host. NULL removes it. Unset, it costs one predictable branch per state change.
+ *
+ * vmem_host_set_young_source: the accessed bits the swap policies sample
+ * (vmem_host_frame_young) come from fn instead of an attached machine: fn returns
+ * whether page (vm, gfn) was accessed since its bit was last cleared, and clears it if
+ * clear is true; it is called inside the swap policy's pick, on the caller's thread, and
+ * must not call back into the host either. NULL removes it.
+ *
+ * vmem_host_access: an access to (vm, gfn) seen from outside, given to the swap policy's
+ * on_access (lru) when the page is resident; nothing otherwise. VMEM_ENOENT for an
+ * unknown page.
+ *
+ * Concurrency: as every vmem_host_* call, one thread at a time per host.
+ */
+typedef void (*vmem_host_observer_fn)(void *ctx, uint16_t vm, uint64_t gfn,
+				      enum vmem_page_state from, enum vmem_page_state to);
+typedef bool (*vmem_host_young_fn)(void *ctx, uint16_t vm, uint64_t gfn, bool clear);
+void vmem_host_set_observer(struct vmem_host *h, vmem_host_observer_fn fn, void *ctx);
+void vmem_host_set_young_source(struct vmem_host *h, vmem_host_young_fn fn, void *ctx);
+int vmem_host_access(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write);
+
+/*
  * Checks every invariant: frames in use + free = capacity; each page in exactly one state
  * with the per-state counts matching; shared frames' reference counts equal the pages
  * mapping them; swap slots in use equal swapped pages. Returns 0 or VMEM_EINVAL with the

@@ -42,6 +42,15 @@ enum vmem_pager_store {
 	VMEM_PAGER_SWAPFILE = 1,     /* a swap file of the pager's own */
 };
 
+/* The page states vmem_pager_page_state reports. */
+enum vmem_pager_page {
+	VMEM_PAGER_UNTOUCHED = 0,    /* never touched: served as a zero page */
+	VMEM_PAGER_RESIDENT = 1,
+	VMEM_PAGER_ZERO = 2,         /* evicted, was all zeros */
+	VMEM_PAGER_COMPRESSED = 3,   /* evicted to the compressed tier */
+	VMEM_PAGER_SWAPPED = 4,      /* evicted to the swap file */
+};
+
 struct vmem_pager_config {
 	enum vmem_pager_store store;
 	/* Swap file: a directory (an unlinked file is made in it with O_TMPFILE; default
@@ -53,16 +62,21 @@ struct vmem_pager_config {
 	 * across CPUs can cost far more than the fault itself on some VMs (docs/BACKEND.md). */
 	int handler_cpu;
 	bool verify;                 /* compare every stored copy with the page (default on) */
+	/* Called by the fault-handling thread for every fault it takes, or NULL (default):
+	 * before it serves a MISSING fault (flags VMEM_PAGER_FAULT_WRITE for a write; `was`
+	 * the page's state before: untouched, zero, compressed or swapped, or resident for a
+	 * second thread's fault on a page served already), and after it lets through a
+	 * write to a resident page that vmem_pager_write_protect protected (flags
+	 * VMEM_PAGER_FAULT_WP | VMEM_PAGER_FAULT_WRITE, was = resident). It runs with the
+	 * page locked: the faulting thread waits, no eviction of the page can run, and the
+	 * hook must not evict the page itself (other pages it may). */
+	void (*fault_hook)(void *ctx, uint64_t page, enum vmem_pager_page was, unsigned flags);
+	void *fault_ctx;
 };
 
-/* The page states vmem_pager_page_state reports. */
-enum vmem_pager_page {
-	VMEM_PAGER_UNTOUCHED = 0,    /* never touched: served as a zero page */
-	VMEM_PAGER_RESIDENT = 1,
-	VMEM_PAGER_ZERO = 2,         /* evicted, was all zeros */
-	VMEM_PAGER_COMPRESSED = 3,   /* evicted to the compressed tier */
-	VMEM_PAGER_SWAPPED = 4,      /* evicted to the swap file */
-};
+#define VMEM_PAGER_FAULT_WRITE 1u  /* the access was a write */
+#define VMEM_PAGER_FAULT_WP 2u     /* a write-protect fault on a resident page */
+
 
 struct vmem_pager_stats {
 	uint64_t evictions;          /* pages evicted (zero, compressed and swapped) */
@@ -102,6 +116,14 @@ int vmem_pager_create(struct vmem_guest_ram *ram, unsigned region,
  * the page stays resident and intact, and vmem_pager_error says why. Thread-safe.
  */
 int vmem_pager_evict(struct vmem_pager *p, uint64_t page);
+
+/*
+ * Write-protects the resident pages of [first, first + n) (UFFDIO_WRITEPROTECT), so that
+ * the next write to each is a write-protect fault, which the handler reports to the
+ * fault hook and lets through (a software dirty bit). Pages not resident are left as
+ * they are. VMEM_ERANGE past the region, VMEM_EIO if the kernel refuses. Thread-safe.
+ */
+int vmem_pager_write_protect(struct vmem_pager *p, uint64_t first, uint64_t n);
 
 /* Page `page`'s state now (a snapshot: it may change at once). */
 enum vmem_pager_page vmem_pager_page_state(struct vmem_pager *p, uint64_t page);

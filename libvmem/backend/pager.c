@@ -492,6 +492,7 @@ static void *handler(void *arg)
 		for (size_t k = 0; k < (size_t)got / sizeof(msg[0]); k++) {
 			uint64_t addr, i;
 			uint32_t s;
+			bool write;
 
 			if (msg[k].event != UFFD_EVENT_PAGEFAULT)
 				continue;
@@ -500,15 +501,23 @@ static void *handler(void *arg)
 			if (i >= p->pages)
 				continue;
 			s = page_lock(p, i);
+			write = msg[k].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE;
 			if (msg[k].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) {
 				INC(p, wp_faults, 1);
-				if (s == VMEM_PAGER_RESIDENT)
+				if (s == VMEM_PAGER_RESIDENT) {
 					uffd_wp(p, i, false);
-				else
+					if (p->cfg.fault_hook)
+						p->cfg.fault_hook(p->cfg.fault_ctx, i, s,
+								  VMEM_PAGER_FAULT_WP |
+								  VMEM_PAGER_FAULT_WRITE);
+				} else {
 					uffd_wake(p, i);
+				}
 			} else {
-				s = serve(p, i, s, msg[k].arg.pagefault.flags &
-					  UFFD_PAGEFAULT_FLAG_WRITE, buf);
+				if (p->cfg.fault_hook)
+					p->cfg.fault_hook(p->cfg.fault_ctx, i, s,
+							  write ? VMEM_PAGER_FAULT_WRITE : 0);
+				s = serve(p, i, s, write, buf);
 			}
 			page_unlock(p, i, s);
 		}
@@ -735,6 +744,30 @@ int vmem_pager_create(struct vmem_guest_ram *ram, unsigned region,
 		}
 	}
 	*out = p;
+	return 0;
+}
+
+int vmem_pager_write_protect(struct vmem_pager *p, uint64_t first, uint64_t n)
+{
+	struct uffdio_writeprotect wp;
+
+	if (!p)
+		return VMEM_EINVAL;
+	if (first > p->pages || n > p->pages - first)
+		return VMEM_ERANGE;
+	if (!n)
+		return 0;
+	/* On anonymous memory without UFFD_FEATURE_WP_UNPOPULATED only present entries get
+	 * the protection; an eviction in flight keeps its own (its page is dropped after). */
+	wp.range.start = (uintptr_t)(p->base + first * PAGE);
+	wp.range.len = n * PAGE;
+	wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+	while (ioctl(p->uffd, UFFDIO_WRITEPROTECT, &wp))
+		if (errno != EAGAIN) {
+			set_error(p, "UFFDIO_WRITEPROTECT of pages %" PRIu64 "..%" PRIu64 ": %s",
+				  first, first + n - 1, strerror(errno));
+			return VMEM_EIO;
+		}
 	return 0;
 }
 

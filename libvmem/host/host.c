@@ -313,6 +313,9 @@ void host_page_set_state(struct hvm *v, struct gpage *pg, enum vmem_page_state s
 	pg->state = (uint8_t)s;
 	if (v->host->nwatch || v->host->watch_pass)
 		story_record(v->host, v, (uint64_t)(pg - v->pages), from, s);
+	/* One predictable branch while no observer is set (the simulators never set one). */
+	if (__builtin_expect(v->host->observer != NULL, 0))
+		v->host->observer(v->host->observer_ctx, v->id, (uint64_t)(pg - v->pages), from, s);
 }
 
 static void swap_candidate(struct vmem_host *h, uint64_t frame, bool on)
@@ -759,9 +762,38 @@ bool vmem_host_frame_young(struct vmem_host *h, uint64_t frame, bool clear)
 	uint16_t vm;
 	uint64_t gfn;
 
-	if (!h->mmu || vmem_host_frame_owner(h, frame, &vm, &gfn))
+	if ((!h->mmu && !h->young) || vmem_host_frame_owner(h, frame, &vm, &gfn))
 		return false;
+	if (h->young)
+		return h->young(h->young_ctx, vm, gfn, clear);
 	return vmem_mmu_host_young(h->mmu, vm, gfn, clear);
+}
+
+/* ---- a backing outside the simulator ---- */
+
+void vmem_host_set_observer(struct vmem_host *h, vmem_host_observer_fn fn, void *ctx)
+{
+	h->observer = fn;
+	h->observer_ctx = ctx;
+}
+
+void vmem_host_set_young_source(struct vmem_host *h, vmem_host_young_fn fn, void *ctx)
+{
+	h->young = fn;
+	h->young_ctx = ctx;
+}
+
+int vmem_host_access(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write)
+{
+	const struct hvm *v = h->vm_by_id[vm];
+	const struct gpage *pg;
+
+	if (!v || gfn >= v->npages)
+		return VMEM_ENOENT;
+	pg = &v->pages[gfn];
+	if (pg->state == VMEM_PG_RESIDENT && h->swap_ops && h->swap_ops->on_access)
+		h->swap_ops->on_access(&h->swap.p, pg->loc, write);
+	return 0;
 }
 
 uint64_t vmem_host_random(struct vmem_host *h)

@@ -139,6 +139,12 @@ struct vmem_host {
 	struct vmem_host_event *events;
 	size_t nevents;
 	uint64_t events_dropped;
+	/* Hooks for a backing outside the simulator (vmem_host_set_observer,
+	 * vmem_host_set_young_source): NULL unless set. */
+	vmem_host_observer_fn observer;
+	void *observer_ctx;
+	vmem_host_young_fn young;
+	void *young_ctx;
 	char why[160];               /* the cause of the changes being made now */
 	char err[256];
 };

@@ -347,12 +347,13 @@ void shadow_guest_write(struct aspace *as, uint64_t va_base, unsigned level, uns
 }
 
 /* Drops the shadow entries of an unsync page that no longer match the guest's. */
-static void resync_page(struct vmem_mmu *m, struct aspace *as, struct pt_page *sp)
+static void resync_page(struct vmem_mmu *m, struct aspace *as, struct pt_page *sp,
+			uint64_t va_base)
 {
 	m->st.shadow_resyncs++;
 	m->st.cycles_exits += m->cfg.cost.resync;
 	for (unsigned i = 0; i < VMEM_PT_ENTRIES; i++) {
-		uint64_t e = pt_entry(sp, i), va = sp->va_base + ((uint64_t)i << 12);
+		uint64_t e = pt_entry(sp, i), va = va_base + ((uint64_t)i << 12);
 		struct vmem_pt_leaf g, h;
 		bool same = false;
 
@@ -402,7 +403,7 @@ int shadow_cr3_load(struct vmem_mmu *m, struct aspace *as, bool noflush)
 		struct pt_page *sp = pt_find_table(as->shadow, as->unsync[i], 1);
 
 		if (sp && (sp->user_flags & SP_UNSYNC))
-			resync_page(m, as, sp);
+			resync_page(m, as, sp, as->unsync[i]);
 	}
 	as->nunsync = 0;
 	return 0;

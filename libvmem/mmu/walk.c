@@ -89,7 +89,7 @@ static void walk_end(struct vmem_mmu *m, const struct refcount *c)
 }
 
 /* The table the paging-structure cache says the walk of va can start at, or NULL. */
-static struct pt_page *pwc_start(struct vmem_pwc *pwc, const struct vmem_pt *pt, uint64_t va,
+static struct pt_page *pwc_start(struct vmem_pwc *pwc, struct vmem_pt *pt, uint64_t va,
 				 uint32_t ctx, unsigned *level)
 {
 	uint64_t table_pa;
@@ -98,10 +98,11 @@ static struct pt_page *pwc_start(struct vmem_pwc *pwc, const struct vmem_pt *pt,
 
 	if (!start)
 		return NULL;
-	t = pt_find_table_at(pt, va, start, table_pa);
+	/* (Most walks start from the few tables the PWC names: remembered.) */
+	t = pt_find_table_memo(pt, va, start);
 	/* A cached pointer to a table that is no longer there would be a missed
 	 * invalidation; walking from the root keeps the translation right. */
-	if (!t)
+	if (!t || t->pa != table_pa)
 		return NULL;
 	*level = start;
 	return t;
@@ -139,7 +140,7 @@ static bool walk_1d(struct vmem_mmu *m, struct vmem_pt *pt, struct vmem_pwc *pwc
 		if (!pt_entry_present(f, e))
 			return false;
 		if (pt_entry_is_leaf(f, e, level)) {
-			unsigned prot = vmem_pte_bits_to_prot(vmem_pte_decode(f, e));
+			unsigned prot = pt_entry_prot(f, e);
 
 			if ((prot & need) != need)
 				return false;
@@ -347,7 +348,7 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 			goto done;
 		}
 		if (pt_entry_is_leaf(f, e, level)) {
-			gprot = vmem_pte_bits_to_prot(vmem_pte_decode(f, e));
+			gprot = pt_entry_prot(f, e);
 			if ((gprot & need) != need) {
 				out = WALK_GUEST_FAULT;
 				goto done;

@@ -170,65 +170,15 @@ static size_t slot_bytes(const struct pt_page *p, unsigned cap)
 /* Bytes of p's slot block at capacity cap, in the form cap gives it. */
 static size_t mem_bytes(const struct pt_page *p, unsigned cap)
 {
+	if (cap == 1 && p->level == 1)
+		return 0;   /* pt_single: in the header */
 	if (cap == VMEM_PT_ENTRIES)
 		return slot_bytes(p, cap);
 	return (cap <= PT_LIST_MAX ? sizeof(struct pt_list) : sizeof(struct pt_packed)) +
 	       slot_bytes(p, cap);
 }
 
-/* Adds table page p to the frame-number index, growing it to stay at most 3/4 full. */
-static int index_add(struct vmem_pt *pt, struct pt_page *p)
-{
-	if (4 * (pt->pages + 1) > 3 * (pt->by_pfn_mask + 1) || !pt->by_pfn) {
-		uint64_t n = pt->by_pfn ? 2 * (pt->by_pfn_mask + 1) : 64;
-		struct pt_page **old = pt->by_pfn, **t = calloc(n, sizeof(*t));
-		uint64_t old_n = old ? pt->by_pfn_mask + 1 : 0;
-
-		if (!t)
-			return VMEM_ENOMEM;
-		pt->by_pfn = t;
-		pt->by_pfn_mask = n - 1;
-		for (uint64_t k = 0; k < old_n; k++) {
-			uint64_t j;
-
-			if (!old[k])
-				continue;
-			for (j = pt_pfn_slot(pt, old[k]->pa >> 12); t[j]; j = (j + 1) & (n - 1))
-				;
-			t[j] = old[k];
-		}
-		free(old);
-	}
-	{
-		uint64_t j = pt_pfn_slot(pt, p->pa >> 12);
-
-		while (pt->by_pfn[j])
-			j = (j + 1) & pt->by_pfn_mask;
-		pt->by_pfn[j] = p;
-	}
-	return 0;
-}
-
-/* Removes table page p from the index (backward-shift deletion keeps probing right). */
-static void index_remove(struct vmem_pt *pt, const struct pt_page *p)
-{
-	uint64_t mask = pt->by_pfn_mask, hole = pt_pfn_slot(pt, p->pa >> 12), j;
-
-	while (pt->by_pfn[hole] != p)
-		hole = (hole + 1) & mask;
-	for (j = (hole + 1) & mask; pt->by_pfn[j]; j = (j + 1) & mask) {
-		uint64_t home = pt_pfn_slot(pt, pt->by_pfn[j]->pa >> 12);
-
-		/* Move j into the hole unless its home lies cyclically in (hole, j]. */
-		if (((j - home) & mask) >= ((j - hole) & mask)) {
-			pt->by_pfn[hole] = pt->by_pfn[j];
-			hole = j;
-		}
-	}
-	pt->by_pfn[hole] = NULL;
-}
-
-static struct pt_page *page_new(struct vmem_pt *pt, unsigned level, uint64_t va_base, int *err)
+static struct pt_page *page_new(struct vmem_pt *pt, unsigned level, int *err)
 {
 	struct pt_page *p;
 	uint64_t pfn;
@@ -244,13 +194,6 @@ static struct pt_page *page_new(struct vmem_pt *pt, unsigned level, uint64_t va_
 	}
 	p->pa = pfn << 12;
 	p->level = (uint8_t)level;
-	p->va_base = va_base;
-	*err = index_add(pt, p);
-	if (*err) {
-		pt->src.free(pt->src.ctx, pfn);
-		pool_free(pt, p, sizeof(*p));
-		return NULL;
-	}
 	pt->pages++;
 	return p;
 }
@@ -272,10 +215,10 @@ static uint64_t page_free_tree(struct vmem_pt *pt, struct pt_page *p)
 				n += page_free_tree(pt, c);
 		}
 	}
-	index_remove(pt, p);
 	pt->src.free(pt->src.ctx, p->pa >> 12);
 	pt->pages--;
-	if (p->cap)
+	pt->tables_gen++;   /* (a remembered answer may be this page) */
+	if (p->cap && !pt_single(p))
 		pool_free(pt, p->mem, mem_bytes(p, p->cap));
 	pool_free(pt, p, sizeof(*p));
 	return n;
@@ -338,6 +281,21 @@ static int grow(struct vmem_pt *pt, struct pt_page *p)
 	size_t old = p->cap ? mem_bytes(p, p->cap) : 0, want = mem_bytes(p, cap);
 	void *n;
 
+	if (cap == 1 && p->level == 1) {
+		p->cap = 1;   /* pt_single: the entry goes in the header */
+		return 0;
+	}
+	if (pt_single(p)) {
+		struct pt_list *l = pool_alloc(pt, want);   /* (grow is called when full) */
+
+		if (!l)
+			return VMEM_ENOMEM;
+		l->index[0] = p->single_index;
+		l->slot[0] = p->single;
+		p->mem = l;
+		p->cap = (uint16_t)cap;
+		return 0;
+	}
 	if (p->cap == PT_LIST_MAX)
 		return list_to_packed(pt, p);
 	if (p->cap >= PT_DENSE_AT)
@@ -369,6 +327,11 @@ static uint64_t *slot_insert(struct vmem_pt *pt, struct pt_page *p, unsigned i)
 	if (pt_dense(p)) {
 		p->used++;
 		return (uint64_t *)p->mem + (i << sh);
+	}
+	if (pt_single(p)) {
+		p->used = 1;
+		p->single_index = (uint16_t)i;
+		return &p->single;
 	}
 	if (pt_listed(p)) {
 		struct pt_list *l = p->mem;
@@ -403,6 +366,11 @@ static void slot_remove(struct pt_page *p, unsigned i)
 		p->used--;
 		return;
 	}
+	if (pt_single(p)) {
+		p->single = 0;
+		p->used = 0;
+		return;
+	}
 	if (pt_listed(p)) {
 		struct pt_list *l = p->mem;
 
@@ -424,8 +392,18 @@ static void slot_remove(struct pt_page *p, unsigned i)
 }
 
 /* Writes entry i (and, above level 1, its child pointer); 0 or VMEM_ENOMEM. */
-static int entry_write(struct vmem_pt *pt, struct pt_page *p, unsigned i, uint64_t e,
-		       struct pt_page *child)
+/* The first address table page p maps, for an address va it maps (the root: 0). */
+static uint64_t page_va_base(const struct vmem_pt *pt, const struct pt_page *p, uint64_t va)
+{
+	if (p->level == pt->levels)
+		return 0;
+	return va & ~((1ull << vmem_level_shift(p->level + 1u)) - 1);
+}
+
+/* Writes entry i of p, a table page that maps va (and, above level 1, its child pointer);
+ * 0 or VMEM_ENOMEM. */
+static int entry_write(struct vmem_pt *pt, struct pt_page *p, uint64_t va, unsigned i,
+		       uint64_t e, struct pt_page *child)
 {
 	uint64_t *s = pt_slot(p, i);
 	uint64_t old = s ? s[0] : 0;
@@ -442,7 +420,8 @@ static int entry_write(struct vmem_pt *pt, struct pt_page *p, unsigned i, uint64
 			s[1] = (uint64_t)(uintptr_t)child;
 	}
 	if (pt->obs.on_write)
-		pt->obs.on_write(pt->obs.ctx, pt, p->pa, p->va_base, p->level, i, old, e);
+		pt->obs.on_write(pt->obs.ctx, pt, p->pa, page_va_base(pt, p, va), p->level, i,
+				 old, e);
 	return 0;
 }
 
@@ -463,10 +442,10 @@ int vmem_pt_create(const struct vmem_pt_config *cfg, const struct vmem_frame_sou
 	pt->format = cfg->format;
 	pt->src = *src;
 	pt->gen = 1;
-	pt->root = page_new(pt, pt->levels, 0, &err);
+	pt->tables_gen = 1;
+	pt->root = page_new(pt, pt->levels, &err);
 	if (!pt->root) {
 		pool_destroy(pt);
-		free(pt->by_pfn);
 		free(pt);
 		return err;
 	}
@@ -480,7 +459,6 @@ void vmem_pt_destroy(struct vmem_pt *pt)
 		return;
 	page_free_tree(pt, pt->root);
 	pool_destroy(pt);
-	free(pt->by_pfn);
 	free(pt->pa_memo);
 	free(pt->table_memo);
 	free(pt);
@@ -558,12 +536,11 @@ int vmem_pt_map(struct vmem_pt *pt, uint64_t va, uint64_t pa, enum vmem_page_siz
 				return VMEM_EEXIST;
 			p = pt_slot_child(s);
 		} else {
-			uint64_t base = va & ~((1ull << vmem_level_shift(level)) - 1);
-			struct pt_page *c = page_new(pt, level - 1, base, &err);
+			struct pt_page *c = page_new(pt, level - 1, &err);
 
 			if (!c)
 				return err;
-			err = entry_write(pt, p, i, table_entry(pt, c), c);
+			err = entry_write(pt, p, va, i, table_entry(pt, c), c);
 			if (err) {
 				page_free_tree(pt, c);
 				return err;
@@ -576,7 +553,7 @@ int vmem_pt_map(struct vmem_pt *pt, uint64_t va, uint64_t pa, enum vmem_page_siz
 
 		if (pt_slot(p, i))
 			return VMEM_EEXIST;
-		return entry_write(pt, p, i, leaf_entry(pt, pa, leaf_level, prot), NULL);
+		return entry_write(pt, p, va, i, leaf_entry(pt, pa, leaf_level, prot), NULL);
 	}
 }
 
@@ -618,7 +595,7 @@ int vmem_pt_unmap(struct vmem_pt *pt, uint64_t va)
 
 	if (!p)
 		return VMEM_ENOENT;
-	return entry_write(pt, p, i, 0, NULL);
+	return entry_write(pt, p, va, i, 0, NULL);
 }
 
 int vmem_pt_protect(struct vmem_pt *pt, uint64_t va, unsigned prot)
@@ -633,7 +610,7 @@ int vmem_pt_protect(struct vmem_pt *pt, uint64_t va, unsigned prot)
 	e = pt_entry(p, i);
 	/* Keep the A and D bits the hardware set; replace the permissions. */
 	keep = vmem_pte_decode(pt->format, e) & (VMEM_PTE_A | VMEM_PTE_D | VMEM_PTE_PS);
-	return entry_write(pt, p, i, vmem_pte_encode(pt->format, vmem_pte_addr(e),
+	return entry_write(pt, p, va, i, vmem_pte_encode(pt->format, vmem_pte_addr(e),
 						     vmem_prot_to_pte_bits(prot) | keep) |
 					     leaf_memtype(pt), NULL);
 }
@@ -681,7 +658,7 @@ uint64_t vmem_pt_zap(struct vmem_pt *pt, uint64_t va, unsigned level)
 	if (!pt_entry_present(pt->format, pt_entry(p, i)))
 		return 0;
 	c = pt_child(p, i);
-	entry_write(pt, p, i, 0, NULL);   /* a removal: cannot fail */
+	entry_write(pt, p, va, i, 0, NULL);   /* a removal: cannot fail */
 	return c ? page_free_tree(pt, c) : 0;
 }
 
@@ -741,7 +718,7 @@ int pt_translate_memo(struct vmem_pt *pt, uint64_t va, uint64_t *pa)
 	return 0;
 }
 
-struct pt_page *pt_find_table_memo(struct vmem_pt *pt, uint64_t va, unsigned level)
+struct pt_page *pt_find_table_remember(struct vmem_pt *pt, uint64_t va, unsigned level)
 {
 	uint64_t base = va & ~((1ull << vmem_level_shift(level + 1)) - 1);
 	struct pt_table_memo *e;
@@ -754,14 +731,12 @@ struct pt_page *pt_find_table_memo(struct vmem_pt *pt, uint64_t va, unsigned lev
 	}
 	e = &pt->table_memo[((base >> vmem_level_shift(level + 1)) + level * 0x9Eu) &
 			    (PT_TABLE_MEMO - 1)];
-	if (e->gen == pt->gen && e->va_base == base && e->level == level)
-		return e->table;
 	t = pt_find_table(pt, va, level);
 	if (t) {
 		e->va_base = base;
 		e->level = level;
 		e->table = t;
-		e->gen = pt->gen;
+		e->gen = pt->tables_gen;
 	}
 	return t;
 }

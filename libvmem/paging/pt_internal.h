@@ -4,9 +4,12 @@
  * A simulated table page costs host memory in proportion to its present entries, not
  * 4 KiB. Its slots, one per present entry, live in one growable block whose form
  * follows its capacity (cap):
+ *   single (cap == 1 at level 1) the one entry in the header itself, its index beside
+ *          it: at sparse footprints almost every mapped page has a level-1 table of its
+ *          own with one entry, which then costs its 24-byte header and nothing more.
  *   list   (cap <= PT_LIST_MAX) the indices of the present entries in ascending order,
- *          then their slots in the same order: a page of one or a few entries, as
- *          sparse mappings make them, costs a few dozen bytes.
+ *          then their slots in the same order: a page of a few entries, as sparse
+ *          mappings make them, costs a few dozen bytes.
  *   packed (larger) a 512-bit bitmap of the present entries and a running count per
  *          bitmap word, then the slots in index order: entry i lives at slot rank(i),
  *          the number of present entries below i, from one population count.
@@ -22,6 +25,10 @@
  *
  * A not-present entry is 0 in both formats as libvmem writes them (vmem_pte_encode), so
  * "stored" and "present" are the same thing: writing 0 removes the slot.
+ *
+ * There is no index of table pages by physical address: a walk that starts from a
+ * paging-structure-cache hit finds its table through pt_find_table_memo and checks its
+ * address (an index cost 11 to 21 bytes per table page at sparse footprints).
  *
  * Host memory: a block starts at one slot; lists double, packed blocks grow by half. The
  * headers (struct pt_page) and list blocks, at most PT_POOL_MAX bytes, come from the
@@ -50,13 +57,16 @@ struct pt_packed {
 };
 
 struct pt_page {
-	void *mem;                   /* slots in the form cap says (see above); NULL if cap 0 */
+	union {
+		void *mem;           /* slots in the form cap says (see above); NULL if cap 0 */
+		uint64_t single;     /* pt_single(): the one entry itself */
+	};
 	uint64_t pa;                 /* physical address of this table page */
-	uint64_t va_base;            /* first address this table maps */
 	uint16_t used;               /* present entries */
 	uint16_t cap;                /* slots allocated */
 	uint8_t level;               /* 1 (PT) .. 5 (PML5) */
 	uint8_t user_flags;          /* owned by the table's user: shadow paging marks unsync pages */
+	uint16_t single_index;       /* pt_single(): the index of the entry in `single` */
 };
 
 /*
@@ -87,20 +97,19 @@ struct vmem_pt {
 	struct vmem_frame_source src;
 	struct vmem_pt_observer obs;
 	uint64_t pages;
-	/* Every table page by its frame number: an open-addressing hash (linear probing,
-	 * at most three quarters full), so that a walk that starts from a paging-structure-cache hit
-	 * finds its table in one probe rather than by a walk from the root. */
-	struct pt_page **by_pfn;
-	uint64_t by_pfn_mask;        /* slots - 1 */
 	/* Every entry write (map, unmap, protect, zap) increments gen. pa_memo remembers
 	 * recent translations of table-aligned addresses (pt_translate_memo) with the gen
 	 * they were made at; one made at an earlier gen is stale. Allocated on first use. */
 	uint64_t gen;
 	struct pt_pa_memo *pa_memo;  /* [PT_PA_MEMO] or NULL */
+	/* pt_find_table answers (never NULL ones) with the tables_gen they were made at:
+	 * the answer changes only when a table page is freed (which increments tables_gen),
+	 * since a new table appears only where the answer was NULL. */
+	uint64_t tables_gen;
 	struct pt_table_memo *table_memo;  /* [PT_TABLE_MEMO] or NULL (pt_find_table_memo) */
 };
 
-#define PT_TABLE_MEMO 256
+#define PT_TABLE_MEMO 1024
 
 struct pt_table_memo {
 	uint64_t va_base;            /* first address the table maps */
@@ -146,6 +155,12 @@ static inline bool pt_listed(const struct pt_page *p)
 	return p->cap <= PT_LIST_MAX;
 }
 
+/* A level-1 page of one slot keeps its entry in the header: no block at all. */
+static inline bool pt_single(const struct pt_page *p)
+{
+	return p->cap == 1 && p->level == 1;
+}
+
 /* The slot of entry i, or NULL when the entry is not present. */
 static inline uint64_t *pt_slot(const struct pt_page *p, unsigned i)
 {
@@ -159,6 +174,8 @@ static inline uint64_t *pt_slot(const struct pt_page *p, unsigned i)
 	if (pt_listed(p)) {
 		struct pt_list *l = p->mem;
 
+		if (pt_single(p))
+			return p->used && p->single_index == i ? (uint64_t *)&p->single : NULL;
 		for (unsigned r = 0; r < p->used; r++)
 			if (l->index[r] == i)
 				return l->slot + (r << sh);
@@ -215,8 +232,24 @@ static inline bool pt_entry_present(enum vmem_pt_format f, uint64_t e)
  */
 int pt_translate_memo(struct vmem_pt *pt, uint64_t va, uint64_t *pa);
 
-/* pt_find_table(pt, va, level), remembered until the next entry write. */
-struct pt_page *pt_find_table_memo(struct vmem_pt *pt, uint64_t va, unsigned level);
+/* pt_find_table_memo when the memo does not know the answer. */
+struct pt_page *pt_find_table_remember(struct vmem_pt *pt, uint64_t va, unsigned level);
+
+/* pt_find_table(pt, va, level), remembered until a table page is freed. */
+static inline struct pt_page *pt_find_table_memo(struct vmem_pt *pt, uint64_t va,
+						  unsigned level)
+{
+	unsigned shift = 12 + 9 * level;   /* vmem_level_shift(level + 1) */
+	uint64_t base = va & ~((1ull << shift) - 1);
+	const struct pt_table_memo *e;
+
+	if (pt->table_memo) {
+		e = &pt->table_memo[((base >> shift) + level * 0x9Eu) & (PT_TABLE_MEMO - 1)];
+		if (e->gen == pt->tables_gen && e->va_base == base && e->level == level)
+			return e->table;
+	}
+	return pt_find_table_remember(pt, va, level);
+}
 
 /* The leaf table page and entry index mapping va, or NULL. */
 struct pt_page *pt_find_leaf(const struct vmem_pt *pt, uint64_t va, unsigned *index);
@@ -224,28 +257,15 @@ struct pt_page *pt_find_leaf(const struct vmem_pt *pt, uint64_t va, unsigned *in
 /* The table page at `level` covering va, or NULL. */
 struct pt_page *pt_find_table(const struct vmem_pt *pt, uint64_t va, unsigned level);
 
-static inline uint64_t pt_pfn_slot(const struct vmem_pt *pt, uint64_t pfn)
+/* vmem_pte_bits_to_prot(vmem_pte_decode(f, e)) of a present entry e, inline for the
+ * walkers (bit positions in the top comment of pt.c). */
+static inline unsigned pt_entry_prot(enum vmem_pt_format f, uint64_t e)
 {
-	return (pfn * 0x9E3779B97F4A7C15ull >> 32) & pt->by_pfn_mask;
-}
-
-/* The table page at `level` covering va if its physical address is pa, else NULL: the
- * same answer as pt_find_table when pa is right, from one hash probe. */
-static inline struct pt_page *pt_find_table_at(const struct vmem_pt *pt, uint64_t va,
-						unsigned level, uint64_t pa)
-{
-	uint64_t pfn = pa >> 12;
-
-	for (uint64_t k = pt_pfn_slot(pt, pfn);; k = (k + 1) & pt->by_pfn_mask) {
-		struct pt_page *p = pt->by_pfn[k];
-
-		if (!p)
-			return NULL;
-		if (p->pa >> 12 == pfn)
-			return p->level == level &&
-			       p->va_base == (va & ~((1ull << vmem_level_shift(level + 1)) - 1)) ?
-			       p : NULL;
-	}
+	if (f == VMEM_PT_EPT)
+		return VMEM_PROT_READ | VMEM_PROT_USER | (e & 2u ? VMEM_PROT_WRITE : 0) |
+		       (e & 4u ? VMEM_PROT_EXEC : 0);
+	return VMEM_PROT_READ | (e & 2u ? VMEM_PROT_WRITE : 0) | (e & 4u ? VMEM_PROT_USER : 0) |
+	       (e >> 63 ? 0 : VMEM_PROT_EXEC);
 }
 
 /* Sets the A bit (and D for writes) of a leaf entry, as the walker does (no observer). */

@@ -36,8 +36,9 @@
  *     (a multiply-shift range reduction: no division). The sequence of victims is thus a
  *     pure function of the seed and of the order of evicting fills.
  * Invalidation (invalidate, flush_ctx, flush_all) clears only the valid state of entries;
- * the LRU stamps and PLRU bits are left as they are, as in hardware where a flush does not
- * reset the replacement state.
+ * the PLRU bits are left as they are, as in hardware where a flush does not reset the
+ * replacement state. (The LRU stamp of an invalidated way is set to 0, which nothing can
+ * observe: an invalid way is taken before any valid one, and a fill stamps it anew.)
  *
  * Statistics: lookups counts every call to vmem_xcache_lookup, also on an absent cache
  * (entries == 0), where it never hits. fills counts fills that stored something (a new
@@ -109,6 +110,12 @@ struct vmem_xcache {
 	uint32_t nfree;
 	uint32_t mru, lru;    /* list ends */
 	uint32_t bucket_mask;
+	/* The last lookup that missed, if nothing has changed the cache since (hint_tag 0:
+	 * none): (hint_key, hint_tag) is absent. A fill after a walk is almost always the
+	 * fill of the lookup that missed just before, so it need not look for the entry:
+	 * under LRU it reads only the stamps to find the victim. */
+	uint64_t hint_key;
+	uint64_t hint_tag;
 };
 
 static const char *const repl_names[] = {
@@ -334,7 +341,7 @@ static void fa_release(struct vmem_xcache *c, uint32_t w)
 
 static bool fa_fill(struct vmem_xcache *c, uint64_t key, uint64_t tag, uint64_t val)
 {
-	uint32_t w = fa_find(c, key, tag);
+	uint32_t w = c->hint_tag == tag && c->hint_key == key ? c->ways : fa_find(c, key, tag);
 	bool evict = false;
 
 	c->stats.fills++;
@@ -515,8 +522,12 @@ static inline bool lookup(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uin
 	if (c->bucket) {
 		uint32_t w = fa_find(c, key, tag);
 
-		if (w == ways)
+		if (w == ways) {
+			c->hint_key = key;
+			c->hint_tag = tag;
 			return false;
+		}
+		c->hint_tag = 0;
 		c->stats.hits++;
 		*val = c->vals[w];
 		touch(c, 0, 0, w);
@@ -524,11 +535,16 @@ static inline bool lookup(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uin
 	}
 	for (uint32_t w = 0; w < ways; w++) {
 		if (keys[w] == key && tags[w] == tag) {
+			c->hint_tag = 0;
 			c->stats.hits++;
 			*val = c->vals[base + w];
 			touch(c, set, base, w);
 			return true;
 		}
+	}
+	if (ways != 0) {
+		c->hint_key = key;
+		c->hint_tag = tag;
 	}
 	return false;
 }
@@ -563,8 +579,35 @@ static inline bool fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint6
 
 	if (ways == 0)
 		return false;   /* absent: dropped */
-	if (c->bucket)
-		return fa_fill(c, key, tag, val);
+	if (c->bucket) {
+		evict = fa_fill(c, key, tag, val);
+		c->hint_tag = 0;
+		return evict;
+	}
+	if (c->repl == VMEM_REPL_LRU && c->hint_tag == tag && c->hint_key == key) {
+		/* Absent, as the lookup just before found: the victim is the first invalid
+		 * way, else the least recently used, which is the first way of the smallest
+		 * stamp, since an invalid way's stamp is 0 and a valid one's at least 1
+		 * (see invalidate). */
+		const uint64_t *st = c->stamps + base;
+
+		way = 0;
+		for (uint32_t w = 1; w < ways; w++)
+			if (st[w] < st[way])
+				way = w;
+		c->hint_tag = 0;
+		if (tags[way] != 0) {
+			evict = true;
+			c->stats.evictions++;
+		}
+		c->keys[base + way] = key;
+		c->tags[base + way] = tag;
+		c->vals[base + way] = val;
+		c->stamps[base + way] = ++c->clock;
+		c->stats.fills++;
+		return evict;
+	}
+	c->hint_tag = 0;
 	if (c->repl == VMEM_REPL_LRU) {
 		/*
 		 * One pass finds the entry, the first invalid way and the least recently used
@@ -651,6 +694,7 @@ void vmem_xcache_invalidate(struct vmem_xcache *c, uint64_t key, uint32_t ctx)
 
 	if (c->mrc != NULL)
 		vmem_mrc_invalidate(c->mrc, key, ctx);
+	c->hint_tag = 0;
 	if (c->bucket) {
 		uint32_t w = fa_find(c, key, tag);
 
@@ -663,6 +707,8 @@ void vmem_xcache_invalidate(struct vmem_xcache *c, uint64_t key, uint32_t ctx)
 	for (uint32_t w = 0; w < c->ways; w++) {
 		if (c->keys[base + w] == key && c->tags[base + w] == tag) {
 			c->tags[base + w] = 0;
+			if (c->stamps)
+				c->stamps[base + w] = 0;   /* (unobservable: see lookup) */
 			c->stats.invalidations++;
 			return;   /* (key, ctx) is present at most once */
 		}
@@ -675,6 +721,7 @@ void vmem_xcache_flush_ctx(struct vmem_xcache *c, uint32_t ctx, uint32_t mask)
 
 	if (c->mrc != NULL)
 		vmem_mrc_flush_ctx(c->mrc, ctx, mask);
+	c->hint_tag = 0;
 	for (size_t s = 0; s < c->sets; s++) {
 		for (uint32_t w = 0; w < c->ways; w++) {
 			size_t i = s * c->stride + w;
@@ -684,6 +731,8 @@ void vmem_xcache_flush_ctx(struct vmem_xcache *c, uint32_t ctx, uint32_t mask)
 				if (c->bucket)
 					fa_release(c, w);   /* (one set) */
 				c->tags[i] = 0;
+				if (c->stamps)
+					c->stamps[i] = 0;
 				c->stats.invalidations++;
 			}
 		}
@@ -694,6 +743,7 @@ void vmem_xcache_flush_all(struct vmem_xcache *c)
 {
 	if (c->mrc != NULL)
 		vmem_mrc_flush_all(c->mrc);
+	c->hint_tag = 0;
 
 	for (size_t s = 0; s < c->sets; s++) {
 		for (uint32_t w = 0; w < c->ways; w++) {
@@ -703,6 +753,8 @@ void vmem_xcache_flush_all(struct vmem_xcache *c)
 				if (c->bucket)
 					fa_release(c, w);   /* (one set) */
 				c->tags[i] = 0;
+				if (c->stamps)
+					c->stamps[i] = 0;
 				c->stats.invalidations++;
 			}
 		}

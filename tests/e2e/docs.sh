@@ -20,8 +20,15 @@ normalize() {
 	     { sub(/[ \t]+#.*$/, "", line); sub(/^[ \t]+/, "", line); if (line != "") print line; line = "" }'
 }
 
+# vmem-vmm needs a usable /dev/kvm: without one its commands are skipped, loudly.
+kvm=yes
+"$bin/vmem-vmm" --probe >"$work/.probe" 2>&1 || kvm=$(tail -1 "$work/.probe")
+
 run() { # where command: the programs under test found first on the PATH
 	cmd=$(printf '%s\n' "$2" | sed -e "s|^build/rel/bin/|$bin/|")
+	case "$cmd" in *vmem-vmm\ *|*vmem-vmm) if [ "$kvm" != yes ]; then
+		echo "SKIP $1: $2: no usable /dev/kvm ($kvm)"; return; fi ;;
+	esac
 	(cd "$work" && PATH="$bin:$PATH" && eval "$cmd") >"$work/.out" 2>&1
 	rc=$?
 	if [ $rc = 0 ]; then

@@ -1,0 +1,128 @@
+#!/bin/sh
+# vmem-vmm under real KVM: the test guest's content check on one and two vCPUs, with
+# anonymous, memfd and THP memory, while the pager swaps its pages out and in, while its
+# balloon inflates and deflates; KVM's dirty log must hold the pages the guest wrote; a
+# corrupted word must make the run fail; KVM's own
+# statistics must show the work (exits, pf_fixed, pages_4k, pages_2m); the guest's trace
+# replayed by vmemsim must see the same pages. Without a usable /dev/kvm it says SKIP loudly.
+#
+# usage: sh tests/e2e/kvm.sh BIN_DIR
+bin=${1:?usage: kvm.sh BIN_DIR}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/check.inc"
+
+if ! why=$("$bin/vmem-vmm" --probe 2>&1); then
+	why=${why#vmem-vmm: no usable /dev/kvm: }
+	echo "SKIP: kvm.sh: no usable /dev/kvm (${why% (running under QEMU*})"
+	echo "kvm: 0 passed, 0 failed (skipped)"
+	exit 0
+fi
+
+# fig FILE KEY: the value of a `key value` line of vmem-vmm's output.
+fig() { awk -v k="$2" '$1 == k { print $2 }' "$1"; }
+# at_least A B: "yes" when the integer A >= B.
+at_least() { [ -n "$1" ] && [ "$1" -ge "$2" ] 2>/dev/null && echo yes || echo "no ($1 < $2)"; }
+vmm() { # name options...: runs vmem-vmm into $tmp/NAME.out and .err
+	name=$1; shift
+	timeout -k 2 60 "$bin/vmem-vmm" -q "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
+	rc=$?
+}
+passes() { # name: exit 0, PASS, no bad word seen by the guest or the host
+	check "$1: exit status" 0 "$rc"
+	check "$1: result" PASS "$(fig "$tmp/$1.out" result)"
+	check "$1: guest found no corrupted word" 0 "$(fig "$tmp/$1.out" guest.words_bad)"
+	check "$1: host found no corrupted word" 0 "$(fig "$tmp/$1.out" host.words_bad)"
+	[ "$rc" = 0 ] || sed 's/^/    /' "$tmp/$1.err" | head -5
+}
+
+vmm basic --memory 8m --passes 4 --json "$tmp/basic.json"
+passes basic
+check "basic: pages checked: 2048 after the fill, 4 passes x 512, 2048 at the end" 6144 \
+	"$(fig "$tmp/basic.out" guest.pages_checked)"
+check "basic: KVM exits > 0" yes "$(at_least "$(fig "$tmp/basic.out" kvm.vcpu.exits)" 1)"
+check "basic: KVM pf_fixed >= the 2048 data pages" yes \
+	"$(at_least "$(fig "$tmp/basic.out" kvm.vcpu.pf_fixed)" 2048)"
+check "basic: KVM pages_4k >= 2048" yes "$(at_least "$(fig "$tmp/basic.out" kvm.vm.pages_4k)" 2048)"
+check "basic: JSON has KVM's VM and vCPU statistics" "PASS yes yes" "$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(d["result"], "yes" if d["kvm"]["vm"].get("pages_4k", 0) > 0 else "no",
+      "yes" if d["kvm"]["vcpu"].get("exits", 0) > 0 else "no")' "$tmp/basic.json" 2>&1)"
+
+vmm corrupt --memory 4m --passes 2 --corrupt-page 900
+check "corrupt: a damaged word fails the run" 1 "$rc"
+check "corrupt: result" CORRUPT "$(fig "$tmp/corrupt.out" result)"
+check "corrupt: the guest saw it" yes "$(at_least "$(fig "$tmp/corrupt.out" guest.words_bad)" 1)"
+check "corrupt: the message names the address" 1 \
+	"$(grep -c 'corrupted words, the first at gva 0x40384038' "$tmp/corrupt.err")"
+
+vmm smp --vcpus 2 --memory 8m --passes 4 --dup-every 4
+passes smp
+check "smp: 2 vCPUs" 2 "$(fig "$tmp/smp.out" vcpus)"
+
+vmm swap --memory 4m --passes 6 --swap --swap-batch 32 --swap-interval 500
+passes swap
+check "swap: all 1024 pages evicted before the second check" 1024 \
+	"$(fig "$tmp/swap.out" swap.evicted_before_check)"
+check "swap: the pager served faults" yes "$(at_least "$(fig "$tmp/swap.out" pager.faults)" 1024)"
+check "swap: no pager error" 0 "$(fig "$tmp/swap.out" pager.errors)"
+
+vmm swapfile --vcpus 2 --memory 4m --passes 4 --swap --swap-store file --swap-interval 200
+passes swapfile
+
+vmm memfd --memory 4m --passes 4 --backing memfd
+passes memfd
+
+vmm thp --memory 8m --passes 4 --pages thp --guest-pages 2m
+passes thp
+check "thp: KVM maps 2 MiB pages" yes "$(at_least "$(fig "$tmp/thp.out" kvm.vm.pages_2m)" 1)"
+
+vmm balloon --memory 4m --passes 4 --balloon 512
+passes balloon
+check "balloon: inflated to half the pool, then deflated" "256 256 0 0" \
+	"$(for k in balloon.inflated balloon.deflated balloon.actual balloon.rejected; do
+		fig "$tmp/balloon.out" $k; done | tr '\n' ' ' | sed 's/ $//')"
+check "balloon: the host freed the pool (resident pages before, inflated)" "1536 1024" \
+	"$(fig "$tmp/balloon.out" balloon.resident_before_inflate) $(fig "$tmp/balloon.out" balloon.resident_inflated)"
+check "balloon: the guest's statistics arrived (MemTotal of 1536 pages)" 6291456 \
+	"$(fig "$tmp/balloon.out" balloon.stats.memtot)"
+check "balloon: all 16 statistics tags, in both reports" "16 2" \
+	"$(fig "$tmp/balloon.out" balloon.stats_tags) $(fig "$tmp/balloon.out" balloon.stats_reports)"
+check "balloon: the host got memory back" yes \
+	"$(at_least "$(fig "$tmp/balloon.out" balloon.bytes_given_back)" 1048576)"
+vmm balloonfd --memory 4m --passes 4 --balloon 512 --backing memfd
+passes balloonfd
+check "balloon on memfd: the pool punched out of the file" "1536 1024" \
+	"$(fig "$tmp/balloonfd.out" balloon.resident_before_inflate) $(fig "$tmp/balloonfd.out" balloon.resident_inflated)"
+
+# KVM's dirty log, page-exact: 1024 pages filled, 6 passes of 256 window pages less the
+# shared ones (every 3rd page: 85 or 86 of each window), no page for a check.
+vmm dirty --memory 4m --passes 6 --dup-every 3 --dirty-log
+passes dirty
+check "dirty: every command logged exactly the pages it wrote" 0 \
+	"$(fig "$tmp/dirty.out" dirty.mismatched_commands)"
+check "dirty: logged = expected" "$(fig "$tmp/dirty.out" dirty.expected_pages)" \
+	"$(fig "$tmp/dirty.out" dirty.logged_pages)"
+vmm dirtyswap --memory 4m --passes 6 --dirty-log --swap --swap-interval 500
+passes dirtyswap
+check "dirty + swap: each command's log within its writes + the pager's refaults" 0 \
+	"$(fig "$tmp/dirtyswap.out" dirty.mismatched_commands)"
+
+# The same accesses in the simulator: every data page is one host fault there too.
+sh "$top/vmm/compare.sh" "$bin" --memory 4m --passes 4 >"$tmp/compare.out" 2>&1
+check "compare.sh: exit status" 0 $?
+check "compare.sh: vmemsim shadow fills one shadow entry per data page" 1024 \
+	"$(awk '/^host MMU faults fixed/ { print $(NF - 1) }' "$tmp/compare.out")"
+sed 's/^/    /' "$tmp/compare.out"
+
+vmm timeout --memory 64m --passes 100000 --timeout 1
+check "--timeout 1 stops a guest that runs longer, and fails" 1 "$rc"
+check "--timeout: the message says so" 1 "$(grep -c 'did not finish within 1 s' "$tmp/timeout.err")"
+
+vmm usage --vcpus 17
+check "--vcpus 17 is refused" 2 "$rc"
+vmm usage2 --swap --backing memfd
+check "--swap with memfd is refused" 2 "$rc"
+
+echo "kvm: $pass passed, $fail failed"
+[ "$fail" = 0 ]
