@@ -157,8 +157,9 @@ check: deps
 # The tests that open /dev/kvm.
 QEMU_KVM_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(shell grep -l /dev/kvm tests/test_*.c))
 check-kvm: deps
-	$(MAKE) $(QEMU_KVM_TESTS)
-	@sh scripts/qemu/qemu-kvm.sh build/qemu-kvm $(QEMU_KVM_TESTS)
+	$(MAKE) $(QEMU_KVM_TESTS) $(BUILD)/bin/vmem-vmm
+	@sh scripts/qemu/qemu-kvm.sh build/qemu-kvm $(QEMU_KVM_TESTS) \
+		'$(BUILD)/bin/vmem-vmm -q --memory 8m --passes 4'
 
 replay: $(REPLAYS)
 	@for n in $(FUZZ_NAMES); do $(BUILD)/tests/fuzz/replay_$$n tests/fuzz/corpus/$$n || exit 1; done
