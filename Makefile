@@ -150,6 +150,17 @@ check: deps
 	$(MAKE) all
 	$(MAKE) unit e2e replay
 
+# make check-kvm: the tests that use KVM, run against a real KVM inside QEMU (TCG emulating
+# AMD SVM), once with nested paging (kvm_amd npt=1) and once with shadow paging (npt=0);
+# scripts/qemu/qemu-kvm.sh, docs/KVM-QEMU.md. The kernel is fetched into build/qemu-kvm.
+.PHONY: check-kvm
+# The tests that open /dev/kvm.
+QEMU_KVM_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(shell grep -l /dev/kvm tests/test_*.c))
+check-kvm: deps
+	$(MAKE) $(QEMU_KVM_TESTS) $(BUILD)/bin/vmem-vmm
+	@sh scripts/qemu/qemu-kvm.sh build/qemu-kvm $(QEMU_KVM_TESTS) \
+		'$(BUILD)/bin/vmem-vmm -q --memory 8m --passes 4'
+
 replay: $(REPLAYS)
 	@for n in $(FUZZ_NAMES); do $(BUILD)/tests/fuzz/replay_$$n tests/fuzz/corpus/$$n || exit 1; done
 

@@ -6,7 +6,8 @@ set -eu
 
 PACKAGES="build-essential pkg-config libnuma-dev liburcu-dev libjemalloc-dev libcmocka-dev
 gnuplot-nox valgrind libzstd-dev zstd zlib1g-dev liblzma-dev xz-utils libxxhash-dev liblz4-dev python3
-clang libclang-rt-14-dev llvm-14 slurm-wlm munge"
+clang libclang-rt-14-dev llvm-14 slurm-wlm munge
+qemu-system-x86 busybox-static cpio file"
 
 missing=""
 for p in $PACKAGES; do
