@@ -624,8 +624,14 @@ static void kvm_rounds(enum vmem_track_mech mech, const char *test, unsigned per
 		/* A host write through the mapping: KVM's log does not see it. */
 		g.mem[(GUEST_PAGES - 1) * PAGE] = (uint8_t)r;
 		assert_int_equal(vmem_tracker_collect(t, dirty, &n), 0);
-		uint64_t wrong = 0;
-		for (uint64_t p = 0; p < GUEST_PAGES; p++) {
+		/* Exact on the data pages. Below them lie the guest's tables and code, which the
+		 * guest never writes; with nested paging (AMD NPT) the CPU's walk of the guest's
+		 * tables counts as a write to them (AMD APM Vol. 2, 15.25.5), so KVM's log may
+		 * name them: they are counted apart, not compared. */
+		uint64_t wrong = 0, below = 0;
+		for (uint64_t p = 0; p < GUEST_DATA_FIRST; p++)
+			below += bit(dirty, p);
+		for (uint64_t p = GUEST_DATA_FIRST; p < GUEST_PAGES; p++) {
 			bool want = false;
 			for (unsigned i = 0; i < counts[r]; i++)
 				want |= sets[r][i] == p;
@@ -633,7 +639,7 @@ static void kvm_rounds(enum vmem_track_mech mech, const char *test, unsigned per
 			if (want)    /* and the guest really wrote it */
 				assert_int_equal(g.mem[p * PAGE + 64 + r], r + 1);
 		}
-		for (uint64_t p = 0; p < GUEST_PAGES && wrong; p++) {
+		for (uint64_t p = GUEST_DATA_FIRST; p < GUEST_PAGES && wrong; p++) {
 			bool want = false;
 			for (unsigned i = 0; i < counts[r]; i++)
 				want |= sets[r][i] == p;
@@ -644,7 +650,10 @@ static void kvm_rounds(enum vmem_track_mech mech, const char *test, unsigned per
 		if (wrong)
 			fail_msg("%s round %u: %lu pages differ from the %u written (reported %lu)",
 				 test, r, (unsigned long)wrong, counts[r], (unsigned long)n);
-		assert_int_equal(n, counts[r]);
+		if (below)
+			printf("%s round %u: %lu table or code pages logged too\n", test, r,
+			       (unsigned long)below);
+		assert_int_equal(n, counts[r] + below);
 	}
 	struct vmem_tracker_stats st;
 	vmem_tracker_stats(t, &st);
@@ -792,13 +801,15 @@ static void kvm_concurrent(enum vmem_track_mech mech, const char *test)
 	struct running_guest rg = { .g = &g, .t = t };
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, vcpu_main, &rg), 0);
-	for (unsigned k = 0; k < 20; k++) {
+	/* 20 collects 2 ms apart, and more until the guest has made two passes (an emulated
+	 * CPU is far slower), 30 s at most. */
+	for (unsigned k = 0; k < 20 || (atomic_load(&rg.loops) < 2 && k < 15000); k++) {
 		nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
 		assert_int_equal(vmem_tracker_collect(t, dirty, &n), 0);
 		reported += n;
 		for (uint64_t p = 0; p < GUEST_PAGES; p++)
 			if (bit(dirty, p)) {
-				bool in = false;
+				bool in = p < GUEST_DATA_FIRST;   /* tables and code: see kvm_rounds */
 				for (unsigned i = 0; i < count; i++)
 					in |= set[i] == p;
 				outside += !in;
@@ -815,7 +826,7 @@ static void kvm_concurrent(enum vmem_track_mech mech, const char *test)
 	for (uint64_t p = 0; p < GUEST_PAGES; p++)
 		if (bit(dirty, p))
 			memcpy(copy + p * PAGE, g.mem + p * PAGE, PAGE);
-	printf("%s: 21 collects while the guest ran %lu passes over %u pages (%lu ring-full "
+	printf("%s: collects every 2 ms while the guest ran %lu passes over %u pages (%lu ring-full "
 	       "exits): %lu pages reported, %lu outside the written set\n",
 	       vmem_tracker_mech_name(mech), (unsigned long)atomic_load(&rg.loops), count,
 	       (unsigned long)atomic_load(&rg.fulls), (unsigned long)(reported + n),
