@@ -95,8 +95,9 @@ static const char *const help_text =
 	"  -h, --help          this text\n"
 	"      --version       the version of vmem-vmm and libvmem\n"
 	"\n"
-	"Not built: running under QEMU's emulated SVM (npt=1 / npt=0) where /dev/kvm is\n"
-	"missing; docs/KVM.md says how that path would work.\n"
+	"Where /dev/kvm is missing, `make check-kvm` runs vmem-vmm and the KVM tests under\n"
+	"a KVM inside QEMU's emulated AMD SVM, with nested (npt=1) and shadow (npt=0)\n"
+	"paging (docs/KVM-QEMU.md).\n"
 	"\n"
 	"Examples:\n"
 	"  vmem-vmm --memory 8m --passes 4\n"
@@ -866,7 +867,7 @@ int main(int argc, char **argv)
 	/* One clear line and exit 2 where this machine cannot run the guest at all. */
 	if (vmm_kvm_probe(err, sizeof(err)) < 0) {
 		fprintf(stderr, PROG ": no usable /dev/kvm: %s (running under QEMU's emulated SVM "
-			"instead is not built: docs/KVM.md)\n", err);
+			"instead: make check-kvm, docs/KVM-QEMU.md)\n", err);
 		return 2;
 	}
 	if (probe) {
