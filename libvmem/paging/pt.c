@@ -398,7 +398,7 @@ static uint64_t page_va_base(const struct vmem_pt *pt, const struct pt_page *p, 
 }
 
 /* Writes entry i of p, a table page that maps va: e, or for a table-pointer entry e
- * (pt_table_entry of child) the child pointer in its place; 0 or VMEM_ENOMEM. */
+ * (table_entry of child) the child pointer in its place; 0 or VMEM_ENOMEM. */
 static int entry_write(struct vmem_pt *pt, struct pt_page *p, uint64_t va, unsigned i,
 		       uint64_t e, struct pt_page *child)
 {
