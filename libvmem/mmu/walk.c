@@ -132,7 +132,7 @@ static bool walk_1d(struct vmem_mmu *m, struct vmem_pt *pt, struct vmem_pwc *pwc
 	for (;; level--) {
 		unsigned i = vmem_pt_index(va, level);
 		uint64_t *s = pt_slot(p, i);
-		uint64_t e = s ? *s : 0;
+		uint64_t e = s ? pt_word_entry(*s) : 0;
 
 		rec(m, dim, level, VMEM_SERVED_MEM, dim == VMEM_DIM_HOST ? gstep : level, va,
 		    p->pa, i, e);
@@ -340,7 +340,7 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 			fill_parent = false;
 		}
 		s = pt_slot(p, i);
-		e = s ? *s : 0;
+		e = s ? pt_word_entry(*s) : 0;
 		rec(m, VMEM_DIM_GUEST, level, VMEM_SERVED_MEM, level, va, hpa, i, e);
 		c.mem++;
 		if (!pt_entry_present(f, e)) {

@@ -161,21 +161,21 @@ static void pool_destroy(struct vmem_pt *pt)
 	memset(&pt->pool, 0, sizeof(pt->pool));
 }
 
-/* Slot bytes of `cap` slots of page p. */
-static size_t slot_bytes(const struct pt_page *p, unsigned cap)
+/* Bytes of `cap` slots. */
+static size_t slot_bytes(unsigned cap)
 {
-	return ((size_t)cap << pt_slot_shift(p)) * sizeof(uint64_t);
+	return (size_t)cap * sizeof(uint64_t);
 }
 
 /* Bytes of p's slot block at capacity cap, in the form cap gives it. */
-static size_t mem_bytes(const struct pt_page *p, unsigned cap)
+static size_t mem_bytes(unsigned cap)
 {
-	if (cap == 1 && p->level == 1)
+	if (cap == 1)
 		return 0;   /* pt_single: in the header */
 	if (cap == VMEM_PT_ENTRIES)
-		return slot_bytes(p, cap);
+		return slot_bytes(cap);
 	return (cap <= PT_LIST_MAX ? sizeof(struct pt_list) : sizeof(struct pt_packed)) +
-	       slot_bytes(p, cap);
+	       slot_bytes(cap);
 }
 
 static struct pt_page *page_new(struct vmem_pt *pt, unsigned level, int *err)
@@ -205,11 +205,12 @@ static uint64_t page_free_tree(struct vmem_pt *pt, struct pt_page *p)
 
 	if (p->level > 1 && p->used) {
 		const uint64_t *slots = pt_dense(p) ? p->mem :
+					pt_single(p) ? &p->single :
 					pt_listed(p) ? ((struct pt_list *)p->mem)->slot :
 						       ((struct pt_packed *)p->mem)->slot;
 
 		for (unsigned r = 0; r < (pt_dense(p) ? VMEM_PT_ENTRIES : p->used); r++) {
-			struct pt_page *c = pt_slot_child(slots + 2 * r);
+			struct pt_page *c = pt_slot_child(slots + r);
 
 			if (c)
 				n += page_free_tree(pt, c);
@@ -219,7 +220,7 @@ static uint64_t page_free_tree(struct vmem_pt *pt, struct pt_page *p)
 	pt->pages--;
 	pt->tables_gen++;   /* (a remembered answer may be this page) */
 	if (p->cap && !pt_single(p))
-		pool_free(pt, p->mem, mem_bytes(p, p->cap));
+		pool_free(pt, p->mem, mem_bytes(p->cap));
 	pool_free(pt, p, sizeof(*p));
 	return n;
 }
@@ -234,7 +235,7 @@ static unsigned packed_rank(const struct pt_packed *k, unsigned i)
 static int list_to_packed(struct vmem_pt *pt, struct pt_page *p)
 {
 	struct pt_list *l = p->mem;
-	struct pt_packed *k = pool_alloc(pt, sizeof(*k) + slot_bytes(p, 2 * PT_LIST_MAX));
+	struct pt_packed *k = pool_alloc(pt, sizeof(*k) + slot_bytes(2 * PT_LIST_MAX));
 
 	if (!k)
 		return VMEM_ENOMEM;
@@ -242,8 +243,8 @@ static int list_to_packed(struct vmem_pt *pt, struct pt_page *p)
 		k->present[l->index[r] >> 6] |= 1ull << (l->index[r] & 63);
 	for (unsigned w = 1; w < PT_WORDS; w++)
 		k->rank[w] = (uint16_t)(k->rank[w - 1] + pt_popcount64(k->present[w - 1]));
-	memcpy(k->slot, l->slot, slot_bytes(p, p->used));   /* both in index order */
-	pool_free(pt, l, mem_bytes(p, p->cap));
+	memcpy(k->slot, l->slot, slot_bytes(p->used));   /* both in index order */
+	pool_free(pt, l, mem_bytes(p->cap));
 	p->mem = k;
 	p->cap = 2 * PT_LIST_MAX;
 	return 0;
@@ -253,18 +254,15 @@ static int list_to_packed(struct vmem_pt *pt, struct pt_page *p)
 static int packed_to_dense(struct vmem_pt *pt, struct pt_page *p)
 {
 	struct pt_packed *k = p->mem;
-	unsigned sh = pt_slot_shift(p), r = 0;
-	uint64_t *d = pool_alloc(pt, slot_bytes(p, VMEM_PT_ENTRIES));
+	unsigned r = 0;
+	uint64_t *d = pool_alloc(pt, slot_bytes(VMEM_PT_ENTRIES));
 
 	if (!d)
 		return VMEM_ENOMEM;
-	for (unsigned i = 0; i < VMEM_PT_ENTRIES; i++) {
-		if (k->present[i >> 6] & (1ull << (i & 63))) {
-			memcpy(d + (i << sh), k->slot + (r << sh), sizeof(*d) << sh);
-			r++;
-		}
-	}
-	pool_free(pt, k, mem_bytes(p, p->cap));
+	for (unsigned i = 0; i < VMEM_PT_ENTRIES; i++)
+		if (k->present[i >> 6] & (1ull << (i & 63)))
+			d[i] = k->slot[r++];
+	pool_free(pt, k, mem_bytes(p->cap));
 	p->mem = d;
 	p->cap = VMEM_PT_ENTRIES;
 	return 0;
@@ -275,14 +273,14 @@ static int grow(struct vmem_pt *pt, struct pt_page *p)
 {
 	/* From one slot: most table pages of a sparse mapping keep one entry. Lists double
 	 * (1, 2, 4); packed blocks grow by half (8, 12, 18, ... 202, 256), so that a block
-	 * is at least two thirds used (its slots are 8 or 16 bytes an entry). */
+	 * is at least two thirds used (its slots are 8 bytes an entry). */
 	unsigned cap = !p->cap ? 1u : pt_listed(p) ? 2u * p->cap :
 		       p->cap + p->cap / 2 > PT_DENSE_AT ? PT_DENSE_AT : p->cap + p->cap / 2;
-	size_t old = p->cap ? mem_bytes(p, p->cap) : 0, want = mem_bytes(p, cap);
+	size_t old = p->cap ? mem_bytes(p->cap) : 0, want = mem_bytes(cap);
 	void *n;
 
-	if (cap == 1 && p->level == 1) {
-		p->cap = 1;   /* pt_single: the entry goes in the header */
+	if (cap == 1) {
+		p->cap = 1;   /* pt_single: the slot goes in the header */
 		return 0;
 	}
 	if (pt_single(p)) {
@@ -319,14 +317,14 @@ static int grow(struct vmem_pt *pt, struct pt_page *p)
 /* Makes room for entry i (not present); returns its slot, or NULL. */
 static uint64_t *slot_insert(struct vmem_pt *pt, struct pt_page *p, unsigned i)
 {
-	unsigned sh = pt_slot_shift(p), r;
+	unsigned r;
 	uint64_t *slots;
 
 	if (p->used == p->cap && !pt_dense(p) && grow(pt, p))
 		return NULL;
 	if (pt_dense(p)) {
 		p->used++;
-		return (uint64_t *)p->mem + (i << sh);
+		return (uint64_t *)p->mem + i;
 	}
 	if (pt_single(p)) {
 		p->used = 1;
@@ -350,19 +348,19 @@ static uint64_t *slot_insert(struct vmem_pt *pt, struct pt_page *p, unsigned i)
 			k->rank[w]++;
 		slots = k->slot;
 	}
-	memmove(slots + ((r + 1) << sh), slots + (r << sh), slot_bytes(p, p->used - r));
+	memmove(slots + r + 1, slots + r, slot_bytes(p->used - r));
 	p->used++;
-	return slots + (r << sh);
+	return slots + r;
 }
 
 /* Removes the slot of entry i (present). */
 static void slot_remove(struct pt_page *p, unsigned i)
 {
-	unsigned sh = pt_slot_shift(p), r;
+	unsigned r;
 	uint64_t *slots;
 
 	if (pt_dense(p)) {
-		memset((uint64_t *)p->mem + (i << sh), 0, sizeof(uint64_t) << sh);
+		((uint64_t *)p->mem)[i] = 0;
 		p->used--;
 		return;
 	}
@@ -387,11 +385,10 @@ static void slot_remove(struct pt_page *p, unsigned i)
 			k->rank[w]--;
 		slots = k->slot;
 	}
-	memmove(slots + (r << sh), slots + ((r + 1) << sh), slot_bytes(p, p->used - r - 1));
+	memmove(slots + r, slots + r + 1, slot_bytes(p->used - r - 1));
 	p->used--;
 }
 
-/* Writes entry i (and, above level 1, its child pointer); 0 or VMEM_ENOMEM. */
 /* The first address table page p maps, for an address va it maps (the root: 0). */
 static uint64_t page_va_base(const struct vmem_pt *pt, const struct pt_page *p, uint64_t va)
 {
@@ -400,14 +397,18 @@ static uint64_t page_va_base(const struct vmem_pt *pt, const struct pt_page *p, 
 	return va & ~((1ull << vmem_level_shift(p->level + 1u)) - 1);
 }
 
-/* Writes entry i of p, a table page that maps va (and, above level 1, its child pointer);
- * 0 or VMEM_ENOMEM. */
+/* Writes entry i of p, a table page that maps va: e, or for a table-pointer entry e
+ * (table_entry of child) the child pointer in its place; 0 or VMEM_ENOMEM. */
 static int entry_write(struct vmem_pt *pt, struct pt_page *p, uint64_t va, unsigned i,
 		       uint64_t e, struct pt_page *child)
 {
 	uint64_t *s = pt_slot(p, i);
-	uint64_t old = s ? s[0] : 0;
+	uint64_t old = s ? pt_word_entry(*s) : 0;
 
+	/* (A header above the pointer bits, possible only with 5-level user addresses,
+	 * cannot be stored in a slot word.) */
+	if (child && ((uintptr_t)child & ~(uintptr_t)PT_CHILD_POINTER))
+		return VMEM_ENOMEM;
 	pt->gen++;
 	if (e == 0) {
 		if (s)
@@ -415,9 +416,7 @@ static int entry_write(struct vmem_pt *pt, struct pt_page *p, uint64_t va, unsig
 	} else {
 		if (!s && !(s = slot_insert(pt, p, i)))
 			return VMEM_ENOMEM;
-		s[0] = e;
-		if (p->level > 1)
-			s[1] = (uint64_t)(uintptr_t)child;
+		*s = child ? pt_child_word(child, e) : e;
 	}
 	if (pt->obs.on_write)
 		pt->obs.on_write(pt->obs.ctx, pt, p->pa, page_va_base(pt, p, va), p->level, i,
@@ -492,7 +491,9 @@ uint64_t vmem_pt_table_pages(const struct vmem_pt *pt)
 	return pt->pages;
 }
 
-/* Table-pointer entries grant everything; the leaf decides (see the top comment). */
+/* Table-pointer entries grant everything; the leaf decides (see the top comment). Their
+ * flags are bits 11:0 only, as a slot word that points to the child keeps them
+ * (pt_internal.h). */
 static uint64_t table_entry(const struct vmem_pt *pt, const struct pt_page *child)
 {
 	return vmem_pte_encode(pt->format, child->pa,
@@ -532,8 +533,8 @@ int vmem_pt_map(struct vmem_pt *pt, uint64_t va, uint64_t pa, enum vmem_page_siz
 		const uint64_t *s = pt_slot(p, i);
 
 		if (s) {
-			if (pt_entry_is_leaf(pt->format, s[0], level))
-				return VMEM_EEXIST;
+			if (!pt_slot_child(s))
+				return VMEM_EEXIST;   /* a large-page leaf */
 			p = pt_slot_child(s);
 		} else {
 			struct pt_page *c = page_new(pt, level - 1, &err);
@@ -565,9 +566,9 @@ struct pt_page *pt_find_leaf(const struct vmem_pt *pt, uint64_t va, unsigned *in
 		unsigned i = vmem_pt_index(va, level);
 		const uint64_t *s = pt_slot(p, i);
 
-		if (!s || !pt_entry_present(pt->format, s[0]))
+		if (!s || !pt_entry_present(pt->format, pt_word_entry(*s)))
 			return NULL;
-		if (pt_entry_is_leaf(pt->format, s[0], level)) {
+		if (!pt_slot_child(s)) {
 			*index = i;
 			return p;
 		}
@@ -671,7 +672,7 @@ int vmem_pt_lookup(const struct vmem_pt *pt, uint64_t va, struct vmem_pt_leaf *l
 		return VMEM_ERANGE;
 	for (unsigned level = pt->levels; level >= 1; level--) {
 		const uint64_t *s = pt_slot(p, vmem_pt_index(va, level));
-		uint64_t e = s ? s[0] : 0;
+		uint64_t e = s ? pt_word_entry(*s) : 0;
 
 		if (!pt_entry_present(pt->format, e)) {
 			if (level_out)

@@ -2,11 +2,11 @@
  * Layout of radix page tables, shared by the table code and the walkers.
  *
  * A simulated table page costs host memory in proportion to its present entries, not
- * 4 KiB. Its slots, one per present entry, live in one growable block whose form
+ * 4 KiB. Its slots, one word per present entry, live in one growable block whose form
  * follows its capacity (cap):
- *   single (cap == 1 at level 1) the one entry in the header itself, its index beside
- *          it: at sparse footprints almost every mapped page has a level-1 table of its
- *          own with one entry, which then costs its 24-byte header and nothing more.
+ *   single (cap == 1) the one slot in the header itself, its index beside it: at sparse
+ *          footprints almost every mapped page has a level-1 table of its own with one
+ *          entry, which then costs its 24-byte header and nothing more.
  *   list   (cap <= PT_LIST_MAX) the indices of the present entries in ascending order,
  *          then their slots in the same order: a page of a few entries, as sparse
  *          mappings make them, costs a few dozen bytes.
@@ -14,14 +14,16 @@
  *          bitmap word, then the slots in index order: entry i lives at slot rank(i),
  *          the number of present entries below i, from one population count.
  *   dense  (cap == VMEM_PT_ENTRIES, from PT_DENSE_AT present entries on) all 512 slots
- *          indexed directly, as hardware lays a table out (16 or 32 bytes per present
- *          entry at most): a walk step is one load.
+ *          indexed directly, as hardware lays a table out (8 bytes per present entry at
+ *          most): a walk step is one load.
  *
- * A slot of a level-1 table (PT) is one word, the entry. A slot of a higher level is two
- * words, the entry and a host pointer to the child table page (NULL for a large-page
- * leaf), side by side so that a walk step reads one cache line of slots. The entries are
- * the truth (they hold the children's physical addresses); the pointers spare the
- * walkers a physical-address lookup.
+ * A slot holds the entry itself, except for an entry that points to a child table: that
+ * slot holds the host pointer to the child's header instead (PT_CHILD set, the entry's
+ * flag bits 11:0 in bits 59:48). The entry is the child's physical address with those
+ * flags (pt_word_entry): a table-pointer entry carries nothing else (libvmem writes
+ * them P|RW|US, or R|W|X in EPT, and the walker adds A), and the walker reads the child's
+ * header next anyway. One word per slot instead of an entry beside a pointer halves the
+ * slots of the upper levels, and so their cache lines per walk step.
  *
  * A not-present entry is 0 in both formats as libvmem writes them (vmem_pte_encode), so
  * "stored" and "present" are the same thing: writing 0 removes the slot.
@@ -59,7 +61,7 @@ struct pt_packed {
 struct pt_page {
 	union {
 		void *mem;           /* slots in the form cap says (see above); NULL if cap 0 */
-		uint64_t single;     /* pt_single(): the one entry itself */
+		uint64_t single;     /* pt_single(): the one slot itself */
 	};
 	uint64_t pa;                 /* physical address of this table page */
 	uint16_t used;               /* present entries */
@@ -139,12 +141,6 @@ static inline unsigned pt_popcount64(uint64_t x)
 #endif
 }
 
-/* Words per slot: the entry, and for tables above level 1 the child pointer. */
-static inline unsigned pt_slot_shift(const struct pt_page *p)
-{
-	return p->level > 1;
-}
-
 static inline bool pt_dense(const struct pt_page *p)
 {
 	return p->cap == VMEM_PT_ENTRIES;
@@ -155,19 +151,17 @@ static inline bool pt_listed(const struct pt_page *p)
 	return p->cap <= PT_LIST_MAX;
 }
 
-/* A level-1 page of one slot keeps its entry in the header: no block at all. */
+/* A page of one slot keeps it in the header: no block at all. */
 static inline bool pt_single(const struct pt_page *p)
 {
-	return p->cap == 1 && p->level == 1;
+	return p->cap == 1;
 }
 
 /* The slot of entry i, or NULL when the entry is not present. */
 static inline uint64_t *pt_slot(const struct pt_page *p, unsigned i)
 {
-	unsigned sh = pt_slot_shift(p);
-
 	if (pt_dense(p)) {
-		uint64_t *s = (uint64_t *)p->mem + (i << sh);
+		uint64_t *s = (uint64_t *)p->mem + i;
 
 		return *s ? s : NULL;
 	}
@@ -178,7 +172,7 @@ static inline uint64_t *pt_slot(const struct pt_page *p, unsigned i)
 			return p->used && p->single_index == i ? (uint64_t *)&p->single : NULL;
 		for (unsigned r = 0; r < p->used; r++)
 			if (l->index[r] == i)
-				return l->slot + (r << sh);
+				return l->slot + r;
 		return NULL;
 	} else {
 		struct pt_packed *k = p->mem;
@@ -187,8 +181,33 @@ static inline uint64_t *pt_slot(const struct pt_page *p, unsigned i)
 
 		if (!(bits & bit))
 			return NULL;
-		return k->slot + ((k->rank[w] + pt_popcount64(bits & (bit - 1))) << sh);
+		return k->slot + k->rank[w] + pt_popcount64(bits & (bit - 1));
 	}
+}
+
+/* A slot word that points to a child table (see the top comment). */
+#define PT_CHILD (1ull << 62)
+#define PT_CHILD_FLAGS_SHIFT 48
+#define PT_CHILD_POINTER ((1ull << PT_CHILD_FLAGS_SHIFT) - 1)
+
+/* The slot word of table-pointer entry e (flags in bits 11:0 only) to child c. */
+static inline uint64_t pt_child_word(const struct pt_page *c, uint64_t e)
+{
+	return PT_CHILD | (e & 0xfffu) << PT_CHILD_FLAGS_SHIFT | (uint64_t)(uintptr_t)c;
+}
+
+/* The child table page a slot word points to, or NULL (a leaf). */
+static inline struct pt_page *pt_word_child(uint64_t w)
+{
+	return w & PT_CHILD ? (struct pt_page *)(uintptr_t)(w & PT_CHILD_POINTER) : NULL;
+}
+
+/* The entry a slot word stands for. */
+static inline uint64_t pt_word_entry(uint64_t w)
+{
+	if (!(w & PT_CHILD))
+		return w;
+	return pt_word_child(w)->pa | ((w >> PT_CHILD_FLAGS_SHIFT) & 0xfffu);
 }
 
 /* Entry i of a table page (0 when not present). */
@@ -196,13 +215,13 @@ static inline uint64_t pt_entry(const struct pt_page *p, unsigned i)
 {
 	const uint64_t *s = pt_slot(p, i);
 
-	return s ? s[0] : 0;
+	return s ? pt_word_entry(*s) : 0;
 }
 
-/* The child table page a slot of a level > 1 table points to, or NULL. */
+/* The child table page of a slot, or NULL (a leaf). */
 static inline struct pt_page *pt_slot_child(const uint64_t *s)
 {
-	return (struct pt_page *)(uintptr_t)s[1];
+	return pt_word_child(*s);
 }
 
 /* The child table page of entry i, or NULL (not present, a leaf, or a level-1 table). */
@@ -268,12 +287,17 @@ static inline unsigned pt_entry_prot(enum vmem_pt_format f, uint64_t e)
 	       (e >> 63 ? 0 : VMEM_PROT_EXEC);
 }
 
-/* Sets the A bit (and D for writes) of a leaf entry, as the walker does (no observer). */
-static inline void pt_set_accessed(enum vmem_pt_format f, uint64_t *e, bool leaf, bool write)
+/* Sets the A bit (and D for writes to a leaf) of the entry in slot s, as the walker does
+ * (no observer); a table-pointer slot keeps its flags in its upper bits. */
+static inline void pt_set_accessed(enum vmem_pt_format f, uint64_t *s, bool leaf, bool write)
 {
 	uint64_t a = f == VMEM_PT_EPT ? 1ull << 8 : 1ull << 5;
 	uint64_t d = f == VMEM_PT_EPT ? 1ull << 9 : 1ull << 6;
-	*e |= a | (leaf && write ? d : 0);
+
+	if (!leaf)
+		*s |= a << PT_CHILD_FLAGS_SHIFT;
+	else
+		*s |= a | (write ? d : 0);
 }
 
 #endif
