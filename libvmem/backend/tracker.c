@@ -404,12 +404,14 @@ static void *sync_handler(void *arg)
 			uint64_t page = (msg[i].arg.pagefault.address - (uintptr_t)t->base) / PAGE;
 			if (page >= t->pages)
 				continue;
-			/* Lift and record as one step for collect: see the top of this file. */
+			/* Lift and record as one step for collect: see the top of this file. The
+			 * fault is counted first: lifting the protection wakes the writer, which
+			 * may read the counters at once. */
+			atomic_fetch_add_explicit(&t->wp_faults, 1, memory_order_relaxed);
 			pthread_mutex_lock(&t->lock);
 			uffd_wp(t, page, 1, false);
 			atomic_fetch_or(&t->recorded[page / 64], 1ull << (page % 64));
 			pthread_mutex_unlock(&t->lock);
-			atomic_fetch_add_explicit(&t->wp_faults, 1, memory_order_relaxed);
 		}
 	}
 	return NULL;
