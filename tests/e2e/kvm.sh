@@ -139,6 +139,13 @@ f = d["figures"]
 print(d["result"], d["manager_policy"],
       "yes" if f["manager.swap_outs"] == f["pager.evictions"] > 0 else "no",
       "yes" if d["kvm"]["vcpu"].get("pf_fixed", 0) > 0 else "no")' "$tmp/mgr.json" 2>&1)"
+# The same policy on simulated frames: the guest's trace replayed through vmem-host.
+sh "$top/vmm/compare-manager.sh" "$bin" "host.mem=2m swap=clock" --memory 4m --passes 6 \
+	--window 384 --step 64 --pings 0 >"$tmp/cmpmgr.out" 2>&1
+check "compare-manager.sh: exit status" 0 $?
+check "compare-manager.sh: 1024 first touches on real RAM" 1024 \
+	"$(awk '/^first touches/ { print $(NF - 1) }' "$tmp/cmpmgr.out")"
+sed 's/^/    /' "$tmp/cmpmgr.out"
 vmm usage3 --manager "host.mem=2m swap=none" --memory 4m
 check "--manager swap=none is refused" 1 "$rc"
 check "--manager swap=none: the message names the policies" 1 \
