@@ -37,6 +37,10 @@ static void policy_name(const char *config, char *out, size_t len)
 		vmem_host_config_set(&hc, w, eq + 1, msg, sizeof(msg));
 	}
 	snprintf(out, len, "%s", hc.swap);
+	/* It goes into the JSON as a string: nothing there may need escaping. */
+	for (char *c = out; *c; c++)
+		if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\')
+			*c = '?';
 }
 
 int vmm_manager_create(struct vmm *m, char *err, size_t errlen)
