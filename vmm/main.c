@@ -45,6 +45,7 @@ static const char *const usage_text =
 	"                [--guest-pages 4k|2m] [--vcpus N] [--passes N] [--window N] [--step N]\n"
 	"                [--dup-every N] [--pings N] [--swap] [--swap-store lz4|file]\n"
 	"                [--swap-batch N] [--swap-interval US] [--swap-handler-cpu C]\n"
+	"                [--manager CONFIG]\n"
 	"                [--balloon PAGES] [--corrupt-page N] [--json FILE] [--trace FILE]\n"
 	"                [--dirty-log] [--pin] [--timeout S] [-q]\n"
 	"       vmem-vmm --probe | --help | --version\n";
@@ -58,7 +59,7 @@ static const char *const help_text =
 	"at the end. The guest reports every word that is not what it wrote; so does the VMM,\n"
 	"which checks the data region again from the host after the guest stopped. Then KVM's\n"
 	"statistics of the VM and the vCPUs (KVM_GET_STATS_FD: exits, pf_fixed, pages_4k, ...),\n"
-	"the pager's and the balloon's are printed.\n"
+	"the pager's, the host memory manager's and the balloon's are printed.\n"
 	"\n"
 	"Options:\n"
 	"  --memory SIZE       workload memory, split between the vCPUs (default 16m)\n"
@@ -78,6 +79,12 @@ static const char *const help_text =
 	"  --swap-batch N      pages evicted per round (default 64)\n"
 	"  --swap-interval US  microseconds between rounds (default 2000)\n"
 	"  --swap-handler-cpu C  pin the pager's fault-handling thread to CPU C\n"
+	"  --manager CONFIG    run the data region by libvmem's host memory manager\n"
+	"                      (vmem/ram_manager.h): its swap policy (random, fifo, clock,\n"
+	"                      lru, ws) picks the pages that leave, host.mem bounds the pages\n"
+	"                      resident; CONFIG is its KEY=VALUE words, e.g. 'host.mem=2m\n"
+	"                      swap=clock'; its books are checked against mincore every 5 ms\n"
+	"                      and at the end; needs anon, 4k, and no --swap or --balloon\n"
 	"  --balloon PAGES     a pool of PAGES pages for the guest's page allocator, and its\n"
 	"                      balloon driver: inflated to half the pool, then deflated\n"
 	"  --corrupt-page N    damage one word of data page N after the fill (tests that the\n"
@@ -103,7 +110,8 @@ static const char *const help_text =
 	"  vmem-vmm --memory 8m --passes 4\n"
 	"  vmem-vmm --vcpus 2 --memory 8m --dup-every 4 --json run.json\n"
 	"  vmem-vmm --memory 4m --swap --swap-batch 32 --swap-interval 500\n"
-	"  vmem-vmm --memory 4m --balloon 256 --backing memfd\n";
+	"  vmem-vmm --memory 4m --balloon 256 --backing memfd\n"
+	"  vmem-vmm --memory 4m --passes 4 --manager 'host.mem=2m swap=clock'\n";
 
 static int usage(const char *fmt, ...)
 {
@@ -159,6 +167,7 @@ static int parse_options(int argc, char **argv, struct vmm_options *o, bool *pro
 		{ "pin", no_argument, NULL, 'N' },
 		{ "dirty-log", no_argument, NULL, 'Y' },
 		{ "swap-handler-cpu", required_argument, NULL, 'H' },
+		{ "manager", required_argument, NULL, 'K' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'v' },
@@ -290,6 +299,12 @@ static int parse_options(int argc, char **argv, struct vmm_options *o, bool *pro
 				return usage("--timeout needs seconds 1..86400, not '%s'", optarg);
 			o->timeout_s = (uint32_t)x;
 			break;
+		case 'K':
+			if (!optarg[0] || strlen(optarg) > 1000)
+				return usage("--manager needs KEY=VALUE words of 1..1000 bytes, e.g. "
+					     "'host.mem=2m swap=clock'");
+			o->manager = optarg;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -332,6 +347,11 @@ static int check_options(struct vmm_options *o)
 		o->step = o->window / 2 ? o->window / 2 : 1;
 	if (o->swap && (o->backing != VMEM_RAM_ANON || o->pages != VMEM_RAM_4K))
 		return usage("--swap needs --backing anon and --pages 4k (the pager's regions)");
+	if (o->manager && (o->backing != VMEM_RAM_ANON || o->pages != VMEM_RAM_4K))
+		return usage("--manager needs --backing anon and --pages 4k (the pager's regions)");
+	if (o->manager && (o->swap || o->balloon_pages || o->dirty_log))
+		return usage("--manager runs the data region alone: not with --swap, --balloon "
+			     "or --dirty-log");
 	if (o->swap && o->balloon_pages)
 		return usage("--swap and --balloon together are not supported: both would drop "
 			     "the same pages");
@@ -560,8 +580,11 @@ static int write_json(const char *path, const struct report *r, const struct vmm
 		outfile_abort(&out);
 		return fail("%s: %s", path, strerror(errno));
 	}
-	fprintf(f, "{\n  \"version\": \"%s\",\n  \"result\": \"%s\",\n  \"figures\": {\n",
-		vmem_version(), result);
+	fprintf(f, "{\n  \"version\": \"%s\",\n  \"result\": \"%s\",\n", vmem_version(),
+		result);
+	if (m->o.manager)
+		fprintf(f, "  \"manager_policy\": \"%s\",\n", m->manager_policy);
+	fprintf(f, "  \"figures\": {\n");
 	for (unsigned i = 0; i < r->n; i++)
 		print_figure(f, &r->f[i], i + 1 < r->n ? "    \"%s\": %" PRIu64 ",\n" :
 			     "    \"%s\": %" PRIu64 "\n", i + 1 < r->n ? "    \"%s\": %.3f,\n" :
@@ -647,6 +670,7 @@ static int run(struct vmm *m)
 	struct vmem_pager_stats ps = { 0 };
 	struct report r = { .n = 0 };
 	struct vmm_cmd_result fill = { 0 }, vres = { 0 }, vev = { 0 }, vfin = { 0 }, pass = { 0 };
+	struct vmem_ram_manager_stats ms = { 0 };
 	pthread_t evictor;
 	bool evictor_running = false, failed = false;
 	uint64_t words_bad = 0, host_bad, host_first = 0, io_exits = 0, evicted_all = 0;
@@ -670,6 +694,15 @@ static int run(struct vmm *m)
 			return fail("cannot start the evictor thread");
 		evictor_running = true;
 	}
+	if (o->manager) {
+		if (vmm_manager_create(m, err, sizeof(err)) < 0)
+			return fail("%s", err);
+		if (pthread_create(&evictor, NULL, vmm_manager_checker_thread, m) != 0) {
+			vmm_manager_finish(m, &ms);
+			return fail("cannot start the manager's checker thread");
+		}
+		evictor_running = true;
+	}
 	for (unsigned v = 0; v < o->vcpus; v++) {
 		if (pthread_create(&m->vcpus[v].thread, NULL, vmm_vcpu_thread, &m->vcpus[v]) != 0) {
 			/* Threads already started run to their end; the VM goes with them. */
@@ -686,6 +719,22 @@ static int run(struct vmm *m)
 	if (evictor_running)
 		pthread_join(evictor, NULL);
 	read_kvm_stats(m, &k);
+	if (m->rm) {
+		if (vmm_manager_finish(m, &ms) < 0)
+			failed = true, fprintf(stderr, PROG ": manager: a page could not be brought "
+					       "back\n");
+		ps = ms.pager;
+		if (m->manager_check_failures) {
+			failed = true;
+			fprintf(stderr, PROG ": manager: %u of %" PRIu64 " checks failed, the first: "
+				"%s\n", atomic_load(&m->manager_check_failures), m->manager_checks,
+				m->manager_check_error);
+		}
+		if (ms.evict_failed || ms.evict_missing)
+			failed = true, fprintf(stderr, PROG ": manager: %" PRIu64 " evictions refused, "
+					       "%" PRIu64 " of pages not resident\n", ms.evict_failed,
+					       ms.evict_missing);
+	}
 	if (m->pager) {
 		vmem_pager_stats(m->pager, &ps);
 		if (vmem_pager_destroy(m->pager) < 0)
@@ -756,6 +805,29 @@ static int run(struct vmm *m)
 		put_u(&r, "pager.bytes_in", ps.bytes_in);
 		put_u(&r, "pager.bytes_compressed", ps.bytes_compressed);
 		put_u(&r, "pager.errors", ps.errors + m->evictor_errors);
+	}
+	if (o->manager) {
+		put_u(&r, "manager.budget_pages", m->manager_budget_pages);
+		put_u(&r, "manager.max_resident", m->manager_max_resident);
+		put_u(&r, "manager.checks", m->manager_checks);
+		put_u(&r, "manager.check_failures", atomic_load(&m->manager_check_failures));
+		put_u(&r, "manager.faults", ms.vm.faults);
+		put_u(&r, "manager.faults_first", ms.vm.faults_first);
+		put_u(&r, "manager.swap_ins", ms.vm.faults_swapin + ms.vm.faults_decompress);
+		put_u(&r, "manager.swap_outs", ms.vm.reclaimed);
+		put_u(&r, "manager.reclaim_direct", ms.host.reclaim_direct);
+		put_u(&r, "manager.reclaim_daemon", ms.host.reclaim_daemon);
+		put_u(&r, "manager.writes_seen", ms.writes_seen);
+		put_u(&r, "manager.scans", ms.scans);
+		put_u(&r, "manager.evict_failed", ms.evict_failed);
+		put(&r, "manager.metadata_bytes_per_page", ms.metadata_per_page, false);
+		put(&r, "us.manager_fault", per(ms.fault_ns, ms.faults), false);
+		put_u(&r, "pager.evictions", ps.evictions);
+		put_u(&r, "pager.faults", ps.faults);
+		put_u(&r, "pager.wp_faults", ps.wp_faults);
+		put_u(&r, "pager.bytes_in", ps.bytes_in);
+		put_u(&r, "pager.bytes_compressed", ps.bytes_compressed);
+		put_u(&r, "pager.errors", ps.errors);
 	}
 	put(&r, "us.pass_per_page", per(pass.ns, pass.pages_checked), false);
 	if (o->balloon_pages) {
@@ -828,6 +900,8 @@ static int run(struct vmm *m)
 
 	for (unsigned i = 0; i < r.n; i++)
 		print_figure(stdout, &r.f[i], "%s %" PRIu64 "\n", "%s %.3f\n");
+	if (o->manager)
+		printf("manager.policy %s\n", m->manager_policy);
 	printf("result %s\n", result);
 	if (!k.ok)
 		status = 1;

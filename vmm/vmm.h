@@ -3,7 +3,8 @@
  * VM, the vCPUs and what each reported.
  *
  * Concurrency: main() sets everything up in one thread, then each vCPU thread changes only
- * its own struct vmm_vcpu_ctx, the evictor thread only its counters, and the balloon state
+ * its own struct vmm_vcpu_ctx, the evictor thread only its counters (the manager's checker
+ * thread only its own), and the balloon state
  * is touched by vCPU 0 alone; `console_lock` orders the lines printed. main() reads the
  * results after joining the threads.
  */
@@ -18,6 +19,7 @@
 #include "vmem/guest_ram.h"
 #include "vmem/pager.h"
 #include "vmem/ram_balloon.h"
+#include "vmem/ram_manager.h"
 
 #include "guest_abi.h"
 #include "kvm_vm.h"
@@ -35,6 +37,7 @@ struct vmm_options {
 	uint32_t dup_every;
 	uint32_t pings;
 	bool swap;
+	const char *manager;          /* --manager: the ram manager's KEY=VALUE configuration */
 	enum vmem_pager_store swap_store;
 	uint32_t swap_batch;          /* pages evicted per round */
 	uint32_t swap_interval_us;    /* between rounds */
@@ -121,6 +124,13 @@ struct vmm {
 	atomic_bool evictor_stop;
 	atomic_bool timed_out;        /* --timeout passed: the vCPU threads stop */
 	uint64_t evictor_rounds, evictor_evicted, evictor_errors;
+	/* --manager: the binding, its policy and budget, and what the checks found */
+	struct vmem_ram_manager *rm;
+	char manager_policy[VMEM_HOST_POLICY_SPEC];
+	uint64_t manager_budget_pages;
+	uint64_t manager_checks, manager_max_resident;
+	atomic_uint manager_check_failures;
+	char manager_check_error[256];
 	struct vmm_balloon_state balloon;
 	uint64_t *dirty_bitmap;
 	uint64_t image_bytes;
@@ -136,6 +146,14 @@ void *vmm_vcpu_thread(void *c);
 
 /* Evicts pages while the guest runs its passes (the evictor thread's body, --swap). */
 void *vmm_evictor_thread(void *m);
+
+/* --manager: binds the ram manager to the data region (0, or -1 with the reason in err);
+ * the checker thread's body (vmem_ram_manager_check every 5 ms until evictor_stop); after
+ * the guest stopped: a last check, the figures, and the binding destroyed (0, or -1 if a
+ * page could not be brought back). */
+int vmm_manager_create(struct vmm *m, char *err, size_t errlen);
+void *vmm_manager_checker_thread(void *m);
+int vmm_manager_finish(struct vmm *m, struct vmem_ram_manager_stats *st);
 
 /* Evicts every resident page of vCPU c's slice; how many were evicted. */
 uint64_t vmm_evict_slice(struct vmm *m, struct vmm_vcpu_ctx *c);

@@ -4,7 +4,8 @@
 # balloon inflates and deflates; KVM's dirty log must hold the pages the guest wrote; a
 # corrupted word must make the run fail; KVM's own
 # statistics must show the work (exits, pf_fixed, pages_4k, pages_2m); the guest's trace
-# replayed by vmemsim must see the same pages. Without a usable /dev/kvm it says SKIP loudly.
+# replayed by vmemsim must see the same pages; the host memory manager with each swap
+# policy must run the guest's RAM under its budget. Without a usable /dev/kvm it says SKIP loudly.
 #
 # usage: sh tests/e2e/kvm.sh BIN_DIR
 bin=${1:?usage: kvm.sh BIN_DIR}
@@ -94,6 +95,63 @@ vmm balloonfd --memory 4m --passes 4 --balloon 512 --backing memfd
 passes balloonfd
 check "balloon on memfd: the pool punched out of the file" "1536 1024" \
 	"$(fig "$tmp/balloonfd.out" balloon.resident_before_inflate) $(fig "$tmp/balloonfd.out" balloon.resident_inflated)"
+
+# The host memory manager runs the data region (--manager): 1024 pages under a budget of
+# 512 (host.mem=2m), the window (384 pages) moving 64 a pass. Each swap policy must keep
+# the content, never more than 512 pages resident (mincore, checked every 5 ms and at the
+# end against the manager's books), and count what the pager did: its swap-outs are the
+# pager's evictions, its faults the pager's faults (first touches + swap-ins).
+for policy in random fifo clock lru ws; do
+	vmm "mgr-$policy" --memory 4m --passes 6 --window 384 --step 64 --pings 0 \
+		--manager "host.mem=2m swap=$policy"
+	passes "mgr-$policy"
+	out=$tmp/mgr-$policy.out
+	check "mgr-$policy: the policy ran" "$policy" "$(fig "$out" manager.policy)"
+	check "mgr-$policy: every check of the books against mincore passed" 0 \
+		"$(fig "$out" manager.check_failures)"
+	check "mgr-$policy: checked while running" yes "$(at_least "$(fig "$out" manager.checks)" 2)"
+	check "mgr-$policy: at most 512 pages resident" yes \
+		"$(at_least 512 "$(fig "$out" manager.max_resident)")"
+	check "mgr-$policy: swap-outs = pager evictions" "$(fig "$out" pager.evictions)" \
+		"$(fig "$out" manager.swap_outs)"
+	check "mgr-$policy: faults = pager faults" "$(fig "$out" pager.faults)" \
+		"$(fig "$out" manager.faults)"
+	check "mgr-$policy: faults = 1024 first touches + swap-ins" "$(fig "$out" manager.faults)" \
+		"$(($(fig "$out" manager.swap_ins) + 1024))"
+	check "mgr-$policy: over the budget, pages left (>= 1024 - 512)" yes \
+		"$(at_least "$(fig "$out" manager.swap_outs)" 512)"
+	check "mgr-$policy: no refused eviction" 0 "$(fig "$out" manager.evict_failed)"
+done
+echo "    manager, same guest pattern: faults by policy (random fifo clock lru ws):" \
+	"$(for policy in random fifo clock lru ws; do fig "$tmp/mgr-$policy.out" manager.faults; done |
+		tr '\n' ' ')"
+check "manager: random and clock fault differently on the same pattern" yes \
+	"$([ "$(fig "$tmp/mgr-random.out" manager.faults)" != "$(fig "$tmp/mgr-clock.out" manager.faults)" ] &&
+		echo yes || echo no)"
+vmm mgrjson --memory 4m --passes 2 --pings 0 --manager "host.mem=2m swap=clock" \
+	--json "$tmp/mgr.json"
+passes mgrjson
+check "manager: JSON has the policy and the manager's and KVM's figures" "PASS clock yes yes" \
+	"$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+f = d["figures"]
+print(d["result"], d["manager_policy"],
+      "yes" if f["manager.swap_outs"] == f["pager.evictions"] > 0 else "no",
+      "yes" if d["kvm"]["vcpu"].get("pf_fixed", 0) > 0 else "no")' "$tmp/mgr.json" 2>&1)"
+# The same policy on simulated frames: the guest's trace replayed through vmem-host.
+sh "$top/vmm/compare-manager.sh" "$bin" "host.mem=2m swap=clock" --memory 4m --passes 6 \
+	--window 384 --step 64 --pings 0 >"$tmp/cmpmgr.out" 2>&1
+check "compare-manager.sh: exit status" 0 $?
+check "compare-manager.sh: 1024 first touches on real RAM" 1024 \
+	"$(awk '/^first touches/ { print $(NF - 1) }' "$tmp/cmpmgr.out")"
+sed 's/^/    /' "$tmp/cmpmgr.out"
+vmm usage3 --manager "host.mem=2m swap=none" --memory 4m
+check "--manager swap=none is refused" 1 "$rc"
+check "--manager swap=none: the message names the policies" 1 \
+	"$(grep -c 'swap=none cannot keep host.mem' "$tmp/usage3.err")"
+vmm usage4 --manager "host.mem=2m" --swap
+check "--manager with --swap is refused" 2 "$rc"
 
 # KVM's dirty log, page-exact: 1024 pages filled, 6 passes of 256 window pages less the
 # shared ones (every 3rd page: 85 or 86 of each window), no page for a check.
