@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "vmem/guest_ram.h"
 #include "vmem/pager.h"
@@ -22,6 +23,8 @@
 #include "guest_abi.h"
 #include "kvm_vm.h"
 #include "page_tables.h"
+
+enum vmm_dedup_mode { VMM_DEDUP_OFF, VMM_DEDUP_OWN, VMM_DEDUP_KSM };
 
 struct vmm_options {
 	uint64_t memory;              /* bytes of workload memory (the data region less the pool) */
@@ -47,6 +50,9 @@ struct vmm_options {
 	const char *trace;
 	uint32_t timeout_s;           /* the guest must be done by then */
 	bool quiet;
+	enum vmm_dedup_mode dedup;   /* --dedup: merge the data region while the guest runs */
+	uint32_t dedup_scan;          /* pages per scan pass (KSM: pages_to_scan) */
+	uint32_t dedup_sleep_ms;      /* between passes */
 };
 
 /* What one guest command took and found. */
@@ -124,6 +130,7 @@ struct vmm {
 	struct vmm_balloon_state balloon;
 	uint64_t *dirty_bitmap;
 	uint64_t image_bytes;
+	struct vmm_dedup_run *dedup;  /* --dedup (dedup_run.c) */
 };
 
 uint64_t vmm_now_ns(void);
@@ -174,5 +181,14 @@ uint64_t vmm_model_check(const struct vmm *m, uint64_t *first_bad_gpa);
 /* Writes the guest's data accesses as a .vmt trace; 0 or -1 with the reason in err. */
 int vmm_model_write_trace(const struct vmm *m, const char *path, uint64_t *records,
 			  char *err, size_t errlen);
+
+/* --dedup (dedup_run.c): _begin before the vCPUs start (merging starts when all reached
+ * their passes; 0, or -1 with the reason in err), _end once they stopped (merging stops,
+ * figures taken), _print writes the figures as `key value` lines (-1 if merging failed),
+ * _destroy unmerges and restores KSM's knobs (before the guest RAM goes). */
+int vmm_dedup_begin(struct vmm *m, char *err, size_t errlen);
+void vmm_dedup_end(struct vmm *m);
+int vmm_dedup_print(struct vmm *m, FILE *f);
+void vmm_dedup_destroy(struct vmm *m);
 
 #endif
