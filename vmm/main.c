@@ -48,6 +48,7 @@ static const char *const usage_text =
 	"                [--balloon PAGES] [--corrupt-page N] [--json FILE] [--trace FILE]\n"
 	"                [--dirty-log] [--pin] [--timeout S] [-q]\n"
 	"                [--dedup own|ksm] [--dedup-scan N] [--dedup-sleep MS]\n"
+	"                [--snapshot FILE] [--restore FILE [--prefetch]]\n"
 	"       vmem-vmm --probe | --help | --version\n";
 
 static const char *const help_text =
@@ -95,6 +96,12 @@ static const char *const help_text =
 	"                      and the data region's smaps before and after\n"
 	"  --dedup-scan N      pages per scan pass (default 1024)\n"
 	"  --dedup-sleep MS    milliseconds between scan passes (default 5)\n"
+	"  --snapshot FILE     save the data region to FILE after the guest stopped (and its\n"
+	"                      pattern options to FILE.vmm)\n"
+	"  --restore FILE      a new VM on FILE's data, restored lazily through userfaultfd:\n"
+	"                      the guest checks the generations it had, then stops; the\n"
+	"                      order of first touches is saved as FILE.ws\n"
+	"  --prefetch          with --restore: install FILE.ws's pages first\n"
 	"  --pin               pin vCPU k's thread to CPU k (modulo the CPUs there are)\n"
 	"  --timeout S         stop the guest and fail if it has not finished in S seconds\n"
 	"                      (default 120)\n"
@@ -169,6 +176,9 @@ static int parse_options(int argc, char **argv, struct vmm_options *o, bool *pro
 		{ "dedup", optional_argument, NULL, 'd' },
 		{ "dedup-scan", required_argument, NULL, 'e' },
 		{ "dedup-sleep", required_argument, NULL, 'E' },
+		{ "snapshot", required_argument, NULL, 'k' },
+		{ "restore", required_argument, NULL, 'r' },
+		{ "prefetch", no_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'v' },
@@ -321,6 +331,15 @@ static int parse_options(int argc, char **argv, struct vmm_options *o, bool *pro
 					     optarg);
 			o->dedup_sleep_ms = (uint32_t)x;
 			break;
+		case 'k':
+			o->snapshot = optarg;
+			break;
+		case 'r':
+			o->restore = optarg;
+			break;
+		case 'f':
+			o->prefetch = true;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -378,6 +397,15 @@ static int check_options(struct vmm_options *o)
 			     "and neither the scanner nor KSM merges them");
 	if (o->dedup == VMM_DEDUP_OWN && o->pages != VMEM_RAM_4K)
 		return usage("--dedup own needs --pages 4k (the scanner merges 4 KiB pages)");
+	if (o->prefetch && !o->restore)
+		return usage("--prefetch needs --restore FILE");
+	if ((o->snapshot || o->restore) &&
+	    (o->backing != VMEM_RAM_ANON || o->pages != VMEM_RAM_4K || o->swap ||
+	     o->balloon_pages || o->dedup || o->dirty_log || o->corrupt_page >= 0))
+		return usage("--snapshot and --restore need --backing anon, --pages 4k and none "
+			     "of --swap, --balloon, --dedup, --dirty-log, --corrupt-page");
+	if (o->snapshot && o->restore)
+		return usage("--snapshot and --restore together are not supported");
 	if (o->dirty_log && o->vcpus != 1)
 		return usage("--dirty-log needs --vcpus 1 (the log is the VM's, not a vCPU's)");
 	if (o->corrupt_page >= 0 && (uint64_t)o->corrupt_page >= slice * o->vcpus)
@@ -698,6 +726,8 @@ static int run(struct vmm *m)
 
 	/* SIGUSR1 only interrupts KVM_RUN (no SA_RESTART); it is sent at --timeout. */
 	sigaction(SIGUSR1, &sa, NULL);
+	if (o->restore && vmm_snapshot_restore_begin(m, err, sizeof(err)) < 0)
+		return fail("%s", err);
 	if (o->dedup && vmm_dedup_begin(m, err, sizeof(err)) < 0)
 		return fail("%s", err);
 	if (o->swap) {
@@ -760,6 +790,11 @@ static int run(struct vmm *m)
 		ADD(vfin, c->verify_final);
 		ADD(pass, c->passes);
 #undef ADD
+	}
+	if ((o->snapshot || o->restore) && vmm_snapshot_end(m, !failed && !words_bad, err,
+							    sizeof(err)) < 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		failed = true;
 	}
 	host_bad = failed ? 0 : vmm_model_check(m, &host_first);
 	if (host_bad)
@@ -871,6 +906,7 @@ static int run(struct vmm *m)
 
 	for (unsigned i = 0; i < r.n; i++)
 		print_figure(stdout, &r.f[i], "%s %" PRIu64 "\n", "%s %.3f\n");
+	vmm_snapshot_print(m, stdout);
 	if (vmm_dedup_print(m, stdout) < 0)
 		status = 1;
 	printf("result %s\n", result);
@@ -909,6 +945,8 @@ int main(int argc, char **argv)
 	rc = parse_options(argc, argv, &m.o, &probe);
 	if (rc)
 		return rc;
+	if (m.o.restore && vmm_snapshot_load_options(&m.o, err, sizeof(err)) < 0)
+		return usage("--restore: %s", err);
 	if (!probe && (rc = check_options(&m.o)) != 0)
 		return rc;
 	/* One clear line and exit 2 where this machine cannot run the guest at all. */
@@ -931,6 +969,7 @@ int main(int argc, char **argv)
 		if (m.vcpus[v].vcpu.run)
 			vmm_vcpu_close(&m.vcpus[v].vcpu);
 	vmm_dedup_destroy(&m);
+	vmm_snapshot_destroy(&m);
 	vmm_kvm_close(&m.kvm);
 	vmem_guest_ram_destroy(m.ram);
 	vmm_balloon_destroy(&m);
