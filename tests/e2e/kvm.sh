@@ -155,5 +155,32 @@ else
 	echo "SKIP: kvm.sh: --dedup ksm: this kernel has no KSM (/sys/kernel/mm/ksm absent)"
 fi
 
+# Snapshot after the passes, then new VMs restored from it: lazily (every one of the 1024
+# data pages arrives through userfaultfd on its first touch: the guest's check touches all),
+# then with the working set that restore recorded prefetched. The restored guest checks
+# the generations the saved one wrote: told a different pass count, it must find them wrong.
+vmm snap --memory 4m --dup-every 4 --passes 6 --pings 0 --snapshot "$tmp/guest.snap"
+passes snap
+check "snapshot: 1024 data pages saved" 1024 "$(fig "$tmp/snap.out" snapshot.data_pages)"
+vmm restore --restore "$tmp/guest.snap" --pings 0
+passes restore
+check "restore: the guest checked its 1024 pages" 1024 "$(fig "$tmp/restore.out" guest.pages_checked)"
+check "restore: pages faulted lazily > 0" yes "$(at_least "$(fig "$tmp/restore.out" restore.lazy_faults)" 1)"
+check "restore: the guest was ready (time > 0)" yes "$(at_least "$(fig "$tmp/restore.out" restore.us_to_ready)" 1)"
+check "restore: the working set was recorded" yes "$([ -s "$tmp/guest.snap.ws" ] && echo yes)"
+vmm prefetch --restore "$tmp/guest.snap" --prefetch --pings 0
+passes prefetch
+check "prefetch: pages prefetched > 0" yes "$(at_least "$(fig "$tmp/prefetch.out" restore.prefetched)" 1)"
+check "prefetch: prefetched + lazy = 1024" 1024 \
+	"$(awk '$1 == "restore.prefetched" || $1 == "restore.lazy_faults" { n += $2 } END { print n }' \
+	"$tmp/prefetch.out")"
+sed 's/passes 6/passes 5/' "$tmp/guest.snap.vmm" >"$tmp/guest.snap.tmp" && mv "$tmp/guest.snap.tmp" "$tmp/guest.snap.vmm"
+vmm restorewrong --restore "$tmp/guest.snap" --pings 0
+check "restore told the wrong pass count: the guest's check fails" 1 "$rc"
+check "restore told the wrong pass count: result" CORRUPT "$(fig "$tmp/restorewrong.out" result)"
+echo "bogus 1" >>"$tmp/guest.snap.vmm"
+vmm restorebad --restore "$tmp/guest.snap"
+check "restore: a bad FILE.vmm line is refused" 2 "$rc"
+
 echo "kvm: $pass passed, $fail failed"
 [ "$fail" = 0 ]
