@@ -48,6 +48,8 @@ static const char *const usage_text =
 	"                [--manager CONFIG]\n"
 	"                [--balloon PAGES] [--corrupt-page N] [--json FILE] [--trace FILE]\n"
 	"                [--dirty-log] [--pin] [--timeout S] [-q]\n"
+	"                [--dedup own|ksm] [--dedup-scan N] [--dedup-sleep MS]\n"
+	"                [--snapshot FILE] [--restore FILE [--prefetch]]\n"
 	"       vmem-vmm --probe | --help | --version\n";
 
 static const char *const help_text =
@@ -94,6 +96,19 @@ static const char *const help_text =
 	"                      compressed) for vmemsim -m nested / -m shadow\n"
 	"  --dirty-log         check KVM's dirty log (KVM_GET_DIRTY_LOG) after every command\n"
 	"                      against the pages the guest wrote (one vCPU)\n"
+	"  --dedup [own|ksm]   merge the data region's identical pages while the guest runs\n"
+	"                      its passes: libvmem's scanner (own, the default; needs anon,\n"
+	"                      4k, no --swap) or the kernel's KSM (MADV_MERGEABLE; its knobs\n"
+	"                      are restored after); prints the scanner's or KSM's counters\n"
+	"                      and the data region's smaps before and after\n"
+	"  --dedup-scan N      pages per scan pass (default 1024)\n"
+	"  --dedup-sleep MS    milliseconds between scan passes (default 5)\n"
+	"  --snapshot FILE     save the data region to FILE after the guest stopped (and its\n"
+	"                      pattern options to FILE.vmm)\n"
+	"  --restore FILE      a new VM on FILE's data, restored lazily through userfaultfd:\n"
+	"                      the guest checks the generations it had, then stops; the\n"
+	"                      order of first touches is saved as FILE.ws\n"
+	"  --prefetch          with --restore: install FILE.ws's pages first\n"
 	"  --pin               pin vCPU k's thread to CPU k (modulo the CPUs there are)\n"
 	"  --timeout S         stop the guest and fail if it has not finished in S seconds\n"
 	"                      (default 120)\n"
@@ -168,6 +183,12 @@ static int parse_options(int argc, char **argv, struct vmm_options *o, bool *pro
 		{ "dirty-log", no_argument, NULL, 'Y' },
 		{ "swap-handler-cpu", required_argument, NULL, 'H' },
 		{ "manager", required_argument, NULL, 'K' },
+		{ "dedup", optional_argument, NULL, 'd' },
+		{ "dedup-scan", required_argument, NULL, 'e' },
+		{ "dedup-sleep", required_argument, NULL, 'E' },
+		{ "snapshot", required_argument, NULL, 'k' },
+		{ "restore", required_argument, NULL, 'r' },
+		{ "prefetch", no_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'v' },
@@ -305,6 +326,36 @@ static int parse_options(int argc, char **argv, struct vmm_options *o, bool *pro
 					     "'host.mem=2m swap=clock'");
 			o->manager = optarg;
 			break;
+		case 'd':
+			if (!optarg || strcmp(optarg, "own") == 0)
+				o->dedup = VMM_DEDUP_OWN;
+			else if (strcmp(optarg, "ksm") == 0)
+				o->dedup = VMM_DEDUP_KSM;
+			else
+				return usage("--dedup takes own or ksm (as --dedup=ksm), not '%s'",
+					     optarg);
+			break;
+		case 'e':
+			if (!parse_num(optarg, 1, 1000000, &x))
+				return usage("--dedup-scan needs a number of pages 1..1000000, not '%s'",
+					     optarg);
+			o->dedup_scan = (uint32_t)x;
+			break;
+		case 'E':
+			if (!parse_num(optarg, 0, 10000, &x))
+				return usage("--dedup-sleep needs milliseconds 0..10000, not '%s'",
+					     optarg);
+			o->dedup_sleep_ms = (uint32_t)x;
+			break;
+		case 'k':
+			o->snapshot = optarg;
+			break;
+		case 'r':
+			o->restore = optarg;
+			break;
+		case 'f':
+			o->prefetch = true;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -349,15 +400,34 @@ static int check_options(struct vmm_options *o)
 		return usage("--swap needs --backing anon and --pages 4k (the pager's regions)");
 	if (o->manager && (o->backing != VMEM_RAM_ANON || o->pages != VMEM_RAM_4K))
 		return usage("--manager needs --backing anon and --pages 4k (the pager's regions)");
-	if (o->manager && (o->swap || o->balloon_pages || o->dirty_log))
-		return usage("--manager runs the data region alone: not with --swap, --balloon "
-			     "or --dirty-log");
+	if (o->manager && (o->swap || o->balloon_pages || o->dirty_log || o->dedup ||
+			   o->snapshot || o->restore))
+		return usage("--manager runs the data region alone: not with --swap, --balloon, "
+			     "--dirty-log, --dedup, --snapshot or --restore");
 	if (o->swap && o->balloon_pages)
 		return usage("--swap and --balloon together are not supported: both would drop "
 			     "the same pages");
 	if (o->balloon_pages && o->pages == VMEM_RAM_HUGETLB)
 		return usage("--balloon needs 4k or thp host pages: a hugetlb page cannot give "
 			     "back 4 KiB");
+	if (o->dedup && o->swap)
+		return usage("--dedup and --swap together are not supported: the pager owns the "
+			     "data region's userfaultfd, which the scanner needs too (and KSM "
+			     "cannot merge pages the pager has taken away)");
+	if (o->dedup && o->backing != VMEM_RAM_ANON)
+		return usage("--dedup needs --backing anon: memfd pages are the file's, shared, "
+			     "and neither the scanner nor KSM merges them");
+	if (o->dedup == VMM_DEDUP_OWN && o->pages != VMEM_RAM_4K)
+		return usage("--dedup own needs --pages 4k (the scanner merges 4 KiB pages)");
+	if (o->prefetch && !o->restore)
+		return usage("--prefetch needs --restore FILE");
+	if ((o->snapshot || o->restore) &&
+	    (o->backing != VMEM_RAM_ANON || o->pages != VMEM_RAM_4K || o->swap ||
+	     o->balloon_pages || o->dedup || o->dirty_log || o->corrupt_page >= 0))
+		return usage("--snapshot and --restore need --backing anon, --pages 4k and none "
+			     "of --swap, --balloon, --dedup, --dirty-log, --corrupt-page");
+	if (o->snapshot && o->restore)
+		return usage("--snapshot and --restore together are not supported");
 	if (o->dirty_log && o->vcpus != 1)
 		return usage("--dirty-log needs --vcpus 1 (the log is the VM's, not a vCPU's)");
 	if (o->corrupt_page >= 0 && (uint64_t)o->corrupt_page >= slice * o->vcpus)
@@ -682,6 +752,10 @@ static int run(struct vmm *m)
 
 	/* SIGUSR1 only interrupts KVM_RUN (no SA_RESTART); it is sent at --timeout. */
 	sigaction(SIGUSR1, &sa, NULL);
+	if (o->restore && vmm_snapshot_restore_begin(m, err, sizeof(err)) < 0)
+		return fail("%s", err);
+	if (o->dedup && vmm_dedup_begin(m, err, sizeof(err)) < 0)
+		return fail("%s", err);
 	if (o->swap) {
 		struct vmem_pager_config pc;
 
@@ -715,6 +789,7 @@ static int run(struct vmm *m)
 		}
 	}
 	wait_for_vcpus(m);
+	vmm_dedup_end(m);
 	atomic_store(&m->evictor_stop, true);
 	if (evictor_running)
 		pthread_join(evictor, NULL);
@@ -766,6 +841,11 @@ static int run(struct vmm *m)
 		ADD(vfin, c->verify_final);
 		ADD(pass, c->passes);
 #undef ADD
+	}
+	if ((o->snapshot || o->restore) && vmm_snapshot_end(m, !failed && !words_bad, err,
+							    sizeof(err)) < 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		failed = true;
 	}
 	host_bad = failed ? 0 : vmm_model_check(m, &host_first);
 	if (host_bad)
@@ -902,6 +982,9 @@ static int run(struct vmm *m)
 		print_figure(stdout, &r.f[i], "%s %" PRIu64 "\n", "%s %.3f\n");
 	if (o->manager)
 		printf("manager.policy %s\n", m->manager_policy);
+	vmm_snapshot_print(m, stdout);
+	if (vmm_dedup_print(m, stdout) < 0)
+		status = 1;
 	printf("result %s\n", result);
 	if (!k.ok)
 		status = 1;
@@ -933,9 +1016,13 @@ int main(int argc, char **argv)
 	m.o.corrupt_page = -1;
 	m.o.timeout_s = 120;
 	m.o.swap_handler_cpu = -1;
+	m.o.dedup_scan = 1024;
+	m.o.dedup_sleep_ms = 5;
 	rc = parse_options(argc, argv, &m.o, &probe);
 	if (rc)
 		return rc;
+	if (m.o.restore && vmm_snapshot_load_options(&m.o, err, sizeof(err)) < 0)
+		return usage("--restore: %s", err);
 	if (!probe && (rc = check_options(&m.o)) != 0)
 		return rc;
 	/* One clear line and exit 2 where this machine cannot run the guest at all. */
@@ -957,6 +1044,8 @@ int main(int argc, char **argv)
 	for (unsigned v = 0; v < m.o.vcpus; v++)
 		if (m.vcpus[v].vcpu.run)
 			vmm_vcpu_close(&m.vcpus[v].vcpu);
+	vmm_dedup_destroy(&m);
+	vmm_snapshot_destroy(&m);
 	vmm_kvm_close(&m.kvm);
 	vmem_guest_ram_destroy(m.ram);
 	vmm_balloon_destroy(&m);

@@ -80,6 +80,9 @@ static bool step_applies(const struct vmm_vcpu_ctx *c, enum vmm_step s)
 {
 	const struct vmm_options *o = &c->m->o;
 
+	/* A restored guest checks its slice (the restore's "ready") and stops. */
+	if (o->restore && s != STEP_VERIFY_RESIDENT && s < STEP_STOP)
+		return false;
 	switch (s) {
 	case STEP_EVICT_ALL:
 	case STEP_VERIFY_EVICTED:
@@ -219,6 +222,7 @@ static int command_done(struct vmm_vcpu_ctx *c)
 		break;
 	case STEP_VERIFY_RESIDENT:
 		add_result(&c->verify_resident, b, ns);
+		vmm_snapshot_guest_ready(m);
 		break;
 	case STEP_VERIFY_EVICTED:
 		add_result(&c->verify_evicted, b, ns);
@@ -257,7 +261,8 @@ static int handle_io(struct vmm_vcpu_ctx *c)
 	uint32_t value = 0;
 	char msg[128];
 
-	c->io_exits++;
+	if (c->io_exits++ == 0)
+		vmm_snapshot_first_exit(c->m);
 	if (run->io.size != 4 || run->io.count != 1 ||
 	    run->io.data_offset + 4 > c->vcpu.run_bytes) {
 		snprintf(msg, sizeof(msg), "port 0x%x: %u-byte access x%u, expected one 32-bit one",

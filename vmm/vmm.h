@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "vmem/guest_ram.h"
 #include "vmem/pager.h"
@@ -24,6 +25,8 @@
 #include "guest_abi.h"
 #include "kvm_vm.h"
 #include "page_tables.h"
+
+enum vmm_dedup_mode { VMM_DEDUP_OFF, VMM_DEDUP_OWN, VMM_DEDUP_KSM };
 
 struct vmm_options {
 	uint64_t memory;              /* bytes of workload memory (the data region less the pool) */
@@ -50,6 +53,12 @@ struct vmm_options {
 	const char *trace;
 	uint32_t timeout_s;           /* the guest must be done by then */
 	bool quiet;
+	enum vmm_dedup_mode dedup;   /* --dedup: merge the data region while the guest runs */
+	uint32_t dedup_scan;          /* pages per scan pass (KSM: pages_to_scan) */
+	uint32_t dedup_sleep_ms;      /* between passes */
+	const char *snapshot;         /* --snapshot: save the data region here at the end */
+	const char *restore;          /* --restore: a new VM on this snapshot, restored lazily */
+	bool prefetch;                /* --prefetch: the working set the last restore recorded */
 };
 
 /* What one guest command took and found. */
@@ -134,6 +143,9 @@ struct vmm {
 	struct vmm_balloon_state balloon;
 	uint64_t *dirty_bitmap;
 	uint64_t image_bytes;
+	struct vmm_dedup_run *dedup;  /* --dedup (dedup_run.c) */
+	struct vmm_snapshot_run *snapshot; /* --restore (snapshot_run.c) */
+	uint64_t snapshot_pages, snapshot_bytes; /* --snapshot: what was saved */
 };
 
 uint64_t vmm_now_ns(void);
@@ -192,5 +204,28 @@ uint64_t vmm_model_check(const struct vmm *m, uint64_t *first_bad_gpa);
 /* Writes the guest's data accesses as a .vmt trace; 0 or -1 with the reason in err. */
 int vmm_model_write_trace(const struct vmm *m, const char *path, uint64_t *records,
 			  char *err, size_t errlen);
+
+/* --dedup (dedup_run.c): _begin before the vCPUs start (merging starts when all reached
+ * their passes; 0, or -1 with the reason in err), _end once they stopped (merging stops,
+ * figures taken), _print writes the figures as `key value` lines (-1 if merging failed),
+ * _destroy unmerges and restores KSM's knobs (before the guest RAM goes). */
+int vmm_dedup_begin(struct vmm *m, char *err, size_t errlen);
+void vmm_dedup_end(struct vmm *m);
+int vmm_dedup_print(struct vmm *m, FILE *f);
+void vmm_dedup_destroy(struct vmm *m);
+
+/* --snapshot / --restore (snapshot_run.c). _load_options takes the saving run's options
+ * from FILE.vmm; _restore_begin (before the vCPUs start) rebuilds the generation tables and
+ * starts the lazy restore; _first_exit and _guest_ready are called by vCPU threads (the
+ * first exit; a vCPU's first full check done); _end saves the snapshot or ends the restore
+ * (recording the working set); _print writes the figures; _destroy frees. 0 or -1 with the
+ * reason in err. */
+int vmm_snapshot_load_options(struct vmm_options *o, char *err, size_t errlen);
+int vmm_snapshot_restore_begin(struct vmm *m, char *err, size_t errlen);
+void vmm_snapshot_first_exit(struct vmm *m);
+void vmm_snapshot_guest_ready(struct vmm *m);
+int vmm_snapshot_end(struct vmm *m, bool guest_ok, char *err, size_t errlen);
+void vmm_snapshot_print(struct vmm *m, FILE *f);
+void vmm_snapshot_destroy(struct vmm *m);
 
 #endif

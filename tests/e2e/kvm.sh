@@ -182,5 +182,63 @@ check "--vcpus 17 is refused" 2 "$rc"
 vmm usage2 --swap --backing memfd
 check "--swap with memfd is refused" 2 "$rc"
 
+# Same-page merging while the guest runs its passes: every 4th page holds the shared content,
+# 2048 / 4 = 512 pages, one kept and 511 mapped from it (the own scanner's store page: 512
+# sharing it); the anonymous memory of the data region drops by those pages, 2044 KiB+.
+# drop FILE KEY1 KEY2: KEY1's value less KEY2's (empty if either is missing).
+drop() { a=$(fig "$1" "$2"); b=$(fig "$1" "$3"); [ -n "$a" ] && [ -n "$b" ] && echo $((a - b)); }
+vmm dedup --memory 8m --dup-every 4 --passes 300 --pings 0 --dedup
+passes dedup
+check "dedup: merging ran while the guest ran" 1 "$(fig "$tmp/dedup.out" dedup.merging_while_running)"
+check "dedup: pages_sharing > 0" yes "$(at_least "$(fig "$tmp/dedup.out" dedup.pages_sharing)" 1)"
+check "dedup: Anonymous dropped by >= 1 MiB (smaps)" yes \
+	"$(at_least "$(drop "$tmp/dedup.out" smaps.before.anonymous_kb smaps.after.anonymous_kb)" 1024)"
+check "dedup: no scanner error" 0 "$(fig "$tmp/dedup.out" dedup.errors)"
+vmm usage3 --dedup --swap
+check "--dedup with --swap is refused" 2 "$rc"
+check "--dedup with --swap: the message says why" 1 "$(grep -c 'pager owns' "$tmp/usage3.err")"
+
+# The kernel's KSM on the same data (its knobs restored after): KSM pages stay Anonymous in
+# smaps, so Pss is the figure that drops.
+if [ -d /sys/kernel/mm/ksm ]; then
+	ksm_run=$(cat /sys/kernel/mm/ksm/run)
+	vmm ksm --memory 4m --dup-every 4 --passes 1500 --pings 0 --dedup=ksm
+	passes ksm
+	check "ksm: merging pages > 0 (/proc/self/ksm_stat)" yes \
+		"$(at_least "$(fig "$tmp/ksm.out" ksm.merging_pages)" 1)"
+	check "ksm: Pss dropped by >= 512 KiB (smaps)" yes \
+		"$(at_least "$(drop "$tmp/ksm.out" smaps.before.pss_kb smaps.after.pss_kb)" 512)"
+	check "ksm: /sys/kernel/mm/ksm/run restored" "$ksm_run" "$(cat /sys/kernel/mm/ksm/run)"
+else
+	echo "SKIP: kvm.sh: --dedup ksm: this kernel has no KSM (/sys/kernel/mm/ksm absent)"
+fi
+
+# Snapshot after the passes, then new VMs restored from it: lazily (every one of the 1024
+# data pages arrives through userfaultfd on its first touch: the guest's check touches all),
+# then with the working set that restore recorded prefetched. The restored guest checks
+# the generations the saved one wrote: told a different pass count, it must find them wrong.
+vmm snap --memory 4m --dup-every 4 --passes 6 --pings 0 --snapshot "$tmp/guest.snap"
+passes snap
+check "snapshot: 1024 data pages saved" 1024 "$(fig "$tmp/snap.out" snapshot.data_pages)"
+vmm restore --restore "$tmp/guest.snap" --pings 0
+passes restore
+check "restore: the guest checked its 1024 pages" 1024 "$(fig "$tmp/restore.out" guest.pages_checked)"
+check "restore: pages faulted lazily > 0" yes "$(at_least "$(fig "$tmp/restore.out" restore.lazy_faults)" 1)"
+check "restore: the guest was ready (time > 0)" yes "$(at_least "$(fig "$tmp/restore.out" restore.us_to_ready)" 1)"
+check "restore: the working set was recorded" yes "$([ -s "$tmp/guest.snap.ws" ] && echo yes)"
+vmm prefetch --restore "$tmp/guest.snap" --prefetch --pings 0
+passes prefetch
+check "prefetch: pages prefetched > 0" yes "$(at_least "$(fig "$tmp/prefetch.out" restore.prefetched)" 1)"
+check "prefetch: prefetched + lazy = 1024" 1024 \
+	"$(awk '$1 == "restore.prefetched" || $1 == "restore.lazy_faults" { n += $2 } END { print n }' \
+	"$tmp/prefetch.out")"
+sed 's/passes 6/passes 5/' "$tmp/guest.snap.vmm" >"$tmp/guest.snap.tmp" && mv "$tmp/guest.snap.tmp" "$tmp/guest.snap.vmm"
+vmm restorewrong --restore "$tmp/guest.snap" --pings 0
+check "restore told the wrong pass count: the guest's check fails" 1 "$rc"
+check "restore told the wrong pass count: result" CORRUPT "$(fig "$tmp/restorewrong.out" result)"
+echo "bogus 1" >>"$tmp/guest.snap.vmm"
+vmm restorebad --restore "$tmp/guest.snap"
+check "restore: a bad FILE.vmm line is refused" 2 "$rc"
+
 echo "kvm: $pass passed, $fail failed"
 [ "$fail" = 0 ]
