@@ -37,6 +37,7 @@
 
 #include "vmem/guest_ram.h"
 #include "vmem/ram_dedup.h"
+#include "base/rng.h"
 
 #define PAGE 4096u
 
@@ -61,14 +62,10 @@ static void sleep_ms(unsigned ms)
 	nanosleep(&ts, NULL);
 }
 
+/* A page pattern word: the splitmix64 finaliser, never zero. */
 static uint64_t mix(uint64_t x)
 {
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x | 1;
+	return rng_mix64(x) | 1;
 }
 
 /* Page i holds content key(i): a random permutation of 0..pages-1, modulo pages / dup. */

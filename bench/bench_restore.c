@@ -42,6 +42,7 @@
 
 #include "vmem/guest_ram.h"
 #include "vmem/snapshot.h"
+#include "base/rng.h"
 
 #define PAGE 4096u
 
@@ -76,12 +77,10 @@ static void pin_self(int cpu)
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
+/* A page pattern word: the splitmix64 finaliser, never zero. */
 static uint64_t mix(uint64_t x)
 {
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	return x | 1;
+	return rng_mix64(x) | 1;
 }
 
 static uint64_t npages = 16384, nws = 4096;

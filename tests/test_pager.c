@@ -35,6 +35,7 @@
 
 #include "vmem/guest_ram.h"
 #include "vmem/pager.h"
+#include "base/rng.h"
 
 #define PAGE 4096u
 
@@ -49,14 +50,10 @@
 #define STRESS_FAULTS 1000000ull
 #endif
 
+/* A page pattern word: the splitmix64 finaliser, never zero. */
 static uint64_t mix(uint64_t x)
 {
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x | 1;                        /* never zero */
+	return rng_mix64(x) | 1;
 }
 
 /* Word k of pattern(n, version): the first half of the page random-looking, the second

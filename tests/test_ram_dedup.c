@@ -55,6 +55,7 @@
 #include "vmem/guest_ram.h"
 #include "vmem/pager.h"
 #include "vmem/ram_dedup.h"
+#include "base/rng.h"
 
 #define PAGE 4096u
 #define PAGES 256u
@@ -63,14 +64,10 @@
 #define UNIQUE_END 192u
 #define ZERO_END 224u
 
+/* A page pattern word: the splitmix64 finaliser, never zero. */
 static uint64_t mix(uint64_t x)
 {
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x | 1;
+	return rng_mix64(x) | 1;
 }
 
 static void fill(void *page, uint64_t key)

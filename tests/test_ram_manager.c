@@ -43,6 +43,7 @@
 #include "vmem/host_policy.h"
 #include "vmem/pager.h"
 #include "vmem/ram_manager.h"
+#include "base/rng.h"
 
 #define PAGE 4096u
 #define PAGES 4096u                  /* 16 MiB region */
@@ -63,14 +64,10 @@
 #endif
 #define ACCESSES_PER_ROUND 1200      /* per writer */
 
+/* A page pattern word: the splitmix64 finaliser, never zero. */
 static uint64_t mix(uint64_t x)
 {
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x | 1;
+	return rng_mix64(x) | 1;
 }
 
 /* Half random-looking, half one repeated word (lz4 has something to compress). */

@@ -38,19 +38,16 @@
 
 #include "vmem/guest_ram.h"
 #include "vmem/snapshot.h"
+#include "base/rng.h"
 
 #define PAGE 4096u
 
 static char dir[256];
 
+/* A page pattern word: the splitmix64 finaliser, never zero. */
 static uint64_t mix(uint64_t x)
 {
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	x ^= x >> 33;
-	return x | 1;                        /* never zero */
+	return rng_mix64(x) | 1;
 }
 
 static void fill(void *page, uint64_t n, uint64_t version)
