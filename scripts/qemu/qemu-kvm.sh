@@ -146,15 +146,25 @@ initrd=$work/initrd.gz
 echo "qemu-kvm: kernel $version, modules:$order, initramfs $(($(wc -c < "$initrd") / 1024)) KiB"
 
 # 3. Boot. TCG emulates SVM (there is no VMX emulation), so the inner KVM is kvm_amd.
+# One TCG thread for both vCPUs (thread=single): with a thread per vCPU the emulated
+# kernel was seen to die on an int3 in __schedule (a race of its own code patching under
+# multi-threaded TCG). If the emulated kernel still panics before the programs report, the
+# boot is tried once more and says so; the first console log is kept as console-1.log.
 log=$work/console.log
 start=$(date +%s)
-rc=0
-timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -m 1G -smp 2 \
-	-nodefaults -no-user-config -display none -serial stdio -no-reboot \
-	-kernel "$vmlinuz" -initrd "$initrd" -append 'console=ttyS0 quiet panic=-1' \
-	< /dev/null > "$log" 2>&1 || rc=$?
+for boot in 1 2; do
+	rc=0
+	timeout "$timeout_s" qemu-system-x86_64 -accel tcg,thread=single -cpu max -m 1G -smp 2 \
+		-nodefaults -no-user-config -display none -serial stdio -no-reboot \
+		-kernel "$vmlinuz" -initrd "$initrd" -append 'console=ttyS0 quiet panic=-1' \
+		< /dev/null > "$log" 2>&1 || rc=$?
+	tr -d '\r' < "$log" > "$log.txt" && mv "$log.txt" "$log"
+	grep -q 'Kernel panic' "$log" && ! grep -q '^QEMU-KVM done' "$log" || break
+	[ $boot = 2 ] && break
+	mv "$log" "$work/console-1.log"
+	echo "qemu-kvm: the emulated kernel panicked (console log: $work/console-1.log); booting again"
+done
 elapsed=$(($(date +%s) - start))
-tr -d '\r' < "$log" > "$log.txt" && mv "$log.txt" "$log"
 
 # 4. Results.
 grep -E '^QEMU-KVM|^KVM-EXIT-COST|^KVM-TIME' "$log" || true
