@@ -2,9 +2,17 @@
  * bench_dedup: the own scanner (vmem/ram_dedup.h) against the kernel's KSM merging the same
  * pages at the same scan rate (bench/run.sh runs it; figures in docs/BACKEND.md).
  *
- * Workload: a region of --pages pages, each content on --dup pages placed at random (so
- * merged pages are scattered as in a real guest, each a VMA of its own for the own
- * scanner); all pages merge, --pages / --dup store or KSM pages remain.
+ * Workloads:
+ *   random (default): a region of --pages pages, each content on --dup pages placed at
+ *        random, so no two merged neighbours map neighbouring store pages: every merged page
+ *        is a VMA and a remap of its own for the own scanner (its worst case); all pages
+ *        merge, --pages / --dup store or KSM pages remain.
+ *   --content FILE: the pages of a vmem-capture snapshot (.vmt CONTENT records, e.g.
+ *        traces/content/python3-x2.vmt.zst: two python3 processes), one process after the
+ *        other in address order, each page filled from its recorded hash (equal hashes give
+ *        equal pages, the zero-page flag gives zeros): the layout of real memory, where the
+ *        pages two guests of one image share come in runs. Every page whose hash another
+ *        page has merges; the all-zero pages go to the zero page (both scanners).
  *
  *   own  vmem_ram_dedup_scan of --pages-to-scan pages, then --sleep-ms, in this thread,
  *        until every page is merged. CPU: the scanner's CLOCK_THREAD_CPUTIME_ID over its
@@ -23,8 +31,8 @@
  * the kernel's count of VMAs. ksmd's CPU also covers any other process's mergeable memory.
  * The machine may be shared: CPU time is what is compared, not wall time.
  *
- * usage: bench_dedup [--pages N] [--dup K] [--pages-to-scan P] [--sleep-ms S]
- *                    [--timeout-s T] [--idle-scans F]
+ * usage: bench_dedup [--pages N] [--dup K | --content FILE] [--pages-to-scan P]
+ *                    [--sleep-ms S] [--timeout-s T] [--idle-scans F]
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -37,6 +45,7 @@
 
 #include "vmem/guest_ram.h"
 #include "vmem/ram_dedup.h"
+#include "vmem/trace.h"
 #include "base/rng.h"
 
 #define PAGE 4096u
@@ -92,6 +101,108 @@ static void layout(char *base, uint64_t pages, uint64_t dup)
 	free(perm);
 }
 
+/* One page of a snapshot: its hash, or that it is all zeros. */
+struct snap_page {
+	uint16_t vm;
+	uint64_t addr, hash;
+	bool zero;
+};
+
+static int by_vm_addr(const void *a, const void *b)
+{
+	const struct snap_page *x = a, *y = b;
+
+	if (x->vm != y->vm)
+		return x->vm < y->vm ? -1 : 1;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static int by_hash(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
+/* Reads the CONTENT records of a snapshot (at most max_pages), in (vm, address) order. */
+static struct snap_page *read_snapshot(const char *path, uint64_t max_pages, uint64_t *n)
+{
+	struct vmem_trace_reader_opts o;
+	struct vmem_trace_reader *r = NULL;
+	struct vmem_trace_rec recs[4096];
+	struct snap_page *pg = NULL;
+	uint64_t cap = 0;
+	long got;
+
+	*n = 0;
+	vmem_trace_reader_opts_default(&o);
+	if (vmem_trace_open(path, &o, &r))
+		fatal(path, r ? vmem_trace_error(r) : "cannot open");
+	while ((got = vmem_trace_read(r, recs, 4096)) > 0) {
+		for (long k = 0; k < got; k++) {
+			if (recs[k].type != VMEM_REC_CONTENT)
+				continue;
+			if (*n == max_pages)
+				fatal(path, "more pages than --pages allows (1 << 22)");
+			if (*n == cap) {
+				cap = cap ? 2 * cap : 4096;
+				pg = realloc(pg, cap * sizeof(*pg));
+				if (!pg)
+					fatal("out of memory", NULL);
+			}
+			pg[(*n)++] = (struct snap_page){ .vm = recs[k].vm, .addr = recs[k].addr,
+				.hash = recs[k].len, .zero = recs[k].prot & VMEM_CONTENT_ZERO };
+		}
+	}
+	if (got < 0)
+		fatal("reading the snapshot", vmem_trace_error(r));
+	vmem_trace_close(r);
+	if (*n < 16)
+		fatal(path, "fewer than 16 CONTENT records (a vmem-capture snapshot is expected)");
+	qsort(pg, *n, sizeof(*pg), by_vm_addr);
+	return pg;
+}
+
+/* Fills the region from the snapshot's pages. */
+static void layout_snapshot(char *base, const struct snap_page *pg, uint64_t pages)
+{
+	for (uint64_t i = 0; i < pages; i++) {
+		uint64_t *w = (uint64_t *)(base + i * PAGE);
+
+		for (unsigned k = 0; k < PAGE / 8; k++)
+			w[k] = pg[i].zero ? 0 : mix(pg[i].hash ^ ((uint64_t)k << 52));
+	}
+}
+
+/* Pages that merge: the non-zero pages whose hash another page has (*dup) and the zero
+ * pages (*zero). */
+static void count_mergeable(const struct snap_page *pg, uint64_t pages, uint64_t *dup,
+			    uint64_t *zero)
+{
+	uint64_t *h = malloc(pages * sizeof(*h)), nz = 0;
+
+	if (!h)
+		fatal("out of memory", NULL);
+	*dup = *zero = 0;
+	for (uint64_t i = 0; i < pages; i++) {
+		if (pg[i].zero)
+			(*zero)++;
+		else
+			h[nz++] = pg[i].hash;
+	}
+	qsort(h, nz, sizeof(*h), by_hash);
+	for (uint64_t i = 0; i < nz;) {
+		uint64_t j = i;
+
+		while (j < nz && h[j] == h[i])
+			j++;
+		if (j - i > 1)
+			*dup += j - i;
+		i = j;
+	}
+	free(h);
+}
+
 static uint64_t read_all(const char *base, uint64_t pages)
 {
 	uint64_t sum = 0;
@@ -138,6 +249,9 @@ static uint64_t parse(const char *opt, const char *v, uint64_t min, uint64_t max
 int main(int argc, char **argv)
 {
 	uint64_t pages = 8192, dup = 4, to_scan = 1000, sleep = 20, timeout_s = 120, idle_scans = 8;
+	uint64_t want_merged, want_zero;
+	const char *content = NULL;
+	struct snap_page *snap = NULL;
 	struct vmem_ram_dedup_config c;
 	struct vmem_ram_dedup_stats s;
 	struct vmem_ram_smaps before, after;
@@ -159,6 +273,8 @@ int main(int argc, char **argv)
 			pages = parse(argv[i], argv[i + 1], 16, 1u << 22);
 		else if (!strcmp(argv[i], "--dup"))
 			dup = parse(argv[i], argv[i + 1], 2, 1024);
+		else if (!strcmp(argv[i], "--content"))
+			content = argv[i + 1];
 		else if (!strcmp(argv[i], "--pages-to-scan"))
 			to_scan = parse(argv[i], argv[i + 1], 1, 1u << 20);
 		else if (!strcmp(argv[i], "--sleep-ms"))
@@ -171,17 +287,30 @@ int main(int argc, char **argv)
 			goto usage;
 		i++;
 	}
-	if (pages % dup)
-		fatal("--pages must be a multiple of --dup", NULL);
-
+	if (content) {
+		snap = read_snapshot(content, 1u << 22, &pages);
+		count_mergeable(snap, pages, &want_merged, &want_zero);
+		printf("dedup.layout content %s\n", content);
+	} else {
+		if (pages % dup)
+			fatal("--pages must be a multiple of --dup", NULL);
+		want_merged = pages;
+		want_zero = 0;
+		printf("dedup.layout random\n");
+		printf("dedup.dup %" PRIu64 "\n", dup);
+	}
 	printf("dedup.pages %" PRIu64 "\n", pages);
-	printf("dedup.dup %" PRIu64 "\n", dup);
+	printf("dedup.mergeable_pages %" PRIu64 "\n", want_merged);
+	printf("dedup.zero_pages %" PRIu64 "\n", want_zero);
 	printf("dedup.pages_to_scan %" PRIu64 "\n", to_scan);
 	printf("dedup.sleep_millisecs %" PRIu64 "\n", sleep);
 
 	/* The own scanner. */
 	ram = region(pages, &base);
-	layout(base, pages, dup);
+	if (snap)
+		layout_snapshot(base, snap, pages);
+	else
+		layout(base, pages, dup);
 	vmem_ram_dedup_config_default(&c);
 	c.pages_to_scan = (uint32_t)to_scan;
 	c.sleep_millisecs = (uint32_t)sleep;
@@ -194,7 +323,8 @@ int main(int argc, char **argv)
 		if (vmem_ram_dedup_scan(d, 0) < 0)
 			fatal("vmem_ram_dedup_scan", vmem_ram_dedup_error(d));
 		vmem_ram_dedup_stats(d, &s);
-		if (s.pages_shared + s.pages_sharing >= pages || now() - t0 > (double)timeout_s)
+		if ((s.pages_shared + s.pages_sharing >= want_merged &&
+		     s.ksm_zero_pages >= want_zero) || now() - t0 > (double)timeout_s)
 			break;
 		sleep_ms((unsigned)sleep);
 	}
@@ -216,8 +346,9 @@ int main(int argc, char **argv)
 	read_all(base, pages);
 	vmem_ram_smaps(base, pages * PAGE, &after);
 	own_cpu = (double)s.cpu_ns * 1e-9;
-	own_rate = (double)(s.pages_shared + s.pages_sharing) / own_cpu;
+	own_rate = (double)(s.pages_shared + s.pages_sharing + s.ksm_zero_pages) / own_cpu;
 	printf("dedup.own.merged_pages %" PRIu64 "\n", s.pages_shared + s.pages_sharing);
+	printf("dedup.own.zero_pages %" PRIu64 "\n", s.ksm_zero_pages);
 	printf("dedup.own.pages_shared %" PRIu64 "\n", s.pages_shared);
 	printf("dedup.own.pages_sharing %" PRIu64 "\n", s.pages_sharing);
 	printf("dedup.own.cpu_s %.3f\n", own_cpu);
@@ -243,7 +374,10 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	ram = region(pages, &base);
-	layout(base, pages, dup);
+	if (snap)
+		layout_snapshot(base, snap, pages);
+	else
+		layout(base, pages, dup);
 	if (vmem_ksm_merge_range(base, pages * PAGE, true))
 		fatal("madvise(MADV_MERGEABLE)", strerror(errno));
 	if (vmem_ksm_daemon_cpu_ns(&ksmd0))
@@ -252,10 +386,11 @@ int main(int argc, char **argv)
 	vmem_ksm_config_default(&kc);
 	kc.pages_to_scan = (int64_t)to_scan;
 	kc.sleep_millisecs = (int64_t)sleep;
+	kc.use_zero_pages = 1;               /* as the own scanner's merge_zero_pages */
 	t0 = now();
 	if (vmem_ksm_open(&kc, &k, err, sizeof(err)))
 		fatal("vmem_ksm_open", err);
-	rc = vmem_ksm_wait(pages, 0, (unsigned)timeout_s * 1000, &ps);
+	rc = vmem_ksm_wait(want_merged, want_zero, (unsigned)timeout_s * 1000, &ps);
 	ksm_wall = now() - t0;
 	vmem_ksm_daemon_cpu_ns(&ksmd1);
 	vmem_ksm_global_stat(&g1);
@@ -278,9 +413,10 @@ int main(int argc, char **argv)
 	if (vmem_ksm_close(k))
 		fprintf(stderr, "bench_dedup: a KSM knob could not be restored\n");
 	ksm_cpu = (double)(ksmd1 - ksmd0) * 1e-9;
-	ksm_rate = ksm_cpu > 0 ? (double)ps.ksm_merging_pages / ksm_cpu : 0;
+	ksm_rate = ksm_cpu > 0 ? (double)(ps.ksm_merging_pages + ps.ksm_zero_pages) / ksm_cpu : 0;
 	printf("dedup.ksm.merged_pages %" PRIu64 "%s\n", ps.ksm_merging_pages,
 	       rc ? " (timed out)" : "");
+	printf("dedup.ksm.zero_pages %" PRIu64 "\n", ps.ksm_zero_pages);
 	printf("dedup.ksm.full_scans %" PRIu64 "\n", g1.full_scans - g0.full_scans);
 	printf("dedup.ksm.cpu_s %.3f\n", ksm_cpu);
 	printf("dedup.ksm.wall_s %.3f\n", ksm_wall);
@@ -293,10 +429,11 @@ int main(int argc, char **argv)
 	printf("dedup.idle_scan_ratio_ksm_to_own %.2f (CPU per full scan of merged memory, "
 	       "KSM / own; > 1: own cheaper)\n", own_idle > 0 ? ksm_idle / own_idle : 0);
 	vmem_guest_ram_destroy(ram);
+	free(snap);
 	return 0;
 
 usage:
-	fprintf(stderr, "usage: bench_dedup [--pages N] [--dup K] [--pages-to-scan P] "
+	fprintf(stderr, "usage: bench_dedup [--pages N] [--dup K | --content FILE] [--pages-to-scan P] "
 		"[--sleep-ms S] [--timeout-s T] [--idle-scans F]\n");
 	return 2;
 }

@@ -251,11 +251,16 @@ echo >>"$WORK/results"
 
 # Same-page deduplication of real guest RAM (bench/bench_dedup.c): the own scanner against the
 # kernel's KSM merging the same pages at the same scan rate, pages merged per CPU-second
-# (ratio own / KSM; target > 1). Needs userfaultfd and, for KSM, root and /sys/kernel/mm/ksm.
+# (ratio own / KSM; target > 1), on the pages of two real python3 processes laid out as two
+# guests of one image, then on duplicates scattered at random (the own scanner's worst case:
+# one remap per page). Needs userfaultfd and, for KSM, root and /sys/kernel/mm/ksm.
 echo "bench: dedup" >&2
-echo >>"$WORK/results"
-"$BIN/bench_dedup" >>"$WORK/results" 2>&1 ||
-	echo "dedup: bench_dedup could not run (userfaultfd, PAGEMAP_SCAN or KSM missing?)" >>"$WORK/results"
+for layout in "--content traces/content/python3-x2.vmt.zst" ""; do
+	echo >>"$WORK/results"
+	# shellcheck disable=SC2086 # the layout is two words or none
+	"$BIN/bench_dedup" $layout >>"$WORK/results" 2>&1 ||
+		echo "dedup: bench_dedup could not run (userfaultfd, PAGEMAP_SCAN or KSM missing?)" >>"$WORK/results"
+done
 
 # The dirty-page tracker (bench/bench_tracker.c): a collect over 256 MiB with 0 %, 1 % and
 # 100 % of the pages written, against the bare PAGEMAP_SCAN ioctl (ratio), and the first write
