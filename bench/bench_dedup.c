@@ -356,6 +356,7 @@ int main(int argc, char **argv)
 	printf("dedup.own.merged_per_cpu_s %.0f\n", own_rate);
 	printf("dedup.own.idle_full_scan_cpu_ms %.2f\n", own_idle * 1e3);
 	printf("dedup.own.vmas %" PRIu64 "\n", after.vmas);
+	printf("dedup.own.remaps %" PRIu64 "\n", s.remaps);
 	printf("dedup.own.vma_limit_hits %" PRIu64 "\n", s.vma_limit_hits);
 	printf("dedup.own.pss_before_kb %" PRIu64 "\n", before.pss_kb);
 	printf("dedup.own.pss_after_kb %" PRIu64 "\n", after.pss_kb);

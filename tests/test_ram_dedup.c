@@ -235,6 +235,7 @@ static void test_dedup_groups_zero_unique_merge_to_hand_derived_counts(void **st
 	assert_int_equal(s.pages_volatile, 0);
 	assert_int_equal(s.store_pages, 8);
 	assert_int_equal(s.vmas_added, 17);
+	assert_int_equal(s.remaps, 17);      /* 16 runs of 8 group pages, 1 of 32 zero pages */
 	assert_int_equal(s.merge_races + s.errors + s.vma_limit_hits + s.cow_breaks, 0);
 	for (unsigned p = 0; p < PAGES; p++)
 		assert_int_equal(vmem_ram_dedup_page_state(f.d, p),
@@ -461,6 +462,59 @@ static void test_dedup_refuses_pager_memfd_thp_and_bad_config(void **state)
 	assert_int_equal(vmem_ram_dedup_create(f.ram, 2, NULL, &d, err, sizeof(err)), VMEM_EINVAL);
 	assert_non_null(strstr(err, "THP"));
 	vmem_guest_ram_destroy(f.ram);
+}
+
+/*
+ * Runs. Pages 0..31 hold keys 0..31 and pages 100..131 the same keys in the same order
+ * (two guests of one image); the rest is never touched. One pass per full scan. In full
+ * scan 2 pages 0..31 enter the unstable index; page 100 pairs with page 0 into new slot 0
+ * (page 0: the region's edge on the left, an anonymous page on the right: +1; page 100:
+ * +2), and pages 101..131 pair with 1..31 into slots 1..31, extending both runs (+0). So
+ * two remaps carry out 64 merges: vmas_added 3, which is exact here: the kernel has the
+ * file VMA of pages 0..31, the anonymous 32..99, the file VMA of 100..131 and the
+ * anonymous rest, 4 VMAs where there was 1. Each store page is mapped twice: Pss 64 pages
+ * x 4 kB / 2 = 128 kB (256 kB before), Anonymous 0.
+ */
+static void test_dedup_runs_of_neighbours_merge_with_one_mmap_each(void **state)
+{
+	struct fixture f;
+	struct vmem_ram_dedup_stats s;
+	struct vmem_ram_dedup_config c;
+	struct vmem_ram_smaps sm;
+	char err[256];
+
+	(void)state;
+	make_region(&f, PAGES);
+	for (unsigned p = 0; p < 32; p++) {
+		fill(f.base + (size_t)p * PAGE, 7000 + p);
+		fill(f.base + (size_t)(100 + p) * PAGE, 7000 + p);
+	}
+	vmem_ram_dedup_config_default(&c);
+	c.pages_to_scan = PAGES;
+	if (vmem_ram_dedup_create(f.ram, 0, &c, &f.d, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(smaps(&f).pss_kb, 256);
+	full_scans(&f, 2);
+	s = stats(&f);
+	assert_int_equal(s.pages_merged, 64);
+	assert_int_equal(s.pages_shared, 32);
+	assert_int_equal(s.pages_sharing, 32);
+	assert_int_equal(s.remaps, 2);
+	assert_int_equal(s.vmas_added, 3);
+	assert_int_equal(s.merge_races + s.errors + s.vma_limit_hits, 0);
+	for (unsigned p = 0; p < 32; p++) {
+		assert_int_equal(differs(f.base + (size_t)p * PAGE, 7000 + p), 0);
+		assert_int_equal(differs(f.base + (size_t)(100 + p) * PAGE, 7000 + p), 0);
+	}
+	sm = smaps(&f);
+	assert_int_equal(sm.vmas, 4);
+	assert_int_equal(sm.pss_kb, 128);
+	assert_int_equal(sm.anonymous_kb, 0);
+	/* A write in the middle of a run copies that page only. */
+	f.base[(size_t)110 * PAGE] ^= 1;
+	assert_int_equal(differs(f.base + (size_t)10 * PAGE, 7000 + 10), 0);
+	assert_int_equal(smaps(&f).anonymous_kb, 4);
+	teardown(&f);
 }
 
 /*
@@ -711,6 +765,7 @@ int main(void)
 		cmocka_unit_test(test_dedup_write_breaks_sharing_of_that_page_only),
 		cmocka_unit_test(test_dedup_pages_changing_during_scans_never_merge_wrongly),
 		cmocka_unit_test(test_dedup_refuses_pager_memfd_thp_and_bad_config),
+		cmocka_unit_test(test_dedup_runs_of_neighbours_merge_with_one_mmap_each),
 		cmocka_unit_test(test_dedup_vma_bound_refuses_merges_past_it),
 		cmocka_unit_test(test_dedup_kvm_guest_reads_merged_pages_and_its_write_copies),
 		cmocka_unit_test(test_ksm_merges_the_same_workload),

@@ -74,6 +74,9 @@ struct vmem_ram_dedup_stats {
 	uint64_t vma_limit_hits;     /* merges refused by max_vmas */
 	uint64_t vmas_added;         /* VMAs the merges added (an estimate; the kernel's
 				      * count: vmem_ram_smaps) */
+	uint64_t remaps;             /* mmap calls that carried merges out: one per run of
+				      * consecutive pages onto consecutive store pages (or
+				      * onto the zero page) */
 	uint64_t store_pages;        /* store pages holding content now (the cost of sharing) */
 	uint64_t errors;             /* kernel calls that failed (the page was left as it was) */
 	uint64_t cpu_ns;             /* CPU time of the passes (CLOCK_THREAD_CPUTIME_ID) */

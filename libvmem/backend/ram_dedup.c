@@ -507,6 +507,7 @@ static int remap(struct vmem_ram_dedup *d, uint64_t i, uint64_t n, uint32_t s)
 			  strerror(errno));
 		return -errno;
 	}
+	d->n.remaps++;
 	if (s == NONE) {
 		if (d->nohuge)
 			madvise(a, n * PAGE, MADV_NOHUGEPAGE);
