@@ -166,6 +166,7 @@ int vmm_dedup_print(struct vmm *m, FILE *f)
 		line(f, "dedup.cow_breaks", d->stats.cow_breaks);
 		line(f, "dedup.merge_races", d->stats.merge_races);
 		line(f, "dedup.vma_limit_hits", d->stats.vma_limit_hits);
+		line(f, "dedup.remaps", d->stats.remaps);
 		line(f, "dedup.store_pages", d->stats.store_pages);
 		line(f, "dedup.errors", d->stats.errors);
 		line(f, "dedup.cpu_us", d->stats.cpu_ns / 1000);
