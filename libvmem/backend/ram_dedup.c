@@ -38,8 +38,8 @@
  *
  * Why write-protect, and why with userfaultfd. Between the compare and the remap a vCPU
  * could write the page; the remap would throw that write away. So the run is
- * write-protected first and each page compared in full. mprotect would make such a write a SIGSEGV (and
- * KVM_RUN fail with EFAULT); a userfaultfd write protection (UFFDIO_WRITEPROTECT,
+ * write-protected first and each page compared in full. mprotect would make such a write
+ * a SIGSEGV (and KVM_RUN fail with EFAULT); a userfaultfd write protection (UFFDIO_WRITEPROTECT,
  * Documentation/admin-guide/mm/userfaultfd.rst) makes the writer wait in the kernel
  * instead, KVM's vCPUs included (their faults go through get_user_pages). The remap takes
  * the mmap lock for writing, so a writer is either queued before it (and woken by the
@@ -80,7 +80,6 @@
 #include <linux/falloc.h>
 #include <linux/userfaultfd.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,17 +185,6 @@ struct vmem_ram_dedup {
 	bool running, stopping;
 	char err[256];
 };
-
-static void set_error(struct vmem_ram_dedup *d, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void set_error(struct vmem_ram_dedup *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(d->err, sizeof(d->err), fmt, ap);
-	va_end(ap);
-}
 
 void vmem_ram_dedup_config_default(struct vmem_ram_dedup_config *c)
 {
@@ -410,7 +398,8 @@ static struct pending_run *run_extended_by(struct vmem_ram_dedup *d, uint64_t i,
 		struct pending_run *run = &d->pending[k];
 
 		if (run->first + run->len == i && run->len < RUN_MAX &&
-		    (s == NONE ? run->slot == NONE : run->slot != NONE && run->slot + run->len == s))
+		    (s == NONE ? run->slot == NONE :
+				 run->slot != NONE && run->slot + run->len == s))
 			return run;
 	}
 	return NULL;
@@ -502,10 +491,12 @@ static int remap(struct vmem_ram_dedup *d, uint64_t i, uint64_t n, uint32_t s)
 		     (off_t)s * PAGE);
 
 	if (got == MAP_FAILED) {
-		set_error(d, "mmap of %s over pages %" PRIu64 "..%" PRIu64 ": %s",
-			  s == NONE ? "an empty mapping" : "store pages", i, i + n - 1,
-			  strerror(errno));
-		return -errno;
+		int e = errno;
+
+		backend_errf(d->err, sizeof(d->err), "mmap of %s over pages %" PRIu64 "..%"
+			     PRIu64 ": %s", s == NONE ? "an empty mapping" : "store pages", i,
+			     i + n - 1, strerror(e));
+		return -e;
 	}
 	d->n.remaps++;
 	if (s == NONE) {
@@ -569,7 +560,8 @@ static void flush_run(struct vmem_ram_dedup *d, const struct pending_run *run)
 		if (errno != EAGAIN)
 			rc = -errno;
 	if (!rc && !zero &&
-	    pread(d->store_fd, d->run_buf, n * PAGE, (off_t)run->slot * PAGE) != (ssize_t)(n * PAGE))
+	    pread(d->store_fd, d->run_buf, n * PAGE, (off_t)run->slot * PAGE) !=
+	    (ssize_t)(n * PAGE))
 		rc = -EIO;
 	if (rc) {
 		d->n.errors += n;
@@ -655,7 +647,8 @@ static bool merge_pair(struct vmem_ram_dedup *d, uint64_t i, uint64_t j, uint64_
 	/* The store page is written from one of the two; both are compared with it (under
 	 * write protection) when their runs are flushed. */
 	if (pwrite(d->store_fd, a, PAGE, (off_t)s * PAGE) != PAGE) {
-		set_error(d, "writing store page %" PRIu32 ": %s", s, strerror(errno));
+		backend_errf(d->err, sizeof(d->err), "writing store page %" PRIu32 ": %s", s,
+			     strerror(errno));
 		d->free_slots[d->nfree++] = s;
 		d->n.errors++;
 		return false;
@@ -684,7 +677,7 @@ static int classify(struct vmem_ram_dedup *d, uint64_t first, uint64_t n)
 		long got = ioctl(d->pagemap_fd, DEDUP_PAGEMAP_SCAN, &arg);
 
 		if (got < 0) {
-			set_error(d, "PAGEMAP_SCAN: %s", strerror(errno));
+			backend_errf(d->err, sizeof(d->err), "PAGEMAP_SCAN: %s", strerror(errno));
 			return VMEM_EIO;
 		}
 		for (long k = 0; k < got; k++)
@@ -838,7 +831,7 @@ int vmem_ram_dedup_start(struct vmem_ram_dedup *d)
 	if (!d->running) {
 		d->stopping = false;
 		if (pthread_create(&d->thread, NULL, scanner_thread, d)) {
-			set_error(d, "cannot start the scanner thread");
+			backend_errf(d->err, sizeof(d->err), "cannot start the scanner thread");
 			rc = VMEM_ENOMEM;
 		} else {
 			d->running = true;
@@ -1048,7 +1041,8 @@ int vmem_ram_dedup_create(struct vmem_guest_ram *ram, unsigned region,
 	d->unstable = calloc(d->unstable_mask + 1, sizeof(*d->unstable));
 	d->cat = malloc(d->cat_cap);
 	d->run_buf = malloc(RUN_MAX * PAGE);
-	if (!d->run_buf || !d->rec || !d->slots || !d->buckets || !d->free_slots || !d->unstable || !d->cat) {
+	if (!d->run_buf || !d->rec || !d->slots || !d->buckets || !d->free_slots ||
+	    !d->unstable || !d->cat) {
 		free_tables(d);
 		free(d);
 		backend_errf(err, errlen, "dedup: out of memory for the tables of %" PRIu64
@@ -1080,20 +1074,23 @@ static int unmerge_page(struct vmem_ram_dedup *d, uint64_t i)
 	void *tmp;
 
 	if (protect(d, i)) {
-		set_error(d, "unmerging page %" PRIu64 ": write protection failed", i);
+		backend_errf(d->err, sizeof(d->err), "unmerging page %" PRIu64
+			     ": write protection failed", i);
 		return VMEM_EIO;
 	}
 	tmp = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (tmp == MAP_FAILED) {
 		uffd_wp(d, i, false);
-		set_error(d, "unmerging page %" PRIu64 ": %s", i, strerror(errno));
+		backend_errf(d->err, sizeof(d->err), "unmerging page %" PRIu64 ": %s", i,
+			     strerror(errno));
 		return VMEM_ENOMEM;
 	}
 	memcpy(tmp, a, PAGE);
 	if (d->nohuge)
 		madvise(tmp, PAGE, MADV_NOHUGEPAGE);
 	if (mremap(tmp, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, a) == MAP_FAILED) {
-		set_error(d, "unmerging page %" PRIu64 ": mremap: %s", i, strerror(errno));
+		backend_errf(d->err, sizeof(d->err), "unmerging page %" PRIu64 ": mremap: %s", i,
+			     strerror(errno));
 		munmap(tmp, PAGE);
 		uffd_wp(d, i, false);
 		return VMEM_EIO;
