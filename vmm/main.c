@@ -50,6 +50,9 @@ static const char *const usage_text =
 	"                [--dirty-log] [--pin] [--timeout S] [-q]\n"
 	"                [--dedup own|ksm] [--dedup-scan N] [--dedup-sleep MS]\n"
 	"                [--snapshot FILE] [--restore FILE [--prefetch]]\n"
+	"                [--precopy] [--precopy-mech kvm-bitmap|uffd-async|uffd-sync]\n"
+	"                [--precopy-bandwidth MIBS] [--precopy-threshold N]\n"
+	"                [--precopy-rounds N] [--pass-interval US]\n"
 	"       vmem-vmm --probe | --help | --version\n";
 
 static const char *const help_text =
@@ -109,6 +112,19 @@ static const char *const help_text =
 	"                      the guest checks the generations it had, then stops; the\n"
 	"                      order of first touches is saved as FILE.ws\n"
 	"  --prefetch          with --restore: install FILE.ws's pages first\n"
+	"  --precopy           migrate the data region while the guest runs its passes\n"
+	"                      (pre-copy): copy it all, then the pages written during each\n"
+	"                      round, then pause the vCPUs and copy the rest; checks every\n"
+	"                      round's dirty pages against the passes the guest ran and the\n"
+	"                      copy against the source byte for byte\n"
+	"  --precopy-mech M    the dirty-page tracker: kvm-bitmap (KVM's dirty log, default),\n"
+	"                      uffd-async or uffd-sync (userfaultfd write protection)\n"
+	"  --precopy-bandwidth MIBS  MiB/s the sender may send, 0 unlimited (default 256)\n"
+	"  --precopy-threshold N  stop-and-copy once a round finds at most N dirty pages\n"
+	"                      (default 64)\n"
+	"  --precopy-rounds N  or after N rounds, 1..1000 (default 30)\n"
+	"  --pass-interval US  hand the guest a pass at most every US microseconds, so that\n"
+	"                      it dirties --step new pages per interval (default 0: no wait)\n"
 	"  --pin               pin vCPU k's thread to CPU k (modulo the CPUs there are)\n"
 	"  --timeout S         stop the guest and fail if it has not finished in S seconds\n"
 	"                      (default 120)\n"
@@ -126,7 +142,8 @@ static const char *const help_text =
 	"  vmem-vmm --vcpus 2 --memory 8m --dup-every 4 --json run.json\n"
 	"  vmem-vmm --memory 4m --swap --swap-batch 32 --swap-interval 500\n"
 	"  vmem-vmm --memory 4m --balloon 256 --backing memfd\n"
-	"  vmem-vmm --memory 4m --passes 4 --manager 'host.mem=2m swap=clock'\n";
+	"  vmem-vmm --memory 4m --passes 4 --manager 'host.mem=2m swap=clock'\n"
+	"  vmem-vmm --memory 8m --window 16 --passes 400 --pass-interval 1000 --pings 0 --precopy\n";
 
 static int usage(const char *fmt, ...)
 {
@@ -189,6 +206,12 @@ static int parse_options(int argc, char **argv, struct vmm_options *o, bool *pro
 		{ "snapshot", required_argument, NULL, 'k' },
 		{ "restore", required_argument, NULL, 'r' },
 		{ "prefetch", no_argument, NULL, 'f' },
+		{ "precopy", no_argument, NULL, 'x' },
+		{ "precopy-mech", required_argument, NULL, 'X' },
+		{ "precopy-bandwidth", required_argument, NULL, 'w' },
+		{ "precopy-threshold", required_argument, NULL, 'z' },
+		{ "precopy-rounds", required_argument, NULL, 'Z' },
+		{ "pass-interval", required_argument, NULL, 'l' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'v' },
@@ -356,6 +379,39 @@ static int parse_options(int argc, char **argv, struct vmm_options *o, bool *pro
 		case 'f':
 			o->prefetch = true;
 			break;
+		case 'x':
+			o->precopy = true;
+			break;
+		case 'X':
+			if (vmem_tracker_mech_parse(optarg, &o->precopy_mech) < 0 ||
+			    o->precopy_mech == VMEM_TRACK_AUTO || o->precopy_mech == VMEM_TRACK_KVM_RING)
+				return usage("--precopy-mech takes kvm-bitmap, uffd-async or uffd-sync, "
+					     "not '%s' (the dirty ring must exist before the vCPUs)",
+					     optarg);
+			break;
+		case 'w':
+			if (!parse_num(optarg, 0, 1000000, &x))
+				return usage("--precopy-bandwidth needs MiB/s 0..1000000, not '%s'",
+					     optarg);
+			o->precopy_mibs = (uint32_t)x;
+			break;
+		case 'z':
+			if (!parse_num(optarg, 0, 1ull << 32, &x))
+				return usage("--precopy-threshold needs a number of pages, not '%s'",
+					     optarg);
+			o->precopy_threshold = x;
+			break;
+		case 'Z':
+			if (!parse_num(optarg, 1, 1000, &x))
+				return usage("--precopy-rounds needs 1..1000, not '%s'", optarg);
+			o->precopy_rounds = (uint32_t)x;
+			break;
+		case 'l':
+			if (!parse_num(optarg, 0, 10000000, &x))
+				return usage("--pass-interval needs microseconds 0..10000000, not '%s'",
+					     optarg);
+			o->pass_interval_us = (uint32_t)x;
+			break;
 		case 'q':
 			o->quiet = true;
 			break;
@@ -428,6 +484,10 @@ static int check_options(struct vmm_options *o)
 			     "of --swap, --balloon, --dedup, --dirty-log, --corrupt-page");
 	if (o->snapshot && o->restore)
 		return usage("--snapshot and --restore together are not supported");
+	if (o->precopy && (o->swap || o->manager || o->balloon_pages || o->dedup ||
+			   o->dirty_log || o->snapshot || o->restore))
+		return usage("--precopy migrates the data region alone: not with --swap, --manager, "
+			     "--balloon, --dedup, --dirty-log, --snapshot or --restore");
 	if (o->dirty_log && o->vcpus != 1)
 		return usage("--dirty-log needs --vcpus 1 (the log is the VM's, not a vCPU's)");
 	if (o->corrupt_page >= 0 && (uint64_t)o->corrupt_page >= slice * o->vcpus)
@@ -756,6 +816,8 @@ static int run(struct vmm *m)
 		return fail("%s", err);
 	if (o->dedup && vmm_dedup_begin(m, err, sizeof(err)) < 0)
 		return fail("%s", err);
+	if (o->precopy && vmm_precopy_begin(m, err, sizeof(err)) < 0)
+		return fail("%s", err);
 	if (o->swap) {
 		struct vmem_pager_config pc;
 
@@ -790,6 +852,7 @@ static int run(struct vmm *m)
 	}
 	wait_for_vcpus(m);
 	vmm_dedup_end(m);
+	vmm_precopy_end(m);
 	atomic_store(&m->evictor_stop, true);
 	if (evictor_running)
 		pthread_join(evictor, NULL);
@@ -985,6 +1048,8 @@ static int run(struct vmm *m)
 	vmm_snapshot_print(m, stdout);
 	if (vmm_dedup_print(m, stdout) < 0)
 		status = 1;
+	if (vmm_precopy_print(m, stdout) < 0)
+		status = 1;
 	printf("result %s\n", result);
 	if (!k.ok)
 		status = 1;
@@ -1018,6 +1083,10 @@ int main(int argc, char **argv)
 	m.o.swap_handler_cpu = -1;
 	m.o.dedup_scan = 1024;
 	m.o.dedup_sleep_ms = 5;
+	m.o.precopy_mech = VMEM_TRACK_KVM_BITMAP;
+	m.o.precopy_mibs = 256;
+	m.o.precopy_threshold = 64;
+	m.o.precopy_rounds = 30;
 	rc = parse_options(argc, argv, &m.o, &probe);
 	if (rc)
 		return rc;
@@ -1036,6 +1105,8 @@ int main(int argc, char **argv)
 		return outfile_stdout_close(PROG, 0);
 	}
 	pthread_mutex_init(&m.console_lock, NULL);
+	pthread_mutex_init(&m.pause_lock, NULL);
+	pthread_cond_init(&m.pause_cond, NULL);
 	rc = setup_memory(&m);
 	if (rc == 0)
 		rc = setup_vm(&m);
@@ -1045,11 +1116,14 @@ int main(int argc, char **argv)
 		if (m.vcpus[v].vcpu.run)
 			vmm_vcpu_close(&m.vcpus[v].vcpu);
 	vmm_dedup_destroy(&m);
+	vmm_precopy_destroy(&m);
 	vmm_snapshot_destroy(&m);
 	vmm_kvm_close(&m.kvm);
 	vmem_guest_ram_destroy(m.ram);
 	vmm_balloon_destroy(&m);
 	free(m.dirty_bitmap);
 	pthread_mutex_destroy(&m.console_lock);
+	pthread_mutex_destroy(&m.pause_lock);
+	pthread_cond_destroy(&m.pause_cond);
 	return outfile_stdout_close(PROG, rc);
 }

@@ -115,6 +115,23 @@ static void advance(struct vmm_vcpu_ctx *c)
 	while (c->step < STEP_DONE && !step_applies(c, c->step));
 	if (c->step >= STEP_PASSES)
 		reached_passes(c);
+	if (c->step > STEP_PASSES)
+		__atomic_store_n(&c->past_passes, true, __ATOMIC_RELEASE);
+}
+
+/* --pass-interval: the guest's passes start at most that often, so it dirties its window's
+ * new pages (--step of them) at a known rate. */
+static void pass_pace(struct vmm_vcpu_ctx *c)
+{
+	uint64_t gap = (uint64_t)c->m->o.pass_interval_us * 1000, now = vmm_now_ns();
+
+	if (gap && c->last_pass_ns && now < c->last_pass_ns + gap) {
+		uint64_t ns = c->last_pass_ns + gap - now;
+		struct timespec ts = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
+
+		nanosleep(&ts, NULL);
+	}
+	c->last_pass_ns = vmm_now_ns();
 }
 
 /* The command for the current step; host-side steps are done here first. */
@@ -146,7 +163,9 @@ static uint32_t next_command(struct vmm_vcpu_ctx *c)
 			vmm_balloon_set_target(m, 0);
 			return VMM_CMD_BALLOON;
 		case STEP_PASSES:
+			pass_pace(c);
 			b->cmd_arg = c->pass + 1;
+			__atomic_store_n(&c->passes_started, c->pass + 1, __ATOMIC_RELEASE);
 			return VMM_CMD_PASS;
 		case STEP_STOP:
 		case STEP_DONE:
@@ -242,6 +261,7 @@ static int command_done(struct vmm_vcpu_ctx *c)
 		break;
 	case STEP_PASSES:
 		add_result(&c->passes, b, ns);
+		__atomic_store_n(&c->passes_done, c->pass + 1, __ATOMIC_RELEASE);
 		if (++c->pass < m->o.passes)
 			return 0;
 		break;
@@ -285,6 +305,8 @@ static int handle_io(struct vmm_vcpu_ctx *c)
 			break;
 		if (c->cmd)
 			return vcpu_fail(c, "guest asked for a command before reporting the last one");
+		if (c->m->o.precopy)
+			vmm_precopy_checkpoint(c->m);
 		value = next_command(c);
 		c->cmd = value;
 		c->pager_faults_at_start = pager_faults(c->m);
@@ -370,6 +392,9 @@ void *vmm_vcpu_thread(void *arg)
 		}
 	}
 	reached_passes(c);
+	__atomic_store_n(&c->past_passes, true, __ATOMIC_RELEASE);
 	atomic_fetch_add(&c->m->vcpus_done, 1);
+	if (c->m->o.precopy)
+		vmm_precopy_vcpu_done(c->m);
 	return NULL;
 }

@@ -21,6 +21,7 @@
 #include "vmem/pager.h"
 #include "vmem/ram_balloon.h"
 #include "vmem/ram_manager.h"
+#include "vmem/tracker.h"
 
 #include "guest_abi.h"
 #include "kvm_vm.h"
@@ -59,6 +60,12 @@ struct vmm_options {
 	const char *snapshot;         /* --snapshot: save the data region here at the end */
 	const char *restore;          /* --restore: a new VM on this snapshot, restored lazily */
 	bool prefetch;                /* --prefetch: the working set the last restore recorded */
+	bool precopy;                 /* --precopy: pre-copy migration while the guest runs */
+	enum vmem_track_mech precopy_mech;
+	uint32_t precopy_mibs;        /* the sender's bandwidth, MiB/s; 0: unlimited */
+	uint64_t precopy_threshold;   /* stop-and-copy once a round finds at most this many */
+	uint32_t precopy_rounds;      /* or after this many rounds */
+	uint32_t pass_interval_us;    /* the VMM hands out a pass at most this often */
 };
 
 /* What one guest command took and found. */
@@ -107,6 +114,10 @@ struct vmm_vcpu_ctx {
 	uint64_t pager_faults_at_start;
 	bool dirty_fetched;
 	bool counted_in_passes;
+	/* --precopy reads these from its own thread (atomically) */
+	uint32_t passes_started, passes_done;
+	bool past_passes;             /* its passes are over */
+	uint64_t last_pass_ns;        /* --pass-interval: when the last pass was handed out */
 	bool stopped;
 	bool failed;
 	char error[256];
@@ -145,6 +156,12 @@ struct vmm {
 	uint64_t image_bytes;
 	struct vmm_dedup_run *dedup;  /* --dedup (dedup_run.c) */
 	struct vmm_snapshot_run *snapshot; /* --restore (snapshot_run.c) */
+	struct vmm_precopy_run *precopy;   /* --precopy (precopy_run.c) */
+	/* --precopy's stop-and-copy: vCPUs wait at their next command while pause_requested */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	bool pause_requested;
+	unsigned vcpus_paused;
 	uint64_t snapshot_pages, snapshot_bytes; /* --snapshot: what was saved */
 };
 
@@ -227,5 +244,17 @@ void vmm_snapshot_guest_ready(struct vmm *m);
 int vmm_snapshot_end(struct vmm *m, bool guest_ok, char *err, size_t errlen);
 void vmm_snapshot_print(struct vmm *m, FILE *f);
 void vmm_snapshot_destroy(struct vmm *m);
+
+/* --precopy (precopy_run.c): _begin before the vCPUs start (the sender starts copying when
+ * all reached their passes; 0, or -1 with the reason in err), _end once they stopped,
+ * _print writes the rounds and figures as `key value` lines (-1 if the copy is not exact or
+ * the tracker missed a page the guest wrote). A vCPU thread calls _checkpoint before each
+ * command (it waits there while the sender pauses the VM) and _vcpu_done when it ends. */
+int vmm_precopy_begin(struct vmm *m, char *err, size_t errlen);
+void vmm_precopy_end(struct vmm *m);
+int vmm_precopy_print(struct vmm *m, FILE *f);
+void vmm_precopy_destroy(struct vmm *m);
+void vmm_precopy_checkpoint(struct vmm *m);
+void vmm_precopy_vcpu_done(struct vmm *m);
 
 #endif

@@ -5,7 +5,8 @@
 # corrupted word must make the run fail; KVM's own
 # statistics must show the work (exits, pf_fixed, pages_4k, pages_2m); the guest's trace
 # replayed by vmemsim must see the same pages; the host memory manager with each swap
-# policy must run the guest's RAM under its budget. Without a usable /dev/kvm it says SKIP loudly.
+# policy must run the guest's RAM under its budget; pre-copy migration while the guest runs
+# must copy it exactly. Without a usable /dev/kvm it says SKIP loudly.
 #
 # usage: sh tests/e2e/kvm.sh BIN_DIR
 bin=${1:?usage: kvm.sh BIN_DIR}
@@ -239,6 +240,36 @@ check "restore told the wrong pass count: result" CORRUPT "$(fig "$tmp/restorewr
 echo "bogus 1" >>"$tmp/guest.snap.vmm"
 vmm restorebad --restore "$tmp/guest.snap"
 check "restore: a bad FILE.vmm line is refused" 2 "$rc"
+
+# Pre-copy migration while the guest runs its passes, with KVM's dirty log and with
+# userfaultfd write protection: the guest writes 8 new pages (--step of a 16-page window) a
+# millisecond; every round's dirty pages must include every page of the passes that ran
+# within it and no page outside the passes that may have (dirty_missing, dirty_outside), the
+# rounds must converge below the threshold, and the copy must equal the source.
+for mech in kvm-bitmap uffd-async; do
+	vmm "precopy-$mech" --memory 8m --window 16 --passes 400 --pass-interval 1000 --pings 0 \
+		--precopy --precopy-mech "$mech"
+	passes "precopy-$mech"
+	out=$tmp/precopy-$mech.out
+	check "precopy $mech: the tracker used" "$mech" "$(fig "$out" precopy.mechanism)"
+	check "precopy $mech: rounds ran while the guest ran" yes "$(at_least "$(fig "$out" precopy.rounds)" 1)"
+	check "precopy $mech: converged" 1 "$(fig "$out" precopy.converged)"
+	check "precopy $mech: no page the guest wrote missed" 0 "$(fig "$out" precopy.dirty_missing)"
+	check "precopy $mech: no page reported outside the passes" 0 "$(fig "$out" precopy.dirty_outside)"
+	check "precopy $mech: round 1 found >= its lower bound" yes "$(at_least \
+		"$(fig "$out" precopy.round.1.dirty)" "$(fig "$out" precopy.round.1.expected_min)")"
+	check "precopy $mech: destination == source" 1 "$(fig "$out" precopy.dest_equals_source)"
+	check "precopy $mech: stop-and-copy <= threshold + a pause's passes" yes \
+		"$([ "$(fig "$out" precopy.stop_copy_pages)" -le 256 ] 2>/dev/null && echo yes)"
+done
+vmm precopy2 --vcpus 2 --memory 8m --window 16 --passes 300 --pass-interval 1000 --pings 0 --precopy
+passes precopy2
+check "precopy, 2 vCPUs: no page missed" 0 "$(fig "$tmp/precopy2.out" precopy.dirty_missing)"
+check "precopy, 2 vCPUs: destination == source" 1 "$(fig "$tmp/precopy2.out" precopy.dest_equals_source)"
+vmm usage5 --precopy --swap
+check "--precopy with --swap is refused" 2 "$rc"
+vmm usage6 --precopy --precopy-mech kvm-ring
+check "--precopy-mech kvm-ring is refused with the reason" 1 "$(grep -c 'before the vCPUs' "$tmp/usage6.err")"
 
 echo "kvm: $pass passed, $fail failed"
 [ "$fail" = 0 ]
