@@ -349,6 +349,82 @@ static void test_ram_manager_dedup_merges_share_memory_and_writes_break_one_page
 	vmem_guest_ram_destroy(f.ram);
 }
 
+/* ---- a merge the contents refuse ---- */
+
+/* Sleeps until `ms` milliseconds after t0. */
+static void sleep_until(uint64_t t0, uint64_t ms)
+{
+	while (now_ms() < t0 + ms)
+		usleep(1000);
+}
+
+/*
+ * 8 pages of one content (class 3), ksm with sleep_millisecs=300: its batches fall at
+ * 300 ms and 600 ms after the binding is made (its clock is real time). The first scans
+ * hash the 8 pages (8 hashes: each page once); ksm's first batch records their checksums (nothing merges: a page
+ * needs the same checksum twice). Then the guest writes page 6, and no scan runs before
+ * ksm's second batch, which therefore merges page 6 on its stale hash. The pager's full
+ * compare refuses it and the binding books the write: page 6 resident with its new word,
+ * the 7 others shared on one store page (pages_shared 1, pages_sharing 6),
+ * dedup_merges_refused 1.
+ */
+static void test_ram_manager_dedup_stale_hash_merge_refused_and_booked_written(void **state)
+{
+	struct vmem_ram_manager_stats s;
+	struct vmem_ram_manager_page pg;
+	struct fixture f;
+	uint64_t t0;
+
+	(void)state;
+	ram_setup(&f);
+	t0 = now_ms();
+	bind(&f, "host.mem=8m swap=clock "
+	     "dedup=ksm:pages_to_scan=4096:sleep_millisecs=300:smart_scan=0", 20);
+	vmem_ram_manager_stop_thread(f.rm);
+	for (uint64_t p = 0; p < 8; p++)
+		fill(f.base + p * PAGE, 3, 1);
+	/* A page whose fault the handler is still finishing is hashed at the next scan. */
+	for (int tries = 0; tries < 20; tries++) {
+		vmem_ram_manager_tick(f.rm, true);
+		vmem_ram_manager_stats(f.rm, &s);
+		if (s.dedup_hashed == 8)
+			break;
+		usleep(2000);
+	}
+	sleep_until(t0, 400);
+	vmem_ram_manager_tick(f.rm, false);
+	vmem_ram_manager_stats(f.rm, &s);
+	if (now_ms() >= t0 + 600 || s.pager.merged_now)
+		fail_msg("the machine was too slow to place a write between ksm's batches "
+			 "(%llu ms, %llu merged)", (unsigned long long)(now_ms() - t0),
+			 (unsigned long long)s.pager.merged_now);
+	assert_int_equal(s.dedup_hashed, 8);
+	((uint64_t *)(f.base + 6 * PAGE))[0] = 0x66;
+	sleep_until(t0, 700);
+	vmem_ram_manager_tick(f.rm, false);
+	vmem_ram_manager_stats(f.rm, &s);
+	assert_int_equal(s.dedup_merges_refused, 1);
+	assert_int_equal(s.dedup_merges, 7);
+	assert_int_equal(s.vm.state[VMEM_PG_SHARED], 7);
+	assert_int_equal(s.vm.state[VMEM_PG_RESIDENT], 1);
+	assert_int_equal(s.pager.store_pages, 1);
+	assert_int_equal(s.pager.merged_now, 7);
+	assert_int_equal(ksm_stat(&f, "pages_shared"), 1);
+	assert_int_equal(ksm_stat(&f, "pages_sharing"), 6);
+	assert_int_equal(vmem_ram_manager_page(f.rm, 6, &pg), 0);
+	assert_int_equal(pg.state, VMEM_PG_RESIDENT);
+	assert_int_equal(vmem_pager_page_state(vmem_ram_manager_pager(f.rm), 6),
+			 VMEM_PAGER_RESIDENT);
+	check(&f);
+	assert_int_equal(differs(f.base + 6 * PAGE, 3, 1), 1);
+	assert_int_equal(((uint64_t *)(f.base + 6 * PAGE))[0], 0x66);
+	for (uint64_t p = 0; p < 8; p++)
+		if (p != 6)
+			assert_int_equal(differs(f.base + p * PAGE, 3, 1), 0);
+	assert_int_equal(vmem_ram_manager_destroy(f.rm), 0);
+	vmem_guest_ram_destroy(f.ram);
+}
+
 /* ---- under writers, with evictions ---- */
 
 #define WRITERS 2
@@ -505,6 +581,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ram_manager_dedup_bad_configs_rejected_with_a_message),
 		cmocka_unit_test(test_ram_manager_dedup_merges_share_memory_and_writes_break_one_page),
+		cmocka_unit_test(test_ram_manager_dedup_stale_hash_merge_refused_and_booked_written),
 		cmocka_unit_test(test_ram_manager_dedup_under_writers_every_byte_kept),
 	};
 

@@ -153,7 +153,9 @@ int vmem_pager_write_protect(struct vmem_pager *p, uint64_t first, uint64_t n);
  * A merged page is never evicted (vmem_pager_evict: VMEM_ENOENT): unmerge it first.
  *
  * vmem_pager_share: resident page `page` becomes a new store page (written and read back)
- * and is mapped from it; *slot names the store page. vmem_pager_merge: resident page
+ * and is mapped from it; *slot names the store page. With `expect` (4096 bytes, or NULL)
+ * the page is first compared in full with it and refused (VMEM_EINVAL) if it differs,
+ * so the store page holds the content the caller decided on. vmem_pager_merge: resident page
  * `page` is compared in full with store page `slot` and, if equal, mapped from it;
  * VMEM_EINVAL if the contents differ (nothing changed). Both write-protect the page
  * through the pager's userfaultfd first, so a vCPU's write waits until the page is
@@ -177,7 +179,8 @@ int vmem_pager_write_protect(struct vmem_pager *p, uint64_t first, uint64_t n);
  * Concurrency: all are thread-safe, and serialise with evictions and faults of the same
  * page; the caller keeps a page's store slot consistent with its own books.
  */
-int vmem_pager_share(struct vmem_pager *p, uint64_t page, uint32_t *slot);
+int vmem_pager_share(struct vmem_pager *p, uint64_t page, const void *expect,
+		     uint32_t *slot);
 int vmem_pager_merge(struct vmem_pager *p, uint64_t page, uint32_t slot);
 int vmem_pager_unmerge(struct vmem_pager *p, uint64_t page);
 int64_t vmem_pager_merged_written(struct vmem_pager *p, uint64_t *out, uint64_t max);

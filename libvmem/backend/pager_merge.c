@@ -230,7 +230,8 @@ static int map_store(struct vmem_pager *p, uint64_t i, uint32_t s)
 	return 0;
 }
 
-int vmem_pager_share(struct vmem_pager *p, uint64_t page, uint32_t *slot)
+int vmem_pager_share(struct vmem_pager *p, uint64_t page, const void *expect,
+		     uint32_t *slot)
 {
 	char back[PAGE];
 	const char *a;
@@ -243,6 +244,12 @@ int vmem_pager_share(struct vmem_pager *p, uint64_t page, uint32_t *slot)
 	if (rc)
 		return rc;
 	a = p->base + page * PAGE;
+	if (expect && memcmp(a, expect, PAGE)) {
+		INC(p, merges_refused, 1);
+		pager_uffd_wp(p, page, false);
+		pager_page_unlock(p, page, VMEM_PAGER_RESIDENT);
+		return VMEM_EINVAL;
+	}
 	s = slot_alloc(&p->store);
 	errno = 0;
 	if (pwrite(p->store.fd, a, PAGE, (off_t)s * PAGE) != (ssize_t)PAGE ||

@@ -17,9 +17,10 @@
  * Merges out. The observer sees each page the policy merges (resident -> shared, in the
  * order vmem_host_merge made them). After the manager call the binding finds the page's
  * frame in the books: a frame it has no store page for yet (the frame of the first page
- * of a new shared content) is given one from this page's content (vmem_pager_share);
- * otherwise the page is compared in full with the frame's store page and mapped from it
- * (vmem_pager_merge). The manager's own compare is of hashes; the pager's is of bytes,
+ * of a new shared content) is given one from this page's content (vmem_pager_share), if
+ * the page still holds the content the policy matched (its hash, then a full compare
+ * under write protection with the bytes hashed); otherwise the page is compared in full
+ * with the frame's store page and mapped from it (vmem_pager_merge). The manager's own compare is of hashes; the pager's is of bytes,
  * with the page write-protected. If they differ (the page was written after its hash)
  * the merge is refused and the manager is told what happened in its own terms: a write
  * fault on the page, the copy-on-write break that makes it resident again.
@@ -159,7 +160,15 @@ static void merge_one(struct vmem_ram_manager *rm, uint64_t g)
 		return;
 	}
 	if (d->frame_slot[hp.frame] == NO_SLOT) {
-		rc = vmem_pager_share(rm->pager, g, &slot);
+		/* The first page of a shared content: the store page must hold the content
+		 * the policy matched (its hash in the books), or every later merge into the
+		 * frame would be refused. So the page is read, hashed, and shared only if it
+		 * still holds that content, compared in full under write protection. */
+		rc = vmem_pager_read(rm->pager, g, d->buf);
+		if (rc == 0 && XXH3_64bits(d->buf, PAGE) != hp.hash)
+			rc = VMEM_EINVAL;
+		if (rc == 0)
+			rc = vmem_pager_share(rm->pager, g, d->buf, &slot);
 		if (rc == 0)
 			d->frame_slot[hp.frame] = slot;
 	} else {
@@ -171,8 +180,8 @@ static void merge_one(struct vmem_ram_manager *rm, uint64_t g)
 		d->merges++;
 		return;
 	}
-	if (rc == VMEM_EINVAL)
-		d->merges_refused++;         /* written since its hash */
+	if (rc == VMEM_EINVAL || rc == VMEM_ENOENT)
+		d->merges_refused++;         /* written since its hash, or busy this instant */
 	else
 		d->errors++;
 	book_write(rm, g);
