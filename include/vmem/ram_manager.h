@@ -173,7 +173,8 @@ struct vmem_ram_manager_stats {
 	struct vmem_host_stats host;
 	struct vmem_pager_stats pager;
 	uint64_t pages;                    /* pages of the region */
-	uint64_t resident;                 /* resident in real memory (mincore), now */
+	uint64_t resident;                 /* resident in real memory (mincore), now; a
+	                                    * merged page counts (its store page is) */
 	uint64_t faults;                   /* faults the hook gave the manager */
 	uint64_t fault_ns;                 /* time spent in them (manager + direct reclaim
 	                                    * evictions), CLOCK_MONOTONIC ns */
