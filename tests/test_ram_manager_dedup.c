@@ -286,6 +286,9 @@ static void test_ram_manager_dedup_merges_share_memory_and_writes_break_one_page
 	assert_int_equal(s.host.frames_private, 0);
 	assert_int_equal(s.pager.store_pages, 4);
 	assert_int_equal(s.dedup_merges, 1024);
+	printf("merge cost: %.1f us a page (1024 pages: write-protect, compare, mmap, register; "
+	       "the first of each content also hashed and written to the store)\n",
+	       (double)s.dedup_merge_ns / 1024 / 1000);
 	assert_int_equal(s.dedup_errors, 0);
 	assert_int_equal(ksm_stat(&f, "pages_shared"), 4);
 	assert_int_equal(ksm_stat(&f, "pages_sharing"), 1020);

@@ -199,6 +199,8 @@ struct vmem_ram_manager_stats {
 	uint64_t dedup_merges_refused;     /* ... refused: the page differed, booked written */
 	uint64_t dedup_cow_breaks;         /* merged pages written, booked and unmerged */
 	uint64_t dedup_errors;             /* merges or unmerges a system call failed */
+	uint64_t dedup_merge_ns;           /* time carrying merges out (pager and books),
+	                                    * CLOCK_MONOTONIC ns */
 };
 
 /* Takes the lock for a consistent snapshot; any thread. */

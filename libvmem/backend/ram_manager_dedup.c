@@ -45,6 +45,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <xxhash.h>
 
 #include "vmem/host_policy.h"
@@ -68,6 +69,7 @@ struct ram_manager_dedup {
 	unsigned content_class;
 	uint64_t zero_hash;
 	uint64_t hashed, merges, merges_refused, cow_breaks, errors, queue_lost;
+	uint64_t merge_ns;           /* time in merge_one: the pager's calls and the books */
 };
 
 int ram_manager_dedup_init(struct vmem_ram_manager *rm, const struct vmem_host_config *hc,
@@ -191,10 +193,18 @@ void ram_manager_dedup_carry_out(struct vmem_ram_manager *rm)
 {
 	struct ram_manager_dedup *d = rm->dedup;
 
+	struct timespec t0, t1;
+
+	if (!d->nqueue)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* A refused merge books a fault, which merges nothing: the queue does not grow. */
 	for (size_t i = 0; i < d->nqueue; i++)
 		merge_one(rm, d->queue[i]);
 	d->nqueue = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	d->merge_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000ll +
+				  (t1.tv_nsec - t0.tv_nsec));
 }
 
 /* Merged pages the kernel copied on a write: booked written, given their own page. */
@@ -269,6 +279,7 @@ void ram_manager_dedup_stats(struct vmem_ram_manager *rm, struct vmem_ram_manage
 	out->dedup_merges_refused = d->merges_refused;
 	out->dedup_cow_breaks = d->cow_breaks;
 	out->dedup_errors = d->errors + d->queue_lost;
+	out->dedup_merge_ns = d->merge_ns;
 }
 
 int ram_manager_dedup_check(struct vmem_ram_manager *rm, uint64_t page,
