@@ -183,7 +183,8 @@ static void test_ram_manager_bad_configs_rejected_with_a_message(void **state)
 	expect_refused(&f, NULL, "no host configuration");
 	expect_refused(&f, "swap=clock", "host.mem");
 	expect_refused(&f, "host.mem=8m swap=none", "swap=none");
-	expect_refused(&f, "host.mem=8m swap=clock dedup=ksm", "dedup must be none");
+	expect_refused(&f, "host.mem=8m swap=clock dedup=ksm:use_zero_pages=1",
+		       "use_zero_pages must be 0");
 	expect_refused(&f, "host.mem=8m swap=clock balloon=static", "needs the guest's balloon");
 	expect_refused(&f, "host.mem=8m swap=clock host.nosuch=1", "unknown key 'host.nosuch'");
 	expect_refused(&f, "host.mem=8m clock", "expected KEY=VALUE, got 'clock'");

@@ -89,7 +89,8 @@ static const char *const help_text =
 	"                      lru, ws) picks the pages that leave, host.mem bounds the pages\n"
 	"                      resident; CONFIG is its KEY=VALUE words, e.g. 'host.mem=2m\n"
 	"                      swap=clock'; its books are checked against mincore every 5 ms\n"
-	"                      and at the end; needs anon, 4k, and no --swap or --balloon\n"
+	"                      and at the end; needs anon, 4k, and no --swap or --balloon;\n"
+	"                      with dedup=ksm[:KNOB=V...] its dedup policy merges pages too\n"
 	"  --balloon PAGES     a pool of PAGES pages for the guest's page allocator, and its\n"
 	"                      balloon driver: inflated to half the pool, then deflated\n"
 	"  --corrupt-page N    damage one word of data page N after the fill (tests that the\n"
@@ -963,6 +964,15 @@ static int run(struct vmm *m)
 		put_u(&r, "manager.writes_seen", ms.writes_seen);
 		put_u(&r, "manager.scans", ms.scans);
 		put_u(&r, "manager.evict_failed", ms.evict_failed);
+		put_u(&r, "manager.dedup_hashed", ms.dedup_hashed);
+		put_u(&r, "manager.dedup_merges", ms.dedup_merges);
+		put_u(&r, "manager.dedup_merges_refused", ms.dedup_merges_refused);
+		put_u(&r, "manager.dedup_cow_breaks", ms.dedup_cow_breaks);
+		put_u(&r, "manager.dedup_errors", ms.dedup_errors);
+		put_u(&r, "manager.shared_pages", ms.vm.state[VMEM_PG_SHARED]);
+		put_u(&r, "manager.shared_frames", ms.host.frames_shared);
+		put_u(&r, "pager.merged_now", ms.pager.merged_now);
+		put_u(&r, "pager.store_pages", ms.pager.store_pages);
 		put(&r, "manager.metadata_bytes_per_page", ms.metadata_per_page, false);
 		put(&r, "us.manager_fault", per(ms.fault_ns, ms.faults), false);
 		put_u(&r, "pager.evictions", ps.evictions);

@@ -6,6 +6,9 @@
  * pages: the guest's faults come in through userfaultfd, the policy's victims leave,
  * and host.mem bounds the pages of the region resident in real memory.
  *
+ * With dedup=POLICY in CONFIG (ksm and its knobs) the manager's dedup policy merges
+ * pages of the region too, carried out by the pager from its store memfd.
+ *
  * A checker thread runs vmem_ram_manager_check every few milliseconds while the guest
  * runs (the books against mincore, page by page, under the manager's lock: a few
  * microseconds per hundred pages) and records the most pages ever resident; the VMM
@@ -70,6 +73,10 @@ static void check_once(struct vmm *m)
 			snprintf(m->manager_check_error, sizeof(m->manager_check_error), "%s", msg);
 	}
 	vmem_ram_manager_stats(m->rm, &st);
+	/* With dedup=POLICY mincore counts every merged page, though its store page is one
+	 * page of memory for all its mappers: the region's memory is its own pages plus the
+	 * store pages (a merged page written since the last scan is counted as merged). */
+	st.resident = st.resident - st.pager.merged_now + st.pager.store_pages;
 	if (st.resident > m->manager_max_resident)
 		m->manager_max_resident = st.resident;
 	m->manager_checks++;

@@ -49,6 +49,7 @@ enum vmem_pager_page {
 	VMEM_PAGER_ZERO = 2,         /* evicted, was all zeros */
 	VMEM_PAGER_COMPRESSED = 3,   /* evicted to the compressed tier */
 	VMEM_PAGER_SWAPPED = 4,      /* evicted to the swap file */
+	VMEM_PAGER_MERGED = 5,       /* maps a page of the store (vmem_pager_share/_merge) */
 };
 
 struct vmem_pager_config {
@@ -93,6 +94,12 @@ struct vmem_pager_stats {
 	uint64_t io_errors;          /* evictions refused: a write, read-back or compare failed;
 				      * plus fault-time read errors */
 	uint64_t errors;             /* every failed eviction (swap_full + io_errors + others) */
+	/* Merged pages (see "Merged pages" below). */
+	uint64_t merges;             /* pages mapped onto a store page (share and merge) */
+	uint64_t merges_refused;     /* merges refused: the contents differed */
+	uint64_t unmerges;           /* merged pages given their own anonymous page again */
+	uint64_t merged_now;         /* pages merged now */
+	uint64_t store_pages;        /* store pages holding a content now */
 };
 
 /* Defaults: lz4, verify on, handler not pinned, swap file in /var/tmp as big as the region. */
@@ -125,6 +132,60 @@ int vmem_pager_evict(struct vmem_pager *p, uint64_t page);
  */
 int vmem_pager_write_protect(struct vmem_pager *p, uint64_t first, uint64_t n);
 
+/*
+ * Merged pages: same-page merging carried out on the region, for a policy that decides
+ * which pages hold the same content (vmem/ram_manager.h runs the manager's dedup policy).
+ * There is no system call that makes two anonymous pages share a frame; a page-cache page
+ * can be shared. The pager keeps a store (a memfd, one 4 KiB page per merged content):
+ * a merged page is mapped MAP_PRIVATE | MAP_FIXED from its store page, so every page of
+ * that content reads the one page-cache page, and the page's own anonymous page is freed.
+ * A write makes the kernel copy the store page into a private anonymous page
+ * (copy-on-write) with no userfaultfd event unless the page is write-protected; so the
+ * caller asks vmem_pager_merged_written which merged pages the kernel has copied
+ * (/proc/self/pagemap: present and no longer a file page) and gives them their own
+ * anonymous page with vmem_pager_unmerge (their content, written, is kept).
+ *
+ * Each merged page is a VMA of its own (the store mapping, registered with the pager's
+ * userfaultfd in MISSING and write-protect mode so that range write protections keep
+ * working), and so is an unmerged page (an anonymous page moved in with mremap, which
+ * the kernel does not merge back into the region's VMA): at most 2 VMAs per page, within
+ * vm.max_map_count (65530) for regions up to 32767 pages merged; the caller bounds it.
+ * A merged page is never evicted (vmem_pager_evict: VMEM_ENOENT): unmerge it first.
+ *
+ * vmem_pager_share: resident page `page` becomes a new store page (written and read back)
+ * and is mapped from it; *slot names the store page. With `expect` (4096 bytes, or NULL)
+ * the page is first compared in full with it and refused (VMEM_EINVAL) if it differs,
+ * so the store page holds the content the caller decided on. vmem_pager_merge: resident page
+ * `page` is compared in full with store page `slot` and, if equal, mapped from it;
+ * VMEM_EINVAL if the contents differ (nothing changed). Both write-protect the page
+ * through the pager's userfaultfd first, so a vCPU's write waits until the page is
+ * mapped (the mmap takes the mmap lock for writing: the write then copies the store
+ * page) or refused. VMEM_ENOENT if the page is not resident (nothing done), VMEM_EINVAL
+ * if the kernel cannot write-protect shmem pages (UFFD_FEATURE_WP_HUGETLBFS_SHMEM),
+ * VMEM_EIO if a system call failed (the page stays resident and intact).
+ *
+ * vmem_pager_unmerge: merged page `page` gets its own anonymous page with its current
+ * content (the store page, or the private copy a write made). A store page mapped by no
+ * page is punched out of the memfd (FALLOC_FL_PUNCH_HOLE). VMEM_ENOENT if not merged.
+ *
+ * vmem_pager_merged_written: writes to *out (at most max) the merged pages the kernel
+ * has copied on a write; returns how many, or VMEM_EIO.
+ *
+ * vmem_pager_read: copies resident page `page` into buf (4096 bytes) with the page
+ * locked against eviction; VMEM_ENOENT if it is not resident and mapped, or is being
+ * evicted or served at this moment (it does not wait). A write may run concurrently
+ * unless the page is write-protected (vmem_pager_write_protect).
+ *
+ * Concurrency: all are thread-safe, and serialise with evictions and faults of the same
+ * page; the caller keeps a page's store slot consistent with its own books.
+ */
+int vmem_pager_share(struct vmem_pager *p, uint64_t page, const void *expect,
+		     uint32_t *slot);
+int vmem_pager_merge(struct vmem_pager *p, uint64_t page, uint32_t slot);
+int vmem_pager_unmerge(struct vmem_pager *p, uint64_t page);
+int64_t vmem_pager_merged_written(struct vmem_pager *p, uint64_t *out, uint64_t max);
+int vmem_pager_read(struct vmem_pager *p, uint64_t page, void *buf);
+
 /* Page `page`'s state now (a snapshot: it may change at once). */
 enum vmem_pager_page vmem_pager_page_state(struct vmem_pager *p, uint64_t page);
 
@@ -139,6 +200,9 @@ const char *vmem_pager_error(struct vmem_pager *p);
 
 /* The swap file's descriptor (-1 without one), for tests that inspect it. */
 int vmem_pager_swap_fd(const struct vmem_pager *p);
+
+/* The store's memfd (-1 before the first merge), for tests that inspect it. */
+int vmem_pager_store_fd(const struct vmem_pager *p);
 
 /*
  * Brings every evicted page back (so the region keeps all its content), stops and joins the

@@ -76,6 +76,28 @@
  * leave it mapped while the books say ballooned (vmem_ram_manager_check reports it). The
  * journal does not record balloon events: replaying it applies to runs without a balloon.
  */
+/*
+ * Dedup. With dedup=POLICY (ksm and its knobs: the same registered dedup policy objects
+ * as in simulation) the policy merges real pages of the region:
+ *   - contents in: at every scan (scan_ms, which must not be 0) the binding hashes
+ *     (XXH3-64) the resident pages written or faulted in since their last hash, after
+ *     write-protecting the region, and gives the hashes to the manager
+ *     (vmem_host_set_content); the policy compares hashes as it compares the model's;
+ *   - merges out: each page the policy merges (resident -> shared, seen through the
+ *     observer) is carried out by the pager once the manager call returns: the first
+ *     page of a shared frame becomes a store page (vmem_pager_share), every further page
+ *     is compared with it in full under write protection and mapped from it
+ *     (vmem_pager_merge). A page that differs (written since its hash) is not merged and
+ *     is booked as a write fault: shared -> resident (dedup_merges_refused);
+ *   - writes to merged pages: the kernel copies the store page with no event; each scan
+ *     finds the pages copied (the pager reads /proc/self/pagemap) and books each as a
+ *     write fault (shared -> resident, the policy's on_unshare), then the pager gives it
+ *     an anonymous page of its own, so it can be evicted and served back.
+ * The invariant gains: a page is shared in the books exactly when it maps a store page.
+ * Between a write to a merged page and the next scan memory holds one private page the
+ * books do not count (at most one per page written, for at most scan_ms). The journal
+ * does not record contents or merges: replaying it applies to runs without dedup.
+ */
 #ifndef VMEM_RAM_MANAGER_H
 #define VMEM_RAM_MANAGER_H
 
@@ -93,8 +115,8 @@ struct vmem_ram_manager;
 struct vmem_ram_manager_config {
 	/* The manager's configuration: KEY=VALUE words separated by spaces, the keys of
 	 * vmem_host_config_set, e.g. "host.mem=8m swap=clock zswap.percent=0". host.mem is
-	 * required. dedup must stay none (the manager's dedup policies merge content
-	 * hashes, which real RAM does not give them here); balloon=POLICY needs `balloon`
+	 * required. dedup=POLICY (ksm:pages_to_scan=...) merges real pages (see "Dedup"
+	 * above; use_zero_pages must be 0, and no balloon); balloon=POLICY needs `balloon`
 	 * below. */
 	const char *host;
 	uint16_t vm;                 /* the VM id in the manager (default 0) */
@@ -151,7 +173,8 @@ struct vmem_ram_manager_stats {
 	struct vmem_host_stats host;
 	struct vmem_pager_stats pager;
 	uint64_t pages;                    /* pages of the region */
-	uint64_t resident;                 /* resident in real memory (mincore), now */
+	uint64_t resident;                 /* resident in real memory (mincore), now; a
+	                                    * merged page counts (its store page is) */
 	uint64_t faults;                   /* faults the hook gave the manager */
 	uint64_t fault_ns;                 /* time spent in them (manager + direct reclaim
 	                                    * evictions), CLOCK_MONOTONIC ns */
@@ -170,6 +193,14 @@ struct vmem_ram_manager_stats {
 	uint64_t balloon_targets_set;      /* targets handed to vmem_ram_balloon_set_target */
 	uint64_t balloon_refused;          /* pages refused (held evicted by the pager) */
 	uint64_t balloon_reported;         /* pages dropped by REPORT_FREE */
+	/* Dedup (zero without a dedup policy; the pager's own counters are in `pager`). */
+	uint64_t dedup_hashed;             /* page contents hashed and given to the manager */
+	uint64_t dedup_merges;             /* merges carried out (pages mapped from the store) */
+	uint64_t dedup_merges_refused;     /* ... refused: the page differed, booked written */
+	uint64_t dedup_cow_breaks;         /* merged pages written, booked and unmerged */
+	uint64_t dedup_errors;             /* merges or unmerges a system call failed */
+	uint64_t dedup_merge_ns;           /* time carrying merges out (pager and books),
+	                                    * CLOCK_MONOTONIC ns */
 };
 
 /* Takes the lock for a consistent snapshot; any thread. */

@@ -52,51 +52,9 @@
 #include "vmem/guest_ram.h"
 #include "vmem/pager.h"
 #include "backend/backend_internal.h"
+#include "backend/pager_internal.h"
 
-#define PAGE 4096u
-#define BUSY 0x80u
-#define STATE_MASK 0x7u
-#define RAW_LEN PAGE                 /* clen of a page kept uncompressed */
-
-struct vmem_pager {
-	struct vmem_guest_ram *ram;
-	unsigned region;
-	char *base;                  /* the region's host address */
-	uint64_t pages;
-	struct vmem_pager_config cfg;
-
-	int uffd, efd;
-	pthread_t thread;
-	bool thread_started;
-
-	_Atomic uint32_t *st;        /* per page: state | BUSY */
-	void **buf;                  /* compressed copy (COMPRESSED) */
-	uint32_t *slot;              /* swap slot (SWAPPED) */
-	uint16_t *clen;              /* compressed length, RAW_LEN if kept raw */
-
-	int swap_fd;
-	uint64_t nslots;
-	pthread_mutex_t slot_lock;
-	uint32_t *free_slots;        /* a stack of free slots */
-	uint64_t nfree;
-
-	struct {
-		_Atomic uint64_t evictions, evicted_zero, faults, faults_zero, wp_faults;
-		_Atomic uint64_t bytes_in, bytes_compressed, compressed_now;
-		_Atomic uint64_t swap_full, io_errors, errors, slots_used;
-	} n;
-
-	pthread_mutex_t err_lock;
-	char err[256];
-};
-
-#define INC(p, field, v) atomic_fetch_add_explicit(&(p)->n.field, (v), memory_order_relaxed)
-#define DEC(p, field, v) atomic_fetch_sub_explicit(&(p)->n.field, (v), memory_order_relaxed)
-#define GET(p, field) atomic_load_explicit(&(p)->n.field, memory_order_relaxed)
-
-static void set_error(struct vmem_pager *p, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void set_error(struct vmem_pager *p, const char *fmt, ...)
+void pager_set_error(struct vmem_pager *p, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -120,7 +78,7 @@ void vmem_pager_config_default(struct vmem_pager_config *c)
 /* ---- The per-page lock ---- */
 
 /* Takes BUSY on page i whatever its state; returns the state. */
-static uint32_t page_lock(struct vmem_pager *p, uint64_t i)
+uint32_t pager_page_lock(struct vmem_pager *p, uint64_t i)
 {
 	uint32_t s = atomic_load_explicit(&p->st[i], memory_order_relaxed);
 
@@ -138,14 +96,14 @@ static uint32_t page_lock(struct vmem_pager *p, uint64_t i)
 	}
 }
 
-static void page_unlock(struct vmem_pager *p, uint64_t i, uint32_t state)
+void pager_page_unlock(struct vmem_pager *p, uint64_t i, uint32_t state)
 {
 	atomic_store_explicit(&p->st[i], state, memory_order_release);
 }
 
 /* ---- userfaultfd calls on one page ---- */
 
-static int uffd_wp(struct vmem_pager *p, uint64_t i, bool protect)
+int pager_uffd_wp(struct vmem_pager *p, uint64_t i, bool protect)
 {
 	struct uffdio_writeprotect wp = {
 		.range = { .start = (uintptr_t)(p->base + i * PAGE), .len = PAGE },
@@ -158,7 +116,7 @@ static int uffd_wp(struct vmem_pager *p, uint64_t i, bool protect)
 	return 0;
 }
 
-static void uffd_wake(struct vmem_pager *p, uint64_t i)
+void pager_uffd_wake(struct vmem_pager *p, uint64_t i)
 {
 	struct uffdio_range r = { .start = (uintptr_t)(p->base + i * PAGE), .len = PAGE };
 
@@ -180,7 +138,7 @@ static int uffd_copy(struct vmem_pager *p, uint64_t i, const void *src)
 		if (ioctl(p->uffd, UFFDIO_COPY, &c) == 0)
 			return 0;
 		if (errno == EEXIST) {
-			uffd_wake(p, i);
+			pager_uffd_wake(p, i);
 			return 0;
 		}
 		if (errno != EAGAIN)
@@ -200,7 +158,7 @@ static int uffd_zeropage(struct vmem_pager *p, uint64_t i)
 		if (ioctl(p->uffd, UFFDIO_ZEROPAGE, &z) == 0)
 			return 0;
 		if (errno == EEXIST) {
-			uffd_wake(p, i);
+			pager_uffd_wake(p, i);
 			return 0;
 		}
 		if (errno != EAGAIN)
@@ -268,20 +226,20 @@ static int keep_compressed(struct vmem_pager *p, uint64_t i, const char *src)
 	} else if (p->cfg.verify && (LZ4_decompress_safe(dst, back, len, (int)PAGE) != (int)PAGE ||
 				     memcmp(back, src, PAGE))) {
 		INC(p, io_errors, 1);
-		set_error(p, "page %" PRIu64 ": the compressed copy does not decompress to the page",
+		pager_set_error(p, "page %" PRIu64 ": the compressed copy does not decompress to the page",
 			  i);
 		return VMEM_EIO;
 	}
 	b = malloc((size_t)len);
 	if (!b) {
-		set_error(p, "page %" PRIu64 ": no memory for its compressed copy", i);
+		pager_set_error(p, "page %" PRIu64 ": no memory for its compressed copy", i);
 		return VMEM_ENOMEM;
 	}
 	memcpy(b, keep, (size_t)len);
 	if (len == RAW_LEN && p->cfg.verify && memcmp(b, src, PAGE)) {
 		free(b);
 		INC(p, io_errors, 1);
-		set_error(p, "page %" PRIu64 ": its copy differs from the page", i);
+		pager_set_error(p, "page %" PRIu64 ": its copy differs from the page", i);
 		return VMEM_EIO;
 	}
 	p->buf[i] = b;
@@ -303,7 +261,7 @@ static int keep_swapped(struct vmem_pager *p, uint64_t i, const char *src)
 	if (p->nfree == 0) {
 		pthread_mutex_unlock(&p->slot_lock);
 		INC(p, swap_full, 1);
-		set_error(p, "page %" PRIu64 ": the swap file is full (%" PRIu64 " slots of 4 KiB)",
+		pager_set_error(p, "page %" PRIu64 ": the swap file is full (%" PRIu64 " slots of 4 KiB)",
 			  i, p->nslots);
 		return VMEM_ENOSPACE;
 	}
@@ -322,10 +280,10 @@ static int keep_swapped(struct vmem_pager *p, uint64_t i, const char *src)
 		pthread_mutex_unlock(&p->slot_lock);
 		INC(p, io_errors, 1);
 		if (w < 0 || r < 0)
-			set_error(p, "page %" PRIu64 ": swap file %s at slot %" PRIu32 ": %s", i,
+			pager_set_error(p, "page %" PRIu64 ": swap file %s at slot %" PRIu32 ": %s", i,
 				  w < 0 ? "write" : "read-back", slot, strerror(e));
 		else
-			set_error(p, "page %" PRIu64 ": swap file slot %" PRIu32 ": %s", i, slot,
+			pager_set_error(p, "page %" PRIu64 ": swap file slot %" PRIu32 ": %s", i, slot,
 				  w != (ssize_t)PAGE ? "short write" : r != (ssize_t)PAGE ?
 				  "short read-back" : "read-back differs from the page");
 		return VMEM_EIO;
@@ -349,18 +307,18 @@ int vmem_pager_evict(struct vmem_pager *p, uint64_t page)
 	s = atomic_load_explicit(&p->st[page], memory_order_relaxed);
 	if (!(s & BUSY) && (s & STATE_MASK) != VMEM_PAGER_RESIDENT)
 		return VMEM_ENOENT;
-	s = page_lock(p, page);
+	s = pager_page_lock(p, page);
 	if (s != VMEM_PAGER_RESIDENT) {
-		page_unlock(p, page, s);
+		pager_page_unlock(p, page, s);
 		return VMEM_ENOENT;
 	}
 	src = p->base + page * PAGE;
 	/* 1. Write-protect: from here on the content cannot change under us. */
-	rc = uffd_wp(p, page, true);
+	rc = pager_uffd_wp(p, page, true);
 	if (rc) {
-		page_unlock(p, page, VMEM_PAGER_RESIDENT);
+		pager_page_unlock(p, page, VMEM_PAGER_RESIDENT);
 		INC(p, errors, 1);
-		set_error(p, "page %" PRIu64 ": UFFDIO_WRITEPROTECT: %s", page, strerror(-rc));
+		pager_set_error(p, "page %" PRIu64 ": UFFDIO_WRITEPROTECT: %s", page, strerror(-rc));
 		return VMEM_EIO;
 	}
 	/* 2 and 3. A verified copy. A page something else dropped meanwhile (a balloon's
@@ -384,20 +342,20 @@ int vmem_pager_evict(struct vmem_pager *p, uint64_t page)
 
 		unaccount(p, page, state, 1);
 		free_copy(p, page, state);
-		set_error(p, "page %" PRIu64 ": madvise(MADV_DONTNEED): %s", page, strerror(e));
+		pager_set_error(p, "page %" PRIu64 ": madvise(MADV_DONTNEED): %s", page, strerror(e));
 		rc = VMEM_EIO;
 	}
 	if (rc) {
-		uffd_wp(p, page, false);     /* wakes the writers that waited */
-		page_unlock(p, page, VMEM_PAGER_RESIDENT);
+		pager_uffd_wp(p, page, false);     /* wakes the writers that waited */
+		pager_page_unlock(p, page, VMEM_PAGER_RESIDENT);
 		INC(p, errors, 1);
 		return rc;
 	}
 	INC(p, evictions, 1);
 	if (state == VMEM_PAGER_ZERO)
 		INC(p, evicted_zero, 1);
-	page_unlock(p, page, state);
-	uffd_wake(p, page);
+	pager_page_unlock(p, page, state);
+	pager_uffd_wake(p, page);
 	return 0;
 }
 
@@ -412,6 +370,11 @@ static uint32_t serve(struct vmem_pager *p, uint64_t i, uint32_t state, bool wri
 	int rc;
 
 	switch (state) {
+	case VMEM_PAGER_MERGED:
+		/* Its store page is in the page cache while it is mapped: a MISSING fault
+		 * cannot come from it; wake whoever waits, the retry maps the store page. */
+		pager_uffd_wake(p, i);
+		return state;
 	case VMEM_PAGER_RESIDENT:
 		/* Usually a second thread's fault on a page served already (EEXIST: wake it);
 		 * but if something else dropped the page, a zero page is its content. */
@@ -428,7 +391,7 @@ static uint32_t serve(struct vmem_pager *p, uint64_t i, uint32_t state, bool wri
 			memcpy(buf, p->buf[i], PAGE);
 		else if (LZ4_decompress_safe(p->buf[i], buf, p->clen[i], (int)PAGE) != (int)PAGE) {
 			INC(p, io_errors, 1);
-			set_error(p, "page %" PRIu64 ": its compressed copy is corrupt", i);
+			pager_set_error(p, "page %" PRIu64 ": its compressed copy is corrupt", i);
 			memset(buf, 0, PAGE);
 		}
 		break;
@@ -439,7 +402,7 @@ static uint32_t serve(struct vmem_pager *p, uint64_t i, uint32_t state, bool wri
 			r = pread(p->swap_fd, buf, PAGE, (off_t)p->slot[i] * PAGE);
 		if (r != (ssize_t)PAGE) {
 			INC(p, io_errors, 1);
-			set_error(p, "page %" PRIu64 ": swap file read of slot %" PRIu32 " failed",
+			pager_set_error(p, "page %" PRIu64 ": swap file read of slot %" PRIu32 " failed",
 				  i, p->slot[i]);
 			memset(buf, 0, PAGE);
 		}
@@ -458,7 +421,7 @@ static uint32_t serve(struct vmem_pager *p, uint64_t i, uint32_t state, bool wri
 		unaccount(p, i, state, -1);
 		atomic_store_explicit(&p->st[i], state | BUSY, memory_order_relaxed);
 		INC(p, errors, 1);
-		set_error(p, "page %" PRIu64 ": serving its fault: %s", i, strerror(-rc));
+		pager_set_error(p, "page %" PRIu64 ": serving its fault: %s", i, strerror(-rc));
 		return state;
 	}
 	free_copy(p, i, state);
@@ -500,26 +463,28 @@ static void *handler(void *arg)
 			i = (addr - (uintptr_t)p->base) / PAGE;
 			if (i >= p->pages)
 				continue;
-			s = page_lock(p, i);
+			s = pager_page_lock(p, i);
 			write = msg[k].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE;
 			if (msg[k].arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) {
 				INC(p, wp_faults, 1);
-				if (s == VMEM_PAGER_RESIDENT) {
-					uffd_wp(p, i, false);
+				if (s == VMEM_PAGER_RESIDENT || s == VMEM_PAGER_MERGED) {
+					/* Let it through. On a merged page the write then
+					 * copies the store page (copy-on-write). */
+					pager_uffd_wp(p, i, false);
 					if (p->cfg.fault_hook)
 						p->cfg.fault_hook(p->cfg.fault_ctx, i, s,
 								  VMEM_PAGER_FAULT_WP |
 								  VMEM_PAGER_FAULT_WRITE);
 				} else {
-					uffd_wake(p, i);
+					pager_uffd_wake(p, i);
 				}
 			} else {
-				if (p->cfg.fault_hook)
+				if (p->cfg.fault_hook && s != VMEM_PAGER_MERGED)
 					p->cfg.fault_hook(p->cfg.fault_ctx, i, s,
 							  write ? VMEM_PAGER_FAULT_WRITE : 0);
 				s = serve(p, i, s, write, buf);
 			}
-			page_unlock(p, i, s);
+			pager_page_unlock(p, i, s);
 		}
 	}
 	free(buf);
@@ -565,7 +530,7 @@ static int open_swap(struct vmem_pager *p, char *err, size_t errlen)
 
 static int setup_uffd(struct vmem_pager *p, char *err, size_t errlen)
 {
-	struct uffdio_api api = { .api = UFFD_API, .features = 0 };
+	struct uffdio_api api = { .api = UFFD_API, .features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM };
 	struct uffdio_register reg = {
 		.range = { .start = (uintptr_t)p->base, .len = p->pages * PAGE },
 		.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP,
@@ -580,9 +545,19 @@ static int setup_uffd(struct vmem_pager *p, char *err, size_t errlen)
 			     "needed)" : "");
 		return VMEM_EIO;
 	}
+	/* Write protection of shmem pages lets merged pages (mapped from the store memfd)
+	 * be protected as anonymous ones are; without it the pager works, merging is
+	 * refused. A refused UFFDIO_API leaves the descriptor unusable: a new one. */
 	if (ioctl(p->uffd, UFFDIO_API, &api)) {
-		backend_errf(err, errlen, "pager: UFFDIO_API: %s", strerror(errno));
-		return VMEM_EIO;
+		close(p->uffd);
+		p->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+		api = (struct uffdio_api){ .api = UFFD_API, .features = 0 };
+		if (p->uffd < 0 || ioctl(p->uffd, UFFDIO_API, &api)) {
+			backend_errf(err, errlen, "pager: UFFDIO_API: %s", strerror(errno));
+			return VMEM_EIO;
+		}
+	} else {
+		p->store.shmem_wp = true;
 	}
 	if (ioctl(p->uffd, UFFDIO_REGISTER, &reg)) {
 		backend_errf(err, errlen, "pager: UFFDIO_REGISTER (missing + write-protect) of %"
@@ -629,6 +604,7 @@ static void teardown(struct vmem_pager *p)
 	free(p->clen);
 	free((void *)p->st);
 	free(p->free_slots);
+	pager_store_fini(p);
 	pthread_mutex_destroy(&p->slot_lock);
 	pthread_mutex_destroy(&p->err_lock);
 	free(p);
@@ -693,6 +669,7 @@ int vmem_pager_create(struct vmem_guest_ram *ram, unsigned region,
 	if (!p->cfg.swap_size)
 		p->cfg.swap_size = r.size;
 	p->uffd = p->efd = p->swap_fd = -1;
+	p->store.fd = p->store.pagemap_fd = -1;
 	pthread_mutex_init(&p->slot_lock, NULL);
 	pthread_mutex_init(&p->err_lock, NULL);
 	p->st = calloc(p->pages, sizeof(*p->st));
@@ -700,7 +677,7 @@ int vmem_pager_create(struct vmem_guest_ram *ram, unsigned region,
 	p->slot = calloc(p->pages, sizeof(*p->slot));
 	p->clen = calloc(p->pages, sizeof(*p->clen));
 	vec = malloc(p->pages);
-	if (!p->st || !p->buf || !p->slot || !p->clen || !vec) {
+	if (!p->st || !p->buf || !p->slot || !p->clen || !vec || pager_store_init(p)) {
 		free(vec);
 		teardown(p);
 		backend_errf(err, errlen, "pager: out of memory for %" PRIu64 " pages", p->pages);
@@ -762,12 +739,17 @@ int vmem_pager_write_protect(struct vmem_pager *p, uint64_t first, uint64_t n)
 	wp.range.start = (uintptr_t)(p->base + first * PAGE);
 	wp.range.len = n * PAGE;
 	wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
+	pthread_rwlock_rdlock(&p->store.vma_lock);
 	while (ioctl(p->uffd, UFFDIO_WRITEPROTECT, &wp))
 		if (errno != EAGAIN) {
-			set_error(p, "UFFDIO_WRITEPROTECT of pages %" PRIu64 "..%" PRIu64 ": %s",
-				  first, first + n - 1, strerror(errno));
+			int e = errno;
+
+			pthread_rwlock_unlock(&p->store.vma_lock);
+			pager_set_error(p, "UFFDIO_WRITEPROTECT of pages %" PRIu64 "..%" PRIu64 ": %s",
+				  first, first + n - 1, strerror(e));
 			return VMEM_EIO;
 		}
+	pthread_rwlock_unlock(&p->store.vma_lock);
 	return 0;
 }
 
@@ -804,6 +786,11 @@ void vmem_pager_stats(const struct vmem_pager *p, struct vmem_pager_stats *out)
 	out->errors = GET(q, errors);
 	out->slots = p->nslots;
 	out->slots_used = GET(q, slots_used);
+	out->merges = GET(q, merges);
+	out->merges_refused = GET(q, merges_refused);
+	out->unmerges = GET(q, unmerges);
+	out->merged_now = GET(q, merged_now);
+	out->store_pages = GET(q, store_pages);
 }
 
 const char *vmem_pager_error(struct vmem_pager *p)
@@ -816,6 +803,11 @@ int vmem_pager_swap_fd(const struct vmem_pager *p)
 	return p ? p->swap_fd : -1;
 }
 
+int vmem_pager_store_fd(const struct vmem_pager *p)
+{
+	return p ? p->store.fd : -1;
+}
+
 int vmem_pager_destroy(struct vmem_pager *p)
 {
 	char *buf;
@@ -823,18 +815,21 @@ int vmem_pager_destroy(struct vmem_pager *p)
 
 	if (!p)
 		return 0;
+	/* Merged pages first get their own anonymous pages back (the region is then one
+	 * kind of memory again, unregistered whole below). */
+	rc = pager_store_unmerge_all(p);
 	buf = aligned_alloc(PAGE, PAGE);
 	for (uint64_t i = 0; buf && i < p->pages; i++) {
 		uint32_t s = atomic_load_explicit(&p->st[i], memory_order_relaxed);
 
-		if (s == VMEM_PAGER_RESIDENT || s == VMEM_PAGER_UNTOUCHED)
+		if (s == VMEM_PAGER_RESIDENT || s == VMEM_PAGER_UNTOUCHED || s == VMEM_PAGER_MERGED)
 			continue;
-		s = page_lock(p, i);
+		s = pager_page_lock(p, i);
 		if (s == VMEM_PAGER_COMPRESSED || s == VMEM_PAGER_SWAPPED)
 			s = serve(p, i, s, true, buf);
 		if (s == VMEM_PAGER_COMPRESSED || s == VMEM_PAGER_SWAPPED)
 			rc = VMEM_EIO;
-		page_unlock(p, i, s);
+		pager_page_unlock(p, i, s);
 	}
 	free(buf);
 	teardown(p);

@@ -44,67 +44,7 @@
 #include "vmem/ram_manager.h"
 #include "backend/backend_internal.h"
 #include "backend/metadata_arena.h"
-
-#define PAGE 4096u
-#define SEEN_YOUNG 1u                /* accessed since a policy last cleared the bit */
-#define SEEN_LRU 2u                  /* accessed since the last scan told lru */
-#define SEEN_DROPPED 4u              /* dropped by the balloon while the pager calls it
-				      * resident: its next fault is the manager's business */
-#define RETIRE_MAX 1024              /* records awaiting a grace period before a flush */
-#define NO_PAGE UINT64_MAX
-
-/* One page's record in the table: replaced whole on every change (RCU). */
-struct page_record {
-	uint64_t since_ns;
-	uint32_t swap_outs, swap_ins;
-	uint8_t state;
-};
-
-struct vmem_ram_manager {
-	struct vmem_guest_ram *ram;
-	char *base;
-	uint64_t pages;
-	uint16_t vm;
-	unsigned reclaim_ms, scan_ms;
-	struct vmem_host *host;
-	struct vmem_pager *pager;
-	struct metadata_arena *arena;
-
-	pthread_mutex_t lock;        /* the manager, the journal, the writers of the table */
-	struct page_record **table;  /* RCU-published records, NULL: untouched */
-	_Atomic uint8_t *seen;       /* SEEN_* bits per page */
-	struct page_record **retired;
-	size_t nretired;
-	/* Victims of the manager call being made, in the order it decided them. */
-	uint64_t *victims;
-	size_t nvictims, victims_cap;
-	uint64_t hook_page;          /* the page whose fault hook holds the lock, or NO_PAGE */
-
-	uint64_t cpu_hz, start_ns, cycles_given;
-	uint64_t next_scan_ns;
-
-	struct vmem_ram_manager_event *journal;
-	size_t njournal, journal_max;
-	uint64_t journal_dropped;
-
-	pthread_t thread;
-	bool thread_running, stopping;
-	bool closing;                /* destroy runs: the hook no longer calls the manager */
-	pthread_cond_t wake;
-
-	/* Counters: under the lock, except the atomics the hook's WP path bumps. */
-	uint64_t faults, fault_ns, scans, evictions, evict_failed, evict_missing;
-	_Atomic uint64_t writes_seen;
-
-	/* Ballooning (under the lock). */
-	struct vmem_ram_balloon *balloon;
-	uint64_t gpa;                /* guest-physical address of the region */
-	uint64_t balloon_pages;      /* pages of the region in the balloon, as told */
-	uint64_t guest_free;         /* the guest's MEMFREE statistic, pages */
-	uint64_t target;             /* the controller's last target */
-	bool target_pending;         /* not yet handed to the balloon */
-	uint64_t targets_set, balloon_refused, balloon_reported;
-};
+#include "backend/ram_manager_internal.h"
 
 static uint64_t now_ns(void)
 {
@@ -232,6 +172,8 @@ static void on_state(void *ctx, uint16_t vm, uint64_t gfn, enum vmem_page_state 
 	if (vm != rm->vm || gfn >= rm->pages)
 		return;
 	record_update(rm, gfn, from, to);
+	if (rm->dedup)
+		ram_manager_dedup_on_state(rm, gfn, from, to);
 	if (from != VMEM_PG_RESIDENT || (to != VMEM_PG_SWAPPED && to != VMEM_PG_COMPRESSED))
 		return;
 	journal(rm, VMEM_RM_VICTIM, gfn, false, false, to);
@@ -263,7 +205,7 @@ static bool on_young(void *ctx, uint16_t vm, uint64_t gfn, bool clear)
 }
 
 /* A fault given to the manager, journaled (under the lock). */
-static int manager_fault(struct vmem_ram_manager *rm, uint64_t page, bool write)
+int ram_manager_fault(struct vmem_ram_manager *rm, uint64_t page, bool write)
 {
 	struct vmem_host_fault_result res;
 
@@ -276,7 +218,7 @@ static int manager_fault(struct vmem_ram_manager *rm, uint64_t page, bool write)
  * the pager refuses goes back into the books as a fault on the page, whose own reclaim
  * may add victims; bounded so a full swap file cannot keep it going for ever.
  */
-static void carry_out(struct vmem_ram_manager *rm)
+void ram_manager_carry_out(struct vmem_ram_manager *rm)
 {
 	uint64_t budget = 4 * rm->pages + 64;
 
@@ -296,7 +238,7 @@ static void carry_out(struct vmem_ram_manager *rm)
 			rm->evict_missing++;
 		} else if (rc) {
 			rm->evict_failed++;
-			manager_fault(rm, page, true);
+			ram_manager_fault(rm, page, true);
 		}
 	}
 	rm->nvictims = 0;
@@ -312,7 +254,7 @@ static void fault_hook(void *ctx, uint64_t page, enum vmem_pager_page was, unsig
 	if (flags & VMEM_PAGER_FAULT_WP) {
 		/* A write to a resident page after a scan: its dirty bit. No lock here (an
 		 * eviction under the lock may be waiting for this page). */
-		atomic_fetch_or(&rm->seen[page], SEEN_YOUNG | SEEN_LRU);
+		atomic_fetch_or(&rm->seen[page], SEEN_YOUNG | SEEN_LRU | SEEN_HASH);
 		atomic_fetch_add_explicit(&rm->writes_seen, 1, memory_order_relaxed);
 		return;
 	}
@@ -330,10 +272,10 @@ static void fault_hook(void *ctx, uint64_t page, enum vmem_pager_page was, unsig
 	}
 	rm->hook_page = page;
 	atomic_fetch_and(&rm->seen[page], (uint8_t)~SEEN_DROPPED);
-	manager_fault(rm, page, flags & VMEM_PAGER_FAULT_WRITE);
-	carry_out(rm);
+	ram_manager_fault(rm, page, flags & VMEM_PAGER_FAULT_WRITE);
+	ram_manager_carry_out(rm);
 	rm->hook_page = NO_PAGE;
-	atomic_fetch_or(&rm->seen[page], SEEN_YOUNG | SEEN_LRU);
+	atomic_fetch_or(&rm->seen[page], SEEN_YOUNG | SEEN_LRU | SEEN_HASH);
 	rm->faults++;
 	rm->fault_ns += now_ns() - t0;
 	pthread_mutex_unlock(&rm->lock);
@@ -487,7 +429,9 @@ void vmem_ram_manager_tick(struct vmem_ram_manager *rm, bool scan)
 		journal(rm, VMEM_RM_ADVANCE, 0, false, false, total - rm->cycles_given);
 		vmem_host_advance(rm->host, total - rm->cycles_given);
 		rm->cycles_given = total;
-		carry_out(rm);
+		ram_manager_carry_out(rm);
+		if (rm->dedup)
+			ram_manager_dedup_carry_out(rm);
 	}
 	if (scan) {
 		/* lru: every page seen since the last scan, in page order. */
@@ -499,6 +443,10 @@ void vmem_ram_manager_tick(struct vmem_ram_manager *rm, bool scan)
 			vmem_host_access(rm->host, rm->vm, g, true);
 		}
 		rm->scans++;
+		/* With dedup the scan protects the region itself, between taking the pages
+		 * to hash and hashing them. */
+		if (rm->dedup && ram_manager_dedup_scan(rm))
+			scan = false;
 	}
 	retired_flush(rm);
 	pthread_mutex_unlock(&rm->lock);
@@ -591,9 +539,21 @@ static int parse_host(const char *spec, struct vmem_host_config *hc, bool *mem_g
 	return 0;
 }
 
+/* Whether the policy spec "name:key=value:..." sets key to something other than 0. */
+static bool dedup_param_set(const char *spec, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (const char *c = strchr(spec, ':'); c; c = strchr(c + 1, ':'))
+		if (strncmp(c + 1, key, kl) == 0 && c[1 + kl] == '=')
+			return strtoul(c + 2 + kl, NULL, 0) != 0;
+	return false;
+}
+
 static void free_all(struct vmem_ram_manager *rm)
 {
 	vmem_pager_destroy(rm->pager);
+	ram_manager_dedup_fini(rm);
 	vmem_host_destroy(rm->host);
 	if (rm->arena) {
 		retired_flush(rm);
@@ -657,9 +617,32 @@ int vmem_ram_manager_create(struct vmem_guest_ram *ram, unsigned region,
 		return VMEM_EINVAL;
 	}
 	if (hc.dedup[0] && strcmp(hc.dedup, "none")) {
-		backend_errf(err, errlen, "ram manager: dedup must be none (real RAM gives the "
-			     "dedup policies no content hashes here)");
-		return VMEM_EINVAL;
+		/* Real pages have real contents: no page is zero or an image page by the
+		 * model's draw before the binding has hashed it (a key given still counts). */
+		vmem_host_config_default(&hc);
+		hc.swap_size = r.size;
+		hc.content_zero = 0;
+		hc.content_image = 0;
+		rc = parse_host(c->host, &hc, &mem_given, err, errlen);
+		if (rc)
+			return rc;
+		if (c->balloon) {
+			backend_errf(err, errlen, "ram manager: dedup=%s with a balloon: not supported "
+				     "(a balloon would drop merged pages the store maps)", hc.dedup);
+			return VMEM_EINVAL;
+		}
+		if (!c->scan_ms) {
+			backend_errf(err, errlen, "ram manager: dedup=%s needs scan_ms > 0 (the scans "
+				     "hash the pages' contents and find writes to merged pages)",
+				     hc.dedup);
+			return VMEM_EINVAL;
+		}
+		if (dedup_param_set(hc.dedup, "use_zero_pages")) {
+			backend_errf(err, errlen, "ram manager: dedup=%s: use_zero_pages must be 0 on "
+				     "real RAM (zero pages are merged into the store like any content)",
+				     hc.dedup);
+			return VMEM_EINVAL;
+		}
 	}
 	if (hc.balloon[0] && strcmp(hc.balloon, "none") && !c->balloon) {
 		backend_errf(err, errlen, "ram manager: balloon=%s needs the guest's balloon "
@@ -725,6 +708,11 @@ int vmem_ram_manager_create(struct vmem_guest_ram *ram, unsigned region,
 		free_all(rm);
 		return rc;
 	}
+	rc = ram_manager_dedup_init(rm, &hc, err, errlen);
+	if (rc) {
+		free_all(rm);
+		return rc;
+	}
 	vmem_host_set_observer(rm->host, on_state, rm);
 	vmem_host_set_young_source(rm->host, on_young, rm);
 	if (rm->balloon)
@@ -751,8 +739,9 @@ int vmem_ram_manager_create(struct vmem_guest_ram *ram, unsigned region,
 	for (uint64_t g = 0; g < rm->pages; g++)
 		if (vmem_pager_page_state(rm->pager, g) == VMEM_PAGER_RESIDENT &&
 		    vmem_host_page_state(rm->host, rm->vm, g) == VMEM_PG_UNTOUCHED) {
-			manager_fault(rm, g, true);
-			carry_out(rm);
+			ram_manager_fault(rm, g, true);
+			ram_manager_carry_out(rm);
+			atomic_fetch_or(&rm->seen[g], SEEN_HASH);
 		}
 	pthread_mutex_unlock(&rm->lock);
 	if (rm->balloon)
@@ -826,6 +815,8 @@ void vmem_ram_manager_stats(struct vmem_ram_manager *rm, struct vmem_ram_manager
 	out->balloon_targets_set = rm->targets_set;
 	out->balloon_refused = rm->balloon_refused;
 	out->balloon_reported = rm->balloon_reported;
+	if (rm->dedup)
+		ram_manager_dedup_stats(rm, out);
 	pthread_mutex_unlock(&rm->lock);
 	out->metadata_bytes = metadata_arena_bytes(rm->arena);
 	out->metadata_per_page = (double)out->metadata_bytes / (double)rm->pages;
@@ -853,7 +844,9 @@ int vmem_ram_manager_check(struct vmem_ram_manager *rm, char *err, size_t errlen
 		const struct page_record *rec = rm->table[g];
 		enum vmem_page_state t = rec ? (enum vmem_page_state)rec->state : VMEM_PG_UNTOUCHED;
 
-		if ((vec[g] & 1) && s != VMEM_PG_RESIDENT) {
+		if (rm->dedup && (rc = ram_manager_dedup_check(rm, g, s, err, errlen)))
+			break;
+		if ((vec[g] & 1) && s != VMEM_PG_RESIDENT && s != VMEM_PG_SHARED) {
 			backend_errf(err, errlen, "page %" PRIu64 " is resident in memory, the books "
 				     "say %s", g, vmem_page_state_name(s));
 			rc = VMEM_EINVAL;

@@ -5,8 +5,9 @@
 # corrupted word must make the run fail; KVM's own
 # statistics must show the work (exits, pf_fixed, pages_4k, pages_2m); the guest's trace
 # replayed by vmemsim must see the same pages; the host memory manager with each swap
-# policy must run the guest's RAM under its budget; pre-copy migration while the guest runs
-# must copy it exactly. Without a usable /dev/kvm it says SKIP loudly.
+# policy must run the guest's RAM under its budget, and its dedup policy merge the guest's
+# duplicate pages; pre-copy migration while the guest runs must copy it exactly. Without a
+# usable /dev/kvm it says SKIP loudly.
 #
 # usage: sh tests/e2e/kvm.sh BIN_DIR
 bin=${1:?usage: kvm.sh BIN_DIR}
@@ -123,6 +124,31 @@ for policy in random fifo clock lru ws; do
 		"$(at_least "$(fig "$out" manager.swap_outs)" 512)"
 	check "mgr-$policy: no refused eviction" 0 "$(fig "$out" manager.evict_failed)"
 done
+# The manager's dedup policy on the guest's RAM (dedup=ksm): every second page of the 1024
+# holds the one shared content (--dup-every 2), so 512 pages can merge; ksm's
+# max_page_sharing (256) gives them at least 2 store pages. The guest checks every word of
+# every page, merged ones included; the region's memory (its own pages plus the store
+# pages) stays within the 512-page budget.
+vmm mgr-dedup --vcpus 2 --memory 4m --passes 6 --window 384 --step 64 --pings 0 --dup-every 2 \
+	--manager "host.mem=2m swap=clock dedup=ksm:pages_to_scan=1000:sleep_millisecs=5"
+passes mgr-dedup
+out=$tmp/mgr-dedup.out
+check "mgr-dedup: every check of the books against memory passed" 0 \
+	"$(fig "$out" manager.check_failures)"
+check "mgr-dedup: at most 512 pages of memory" yes \
+	"$(at_least 512 "$(fig "$out" manager.max_resident)")"
+check "mgr-dedup: merges carried out (>= 256)" yes \
+	"$(at_least "$(fig "$out" manager.dedup_merges)" 256)"
+check "mgr-dedup: shared in the books = merged in memory" "$(fig "$out" manager.shared_pages)" \
+	"$(fig "$out" pager.merged_now)"
+check "mgr-dedup: shared frames = store pages, at least 2" \
+	"$(fig "$out" manager.shared_frames) yes" \
+	"$(fig "$out" pager.store_pages) $(at_least "$(fig "$out" pager.store_pages)" 2)"
+check "mgr-dedup: no merge or unmerge failed" 0 "$(fig "$out" manager.dedup_errors)"
+echo "    manager with dedup=ksm: $(fig "$out" manager.dedup_merges) merges" \
+	"($(fig "$out" manager.dedup_merges_refused) refused), $(fig "$out" manager.shared_pages)" \
+	"pages on $(fig "$out" pager.store_pages) store pages at the end"
+
 echo "    manager, same guest pattern: faults by policy (random fifo clock lru ws):" \
 	"$(for policy in random fifo clock lru ws; do fig "$tmp/mgr-$policy.out" manager.faults; done |
 		tr '\n' ' ')"
