@@ -101,7 +101,7 @@ struct fixture {
 	char *base;
 };
 
-static void setup(struct fixture *f, const char *host)
+static void setup_sampling(struct fixture *f, const char *host, bool sample_reads)
 {
 	struct vmem_ram_region_config rc;
 	struct vmem_ram_region r;
@@ -121,8 +121,14 @@ static void setup(struct fixture *f, const char *host)
 	vmem_ram_manager_config_default(&c);
 	c.host = host;
 	c.balloon = f->b;
+	c.sample_reads = sample_reads;
 	if (vmem_ram_manager_create(f->ram, 0, &c, &f->rm, err, sizeof(err)))
 		fail_msg("vmem_ram_manager_create(%s): %s", host, err);
+}
+
+static void setup(struct fixture *f, const char *host)
+{
+	setup_sampling(f, host, false);
 }
 
 static void teardown(struct fixture *f)
@@ -494,12 +500,118 @@ static void test_proportional_target_inflates_then_deflates(void **state)
 	teardown(&f);
 }
 
+/* ---- reads in the active fraction (sample_reads) ---- */
+
+#define READ_PAGES 1024u             /* the reader's quarter of the region */
+
+struct reader {
+	struct fixture *f;
+	atomic_bool stop;
+	uint64_t rounds, bad;
+};
+
+/* Reads the first and the last word of pages 0..READ_PAGES-1 over and over, checking
+ * them (the whole pages are checked at the end); writes none. A round is short beside a
+ * controller period, so that every page of the quarter is read in each. */
+static void *reader_main(void *arg)
+{
+	struct reader *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		for (unsigned n = 0; n < READ_PAGES; n++) {
+			const uint64_t *w = (const uint64_t *)(r->f->base + (size_t)n * PAGE);
+
+			r->bad += w[0] != word(n, 0) || w[PAGE / 8 - 1] != word(n, PAGE / 8 - 1);
+		}
+		r->rounds++;
+	}
+	return NULL;
+}
+
+/*
+ * The guest writes all 4096 pages once; then a reader reads pages 0..1023 (a quarter) over
+ * and over and writes nothing. balloon=static:pages=0 runs the controller without a
+ * target; every 50 ms it clears the young bits of balloon.samples=400 random resident
+ * pages and, 50 ms later, counts how many are young again (vmem/balloon.h: sampled,
+ * touched; active is the largest of that share f and its slow and fast averages).
+ *   - Without sample_reads the young bits see faults and writes: after the writes no page
+ *     is young again, so every sample finds f = 0 (the averages start at the first f): the
+ *     active fraction is 0 although a quarter of the memory is read all the time.
+ *   - With sample_reads each sampled page is taken away through the pager; the reader
+ *     faults back those of its quarter (checking every word) and the fault marks them: f
+ *     is the share of a sample of 400 random pages that falls in pages 0..1023, binomial
+ *     with p = 1/4: mean 100 (f = 0.25), standard deviation 8.7 (0.022). So the last f is
+ *     in 0.15..0.35 and active, at least f and at most the largest of the last samples, in
+ *     0.15..0.40 (4 standard deviations on each side). Sampled pages of 1024..4095 stay out
+ *     (sample_out > 0, fewer pages resident than written); at the end every page holds its
+ *     content and the books match real memory.
+ */
+static void sampled_run(bool sample_reads, struct vmem_host_balloon_info *bi,
+			struct vmem_ram_manager_stats *st, uint64_t *res)
+{
+	struct fixture f;
+	struct reader r = { .f = &f };
+	pthread_t t;
+
+	setup_sampling(&f, "host.mem=32m swap=clock balloon=static:pages=0 "
+		       "balloon.period_ms=50 balloon.samples=400", sample_reads);
+	for (unsigned n = 0; n < PAGES; n++)
+		fill(f.base + (size_t)n * PAGE, n);
+	assert_int_equal(pthread_create(&t, NULL, reader_main, &r), 0);
+	for (int i = 0; i < 10; i++) {
+		usleep(100000);
+		check(&f);
+	}
+	atomic_store(&r.stop, true);
+	pthread_join(t, NULL);
+	vmem_ram_manager_stop_thread(f.rm);
+	assert_int_equal(vmem_host_balloon_info(vmem_ram_manager_host(f.rm), 0, bi), 0);
+	vmem_ram_manager_stats(f.rm, st);
+	*res = resident(&f);
+	print_message("sample_reads %d: reader rounds %" PRIu64 ", last sample %" PRIu64 " of %"
+		      PRIu64 " touched, active %.3f; taken %" PRIu64 ", touched %" PRIu64
+		      ", out %" PRIu64 ", resident %" PRIu64 "\n", sample_reads, r.rounds,
+		      bi->touched, bi->sampled, bi->active, st->sample_taken, st->sample_touched,
+		      st->sample_out, *res);
+	assert_int_equal(r.bad, 0);
+	assert_true(r.rounds > 0);
+	check(&f);
+	for (unsigned n = 0; n < PAGES; n++)
+		assert_int_equal(differs(f.base + (size_t)n * PAGE, n, false), 0);
+	teardown(&f);
+}
+
+static void test_sample_reads_counts_pages_only_read(void **state)
+{
+	struct vmem_host_balloon_info bi;
+	struct vmem_ram_manager_stats st;
+	uint64_t res;
+
+	(void)state;
+	sampled_run(false, &bi, &st, &res);
+	assert_int_equal(bi.sampled, 400);
+	assert_int_equal(bi.touched, 0);
+	assert_true(bi.active == 0.0);
+	assert_int_equal(st.sample_taken + st.sample_touched + st.sample_out, 0);
+	assert_int_equal(res, PAGES);
+
+	sampled_run(true, &bi, &st, &res);
+	assert_int_equal(bi.sampled, 400);
+	assert_in_range(bi.touched, 60, 140);
+	assert_true(bi.active >= 0.15 && bi.active <= 0.40);
+	assert_true(st.sample_taken > 0);
+	assert_true(st.sample_touched > 0);
+	assert_true(st.sample_out > 0);
+	assert_true(res < PAGES);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_static_target_inflates_the_real_balloon),
 		cmocka_unit_test(test_evicted_page_refused_resident_page_taken),
 		cmocka_unit_test(test_proportional_target_inflates_then_deflates),
+		cmocka_unit_test(test_sample_reads_counts_pages_only_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -292,6 +292,15 @@ const struct vmem_host_event *vmem_host_events(const struct vmem_host *h, size_t
  * clear is true; it is called inside the swap policy's pick, on the caller's thread, and
  * must not call back into the host either. NULL removes it.
  *
+ * vmem_host_set_sample_source: the balloon controller's active-fraction sample (ESX's
+ * statistical sampling, Waldspurger, OSDI 2002, 5.3) without an attached machine: after
+ * it clears the young bit of a page it picks, it calls fn(ctx, vm, gfn), so that a
+ * backing whose young bits see only writes can make the page's next access of any kind
+ * visible, as ESX invalidates the mappings of its sampled pages (vmem/ram_manager.h takes
+ * the page away through the pager; its next touch faults and sets the bit). Called inside
+ * vmem_host_advance, on the caller's thread; it must not call back into the host. NULL
+ * (the default) removes it.
+ *
  * vmem_host_access: an access to (vm, gfn) seen from outside, given to the swap policy's
  * on_access (lru) when the page is resident; nothing otherwise. VMEM_ENOENT for an
  * unknown page.
@@ -301,8 +310,10 @@ const struct vmem_host_event *vmem_host_events(const struct vmem_host *h, size_t
 typedef void (*vmem_host_observer_fn)(void *ctx, uint16_t vm, uint64_t gfn,
 				      enum vmem_page_state from, enum vmem_page_state to);
 typedef bool (*vmem_host_young_fn)(void *ctx, uint16_t vm, uint64_t gfn, bool clear);
+typedef void (*vmem_host_sample_fn)(void *ctx, uint16_t vm, uint64_t gfn);
 void vmem_host_set_observer(struct vmem_host *h, vmem_host_observer_fn fn, void *ctx);
 void vmem_host_set_young_source(struct vmem_host *h, vmem_host_young_fn fn, void *ctx);
+void vmem_host_set_sample_source(struct vmem_host *h, vmem_host_sample_fn fn, void *ctx);
 int vmem_host_access(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write);
 
 /*

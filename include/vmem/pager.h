@@ -125,6 +125,15 @@ int vmem_pager_create(struct vmem_guest_ram *ram, unsigned region,
 int vmem_pager_evict(struct vmem_pager *p, uint64_t page);
 
 /*
+ * Forgets evicted page `page`: its copy (compressed, in the swap file, or the note that it
+ * was zero) is dropped and the page becomes untouched, so that its next access is served a
+ * zero page, as for a page a balloon dropped. For a page given up while it is evicted (a
+ * balloon inflating it, free page reporting). 0 when forgotten; VMEM_ENOENT if the page
+ * was not evicted (nothing done); VMEM_ERANGE past the region. Thread-safe.
+ */
+int vmem_pager_forget(struct vmem_pager *p, uint64_t page);
+
+/*
  * Write-protects the resident pages of [first, first + n) (UFFDIO_WRITEPROTECT), so that
  * the next write to each is a write-protect fault, which the handler reports to the
  * fault hook and lets through (a software dirty bit). Pages not resident are left as

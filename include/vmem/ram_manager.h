@@ -131,6 +131,14 @@ struct vmem_ram_manager_config {
 	 * outlive the binding; NULL: none (then balloon must be none). With balloon=none the
 	 * books still follow what the guest balloons on its own. See "Ballooning" above. */
 	struct vmem_ram_balloon *balloon;
+	/* With a balloon policy: make reads count in the controller's active fraction, as
+	 * ESX does (Waldspurger, OSDI 2002, 5.3). The young bits here see faults and writes
+	 * only; with sample_reads each page the controller samples is taken away through the
+	 * pager (an eviction; the books still call it resident), so that its next access of
+	 * any kind faults, and that fault sets its bit instead of reaching the manager. A
+	 * sampled page not touched again stays out until touched or chosen as a victim (then
+	 * evicting it costs nothing). Default false. */
+	bool sample_reads;
 };
 
 /* Defaults as above, host = NULL (to be set), no journal. Touches only *c. */
@@ -193,6 +201,9 @@ struct vmem_ram_manager_stats {
 	uint64_t balloon_targets_set;      /* targets handed to vmem_ram_balloon_set_target */
 	uint64_t balloon_refused;          /* pages refused (held evicted by the pager) */
 	uint64_t balloon_reported;         /* pages dropped by REPORT_FREE */
+	uint64_t sample_taken;             /* sample_reads: sampled pages taken away */
+	uint64_t sample_touched;           /* ... touched again (read or write) and given back */
+	uint64_t sample_out;               /* ... taken away and not touched since, now */
 	/* Dedup (zero without a dedup policy; the pager's own counters are in `pager`). */
 	uint64_t dedup_hashed;             /* page contents hashed and given to the manager */
 	uint64_t dedup_merges;             /* merges carried out (pages mapped from the store) */

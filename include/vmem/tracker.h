@@ -36,7 +36,9 @@
  * used (it needs physical frame numbers from /proc/self/pagemap). So for swap and balloon
  * policies the tracker offers write recency only: vmem_tracker_write_age(page) is the number of
  * collects since the page was last reported written. A page read but not written ages as if it
- * were idle. uffd sync additionally counts its write faults.
+ * were idle. uffd sync additionally counts its write faults. Where reads must count, sampling
+ * does it: vmem/ram_manager.h's sample_reads takes a few sampled pages away through the
+ * pager each period, as ESX does, and counts those touched again.
  *
  * Exactness. uffd async and both KVM mechanisms report exactly the pages written since the
  * last collect. uffd sync never misses a written page but may report one a second time in the

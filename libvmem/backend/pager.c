@@ -359,6 +359,25 @@ int vmem_pager_evict(struct vmem_pager *p, uint64_t page)
 	return 0;
 }
 
+int vmem_pager_forget(struct vmem_pager *p, uint64_t page)
+{
+	uint32_t s;
+
+	if (!p)
+		return VMEM_EINVAL;
+	if (page >= p->pages)
+		return VMEM_ERANGE;
+	s = pager_page_lock(p, page);
+	if (s != VMEM_PAGER_ZERO && s != VMEM_PAGER_COMPRESSED && s != VMEM_PAGER_SWAPPED) {
+		pager_page_unlock(p, page, s);
+		return VMEM_ENOENT;
+	}
+	unaccount(p, page, s, 1);
+	free_copy(p, page, s);
+	pager_page_unlock(p, page, VMEM_PAGER_UNTOUCHED);
+	return 0;
+}
+
 /*
  * Maps page i back from its copy; the caller holds BUSY and state is the page's state.
  * Returns the page's new state.

@@ -204,6 +204,56 @@ static bool on_young(void *ctx, uint16_t vm, uint64_t gfn, bool clear)
 	return young;
 }
 
+/*
+ * sample_reads (ESX's statistical sampling, Waldspurger, OSDI 2002, 5.3): the controller
+ * picked gfn for its active-fraction sample and cleared its young bit. Queued here
+ * (inside vmem_host_advance, which must not be re-entered) and taken away by sample_out
+ * once the call returns.
+ */
+static void on_sample(void *ctx, uint16_t vm, uint64_t gfn)
+{
+	struct vmem_ram_manager *rm = ctx;
+
+	if (vm != rm->vm || gfn >= rm->pages)
+		return;
+	if (rm->nsample_queue == rm->sample_queue_cap) {
+		size_t cap = rm->sample_queue_cap ? rm->sample_queue_cap * 2 : 128;
+		uint64_t *q = realloc(rm->sample_queue, cap * sizeof(*q));
+
+		if (!q)
+			return;           /* that page is sampled for writes only */
+		rm->sample_queue = q;
+		rm->sample_queue_cap = cap;
+	}
+	rm->sample_queue[rm->nsample_queue++] = gfn;
+}
+
+/*
+ * Takes the queued sampled pages away (under the lock): each resident page is evicted
+ * through the pager, as ESX invalidates a sampled page's mappings, so that its next
+ * access, read or write, is a MISSING fault; the hook then marks it young and the pager
+ * serves it back, the manager's books unchanged (resident throughout). The flag goes
+ * first, so that a fault racing the eviction already knows the page is a sample.
+ */
+static void sample_out(struct vmem_ram_manager *rm)
+{
+	for (size_t i = 0; i < rm->nsample_queue; i++) {
+		uint64_t g = rm->sample_queue[i];
+
+		if (g == rm->hook_page ||
+		    vmem_host_page_state(rm->host, rm->vm, g) != VMEM_PG_RESIDENT ||
+		    vmem_pager_page_state(rm->pager, g) != VMEM_PAGER_RESIDENT ||
+		    (atomic_fetch_or(&rm->seen[g], SEEN_SAMPLED) & (SEEN_SAMPLED | SEEN_DROPPED)))
+			continue;
+		if (vmem_pager_evict(rm->pager, g)) {
+			atomic_fetch_and(&rm->seen[g], (uint8_t)~SEEN_SAMPLED);
+			continue;
+		}
+		rm->sample_taken++;
+	}
+	rm->nsample_queue = 0;
+}
+
 /* A fault given to the manager, journaled (under the lock). */
 int ram_manager_fault(struct vmem_ram_manager *rm, uint64_t page, bool write)
 {
@@ -232,8 +282,10 @@ void ram_manager_carry_out(struct vmem_ram_manager *rm)
 			rm->evict_missing++;
 			continue;
 		}
-		rc = vmem_pager_evict(rm->pager, page);
 		rm->evictions++;
+		if (atomic_fetch_and(&rm->seen[page], (uint8_t)~SEEN_SAMPLED) & SEEN_SAMPLED)
+			continue;         /* a sampled page, taken away already */
+		rc = vmem_pager_evict(rm->pager, page);
 		if (rc == VMEM_ENOENT) {
 			rm->evict_missing++;
 		} else if (rc) {
@@ -262,6 +314,14 @@ static void fault_hook(void *ctx, uint64_t page, enum vmem_pager_page was, unsig
 	 * page: then the pager serves a zero page and the books must see a first touch. */
 	if (was == VMEM_PAGER_RESIDENT && !(atomic_load(&rm->seen[page]) & SEEN_DROPPED))
 		return;
+	/* A sampled page touched again: accessed, and still resident in the books. */
+	if (was != VMEM_PAGER_RESIDENT && !(atomic_load(&rm->seen[page]) & SEEN_DROPPED) &&
+	    (atomic_fetch_and(&rm->seen[page], (uint8_t)~SEEN_SAMPLED) & SEEN_SAMPLED)) {
+		atomic_fetch_or(&rm->seen[page], SEEN_YOUNG | SEEN_LRU |
+				(flags & VMEM_PAGER_FAULT_WRITE ? SEEN_HASH : 0));
+		atomic_fetch_add_explicit(&rm->sample_touched, 1, memory_order_relaxed);
+		return;
+	}
 	t0 = now_ns();
 	pthread_mutex_lock(&rm->lock);
 	if (rm->closing) {
@@ -344,6 +404,10 @@ static bool obs_may_drop(void *ctx, uint64_t gpa, char *why, size_t len)
 
 	if (g == NO_PAGE)
 		return true;
+	/* A page taken away for the sample (resident in the books): its copy goes, so that
+	 * the next touch after the balloon gives it back reads zeros as for any other. */
+	if ((atomic_load(&rm->seen[g]) & SEEN_SAMPLED) && vmem_pager_forget(rm->pager, g) == 0)
+		atomic_fetch_and(&rm->seen[g], (uint8_t)~SEEN_SAMPLED);
 	s = vmem_host_page_state(rm->host, rm->vm, g);
 	if (s == VMEM_PG_SWAPPED || s == VMEM_PG_COMPRESSED || s == VMEM_PG_ZERO) {
 		/* Dropping it would leave the pager's copy to be served at the next touch. */
@@ -430,6 +494,8 @@ void vmem_ram_manager_tick(struct vmem_ram_manager *rm, bool scan)
 		vmem_host_advance(rm->host, total - rm->cycles_given);
 		rm->cycles_given = total;
 		ram_manager_carry_out(rm);
+		if (rm->nsample_queue)
+			sample_out(rm);
 		if (rm->dedup)
 			ram_manager_dedup_carry_out(rm);
 	}
@@ -560,6 +626,7 @@ static void free_all(struct vmem_ram_manager *rm)
 		metadata_arena_destroy(rm->arena);
 	}
 	free(rm->victims);
+	free(rm->sample_queue);
 	free(rm->journal);
 	pthread_cond_destroy(&rm->wake);
 	pthread_mutex_destroy(&rm->lock);
@@ -715,6 +782,9 @@ int vmem_ram_manager_create(struct vmem_guest_ram *ram, unsigned region,
 	}
 	vmem_host_set_observer(rm->host, on_state, rm);
 	vmem_host_set_young_source(rm->host, on_young, rm);
+	rm->sample_reads = c->sample_reads;
+	if (c->sample_reads)
+		vmem_host_set_sample_source(rm->host, on_sample, rm);
 	if (rm->balloon)
 		vmem_host_set_balloon_backend(rm->host, &balloon_backend, rm);
 
@@ -815,6 +885,10 @@ void vmem_ram_manager_stats(struct vmem_ram_manager *rm, struct vmem_ram_manager
 	out->balloon_targets_set = rm->targets_set;
 	out->balloon_refused = rm->balloon_refused;
 	out->balloon_reported = rm->balloon_reported;
+	out->sample_taken = rm->sample_taken;
+	out->sample_touched = atomic_load(&rm->sample_touched);
+	for (uint64_t g = 0; rm->sample_reads && g < rm->pages; g++)
+		out->sample_out += (atomic_load(&rm->seen[g]) & SEEN_SAMPLED) != 0;
 	if (rm->dedup)
 		ram_manager_dedup_stats(rm, out);
 	pthread_mutex_unlock(&rm->lock);
@@ -850,7 +924,8 @@ int vmem_ram_manager_check(struct vmem_ram_manager *rm, char *err, size_t errlen
 			backend_errf(err, errlen, "page %" PRIu64 " is resident in memory, the books "
 				     "say %s", g, vmem_page_state_name(s));
 			rc = VMEM_EINVAL;
-		} else if (!(vec[g] & 1) && s == VMEM_PG_RESIDENT && unmapped++) {
+		} else if (!(vec[g] & 1) && s == VMEM_PG_RESIDENT &&
+			   !(atomic_load(&rm->seen[g]) & SEEN_SAMPLED) && unmapped++) {
 			backend_errf(err, errlen, "pages %" PRIu64 " and %" PRIu64 " are resident in "
 				     "the books and not in memory (at most the one being served may "
 				     "be)", unmapped_page, g);
@@ -860,7 +935,8 @@ int vmem_ram_manager_check(struct vmem_ram_manager *rm, char *err, size_t errlen
 				     g, vmem_page_state_name(t), vmem_page_state_name(s));
 			rc = VMEM_EINVAL;
 		}
-		if (!(vec[g] & 1) && s == VMEM_PG_RESIDENT)
+		if (!(vec[g] & 1) && s == VMEM_PG_RESIDENT &&
+		    !(atomic_load(&rm->seen[g]) & SEEN_SAMPLED))
 			unmapped_page = g;
 	}
 	pthread_mutex_unlock(&rm->lock);

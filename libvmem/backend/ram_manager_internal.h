@@ -23,6 +23,8 @@
 				      * resident: its next fault is the manager's business */
 #define RETIRE_MAX 1024              /* records awaiting a grace period before a flush */
 #define SEEN_HASH 8u                 /* its content may have changed since it was hashed */
+#define SEEN_SAMPLED 16u             /* taken away for the active-fraction sample, resident
+				      * in the books (sample_reads) */
 #define NO_PAGE UINT64_MAX
 
 /* One page's record in the table: replaced whole on every change (RCU). */
@@ -76,6 +78,14 @@ struct vmem_ram_manager {
 	uint64_t target;             /* the controller's last target */
 	bool target_pending;         /* not yet handed to the balloon */
 	uint64_t targets_set, balloon_refused, balloon_reported;
+
+	/* sample_reads: the controller's sampled pages, queued during vmem_host_advance and
+	 * taken away after it (under the lock; the counters the hook bumps are atomic). */
+	bool sample_reads;
+	uint64_t *sample_queue;
+	size_t nsample_queue, sample_queue_cap;
+	uint64_t sample_taken;
+	_Atomic uint64_t sample_touched;
 
 	/* Dedup (ram_manager_dedup.c; under the lock). */
 	struct ram_manager_dedup *dedup;

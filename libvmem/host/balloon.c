@@ -214,6 +214,8 @@ static void sample_active(struct vmem_host *h, struct hvm *v, struct bvm *b)
 		if (!touched_state(v->pages[g].state))
 			continue;
 		page_young(h, v->id, g, true);
+		if (!h->mmu && h->sample)
+			h->sample(h->sample_ctx, v->id, g);
 		b->sample[k++] = g;
 	}
 	b->nsample = k;

@@ -783,6 +783,12 @@ void vmem_host_set_young_source(struct vmem_host *h, vmem_host_young_fn fn, void
 	h->young_ctx = ctx;
 }
 
+void vmem_host_set_sample_source(struct vmem_host *h, vmem_host_sample_fn fn, void *ctx)
+{
+	h->sample = fn;
+	h->sample_ctx = ctx;
+}
+
 int vmem_host_access(struct vmem_host *h, uint16_t vm, uint64_t gfn, bool write)
 {
 	const struct hvm *v = h->vm_by_id[vm];

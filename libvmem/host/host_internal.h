@@ -145,6 +145,8 @@ struct vmem_host {
 	void *observer_ctx;
 	vmem_host_young_fn young;
 	void *young_ctx;
+	vmem_host_sample_fn sample;  /* the balloon controller's sampled pages (a backing) */
+	void *sample_ctx;
 	const struct vmem_host_balloon_backend *balloon_be;   /* vmem_host_set_balloon_backend */
 	void *balloon_be_ctx;
 	char why[160];               /* the cause of the changes being made now */
