@@ -36,7 +36,10 @@ check "high rate: exit status" 0 $?
 check "high rate: round limit after 3 rounds" 1 "$(grep -c '^precopy: round limit after 3 rounds' "$tmp/high")"
 check "high rate: destination == source" 1 "$(grep -c 'destination == source (0 pages differ)' "$tmp/high")"
 check "high rate: every live round found (nearly) every page dirty" yes "$(awk -F, '$6 == "live" && $3 < 1000 { bad = 1 } END { print bad ? "no" : "yes" }' "$tmp/high.csv")"
-check "high rate: stop-and-copy is the working set" 1024 "$(tail -1 "$tmp/high.csv" | cut -d, -f2)"
+# At 20000 writes/s over 1024 pages a 0.5 s round dirties 1024 (1 - e^-9.8) = all but 0.06
+# pages on average; writers starved of CPU on a loaded machine write fewer, hence >= 1000.
+check "high rate: stop-and-copy is (nearly) the working set" yes \
+	"$(tail -1 "$tmp/high.csv" | awk -F, '{ print ($2 >= 1000 && $2 <= 1024) ? "yes" : "no: " $2 }')"
 
 # The synchronous mechanism and the direct copy, and a hot set.
 "$p" --pages 2048 --rate 3000 --mech uffd-sync --transport copy -q >"$tmp/sync" 2>&1
