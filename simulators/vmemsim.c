@@ -15,6 +15,7 @@
  * warm-up the single phase is "whole".
  */
 #include <errno.h>
+#include <math.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -37,8 +38,8 @@
 #define BATCH 16384         /* records per read (512 KiB with their positions): the unit of
 			     * work a thread takes, large enough that taking it costs nothing */
 #define RING 8              /* batches in flight: how far one machine may run ahead of another */
-#define STICKY 4            /* batches a thread's machine may be ahead of another before the
-			     * thread moves on to that other one */
+#define STICKY 2            /* a thread stays on its machine unless another has this many of
+			     * its batches' worth of work more left to do */
 #define MAX_THREADS 1024    /* --threads: more than one a machine is as good as one a machine */
 #define MAX_THREADS_TEXT "1024"
 #define PARSED (-1)         /* parse_args: the command line is good, go on */
@@ -564,11 +565,15 @@ static long read_batch(const struct options *o, struct vmem_trace_reader *r, str
  *   1. read the next batch into the ring, when there is room and nobody is reading (the
  *      trace reader is used by one thread at a time, and reading is never left waiting
  *      for a reader thread that the scheduler has not run yet);
- *   2. apply the next batch to a machine: the one it applied the last batch to, unless
- *      that one is STICKY batches ahead of the idle machine furthest behind, which it then
- *      takes. Staying keeps a machine's tables and TLBs in one processor's caches; taking
- *      the machine furthest behind frees the slot the reader waits for and shares the
- *      work out, whatever each machine costs, with no estimate of what it costs;
+ *   2. apply the next batch to the idle machine with the most work left in the ring: its
+ *      batches not yet applied times the CPU time its batches took so far (a machine not
+ *      yet timed first). That keeps the work left to the machines even, so that when the
+ *      trace ends they finish together rather than one worker finishing a slow machine's
+ *      backlog alone while the others wait (longest remaining work first, optimal for
+ *      sequential jobs with preemption), whatever each machine costs on this trace. A
+ *      worker stays on the machine it applied the last batch to unless another has more
+ *      than STICKY of that machine's batches' worth of work more: staying keeps the
+ *      machine's tables and TLBs in one processor's caches;
  *   3. sleep on the condition variable until another worker changes something.
  *
  * Batch i lives in slot i % RING; a slot is read into again only when every machine that
@@ -581,6 +586,8 @@ struct ring {
 	uint64_t next[VMEM_MODES]; /* the next batch machine j needs */
 	bool busy[VMEM_MODES];     /* a worker is applying a batch to machine j */
 	bool stopped[VMEM_MODES];  /* machine j rejected a record, or passed one rejected */
+	uint64_t timed[VMEM_MODES];   /* batches machine j applied with their CPU time known */
+	double cpu[VMEM_MODES];       /* the CPU seconds they took */
 	int nstopped;
 	struct failure fail;       /* the rejected record reported (failure_first) */
 	bool reading;              /* a worker is reading the next batch */
@@ -621,19 +628,41 @@ static bool ring_ready(const struct ring *q, int j)
 	return !q->busy[j] && !q->stopped[j] && q->next[j] < q->head;
 }
 
+/* CPU seconds a batch of machine j takes, as far as measured; 0: not measured yet. */
+static double ring_batch_cost(const struct ring *q, int j)
+{
+	return q->timed[j] ? q->cpu[j] / (double)q->timed[j] : 0;
+}
+
+/* The work machine j has left in the ring, in CPU seconds; HUGE_VAL before its first batch
+ * is timed (the lock is held). */
+static double ring_work_left(const struct ring *q, int j)
+{
+	return q->timed[j] ? (double)(q->head - q->next[j]) * ring_batch_cost(q, j) : HUGE_VAL;
+}
+
 /* The machine a worker that last applied a batch to `last` (or -1) takes now, or -1 when
  * none can take a batch (the lock is held). */
 static int ring_pick(const struct ring *q, int last)
 {
-	int behind = -1;
+	int most = -1;
 
 	for (int j = 0; j < q->nruns; j++)
-		if (ring_ready(q, j) && (behind < 0 || q->next[j] < q->next[behind]))
-			behind = j;
-	if (behind >= 0 && last >= 0 && ring_ready(q, last) &&
-	    q->next[last] - q->next[behind] < STICKY)
+		if (ring_ready(q, j) && (most < 0 || ring_work_left(q, j) > ring_work_left(q, most)))
+			most = j;
+	if (most >= 0 && last >= 0 && ring_ready(q, last) &&
+	    ring_work_left(q, last) + STICKY * ring_batch_cost(q, last) >= ring_work_left(q, most))
 		return last;
-	return behind;
+	return most;
+}
+
+static double thread_cpu_seconds(void)
+{
+	struct timespec t;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t))
+		return 0;
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
 /* True when no worker will have anything more to do (the lock is held). */
@@ -678,6 +707,7 @@ static void ring_apply(struct ring *q, int j)
 	uint64_t i = q->next[j];
 	const struct batch *b = &q->slot[i % RING];
 	struct failure f;
+	double cpu;
 	bool ok;
 
 	/* Past a record another machine rejected: this machine can reject none earlier. */
@@ -688,9 +718,13 @@ static void ring_apply(struct ring *q, int j)
 	}
 	q->busy[j] = true;
 	pthread_mutex_unlock(&q->lock);
+	cpu = thread_cpu_seconds();
 	ok = apply_batch(q->o, q->reader, q->runs[j], b, &f);
+	cpu = thread_cpu_seconds() - cpu;
 	pthread_mutex_lock(&q->lock);
 	q->busy[j] = false;
+	q->timed[j]++;
+	q->cpu[j] += cpu;
 	if (ok) {
 		q->next[j] = i + 1;
 	} else {
