@@ -120,7 +120,8 @@ for threads in 1 2 3; do
 done
 "$bin/vmemsim" -q --threads 0 "$trace" 2>"$tmp/err"
 check "--threads 0 exit status" 2 $?
-check "--threads 0 message" 1 "$(grep -c "threads 0: expected a number of threads from 1" "$tmp/err")"
+check "--threads 0 message" 1 \
+	"$(grep -c "threads 0: expected a number of threads from 1" "$tmp/err")"
 
 # A ChampSim trace (xz-compressed, 2 instructions: one load, one store) replays as 4
 # accesses: an instruction fetch per instruction plus its memory operands.
