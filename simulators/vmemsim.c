@@ -569,8 +569,9 @@ static long read_batch(const struct options *o, struct vmem_trace_reader *r, str
  *      batches not yet applied times the CPU time its batches took so far (a machine not
  *      yet timed first). That keeps the work left to the machines even, so that when the
  *      trace ends they finish together rather than one worker finishing a slow machine's
- *      backlog alone while the others wait (longest remaining work first, optimal for
- *      sequential jobs with preemption), whatever each machine costs on this trace. A
+ *      backlog alone while the others wait (longest remaining processing time first, the
+ *      rule that minimizes the makespan of jobs that may be preempted), whatever each
+ *      machine costs on this trace, with no estimate made beforehand. A
  *      worker stays on the machine it applied the last batch to unless another has more
  *      than STICKY of that machine's batches' worth of work more: staying keeps the
  *      machine's tables and TLBs in one processor's caches;
