@@ -15,10 +15,10 @@
  * warm-up the single phase is "whole".
  */
 #include <errno.h>
-#include <math.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
