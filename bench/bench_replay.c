@@ -21,7 +21,7 @@
  *            trace length (a short trace and the same looped ten times: flat), and
  *            against footprint (--rss-trace, traces mapping more and more pages: bytes
  *            of simulator memory per mapped 4 KiB page).
- *   all      vmemsim --mode all (machine threads) against the three single-mode
+ *   all      vmemsim --mode all (worker threads) against the three single-mode
  *            runs added up, wall time and CPU time (--all-trace).
  *
  * Method. A short trace is replayed several times in one timed run ("passes": the reader
@@ -821,7 +821,7 @@ static void bench_mode_all(const struct options *o)
 {
 	static const char *const modes[] = { "all", "native", "nested", "shadow" };
 
-	printf("== vmemsim --mode all (machine threads fed by one reader) against the three\n"
+	printf("== vmemsim --mode all (machines on one worker thread a processor) against the three\n"
 	       "   single modes added up: best wall time of %u runs each, CPU time of that run\n",
 	       o->runs);
 	for (unsigned t = 0; t < o->nall; t++) {

@@ -172,7 +172,7 @@ status=0
 "$BIN/bench_replay" "$@" >>"$WORK/results" || status=$?
 [ "$status" -eq 0 ] || die "bench_replay (memory against footprint) failed"
 
-# vmemsim --mode all (a thread per machine) against the three single modes added up, on
+# vmemsim --mode all (a worker thread a processor) against the three single modes added up, on
 # the bundled real trace and on a miss-heavy trace of 1 M uniform accesses over 1 GiB.
 "$BIN/vmem-gen" --format vmt -o "$WORK/uniform-1g-1m.vmt" pattern=uniform footprint=1g \
 	size=8 count=1m write_ratio=0.3 seed=1 >&2 || die "vmem-gen failed"

@@ -4,10 +4,10 @@
  *
  * One pass over each trace feeds every selected mode, so `--mode all` reads the trace once
  * and the three machines see exactly the same records. With more than one mode and more
- * than one processor, the machines run on threads (at most one a processor): the main
- * thread reads batches of records into a ring, and each machine applies every batch in
- * order, on whichever thread is free when its turn comes (a machine is on one thread at
- * a time, so the figures are those of a run on one thread).
+ * than one processor, the machines run on worker threads, no more than the processors
+ * this process may run on (struct ring): the workers take turns at reading batches of
+ * records into a ring and apply every batch to each machine in order (a machine is on
+ * one thread at a time, so the figures are those of a run on one thread).
  *
  * With --warmup N the first N records warm the machines up (tables built, TLBs and walk
  * caches filled); the statistics then restart and the rest of the trace gives the
@@ -17,7 +17,10 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +35,13 @@
 #include "trace/textout.h"
 #include "trace/trace_outfile.h"
 
-#define BATCH 32768         /* records per read: large, so that machine threads seldom wait */
-#define RING 4              /* batches in flight between the reader and the machines */
+#define BATCH 16384         /* records per read (512 KiB with their positions): the unit of
+			     * work a thread takes, large enough that taking it costs nothing */
+#define RING 8              /* batches in flight: how far one machine may run ahead of another */
+#define STICKY 2            /* a thread stays on its machine unless another has this many of
+			     * its batches' worth of work more left to do */
+#define MAX_THREADS 1024    /* --threads: more than one a machine is as good as one a machine */
+#define MAX_THREADS_TEXT "1024"
 #define PARSED (-1)         /* parse_args: the command line is good, go on */
 
 static const char usage[] =
@@ -71,6 +79,9 @@ static const char usage[] =
 "                       steady); the machine keeps its tables, TLBs and caches\n"
 "  -d, --data-only      skip instruction-fetch records (replay data accesses only)\n"
 "  -q, --quiet          no table on standard output, no progress bar\n"
+"  -j, --threads N      run the machines of more than one mode on at most N threads\n"
+"                       (default: the number of processors vmemsim may run on; 1 runs\n"
+"                       them in turn on one thread; the figures are the same)\n"
 "      --help-config    list every configuration key with its meaning and default\n"
 "      --help-stats     what every statistic and output column means\n"
 "  -h, --help           this text\n"
@@ -94,6 +105,7 @@ struct options {
 	uint64_t warmup;
 	bool data_only;
 	bool quiet;
+	int threads;          /* --threads; 0: the processors this process may run on */
 };
 
 /* Prints "vmemsim: " and the message; returns 2, the exit status of a usage error. */
@@ -214,6 +226,21 @@ static int record_count(const char *opt, const char *text, uint64_t *n)
 	return 0;
 }
 
+/* --threads: a number from 1 to MAX_THREADS. Returns 0, or 2 after a message. */
+static int thread_count(const char *text, int *n)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(text, &end, 10);
+	if (errno || *end || *text < '0' || *text > '9' || v < 1 || v > MAX_THREADS)
+		return complain("--threads %s: expected a number of threads from 1 to %s", text,
+				MAX_THREADS_TEXT);
+	*n = (int)v;
+	return 0;
+}
+
 static const char *warmup_text(uint64_t n)
 {
 	static char buf[24];
@@ -250,6 +277,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "warmup", required_argument, NULL, 'w' },
 		{ "data-only", no_argument, NULL, 'd' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "threads", required_argument, NULL, 'j' },
 		{ "help-config", no_argument, NULL, O_HELPCFG },
 		{ "help-stats", no_argument, NULL, O_HELPSTATS },
 		{ "help", no_argument, NULL, 'h' },
@@ -267,7 +295,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	o->cfg.mode = VMEM_MODES;
 
 	while (!status &&
-	       (c = getopt_long(argc, argv, "m:s:c:f:n:w:dqh", longopts, NULL)) != -1) {
+	       (c = getopt_long(argc, argv, "m:s:c:f:n:w:j:dqh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': mode = optarg; break;
 		case 's': status = set_key(o, optarg); break;
@@ -299,6 +327,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'w': status = record_count("--warmup", optarg, &o->warmup); break;
 		case 'd': o->data_only = true; break;
 		case 'q': o->quiet = true; break;
+		case 'j': status = thread_count(optarg, &o->threads); break;
 		case O_HELPCFG: help_config(); return 0;
 		case O_HELPSTATS: help_stats(); return 0;
 		case 'h': fputs(usage, stdout); return 0;
@@ -449,140 +478,6 @@ static bool apply_runs(const struct options *o, const struct vmem_trace_reader *
 	return ok;
 }
 
-/*
- * The ring between the reader and the machine threads. Batch number i lives in slot
- * i % RING; the reader publishes it by advancing `head`. Machine j applies the batches
- * in order, next[j] being the next one it needs; the reader reuses a slot only when every
- * machine is past it. A machine runs on one thread at a time but not always the same
- * one: an idle thread takes the machine furthest behind, so that with more machines than
- * threads the work is shared out whatever each machine costs (a machine's figures do not
- * depend on the thread that applies a batch).
- */
-struct ring {
-	struct batch *slot;
-	uint64_t head;
-	uint64_t next[VMEM_MODES];
-	bool busy[VMEM_MODES];     /* a thread is applying a batch to machine j */
-	bool stopped[VMEM_MODES];  /* machine j rejected a record, or passed one rejected */
-	int nstopped;
-	struct failure fail;       /* the rejected record reported (failure_first) */
-	bool eof;
-	int nruns;
-	struct run **runs;
-	pthread_mutex_t lock;
-	pthread_cond_t more;   /* head, eof or a machine's state changed */
-	pthread_cond_t room;   /* a machine moved on or stopped */
-};
-
-/* A machine thread. */
-struct machine_thread {
-	struct ring *ring;
-	const struct options *o;
-	const struct vmem_trace_reader *reader;   /* to format a rejected record's position */
-	pthread_t id;
-};
-
-/* Machine j stops consuming batches (the lock is held). */
-static void ring_stop(struct ring *q, int j)
-{
-	q->stopped[j] = true;
-	q->nstopped++;
-	pthread_cond_signal(&q->room);
-}
-
-/* The idle machine furthest behind that has a batch to apply, or -1 (the lock is held). */
-static int ring_pick(const struct ring *q)
-{
-	int pick = -1;
-
-	for (int j = 0; j < q->nruns; j++)
-		if (!q->busy[j] && !q->stopped[j] && q->next[j] < q->head &&
-		    (pick < 0 || q->next[j] < q->next[pick]))
-			pick = j;
-	return pick;
-}
-
-/* True when no machine can get another batch (the lock is held). */
-static bool ring_done(const struct ring *q)
-{
-	if (!q->eof)
-		return false;
-	for (int j = 0; j < q->nruns; j++)
-		if (!q->stopped[j] && (q->busy[j] || q->next[j] < q->head))
-			return false;
-	return true;
-}
-
-static void *machine_main(void *arg)
-{
-	struct machine_thread *t = arg;
-	struct ring *q = t->ring;
-	struct failure f;
-
-	pthread_mutex_lock(&q->lock);
-	for (;;) {
-		const struct batch *b;
-		uint64_t i;
-		bool ok;
-		int j;
-
-		while ((j = ring_pick(q)) < 0 && !ring_done(q))
-			pthread_cond_wait(&q->more, &q->lock);
-		if (j < 0)
-			break;
-		i = q->next[j];
-		b = &q->slot[i % RING];
-		/* Past a record another machine rejected: this machine can reject none earlier. */
-		if (q->fail.index < b->first) {
-			ring_stop(q, j);
-			pthread_cond_broadcast(&q->more);
-			continue;
-		}
-		q->busy[j] = true;
-		pthread_mutex_unlock(&q->lock);
-		ok = apply_runs(t->o, t->reader, &q->runs[j], 1, b, &f);
-		pthread_mutex_lock(&q->lock);
-		q->busy[j] = false;
-		if (!ok) {
-			if (failure_first(&f, &q->fail))
-				q->fail = f;
-			ring_stop(q, j);
-		} else {
-			q->next[j] = i + 1;
-			pthread_cond_signal(&q->room);
-		}
-		pthread_cond_broadcast(&q->more);
-	}
-	pthread_mutex_unlock(&q->lock);
-	return NULL;
-}
-
-/* The slot of the next batch, once every machine is done with its last use; NULL when
- * every machine has stopped. */
-static struct batch *ring_claim(struct ring *q)
-{
-	struct batch *b;
-
-	pthread_mutex_lock(&q->lock);
-	for (int j = 0; j < q->nruns; j++)
-		while (!q->stopped[j] && q->head - q->next[j] >= RING)
-			pthread_cond_wait(&q->room, &q->lock);
-	b = q->nstopped == q->nruns ? NULL : &q->slot[q->head % RING];
-	pthread_mutex_unlock(&q->lock);
-	return b;
-}
-
-static void ring_publish(struct ring *q, bool eof)
-{
-	pthread_mutex_lock(&q->lock);
-	if (eof)
-		q->eof = true;
-	else
-		q->head++;
-	pthread_cond_broadcast(&q->more);
-	pthread_mutex_unlock(&q->lock);
-}
-
 /* A progress line on a terminal for runs longer than a second, four times a second. */
 struct progress {
 	bool on;
@@ -633,101 +528,344 @@ static const char *basename_of(const char *path)
 	return s ? s + 1 : path;
 }
 
+/*
+ * Reads the batch that follows the first `done` records of the trace into b: no more
+ * records than --limit leaves, the warm-up's end marked. Returns vmem_trace_read's result.
+ */
+static long read_batch(const struct options *o, struct vmem_trace_reader *r, struct batch *b,
+		       uint64_t done)
+{
+	size_t want = BATCH;
+	long n;
+
+	if (o->limit && o->limit - done < want)
+		want = (size_t)(o->limit - done);
+	n = vmem_trace_read(r, b->recs, want);
+	if (n <= 0)
+		return n;
+	vmem_trace_batch_positions(r, b->pos, (size_t)n);
+	b->first = done;
+	b->take = (size_t)n;
+	/* The warm-up may end inside this batch: split it there. */
+	if (o->warmup > done && o->warmup - done < b->take)
+		b->split = (size_t)(o->warmup - done);
+	else
+		b->split = b->take;
+	return n;
+}
+
+/*
+ * The machines of a replay on more than one thread. The threads ("workers") are all
+ * alike, the main thread being one of them, and there are no more of them than
+ * processors this process may run on, nor than machines: a processor time-shared between
+ * two machines loses each one's caches at every switch (measured: 44 % more CPU time for
+ * three machine threads on two processors), and a reader thread of its own would be a
+ * thread more to share them with. A worker takes, under the lock, the first task there is:
+ *
+ *   1. read the next batch into the ring, when there is room and nobody is reading (the
+ *      trace reader is used by one thread at a time, and reading is never left waiting
+ *      for a reader thread that the scheduler has not run yet);
+ *   2. apply the next batch to the idle machine with the most work left in the ring: its
+ *      batches not yet applied times the CPU time its batches took so far (a machine not
+ *      yet timed first). That keeps the work left to the machines even, so that when the
+ *      trace ends they finish together rather than one worker finishing a slow machine's
+ *      backlog alone while the others wait (longest remaining processing time first, the
+ *      rule that minimizes the makespan of jobs that may be preempted), whatever each
+ *      machine costs on this trace, with no estimate made beforehand. A
+ *      worker stays on the machine it applied the last batch to unless another has more
+ *      than STICKY of that machine's batches' worth of work more: staying keeps the
+ *      machine's tables and TLBs in one processor's caches;
+ *   3. sleep on the condition variable until another worker changes something.
+ *
+ * Batch i lives in slot i % RING; a slot is read into again only when every machine that
+ * has not stopped is past it. A machine is on one worker at a time and applies the
+ * batches in order, so its figures are those of a run on one thread.
+ */
+struct ring {
+	struct batch *slot;        /* RING batches */
+	uint64_t head;             /* batches read so far: the next goes to slot head % RING */
+	uint64_t next[VMEM_MODES]; /* the next batch machine j needs */
+	bool busy[VMEM_MODES];     /* a worker is applying a batch to machine j */
+	bool stopped[VMEM_MODES];  /* machine j rejected a record, or passed one rejected */
+	uint64_t timed[VMEM_MODES];   /* batches machine j applied with their CPU time known */
+	double cpu[VMEM_MODES];       /* the CPU seconds they took */
+	int nstopped;
+	struct failure fail;       /* the rejected record reported (failure_first) */
+	bool reading;              /* a worker is reading the next batch */
+	bool eof;                  /* no batch after head: end of the trace, --limit or a read error */
+	long read_status;          /* vmem_trace_read's last result when it ended the trace */
+	uint64_t done;             /* records in the batches read */
+	int nruns;
+	struct run **runs;
+	const struct options *o;
+	struct vmem_trace_reader *reader;
+	const char *path;
+	struct progress *prog;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;    /* a batch read, a machine released or stopped */
+};
+
+/* Machine j stops consuming batches (the lock is held). */
+static void ring_stop(struct ring *q, int j)
+{
+	q->stopped[j] = true;
+	q->nstopped++;
+}
+
+/* Whether the next batch can be read now (the lock is held). */
+static bool ring_can_read(const struct ring *q)
+{
+	if (q->reading || q->eof || q->nstopped == q->nruns)
+		return false;
+	for (int j = 0; j < q->nruns; j++)
+		if (!q->stopped[j] && q->head - q->next[j] >= RING)
+			return false;   /* machine j still needs the batch in the slot to reuse */
+	return true;
+}
+
+/* Whether machine j can take its next batch now (the lock is held). */
+static bool ring_ready(const struct ring *q, int j)
+{
+	return !q->busy[j] && !q->stopped[j] && q->next[j] < q->head;
+}
+
+/* CPU seconds a batch of machine j takes, as far as measured; 0: not measured yet. */
+static double ring_batch_cost(const struct ring *q, int j)
+{
+	return q->timed[j] ? q->cpu[j] / (double)q->timed[j] : 0;
+}
+
+/* The work machine j has left in the ring, in CPU seconds; HUGE_VAL before its first batch
+ * is timed (the lock is held). */
+static double ring_work_left(const struct ring *q, int j)
+{
+	return q->timed[j] ? (double)(q->head - q->next[j]) * ring_batch_cost(q, j) : HUGE_VAL;
+}
+
+/* The machine a worker that last applied a batch to `last` (or -1) takes now, or -1 when
+ * none can take a batch (the lock is held). */
+static int ring_pick(const struct ring *q, int last)
+{
+	int most = -1;
+
+	for (int j = 0; j < q->nruns; j++)
+		if (ring_ready(q, j) && (most < 0 || ring_work_left(q, j) > ring_work_left(q, most)))
+			most = j;
+	if (most >= 0 && last >= 0 && ring_ready(q, last) &&
+	    ring_work_left(q, last) + STICKY * ring_batch_cost(q, last) >= ring_work_left(q, most))
+		return last;
+	return most;
+}
+
+static double thread_cpu_seconds(void)
+{
+	struct timespec t;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t))
+		return 0;
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* True when no worker will have anything more to do (the lock is held). */
+static bool ring_done(const struct ring *q)
+{
+	if (q->reading || (!q->eof && q->nstopped < q->nruns))
+		return false;
+	for (int j = 0; j < q->nruns; j++)
+		if (!q->stopped[j] && (q->busy[j] || q->next[j] < q->head))
+			return false;
+	return true;
+}
+
+/* Task 1: reads the next batch, the lock released meanwhile (the lock is held). */
+static void ring_read(struct ring *q)
+{
+	struct batch *b = &q->slot[q->head % RING];
+	uint64_t done = q->done;
+	long n;
+
+	q->reading = true;
+	pthread_mutex_unlock(&q->lock);
+	n = read_batch(q->o, q->reader, b, done);
+	if (n > 0)
+		progress_update(q->prog, q->reader, q->path, done + b->take, false);
+	pthread_mutex_lock(&q->lock);
+	q->reading = false;
+	if (n > 0) {
+		q->head++;
+		q->done += b->take;
+		q->eof = q->o->limit && q->done >= q->o->limit;
+	} else {
+		q->eof = true;
+		q->read_status = n;
+	}
+	pthread_cond_broadcast(&q->changed);
+}
+
+/* Task 2: applies machine j's next batch, the lock released meanwhile (the lock is held). */
+static void ring_apply(struct ring *q, int j)
+{
+	uint64_t i = q->next[j];
+	const struct batch *b = &q->slot[i % RING];
+	struct failure f;
+	double cpu;
+	bool ok;
+
+	/* Past a record another machine rejected: this machine can reject none earlier. */
+	if (q->fail.index < b->first) {
+		ring_stop(q, j);
+		pthread_cond_broadcast(&q->changed);
+		return;
+	}
+	q->busy[j] = true;
+	pthread_mutex_unlock(&q->lock);
+	cpu = thread_cpu_seconds();
+	ok = apply_batch(q->o, q->reader, q->runs[j], b, &f);
+	cpu = thread_cpu_seconds() - cpu;
+	pthread_mutex_lock(&q->lock);
+	q->busy[j] = false;
+	q->timed[j]++;
+	q->cpu[j] += cpu;
+	if (ok) {
+		q->next[j] = i + 1;
+	} else {
+		if (failure_first(&f, &q->fail))
+			q->fail = f;
+		ring_stop(q, j);
+	}
+	pthread_cond_broadcast(&q->changed);
+}
+
+static void *ring_worker(void *arg)
+{
+	struct ring *q = arg;
+	int last = -1, j;
+
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		if (ring_can_read(q)) {
+			ring_read(q);
+		} else if ((j = ring_pick(q, last)) >= 0) {
+			ring_apply(q, j);
+			last = j;
+		} else if (ring_done(q)) {
+			break;
+		} else {
+			pthread_cond_wait(&q->changed, &q->lock);
+		}
+	}
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+/* The number of processors this process may run on (its affinity mask: taskset, cpusets). */
+static int usable_cpus(void)
+{
+	cpu_set_t set;
+	long n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		return CPU_COUNT(&set);
+	/* More processors than a cpu_set_t holds: the mask did not fit. */
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > INT_MAX ? INT_MAX : (int)n;
+}
+
+/*
+ * Replays on nworkers threads (the calling one and nworkers - 1 more) through q, set up
+ * by the caller but for its lock, condition variable and slots. When the system refuses
+ * a thread, the workers that run do its share.
+ */
+static void replay_threads(struct ring *q, int nworkers)
+{
+	pthread_t ids[VMEM_MODES];
+	int started = 0;
+
+	q->slot = malloc(RING * sizeof(*q->slot));
+	if (!q->slot)
+		die("%s%s", "out of memory", "");
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->changed, NULL);
+	while (started < nworkers - 1 && pthread_create(&ids[started], NULL, ring_worker, q) == 0)
+		started++;
+	ring_worker(q);
+	for (int k = 0; k < started; k++)
+		pthread_join(ids[k], NULL);
+	pthread_mutex_destroy(&q->lock);
+	pthread_cond_destroy(&q->changed);
+	free(q->slot);
+}
+
+/* Replays on the calling thread alone: each batch read, then applied to every machine. */
+static void replay_sequential(struct ring *q)
+{
+	struct batch *b = malloc(sizeof(*b));
+	long n;
+
+	if (!b)
+		die("%s%s", "out of memory", "");
+	for (;;) {
+		n = read_batch(q->o, q->reader, b, q->done);
+		if (n <= 0) {
+			q->read_status = n;
+			break;
+		}
+		if (!apply_runs(q->o, q->reader, q->runs, q->nruns, b, &q->fail))
+			break;
+		q->done += b->take;
+		progress_update(q->prog, q->reader, q->path, q->done, false);
+		if (q->o->limit && q->done >= q->o->limit)
+			break;
+	}
+	free(b);
+}
+
 /* Replays one trace through every run; exits with a message on bad input. */
 static void replay(const struct options *o, const char *path, struct run *runs, int nruns)
 {
 	struct vmem_trace_reader *r = NULL;
 	struct progress prog = { .on = !o->quiet && isatty(2) };
-	struct machine_thread threads[VMEM_MODES];
 	struct run *all[VMEM_MODES];
-	/* No more machine threads than processors: time-sharing one processor between two
-	 * machines costs each its caches at every switch (measured: 44% more CPU time for
-	 * three threads on two processors); a thread takes whichever machine is furthest
-	 * behind, a batch at a time (struct ring). */
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	int nthreads = nruns < cpus ? nruns : cpus < 1 ? 1 : (int)cpus;
-	bool threaded = nthreads > 1;
-	struct ring q = { .nruns = nruns, .runs = all, .fail = { .index = UINT64_MAX } };
-	struct batch *b;
+	int nworkers = o->threads ? o->threads : usable_cpus();
+	struct ring q = { .nruns = nruns, .runs = all, .fail = { .index = UINT64_MAX },
+			  .o = o, .path = path, .prog = &prog };
 	struct stat sb;
-	uint64_t done = 0;
-	long n = 0;
 
 	for (int j = 0; j < nruns; j++)
 		all[j] = &runs[j];
-	q.slot = malloc((threaded ? RING : 1) * sizeof(*q.slot));
-	if (!q.slot)
-		die("%s%s", "out of memory", "");
+	if (nworkers > nruns)
+		nworkers = nruns;
 	if (vmem_trace_open(path, &o->ropts, &r)) {
 		fprintf(stderr, "vmemsim: %s\n", r ? vmem_trace_error(r) : path);
 		exit(1);
 	}
+	q.reader = r;
 	if (prog.on && stat(path, &sb) == 0)
 		prog.size = sb.st_size;
-	if (threaded) {
-		pthread_mutex_init(&q.lock, NULL);
-		pthread_cond_init(&q.more, NULL);
-		pthread_cond_init(&q.room, NULL);
-		for (int k = 0; k < nthreads; k++)
-			threads[k] = (struct machine_thread){ .ring = &q, .o = o, .reader = r };
-		for (int k = 0; k < nthreads; k++)
-			if (pthread_create(&threads[k].id, NULL, machine_main, &threads[k]))
-				die("%s%s", "cannot start a machine thread", "");
-	}
-	for (;;) {
-		b = threaded ? ring_claim(&q) : q.slot;
-		if (!b)
-			break;   /* every machine rejected a record or passed one rejected */
-		n = vmem_trace_read(r, b->recs, BATCH);
-		if (n <= 0)
-			break;
-		vmem_trace_batch_positions(r, b->pos, (size_t)n);
-		b->first = done;
-		b->take = (size_t)n;
-		if (o->limit && done + b->take > o->limit)
-			b->take = (size_t)(o->limit - done);
-		/* The warm-up may end inside this batch: split it there. */
-		if (o->warmup > done && o->warmup - done < b->take)
-			b->split = (size_t)(o->warmup - done);
-		else
-			b->split = b->take;
-		if (threaded)
-			ring_publish(&q, false);
-		else if (!apply_runs(o, r, all, nruns, b, &q.fail))
-			break;
-		done += b->take;
-		progress_update(&prog, r, path, done, false);
-		if (o->limit && done >= o->limit)
-			break;
-	}
-	if (threaded) {
-		ring_publish(&q, true);
-		for (int k = 0; k < nthreads; k++)
-			pthread_join(threads[k].id, NULL);
-		pthread_mutex_destroy(&q.lock);
-		pthread_cond_destroy(&q.more);
-		pthread_cond_destroy(&q.room);
-	}
+	if (nworkers > 1)
+		replay_threads(&q, nworkers);
+	else
+		replay_sequential(&q);
 	if (q.fail.index != UINT64_MAX) {
 		if (prog.on)
 			fputc('\n', stderr);
 		fprintf(stderr, "%s\n", q.fail.msg);
 		exit(1);
 	}
-	if (n < 0) {
+	if (q.read_status < 0) {
 		if (prog.on)
 			fputc('\n', stderr);
 		fprintf(stderr, "vmemsim: %s\n", vmem_trace_error(r));
 		exit(1);
 	}
-	progress_update(&prog, r, path, done, true);
-	if (done == 0) {
+	progress_update(&prog, r, path, q.done, true);
+	if (q.done == 0) {
 		fprintf(stderr, "vmemsim: %s: no trace records\n", path);
 		exit(1);
 	}
-	if (o->warmup && done <= o->warmup) {
+	if (o->warmup && q.done <= o->warmup) {
 		fprintf(stderr, "vmemsim: %s: %" PRIu64 " records; --warmup %" PRIu64
-			" leaves none for the steady state\n", path, done, o->warmup);
+			" leaves none for the steady state\n", path, q.done, o->warmup);
 		exit(1);
 	}
 	if (!o->quiet) {
@@ -739,7 +877,6 @@ static void replay(const struct options *o, const char *path, struct run *runs, 
 				(unsigned long long)c.skipped_bad);
 	}
 	vmem_trace_close(r);
-	free(q.slot);
 }
 
 static void print_value(FILE *f, double v)

@@ -65,6 +65,64 @@ check "JSON output parses" 0 $?
 check ".vmt replay equals Lackey replay" "$(cat "$tmp/out.csv")" "$(cat "$tmp/vmt.csv")"
 check ".vmt.zst replay equals Lackey replay" "$(cat "$tmp/out.csv")" "$(cat "$tmp/vmtz.csv")"
 
+# --mode all equals the three single modes run one after another, row for row (CSV,
+# walk histogram, miss-ratio curves), however many threads run the machines: one (in
+# turn), two (three machines shared out), three, and the default on one processor. The
+# 59,994 records are 4 batches of 16,384; the warm-up ends inside the second.
+same_rows() { # name expected-file actual-file: the rows after the header line
+	tail -n +2 "$2" >"$tmp/rows.expected"
+	tail -n +2 "$3" >"$tmp/rows.actual"
+	if cmp -s "$tmp/rows.expected" "$tmp/rows.actual"; then check "$1" 0 0
+	else check "$1" same "$(diff "$tmp/rows.expected" "$tmp/rows.actual" | head -5)"; fi
+}
+for out in csv hist mrc; do echo header >"$tmp/single.$out"; done
+for mode in native nested shadow; do
+	"$bin/vmemsim" -q -m $mode --warmup 20000 --csv "$tmp/one.csv" --hist "$tmp/one.hist" \
+		--mrc "$tmp/one.mrc" "$trace"
+	for out in csv hist mrc; do tail -n +2 "$tmp/one.$out" >>"$tmp/single.$out"; done
+done
+for threads in 1 2 3 default-on-cpu0; do
+	case $threads in
+	default-on-cpu0) run="taskset -c 0 $bin/vmemsim" ;;
+	*) run="$bin/vmemsim --threads $threads" ;;
+	esac
+	if [ $threads = default-on-cpu0 ] && ! taskset -c 0 true 2>/dev/null; then
+		echo "SKIP: --mode all on one processor: taskset cannot run on processor 0"
+		continue
+	fi
+	$run -q -m all --warmup 20000 --csv "$tmp/all.csv" --hist "$tmp/all.hist" \
+		--mrc "$tmp/all.mrc" "$trace"
+	check "--mode all, threads $threads: exit status" 0 $?
+	for out in csv hist mrc; do
+		same_rows "--mode all, threads $threads: $out rows equal the single modes'" \
+			"$tmp/single.$out" "$tmp/all.$out"
+	done
+done
+
+# A record a machine rejects: --mode all reports the earliest one of the three single
+# modes' (each machine rejects a different record, the shadow machine's first, in the
+# third batch; the native machine's in the fourth), whichever thread got there first.
+"$bin/vmem-gen" --format vmt -o "$tmp/uniform.vmt" pattern=uniform footprint=1g size=8 \
+	count=100k seed=1 2>/dev/null
+small="-s host.mem=160m -s guest.mem=200m"
+for mode in native nested shadow; do
+	"$bin/vmemsim" -q -m $mode $small "$tmp/uniform.vmt" 2>>"$tmp/single.err"
+	check "$mode machine rejects a record of the small host: exit status" 1 $?
+done
+earliest=$(sort -t' ' -k4,4n "$tmp/single.err" | head -n 1)
+check "the three machines reject three different records" 3 \
+	"$(awk '{ print $4 }' "$tmp/single.err" | sort -u | wc -l)"
+for threads in 1 2 3; do
+	"$bin/vmemsim" -q --threads $threads $small "$tmp/uniform.vmt" 2>"$tmp/err"
+	check "--mode all, threads $threads, small host: exit status" 1 $?
+	check "--mode all, threads $threads, small host: the earliest rejection" "$earliest" \
+		"$(cat "$tmp/err")"
+done
+"$bin/vmemsim" -q --threads 0 "$trace" 2>"$tmp/err"
+check "--threads 0 exit status" 2 $?
+check "--threads 0 message" 1 \
+	"$(grep -c "threads 0: expected a number of threads from 1" "$tmp/err")"
+
 # A ChampSim trace (xz-compressed, 2 instructions: one load, one store) replays as 4
 # accesses: an instruction fetch per instruction plus its memory operands.
 {
