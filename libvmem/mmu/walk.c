@@ -121,11 +121,13 @@ static bool walk_1d(struct vmem_mmu *m, struct vmem_pt *pt, struct vmem_pwc *pwc
 	struct pt_page *p = pwc_start(pwc, pt, va, ctx, &level);
 
 	if (p) {
-		for (unsigned l = pt->levels; l > level; l--) {
-			rec(m, dim, l, VMEM_SERVED_PWC, dim == VMEM_DIM_HOST ? gstep : l, va, 0,
-			    vmem_pt_index(va, l), 0);
-			c->pwc++;
-		}
+		/* Each level above the hit counts as a reference served by the PWC; only a
+		 * recorded walk needs them one by one. */
+		c->pwc += pt->levels - level;
+		if (m->rec)
+			for (unsigned l = pt->levels; l > level; l--)
+				rec(m, dim, l, VMEM_SERVED_PWC, dim == VMEM_DIM_HOST ? gstep : l,
+				    va, 0, vmem_pt_index(va, l), 0);
 	} else {
 		p = pt->root;
 	}
@@ -218,23 +220,31 @@ static inline bool host_depth_known(const struct vmem_mmu *m)
 	return !m->rec && m->cfg.host_page == VMEM_PAGE_4K;
 }
 
-/*
- * Records the host walk of guest table tgpa (guest step gstep) as skipped by the PWC:
- * as deep as the host maps that page. Returns the number of references.
- */
-static unsigned skip_host_walk(struct vmem_mmu *m, uint64_t tgpa, unsigned gstep)
+/* skip_host_walk when the walk is recorded or the host may map large pages: the host
+ * leaf of tgpa gives the depth. */
+static unsigned skip_host_walk_recorded(struct vmem_mmu *m, uint64_t tgpa, unsigned gstep)
 {
 	unsigned idx, mlev = m->vm->ept->levels, depth = mlev;
 	const struct pt_page *hleaf;
 
-	if (host_depth_known(m))
-		return mlev;
 	hleaf = pt_find_leaf(m->vm->ept, tgpa, &idx);
 	if (hleaf)
 		depth = mlev - hleaf->level + 1;
 	for (unsigned h = mlev; h > mlev - depth; h--)
 		rec(m, VMEM_DIM_HOST, h, VMEM_SERVED_PWC, gstep, tgpa, 0, vmem_pt_index(tgpa, h), 0);
 	return depth;
+}
+
+/*
+ * Records the host walk of guest table tgpa (guest step gstep) as skipped by the PWC:
+ * as deep as the host maps that page. Returns the number of references. (Inline: most
+ * walks are not recorded and the host maps 4 KiB pages, where the answer is a constant.)
+ */
+static inline unsigned skip_host_walk(struct vmem_mmu *m, uint64_t tgpa, unsigned gstep)
+{
+	if (host_depth_known(m))
+		return m->vm->ept->levels;
+	return skip_host_walk_recorded(m, tgpa, gstep);
 }
 
 /* Nested TLB values: host page base | size << 4 | prot. */
@@ -307,14 +317,16 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 	if (p) {
 		/* Each skipped guest step skips its host walk too, as deep as the host maps
 		 * that guest table page. */
-		for (unsigned l = n; l > level; l--) {
-			/* (Without the table's address when it is not needed.) */
-			if (host_depth_known(m))
-				c.pwc += m->vm->ept->levels;
-			else
+		if (host_depth_known(m)) {
+			/* (Counted without the tables' addresses, which are not needed.) */
+			c.pwc += (n - level) * (m->vm->ept->levels + 1);
+		} else {
+			for (unsigned l = n; l > level; l--) {
 				c.pwc += skip_host_walk(m, pt_find_table(gpt, va, l)->pa, l);
-			rec(m, VMEM_DIM_GUEST, l, VMEM_SERVED_PWC, l, va, 0, vmem_pt_index(va, l), 0);
-			c.pwc++;
+				rec(m, VMEM_DIM_GUEST, l, VMEM_SERVED_PWC, l, va, 0,
+				    vmem_pt_index(va, l), 0);
+				c.pwc++;
+			}
 		}
 		/* A combined entry also gave the table's host-physical address. */
 		if (combined) {
