@@ -42,6 +42,7 @@
 #include "vmem/pwc.h"
 
 #include "base/rng.h"
+#include "xcache_internal.h"
 
 struct vmem_pwc {
 	struct vmem_xcache *level[VMEM_MAX_LEVELS + 1];   /* [2..levels] */
@@ -125,7 +126,7 @@ unsigned vmem_pwc_lookup(struct vmem_pwc *p, uint64_t addr, uint32_t ctx, uint64
 
 	p->stats.lookups++;
 	for (unsigned l = 2; l <= p->levels; l++) {
-		if (vmem_xcache_lookup(p->level[l], pwc_key(p, addr, l), ctx, &v)) {
+		if (xcache_lookup(p->level[l], pwc_key(p, addr, l), ctx, &v)) {
 			p->stats.hits[l]++;
 			if (table_pa != NULL)
 				*table_pa = v;
@@ -140,7 +141,7 @@ void vmem_pwc_fill(struct vmem_pwc *p, uint64_t addr, uint32_t ctx, unsigned lev
 {
 	if (level < 2 || level > p->levels)
 		return;
-	vmem_xcache_fill(p->level[level], pwc_key(p, addr, level), ctx, table_pa);
+	xcache_fill(p->level[level], pwc_key(p, addr, level), ctx, table_pa);
 }
 
 void vmem_pwc_flush_ctx(struct vmem_pwc *p, uint32_t ctx, uint32_t mask)

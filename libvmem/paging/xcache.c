@@ -54,6 +54,10 @@
  * invalid one, so a probe is two 64-bit compares per way and an invalid way never
  * matches. No allocation after create, no division.
  *
+ * The probe of a set-associative LRU cache and the fill that follows a miss are inline
+ * (xcache_internal.h) for the TLB, the paging-structure caches and the walks; the probe
+ * that misses also finds the victim, so that fill writes the way without reading the set.
+ *
  * Profiling: a cache may carry a miss-ratio-curve profiler (vmem_xcache_enable_mrc,
  * libvmem/mrc.c). Lookups, fills, invalidations and flushes then also go to it; the
  * cache's own state and statistics are the same with or without it. Without one each
@@ -74,49 +78,12 @@
 #include <strings.h>
 
 #include "vmem/mrc.h"
-#include "vmem/xcache.h"
 
-#define XC_VALID (1ull << 32)
+#include "xcache_internal.h"
+
 #define XC_RNG_ZERO_SEED 0x9E3779B97F4A7C15ull
 #define XC_INDEX_WAYS 16      /* fully associative LRU caches this large are indexed */
 #define XC_NONE UINT32_MAX    /* end of a hash chain or of the LRU list */
-
-struct vmem_xcache {
-	uint64_t *block;     /* [sets * stride] the set blocks (see the top comment) */
-	uint64_t *keys;      /* entry (set, way) at [set * stride + way], in block */
-	uint64_t *tags;      /* the same: ctx | XC_VALID, or 0 when invalid */
-	uint64_t *vals;      /* the same */
-	uint64_t *stamps;    /* LRU: the same, last-use stamps; else NULL */
-	size_t stride;       /* words per set block */
-	uint64_t *plru;      /* PLRU: [sets * plru_words] tree bits, bit n = node n */
-	uint64_t *plru_clr;  /* PLRU, ways <= 64: [ways] bits a use of the way clears */
-	uint64_t *plru_set;  /* PLRU, ways <= 64: [ways] bits a use of the way sets */
-	uint64_t set_mask;   /* sets - 1 */
-	uint64_t clock;      /* LRU stamp counter */
-	uint64_t rng;        /* RANDOM generator state */
-	uint32_t ways;       /* 0 for an absent cache */
-	uint32_t sets;
-	uint32_t ways_log2;  /* PLRU tree depth */
-	uint32_t plru_words;
-	enum vmem_repl repl;
-	struct vmem_xcache_stats stats;
-	struct vmem_mrc *mrc;  /* profiler, or NULL */
-	/* Indexed fully associative LRU (see the top comment); bucket is NULL otherwise. */
-	uint32_t *bucket;     /* [bucket_mask + 1] first way of each hash chain */
-	uint32_t *chain;      /* [ways] next way in the same chain */
-	uint32_t *newer;      /* [ways] LRU list links of valid ways */
-	uint32_t *older;
-	uint32_t *free_ways;  /* [ways] stack of invalid ways */
-	uint32_t nfree;
-	uint32_t mru, lru;    /* list ends */
-	uint32_t bucket_mask;
-	/* The last lookup that missed, if nothing has changed the cache since (hint_tag 0:
-	 * none): (hint_key, hint_tag) is absent. A fill after a walk is almost always the
-	 * fill of the lookup that missed just before, so it need not look for the entry:
-	 * under LRU it reads only the stamps to find the victim. */
-	uint64_t hint_key;
-	uint64_t hint_tag;
-};
 
 static const char *const repl_names[] = {
 	[VMEM_REPL_LRU] = "lru",
@@ -423,6 +390,7 @@ int vmem_xcache_create(const struct vmem_cache_geom *geom, uint64_t seed,
 	if (c->repl == VMEM_REPL_LRU && sets == 1 && ways >= XC_INDEX_WAYS &&
 	    fa_index_init(c) != 0)
 		goto nomem;
+	c->plain_lru = c->repl == VMEM_REPL_LRU && ways != 0 && !c->bucket;
 	*out = c;
 	return 0;
 nomem:
@@ -518,6 +486,8 @@ static inline bool lookup(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uin
 	const uint64_t *tags = c->tags + base;
 	const uint32_t ways = c->ways;
 
+	if (c->repl == VMEM_REPL_LRU && ways != 0 && !c->bucket)
+		return xc_lru_lookup(c, key, ctx, val);
 	c->stats.lookups++;
 	if (c->bucket) {
 		uint32_t w = fa_find(c, key, tag);
@@ -584,29 +554,8 @@ static inline bool fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint6
 		c->hint_tag = 0;
 		return evict;
 	}
-	if (c->repl == VMEM_REPL_LRU && c->hint_tag == tag && c->hint_key == key) {
-		/* Absent, as the lookup just before found: the victim is the first invalid
-		 * way, else the least recently used, which is the first way of the smallest
-		 * stamp, since an invalid way's stamp is 0 and a valid one's at least 1
-		 * (see invalidate). */
-		const uint64_t *st = c->stamps + base;
-
-		way = 0;
-		for (uint32_t w = 1; w < ways; w++)
-			if (st[w] < st[way])
-				way = w;
-		c->hint_tag = 0;
-		if (tags[way] != 0) {
-			evict = true;
-			c->stats.evictions++;
-		}
-		c->keys[base + way] = key;
-		c->tags[base + way] = tag;
-		c->vals[base + way] = val;
-		c->stamps[base + way] = ++c->clock;
-		c->stats.fills++;
-		return evict;
-	}
+	if (c->repl == VMEM_REPL_LRU && c->hint_tag == tag && c->hint_key == key)
+		return xc_lru_fill_hinted(c, key, tag, val);   /* absent, as the lookup found */
 	c->hint_tag = 0;
 	if (c->repl == VMEM_REPL_LRU) {
 		/*
@@ -800,6 +749,7 @@ int vmem_xcache_enable_mrc(struct vmem_xcache *c, uint32_t max_ways)
 		return err;
 	vmem_mrc_destroy(c->mrc);
 	c->mrc = p;
+	c->plain_lru = false;   /* the profiler must see every operation */
 	return 0;
 }
 
