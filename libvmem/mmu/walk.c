@@ -40,6 +40,7 @@
  * counted as references.
  */
 #include "mmu_internal.h"
+#include "paging/xcache_internal.h"
 
 struct refcount {
 	unsigned mem;
@@ -265,7 +266,7 @@ static bool host_xlate(struct vmem_mmu *m, uint64_t gpa, unsigned gstep, bool wr
 	unsigned mlev = vm->ept->levels;
 	uint64_t v;
 
-	if (vmem_xcache_lookup(m->ntlb, gpa >> 12, hctx, &v) &&
+	if (xcache_lookup(m->ntlb, gpa >> 12, hctx, &v) &&
 	    (!write || (v & VMEM_PROT_WRITE))) {
 		hx->size = (enum vmem_page_size)((v >> 4) & 3);
 		/* The host walk this hit replaces: down to the level of the host leaf. */
@@ -287,7 +288,7 @@ static bool host_xlate(struct vmem_mmu *m, uint64_t gpa, unsigned gstep, bool wr
 		return false;
 	}
 	*hpa = hx->pa_base + (gpa & (vmem_page_bytes(hx->size) - 1));
-	vmem_xcache_fill(m->ntlb, gpa >> 12, hctx, ntlb_pack(*hpa, hx->size, hx->prot));
+	xcache_fill(m->ntlb, gpa >> 12, hctx, ntlb_pack(*hpa, hx->size, hx->prot));
 	return true;
 }
 

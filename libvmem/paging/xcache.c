@@ -83,7 +83,6 @@
 
 #define XC_RNG_ZERO_SEED 0x9E3779B97F4A7C15ull
 #define XC_INDEX_WAYS 16      /* fully associative LRU caches this large are indexed */
-#define XC_NONE UINT32_MAX    /* end of a hash chain or of the LRU list */
 
 static const char *const repl_names[] = {
 	[VMEM_REPL_LRU] = "lru",
@@ -221,7 +220,8 @@ static int fa_index_init(struct vmem_xcache *c)
 	c->newer = malloc(c->ways * sizeof(*c->newer));
 	c->older = malloc(c->ways * sizeof(*c->older));
 	c->free_ways = malloc(c->ways * sizeof(*c->free_ways));
-	if (!c->bucket || !c->chain || !c->newer || !c->older || !c->free_ways)
+	c->home = malloc(c->ways * sizeof(*c->home));
+	if (!c->bucket || !c->chain || !c->newer || !c->older || !c->free_ways || !c->home)
 		return VMEM_ENOMEM;
 	for (uint32_t b = 0; b < nb; b++)
 		c->bucket[b] = XC_NONE;
@@ -233,102 +233,49 @@ static int fa_index_init(struct vmem_xcache *c)
 	return 0;
 }
 
-static inline uint32_t fa_bucket(const struct vmem_xcache *c, uint64_t key, uint64_t tag)
-{
-	return (uint32_t)(((key ^ (tag << 40)) * 0x9E3779B97F4A7C15ull) >> 40) & c->bucket_mask;
-}
-
 /* The way holding (key, tag), or c->ways. */
 static inline uint32_t fa_find(const struct vmem_xcache *c, uint64_t key, uint64_t tag)
 {
-	for (uint32_t w = c->bucket[fa_bucket(c, key, tag)]; w != XC_NONE; w = c->chain[w])
+	for (uint32_t w = c->bucket[xc_fa_bucket(c, key, tag)]; w != XC_NONE; w = c->chain[w])
 		if (c->keys[w] == key && c->tags[w] == tag)
 			return w;
 	return c->ways;
 }
 
-static inline void fa_list_unlink(struct vmem_xcache *c, uint32_t w)
-{
-	if (c->newer[w] != XC_NONE)
-		c->older[c->newer[w]] = c->older[w];
-	else
-		c->mru = c->older[w];
-	if (c->older[w] != XC_NONE)
-		c->newer[c->older[w]] = c->newer[w];
-	else
-		c->lru = c->newer[w];
-}
-
-static inline void fa_list_push_mru(struct vmem_xcache *c, uint32_t w)
-{
-	c->newer[w] = XC_NONE;
-	c->older[w] = c->mru;
-	if (c->mru != XC_NONE)
-		c->newer[c->mru] = w;
-	else
-		c->lru = w;
-	c->mru = w;
-}
-
-/* A use of valid way w. */
-static void fa_touch(struct vmem_xcache *c, uint32_t w)
-{
-	fa_list_unlink(c, w);
-	fa_list_push_mru(c, w);
-}
-
-/* Makes valid way w (keys and tags set) findable and most recently used. */
-static void fa_link(struct vmem_xcache *c, uint32_t w)
-{
-	uint32_t b = fa_bucket(c, c->keys[w], c->tags[w]);
-
-	c->chain[w] = c->bucket[b];
-	c->bucket[b] = w;
-	fa_list_push_mru(c, w);
-}
-
-/* Takes valid way w out of the index and the list (its tag still set). */
-static void fa_unlink(struct vmem_xcache *c, uint32_t w)
-{
-	uint32_t *link = &c->bucket[fa_bucket(c, c->keys[w], c->tags[w])];
-
-	while (*link != w)
-		link = &c->chain[*link];
-	*link = c->chain[w];
-	fa_list_unlink(c, w);
-}
-
 /* Invalidates valid way w. */
 static void fa_release(struct vmem_xcache *c, uint32_t w)
 {
-	fa_unlink(c, w);
+	xc_fa_unlink(c, w);
 	c->tags[w] = 0;
 	c->free_ways[c->nfree++] = w;
 }
 
 static bool fa_fill(struct vmem_xcache *c, uint64_t key, uint64_t tag, uint64_t val)
 {
-	uint32_t w = c->hint_tag == tag && c->hint_key == key ? c->ways : fa_find(c, key, tag);
+	uint32_t w;
 	bool evict = false;
 
+	if (c->hint_tag == tag && c->hint_key == key)
+		return xc_fa_fill_hinted(c, key, tag, val);
+	w = fa_find(c, key, tag);
 	c->stats.fills++;
 	if (w != c->ways) {
 		c->vals[w] = val;
-		fa_touch(c, w);
+		xc_fa_touch(c, w);
 		return false;
 	}
 	if (c->nfree) {
 		w = c->free_ways[--c->nfree];
 	} else {
 		w = c->lru;
-		fa_unlink(c, w);
+		xc_fa_unlink(c, w);
 		evict = true;
 		c->stats.evictions++;
 	}
 	c->keys[w] = key;
 	c->tags[w] = tag;
 	c->vals[w] = val;
-	fa_link(c, w);
+	xc_fa_link(c, w, xc_fa_bucket(c, key, tag));
 	return evict;
 }
 
@@ -390,7 +337,10 @@ int vmem_xcache_create(const struct vmem_cache_geom *geom, uint64_t seed,
 	if (c->repl == VMEM_REPL_LRU && sets == 1 && ways >= XC_INDEX_WAYS &&
 	    fa_index_init(c) != 0)
 		goto nomem;
-	c->plain_lru = c->repl == VMEM_REPL_LRU && ways != 0 && !c->bucket;
+	if (c->bucket)
+		c->inline_ops = XC_INLINE_INDEXED;
+	else if (c->repl == VMEM_REPL_LRU && ways != 0)
+		c->inline_ops = XC_INLINE_SETS;
 	*out = c;
 	return 0;
 nomem:
@@ -412,6 +362,7 @@ void vmem_xcache_destroy(struct vmem_xcache *c)
 	free(c->newer);
 	free(c->older);
 	free(c->free_ways);
+	free(c->home);
 	free(c);
 }
 
@@ -465,7 +416,7 @@ static inline __attribute__((always_inline)) void touch(struct vmem_xcache *c, u
 	switch (c->repl) {
 	case VMEM_REPL_LRU:
 		if (c->bucket)
-			fa_touch(c, way);
+			xc_fa_touch(c, way);
 		else
 			c->stamps[base + way] = ++c->clock;
 		break;
@@ -486,23 +437,11 @@ static inline bool lookup(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uin
 	const uint64_t *tags = c->tags + base;
 	const uint32_t ways = c->ways;
 
-	if (c->repl == VMEM_REPL_LRU && ways != 0 && !c->bucket)
+	if (c->bucket)
+		return xc_fa_lookup(c, key, ctx, val);
+	if (c->repl == VMEM_REPL_LRU && ways != 0)
 		return xc_lru_lookup(c, key, ctx, val);
 	c->stats.lookups++;
-	if (c->bucket) {
-		uint32_t w = fa_find(c, key, tag);
-
-		if (w == ways) {
-			c->hint_key = key;
-			c->hint_tag = tag;
-			return false;
-		}
-		c->hint_tag = 0;
-		c->stats.hits++;
-		*val = c->vals[w];
-		touch(c, 0, 0, w);
-		return true;
-	}
 	for (uint32_t w = 0; w < ways; w++) {
 		if (keys[w] == key && tags[w] == tag) {
 			c->hint_tag = 0;
@@ -749,7 +688,7 @@ int vmem_xcache_enable_mrc(struct vmem_xcache *c, uint32_t max_ways)
 		return err;
 	vmem_mrc_destroy(c->mrc);
 	c->mrc = p;
-	c->plain_lru = false;   /* the profiler must see every operation */
+	c->inline_ops = XC_INLINE_NONE;   /* the profiler must see every operation */
 	return 0;
 }
 

@@ -16,6 +16,14 @@
 #include "vmem/xcache.h"
 
 #define XC_VALID (1ull << 32)
+#define XC_NONE UINT32_MAX    /* end of a hash chain or of the LRU list */
+
+/* Which operations the inline functions below take over. */
+enum xc_inline {
+	XC_INLINE_NONE,      /* none: profiled, PLRU, RANDOM or absent */
+	XC_INLINE_SETS,      /* set-associative LRU */
+	XC_INLINE_INDEXED,   /* indexed fully associative LRU */
+};
 
 struct vmem_xcache {
 	uint64_t *block;     /* [sets * stride] the set blocks (see the top comment) */
@@ -35,8 +43,7 @@ struct vmem_xcache {
 	uint32_t ways_log2;  /* PLRU tree depth */
 	uint32_t plru_words;
 	enum vmem_repl repl;
-	/* LRU, present, not indexed and not profiled: the inline operations below apply. */
-	bool plain_lru;
+	enum xc_inline inline_ops;
 	struct vmem_xcache_stats stats;
 	struct vmem_mrc *mrc;  /* profiler, or NULL */
 	/* Indexed fully associative LRU (see the top comment); bucket is NULL otherwise. */
@@ -45,6 +52,7 @@ struct vmem_xcache {
 	uint32_t *newer;      /* [ways] LRU list links of valid ways */
 	uint32_t *older;
 	uint32_t *free_ways;  /* [ways] stack of invalid ways */
+	uint32_t *home;       /* [ways] the hash chain of each valid way */
 	uint32_t nfree;
 	uint32_t mru, lru;    /* list ends */
 	uint32_t bucket_mask;
@@ -52,7 +60,8 @@ struct vmem_xcache {
 	 * none): (hint_key, hint_tag) is absent. A fill after a walk is almost always the
 	 * fill of the lookup that missed just before, so it need not look for the entry.
 	 * Under LRU, in a set-associative cache, the probe that missed has also found the
-	 * victim such a fill takes, hint_way (see xc_lru_lookup). */
+	 * victim such a fill takes, hint_way (see xc_lru_lookup); in the indexed form
+	 * hint_way is the hash chain the entry goes in. */
 	uint64_t hint_key;
 	uint64_t hint_tag;
 	uint32_t hint_way;
@@ -114,21 +123,133 @@ static inline bool xc_lru_fill_hinted(struct vmem_xcache *c, uint64_t key, uint6
 	return evict;
 }
 
-/* vmem_xcache_lookup, inline for a plain LRU cache. */
+/* ---- indexed fully associative LRU (the nested TLB) ---- */
+
+static inline uint32_t xc_fa_bucket(const struct vmem_xcache *c, uint64_t key, uint64_t tag)
+{
+	return (uint32_t)(((key ^ (tag << 40)) * 0x9E3779B97F4A7C15ull) >> 40) & c->bucket_mask;
+}
+
+static inline void xc_fa_list_unlink(struct vmem_xcache *c, uint32_t w)
+{
+	if (c->newer[w] != XC_NONE)
+		c->older[c->newer[w]] = c->older[w];
+	else
+		c->mru = c->older[w];
+	if (c->older[w] != XC_NONE)
+		c->newer[c->older[w]] = c->newer[w];
+	else
+		c->lru = c->newer[w];
+}
+
+static inline void xc_fa_list_push_mru(struct vmem_xcache *c, uint32_t w)
+{
+	c->newer[w] = XC_NONE;
+	c->older[w] = c->mru;
+	if (c->mru != XC_NONE)
+		c->newer[c->mru] = w;
+	else
+		c->lru = w;
+	c->mru = w;
+}
+
+/* A use of valid way w. */
+static inline void xc_fa_touch(struct vmem_xcache *c, uint32_t w)
+{
+	if (c->mru == w)
+		return;   /* already the most recently used */
+	xc_fa_list_unlink(c, w);
+	xc_fa_list_push_mru(c, w);
+}
+
+/* Makes valid way w (keys and tags set) findable in hash chain b and most recently used. */
+static inline void xc_fa_link(struct vmem_xcache *c, uint32_t w, uint32_t b)
+{
+	c->home[w] = b;
+	c->chain[w] = c->bucket[b];
+	c->bucket[b] = w;
+	xc_fa_list_push_mru(c, w);
+}
+
+/* Takes valid way w out of the index and the list (its tag still set). */
+static inline void xc_fa_unlink(struct vmem_xcache *c, uint32_t w)
+{
+	uint32_t *link = &c->bucket[c->home[w]];
+
+	while (*link != w)
+		link = &c->chain[*link];
+	*link = c->chain[w];
+	xc_fa_list_unlink(c, w);
+}
+
+/* A probe of the indexed form; a miss leaves the hint with the hash chain to fill. */
+static inline bool xc_fa_lookup(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t *val)
+{
+	const uint64_t tag = (uint64_t)ctx | XC_VALID;
+	const uint32_t b = xc_fa_bucket(c, key, tag);
+
+	c->stats.lookups++;
+	for (uint32_t w = c->bucket[b]; w != XC_NONE; w = c->chain[w]) {
+		if (c->keys[w] == key && c->tags[w] == tag) {
+			c->hint_tag = 0;
+			c->stats.hits++;
+			*val = c->vals[w];
+			xc_fa_touch(c, w);
+			return true;
+		}
+	}
+	c->hint_key = key;
+	c->hint_tag = tag;
+	c->hint_way = b;
+	return false;
+}
+
+/* The fill of (key, tag) that the hint says is absent: a free way, else the least
+ * recently used. */
+static inline bool xc_fa_fill_hinted(struct vmem_xcache *c, uint64_t key, uint64_t tag,
+				     uint64_t val)
+{
+	bool evict = c->nfree == 0;
+	uint32_t w;
+
+	c->hint_tag = 0;
+	c->stats.fills++;
+	if (evict) {
+		w = c->lru;
+		xc_fa_unlink(c, w);
+		c->stats.evictions++;
+	} else {
+		w = c->free_ways[--c->nfree];
+	}
+	c->keys[w] = key;
+	c->tags[w] = tag;
+	c->vals[w] = val;
+	xc_fa_link(c, w, c->hint_way);
+	return evict;
+}
+
+/* vmem_xcache_lookup, inline for an LRU cache that is not profiled. */
 static inline bool xcache_lookup(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t *val)
 {
-	if (c->plain_lru)
+	if (c->inline_ops == XC_INLINE_SETS)
 		return xc_lru_lookup(c, key, ctx, val);
+	if (c->inline_ops == XC_INLINE_INDEXED)
+		return xc_fa_lookup(c, key, ctx, val);
 	return vmem_xcache_lookup(c, key, ctx, val);
 }
 
-/* vmem_xcache_fill, inline for the fill that follows a plain LRU cache's miss. */
+/* vmem_xcache_fill, inline for the fill that follows a miss of an LRU cache that is not
+ * profiled. */
 static inline bool xcache_fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint64_t val)
 {
 	const uint64_t tag = (uint64_t)ctx | XC_VALID;
 
-	if (c->plain_lru && c->hint_tag == tag && c->hint_key == key)
-		return xc_lru_fill_hinted(c, key, tag, val);
+	if (c->hint_tag == tag && c->hint_key == key) {
+		if (c->inline_ops == XC_INLINE_SETS)
+			return xc_lru_fill_hinted(c, key, tag, val);
+		if (c->inline_ops == XC_INLINE_INDEXED)
+			return xc_fa_fill_hinted(c, key, tag, val);
+	}
 	return vmem_xcache_fill(c, key, ctx, val);
 }
 
