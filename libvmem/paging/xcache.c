@@ -279,6 +279,20 @@ static bool fa_fill(struct vmem_xcache *c, uint64_t key, uint64_t tag, uint64_t 
 	return evict;
 }
 
+/* Wide sets (xcache_internal.h): no valid way, fingerprints 0, the ways in order. */
+static void wide_init(struct vmem_xcache *c)
+{
+	uint64_t order = ~0ull;
+
+	for (uint32_t w = c->ways; w-- > 0;)
+		order = order << 4 | w;
+	c->meta = c->block;
+	for (uint32_t s = 0; s < c->sets; s++)
+		c->meta[(size_t)s * c->stride + 2] = order;
+	c->fp_mask[0] = c->ways >= 8 ? ~0ull : (1ull << (8 * c->ways)) - 1;
+	c->fp_mask[1] = c->ways > 8 ? (1ull << (8 * (c->ways - 8))) - 1 : 0;
+}
+
 int vmem_xcache_create(const struct vmem_cache_geom *geom, uint64_t seed,
 		       struct vmem_xcache **out)
 {
@@ -306,23 +320,27 @@ int vmem_xcache_create(const struct vmem_cache_geom *geom, uint64_t seed,
 	 */
 	{
 		size_t w = ways != 0 ? ways : 1;
-		size_t narrays = c->repl == VMEM_REPL_LRU ? 4 : 3;
+		bool wide = c->repl == VMEM_REPL_LRU && ways >= XC_WIDE_MIN_WAYS &&
+			    ways <= XC_WIDE_MAX_WAYS;
+		size_t narrays = c->repl == VMEM_REPL_LRU && !wide ? 4 : 3;
+		size_t meta_words = wide ? XC_META_WORDS : 0;
 		size_t bytes;
 
-		c->stride = w * narrays;
+		c->stride = meta_words + w * narrays;
 		bytes = (size_t)sets * c->stride * sizeof(uint64_t);
 		bytes = (bytes + 63) & ~(size_t)63;
 		c->block = aligned_alloc(64, bytes);
 		if (c->block == NULL)
 			goto nomem;
 		memset(c->block, 0, bytes);
-		c->keys = c->block;
-		c->tags = c->block + w;
-		if (c->repl == VMEM_REPL_LRU) {
-			c->stamps = c->block + 2 * w;
-			c->vals = c->block + 3 * w;
-		} else {
-			c->vals = c->block + 2 * w;
+		c->keys = c->block + meta_words;
+		c->tags = c->keys + w;
+		c->vals = c->tags + w;
+		if (wide) {
+			wide_init(c);
+		} else if (c->repl == VMEM_REPL_LRU) {
+			c->stamps = c->tags + w;
+			c->vals = c->stamps + w;
 		}
 	}
 	if (c->repl == VMEM_REPL_PLRU && ways != 0) {
@@ -339,6 +357,8 @@ int vmem_xcache_create(const struct vmem_cache_geom *geom, uint64_t seed,
 		goto nomem;
 	if (c->bucket)
 		c->inline_ops = XC_INLINE_INDEXED;
+	else if (c->meta)
+		c->inline_ops = XC_INLINE_WIDE;
 	else if (c->repl == VMEM_REPL_LRU && ways != 0)
 		c->inline_ops = XC_INLINE_SETS;
 	*out = c;
@@ -417,6 +437,8 @@ static inline __attribute__((always_inline)) void touch(struct vmem_xcache *c, u
 	case VMEM_REPL_LRU:
 		if (c->bucket)
 			xc_fa_touch(c, way);
+		else if (c->meta)
+			c->meta[base + 2] = xc_order_use(c->meta[base + 2], way);
 		else
 			c->stamps[base + way] = ++c->clock;
 		break;
@@ -493,9 +515,32 @@ static inline bool fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint6
 		c->hint_tag = 0;
 		return evict;
 	}
-	if (c->repl == VMEM_REPL_LRU && c->hint_tag == tag && c->hint_key == key)
-		return xc_lru_fill_hinted(c, key, tag, val);   /* absent, as the lookup found */
+	if (c->repl == VMEM_REPL_LRU && c->hint_tag == tag && c->hint_key == key) {
+		/* Absent, as the lookup found. */
+		if (c->meta)
+			return xc_wide_fill_hinted(c, key, tag, val);
+		return xc_stamp_fill_hinted(c, key, tag, val);
+	}
 	c->hint_tag = 0;
+	if (c->meta) {
+		uint64_t *meta = c->meta + base;
+
+		way = xc_wide_find(c, meta, keys, tags, key, tag);
+		c->stats.fills++;
+		if (way != ways) {
+			c->vals[base + way] = val;
+			meta[2] = xc_order_use(meta[2], way);
+			return false;
+		}
+		way = xc_wide_victim(c, meta);
+		evict = (meta[3] >> way) & 1u;
+		c->stats.evictions += evict;
+		c->keys[base + way] = key;
+		c->tags[base + way] = tag;
+		c->vals[base + way] = val;
+		xc_wide_use_filled(meta, way, key);
+		return evict;
+	}
 	if (c->repl == VMEM_REPL_LRU) {
 		/*
 		 * One pass finds the entry, the first invalid way and the least recently used
@@ -597,6 +642,8 @@ void vmem_xcache_invalidate(struct vmem_xcache *c, uint64_t key, uint32_t ctx)
 			c->tags[base + w] = 0;
 			if (c->stamps)
 				c->stamps[base + w] = 0;   /* (unobservable: see lookup) */
+			if (c->meta)
+				c->meta[base + 3] &= ~(1ull << w);
 			c->stats.invalidations++;
 			return;   /* (key, ctx) is present at most once */
 		}
@@ -621,6 +668,8 @@ void vmem_xcache_flush_ctx(struct vmem_xcache *c, uint32_t ctx, uint32_t mask)
 				c->tags[i] = 0;
 				if (c->stamps)
 					c->stamps[i] = 0;
+				if (c->meta)
+					c->meta[s * c->stride + 3] &= ~(1ull << w);
 				c->stats.invalidations++;
 			}
 		}
@@ -643,6 +692,8 @@ void vmem_xcache_flush_all(struct vmem_xcache *c)
 				c->tags[i] = 0;
 				if (c->stamps)
 					c->stamps[i] = 0;
+				if (c->meta)
+					c->meta[s * c->stride + 3] &= ~(1ull << w);
 				c->stats.invalidations++;
 			}
 		}
