@@ -266,6 +266,8 @@ static bool host_xlate(struct vmem_mmu *m, uint64_t gpa, unsigned gstep, bool wr
 	unsigned mlev = vm->ept->levels;
 	uint64_t v;
 
+	if (gstep == 0)
+		pt_prefetch_leaf_slot(vm->ept, gpa);   /* (the data page's: rarely cached) */
 	if (xcache_lookup(m->ntlb, gpa >> 12, hctx, &v) &&
 	    (!write || (v & VMEM_PROT_WRITE))) {
 		hx->size = (enum vmem_page_size)((v >> 4) & 3);
@@ -311,6 +313,7 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 	struct pt_page *p;
 
 	walk_begin(m);
+	pt_prefetch_leaf_slot(gpt, va);
 	if (combined)
 		p = pwc_start_combined(m, gpt, va, &level, &hpa);
 	else
