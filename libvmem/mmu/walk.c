@@ -313,7 +313,6 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 	struct pt_page *p;
 
 	walk_begin(m);
-	pt_prefetch_leaf_slot(gpt, va);
 	if (combined)
 		p = pwc_start_combined(m, gpt, va, &level, &hpa);
 	else
