@@ -113,7 +113,8 @@ static struct pt_page *pwc_start(struct vmem_pwc *pwc, struct vmem_pt *pt, uint6
  * Walks pt from the root (or from a paging-structure cache hit) for va. Returns true and
  * fills *x at a leaf granting `need`; false if an entry is missing or lacks a permission.
  */
-static bool walk_1d(struct vmem_mmu *m, struct vmem_pt *pt, struct vmem_pwc *pwc,
+static inline __attribute__((always_inline)) bool
+walk_1d(struct vmem_mmu *m, struct vmem_pt *pt, struct vmem_pwc *pwc,
 		    uint32_t ctx, enum vmem_dim dim, unsigned gstep, uint64_t va,
 		    unsigned need, bool write, struct xlate *x, struct refcount *c)
 {
