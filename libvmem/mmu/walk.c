@@ -40,7 +40,7 @@
  * counted as references.
  */
 #include "mmu_internal.h"
-#include "paging/xcache_internal.h"
+#include "paging/pwc_internal.h"
 
 struct refcount {
 	unsigned mem;
@@ -94,7 +94,7 @@ static struct pt_page *pwc_start(struct vmem_pwc *pwc, struct vmem_pt *pt, uint6
 				 uint32_t ctx, unsigned *level)
 {
 	uint64_t table_pa;
-	unsigned start = vmem_pwc_lookup(pwc, va, ctx, &table_pa);
+	unsigned start = pwc_lookup(pwc, va, ctx, &table_pa);
 	struct pt_page *t;
 
 	if (!start)
@@ -156,7 +156,7 @@ walk_1d(struct vmem_mmu *m, struct vmem_pt *pt, struct vmem_pwc *pwc,
 		}
 		pt_set_accessed(f, s, false, false);
 		p = pt_slot_child(s);
-		vmem_pwc_fill(pwc, va, ctx, level, p->pa);
+		pwc_fill(pwc, va, ctx, level, p->pa);
 	}
 }
 
@@ -197,7 +197,7 @@ static struct pt_page *pwc_start_combined(struct vmem_mmu *m, struct vmem_pt *gp
 					  uint64_t va, unsigned *level, uint64_t *hpa)
 {
 	uint64_t table_hpa, h;
-	unsigned start = vmem_pwc_lookup(m->pwc, va, m->ctx, &table_hpa);
+	unsigned start = pwc_lookup(m->pwc, va, m->ctx, &table_hpa);
 	struct pt_page *t;
 
 	if (!start)
@@ -259,7 +259,8 @@ static inline uint64_t ntlb_pack(uint64_t hpa, enum vmem_page_size size, unsigne
  * Translates gpa through the running VM's host table for guest step `gstep`. Returns
  * false (and sets m->fault_gpa) if the host has not mapped it yet.
  */
-static bool host_xlate(struct vmem_mmu *m, uint64_t gpa, unsigned gstep, bool write,
+static inline __attribute__((always_inline)) bool
+host_xlate(struct vmem_mmu *m, uint64_t gpa, unsigned gstep, bool write,
 		       uint64_t *hpa, struct xlate *hx, struct refcount *c)
 {
 	struct vm *vm = m->vm;
@@ -352,7 +353,7 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 		}
 		if (fill_parent) {
 			/* The level-(level+1) entry read above now has its full translation. */
-			vmem_pwc_fill(m->pwc, va, m->ctx, level + 1, hpa);
+			pwc_fill(m->pwc, va, m->ctx, level + 1, hpa);
 			fill_parent = false;
 		}
 		s = pt_slot(p, i);
@@ -379,7 +380,7 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 		if (combined)
 			fill_parent = true;
 		else
-			vmem_pwc_fill(m->pwc, va, m->ctx, level, p->pa);
+			pwc_fill(m->pwc, va, m->ctx, level, p->pa);
 	}
 	if (!host_xlate(m, gpa, 0, write, &hpa, &hx, &c)) {
 		out = WALK_HOST_FAULT;
