@@ -353,18 +353,43 @@ static inline bool xc_fa_fill_hinted(struct vmem_xcache *c, uint64_t key, uint64
 
 	c->hint_tag = 0;
 	c->stats.fills++;
-	if (evict) {
-		w = c->lru;
-		xc_fa_unlink(c, w);
-		c->stats.evictions++;
-	} else {
+	if (!evict) {
 		w = c->free_ways[--c->nfree];
+		c->keys[w] = key;
+		c->tags[w] = tag;
+		c->vals[w] = val;
+		xc_fa_link(c, w, c->hint_way);
+		return false;
+	}
+	/* The least recently used way takes the entry: out of its hash chain into the
+	 * hint's, and from the back of the list to the front (a rotation when it is not
+	 * the only way). */
+	w = c->lru;
+	c->stats.evictions++;
+	{
+		uint32_t *link = &c->bucket[c->home[w]];
+
+		while (*link != w)
+			link = &c->chain[*link];
+		*link = c->chain[w];
+	}
+	if (w != c->mru) {
+		uint32_t next = c->newer[w];
+
+		c->older[next] = XC_NONE;
+		c->lru = next;
+		c->newer[c->mru] = w;
+		c->older[w] = c->mru;
+		c->newer[w] = XC_NONE;
+		c->mru = w;
 	}
 	c->keys[w] = key;
 	c->tags[w] = tag;
 	c->vals[w] = val;
-	xc_fa_link(c, w, c->hint_way);
-	return evict;
+	c->home[w] = c->hint_way;
+	c->chain[w] = c->bucket[c->hint_way];
+	c->bucket[c->hint_way] = w;
+	return true;
 }
 
 /* vmem_xcache_lookup, inline for an LRU cache that is not profiled. */
