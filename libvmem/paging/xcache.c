@@ -54,9 +54,16 @@
  * invalid one, so a probe is two 64-bit compares per way and an invalid way never
  * matches. No allocation after create, no division.
  *
- * The probe of a set-associative LRU cache and the fill that follows a miss are inline
+ * Wide sets: an LRU cache of 8 to 15 ways (the STLB) keeps no stamps; its block starts
+ * with four words, a one-byte fingerprint of each way's key, the ways in order of last
+ * use (4 bits each) and a bit per valid way, so that a probe compares eight fingerprints
+ * in one word and a victim is read off the order (xcache_internal.h says why it is the
+ * same LRU). Caches of fewer ways keep stamps: scanning 2 to 4 of them costs less.
+ *
+ * The probe of an LRU cache and the fill that follows a miss are inline
  * (xcache_internal.h) for the TLB, the paging-structure caches and the walks; the probe
- * that misses also finds the victim, so that fill writes the way without reading the set.
+ * that misses also finds the victim (stamps) or the hash chain (indexed form), so that
+ * fill writes the way without reading the set again.
  *
  * Profiling: a cache may carry a miss-ratio-curve profiler (vmem_xcache_enable_mrc,
  * libvmem/mrc.c). Lookups, fills, invalidations and flushes then also go to it; the

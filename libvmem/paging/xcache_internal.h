@@ -1,10 +1,11 @@
 /*
  * The translation cache's state (libvmem/paging/xcache.c has the model and the layout)
  * and the inline form of its commonest operations, for the TLB, the paging-structure
- * caches and the walks: a probe of a set-associative LRU cache, and the fill that
- * follows a probe that missed. Every other case (a profiled cache, the indexed fully
- * associative form, PLRU, RANDOM, an absent cache) goes to the out-of-line functions
- * of include/vmem/xcache.h. Both forms leave the cache in the same state.
+ * caches and the walks: a probe of an LRU cache (stamps, wide sets or the indexed fully
+ * associative form), and the fill that follows a probe that missed. Every other case (a
+ * profiled cache, PLRU, RANDOM, an absent cache, a fill the last probe did not prepare)
+ * goes to the out-of-line functions of include/vmem/xcache.h, which use the same
+ * functions for LRU: both leave the cache in the same state.
  *
  * Why inline: a miss-heavy replay makes about eight probes and four or five fills per
  * access; a call to an out-of-line function each time cost more than the probe of a
