@@ -138,6 +138,10 @@ static void test_xcache_diff_multi_set_matches_reference(void **state)
 	xcache_all_policies(16, 4, 64, 200000);     /* 4 sets */
 	xcache_all_policies(64, 8, 200, 100000);    /* 8 sets */
 	xcache_all_policies(24, 6, 64, 100000);     /* 4 sets of 6 (no PLRU) */
+	/* LRU sets of 8 to 15 ways keep fingerprints and a use order (xcache_internal.h) */
+	xcache_all_policies(48, 12, 150, 100000);   /* 4 sets of 12 (no PLRU) */
+	xcache_all_policies(60, 15, 180, 100000);   /* 4 sets of 15, the widest (no PLRU) */
+	xcache_all_policies(16, 16, 40, 50000);     /* one set of 16: indexed */
 	xcache_all_policies(2, 1, 8, 50000);        /* direct mapped */
 }
 

@@ -40,6 +40,7 @@
  * counted as references.
  */
 #include "mmu_internal.h"
+#include "paging/pwc_internal.h"
 
 struct refcount {
 	unsigned mem;
@@ -93,7 +94,7 @@ static struct pt_page *pwc_start(struct vmem_pwc *pwc, struct vmem_pt *pt, uint6
 				 uint32_t ctx, unsigned *level)
 {
 	uint64_t table_pa;
-	unsigned start = vmem_pwc_lookup(pwc, va, ctx, &table_pa);
+	unsigned start = pwc_lookup(pwc, va, ctx, &table_pa);
 	struct pt_page *t;
 
 	if (!start)
@@ -112,7 +113,8 @@ static struct pt_page *pwc_start(struct vmem_pwc *pwc, struct vmem_pt *pt, uint6
  * Walks pt from the root (or from a paging-structure cache hit) for va. Returns true and
  * fills *x at a leaf granting `need`; false if an entry is missing or lacks a permission.
  */
-static bool walk_1d(struct vmem_mmu *m, struct vmem_pt *pt, struct vmem_pwc *pwc,
+static inline __attribute__((always_inline)) bool
+walk_1d(struct vmem_mmu *m, struct vmem_pt *pt, struct vmem_pwc *pwc,
 		    uint32_t ctx, enum vmem_dim dim, unsigned gstep, uint64_t va,
 		    unsigned need, bool write, struct xlate *x, struct refcount *c)
 {
@@ -121,11 +123,13 @@ static bool walk_1d(struct vmem_mmu *m, struct vmem_pt *pt, struct vmem_pwc *pwc
 	struct pt_page *p = pwc_start(pwc, pt, va, ctx, &level);
 
 	if (p) {
-		for (unsigned l = pt->levels; l > level; l--) {
-			rec(m, dim, l, VMEM_SERVED_PWC, dim == VMEM_DIM_HOST ? gstep : l, va, 0,
-			    vmem_pt_index(va, l), 0);
-			c->pwc++;
-		}
+		/* Each level above the hit counts as a reference served by the PWC; only a
+		 * recorded walk needs them one by one. */
+		c->pwc += pt->levels - level;
+		if (m->rec)
+			for (unsigned l = pt->levels; l > level; l--)
+				rec(m, dim, l, VMEM_SERVED_PWC, dim == VMEM_DIM_HOST ? gstep : l,
+				    va, 0, vmem_pt_index(va, l), 0);
 	} else {
 		p = pt->root;
 	}
@@ -152,7 +156,7 @@ static bool walk_1d(struct vmem_mmu *m, struct vmem_pt *pt, struct vmem_pwc *pwc
 		}
 		pt_set_accessed(f, s, false, false);
 		p = pt_slot_child(s);
-		vmem_pwc_fill(pwc, va, ctx, level, p->pa);
+		pwc_fill(pwc, va, ctx, level, p->pa);
 	}
 }
 
@@ -193,7 +197,7 @@ static struct pt_page *pwc_start_combined(struct vmem_mmu *m, struct vmem_pt *gp
 					  uint64_t va, unsigned *level, uint64_t *hpa)
 {
 	uint64_t table_hpa, h;
-	unsigned start = vmem_pwc_lookup(m->pwc, va, m->ctx, &table_hpa);
+	unsigned start = pwc_lookup(m->pwc, va, m->ctx, &table_hpa);
 	struct pt_page *t;
 
 	if (!start)
@@ -218,23 +222,31 @@ static inline bool host_depth_known(const struct vmem_mmu *m)
 	return !m->rec && m->cfg.host_page == VMEM_PAGE_4K;
 }
 
-/*
- * Records the host walk of guest table tgpa (guest step gstep) as skipped by the PWC:
- * as deep as the host maps that page. Returns the number of references.
- */
-static unsigned skip_host_walk(struct vmem_mmu *m, uint64_t tgpa, unsigned gstep)
+/* skip_host_walk when the walk is recorded or the host may map large pages: the host
+ * leaf of tgpa gives the depth. */
+static unsigned skip_host_walk_recorded(struct vmem_mmu *m, uint64_t tgpa, unsigned gstep)
 {
 	unsigned idx, mlev = m->vm->ept->levels, depth = mlev;
 	const struct pt_page *hleaf;
 
-	if (host_depth_known(m))
-		return mlev;
 	hleaf = pt_find_leaf(m->vm->ept, tgpa, &idx);
 	if (hleaf)
 		depth = mlev - hleaf->level + 1;
 	for (unsigned h = mlev; h > mlev - depth; h--)
 		rec(m, VMEM_DIM_HOST, h, VMEM_SERVED_PWC, gstep, tgpa, 0, vmem_pt_index(tgpa, h), 0);
 	return depth;
+}
+
+/*
+ * Records the host walk of guest table tgpa (guest step gstep) as skipped by the PWC:
+ * as deep as the host maps that page. Returns the number of references. (Inline: most
+ * walks are not recorded and the host maps 4 KiB pages, where the answer is a constant.)
+ */
+static inline unsigned skip_host_walk(struct vmem_mmu *m, uint64_t tgpa, unsigned gstep)
+{
+	if (host_depth_known(m))
+		return m->vm->ept->levels;
+	return skip_host_walk_recorded(m, tgpa, gstep);
 }
 
 /* Nested TLB values: host page base | size << 4 | prot. */
@@ -247,7 +259,8 @@ static inline uint64_t ntlb_pack(uint64_t hpa, enum vmem_page_size size, unsigne
  * Translates gpa through the running VM's host table for guest step `gstep`. Returns
  * false (and sets m->fault_gpa) if the host has not mapped it yet.
  */
-static bool host_xlate(struct vmem_mmu *m, uint64_t gpa, unsigned gstep, bool write,
+static inline __attribute__((always_inline)) bool
+host_xlate(struct vmem_mmu *m, uint64_t gpa, unsigned gstep, bool write,
 		       uint64_t *hpa, struct xlate *hx, struct refcount *c)
 {
 	struct vm *vm = m->vm;
@@ -255,7 +268,9 @@ static bool host_xlate(struct vmem_mmu *m, uint64_t gpa, unsigned gstep, bool wr
 	unsigned mlev = vm->ept->levels;
 	uint64_t v;
 
-	if (vmem_xcache_lookup(m->ntlb, gpa >> 12, hctx, &v) &&
+	if (gstep == 0)
+		pt_prefetch_leaf_slot(vm->ept, gpa);   /* (the data page's: rarely cached) */
+	if (xcache_lookup(m->ntlb, gpa >> 12, hctx, &v) &&
 	    (!write || (v & VMEM_PROT_WRITE))) {
 		hx->size = (enum vmem_page_size)((v >> 4) & 3);
 		/* The host walk this hit replaces: down to the level of the host leaf. */
@@ -277,7 +292,7 @@ static bool host_xlate(struct vmem_mmu *m, uint64_t gpa, unsigned gstep, bool wr
 		return false;
 	}
 	*hpa = hx->pa_base + (gpa & (vmem_page_bytes(hx->size) - 1));
-	vmem_xcache_fill(m->ntlb, gpa >> 12, hctx, ntlb_pack(*hpa, hx->size, hx->prot));
+	xcache_fill(m->ntlb, gpa >> 12, hctx, ntlb_pack(*hpa, hx->size, hx->prot));
 	return true;
 }
 
@@ -307,14 +322,16 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 	if (p) {
 		/* Each skipped guest step skips its host walk too, as deep as the host maps
 		 * that guest table page. */
-		for (unsigned l = n; l > level; l--) {
-			/* (Without the table's address when it is not needed.) */
-			if (host_depth_known(m))
-				c.pwc += m->vm->ept->levels;
-			else
+		if (host_depth_known(m)) {
+			/* (Counted without the tables' addresses, which are not needed.) */
+			c.pwc += (n - level) * (m->vm->ept->levels + 1);
+		} else {
+			for (unsigned l = n; l > level; l--) {
 				c.pwc += skip_host_walk(m, pt_find_table(gpt, va, l)->pa, l);
-			rec(m, VMEM_DIM_GUEST, l, VMEM_SERVED_PWC, l, va, 0, vmem_pt_index(va, l), 0);
-			c.pwc++;
+				rec(m, VMEM_DIM_GUEST, l, VMEM_SERVED_PWC, l, va, 0,
+				    vmem_pt_index(va, l), 0);
+				c.pwc++;
+			}
 		}
 		/* A combined entry also gave the table's host-physical address. */
 		if (combined) {
@@ -336,7 +353,7 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 		}
 		if (fill_parent) {
 			/* The level-(level+1) entry read above now has its full translation. */
-			vmem_pwc_fill(m->pwc, va, m->ctx, level + 1, hpa);
+			pwc_fill(m->pwc, va, m->ctx, level + 1, hpa);
 			fill_parent = false;
 		}
 		s = pt_slot(p, i);
@@ -363,7 +380,7 @@ enum walk_outcome walk_nested(struct vmem_mmu *m, uint64_t va, enum vmem_access_
 		if (combined)
 			fill_parent = true;
 		else
-			vmem_pwc_fill(m->pwc, va, m->ctx, level, p->pa);
+			pwc_fill(m->pwc, va, m->ctx, level, p->pa);
 	}
 	if (!host_xlate(m, gpa, 0, write, &hpa, &hx, &c)) {
 		out = WALK_HOST_FAULT;

@@ -42,13 +42,7 @@
 #include "vmem/pwc.h"
 
 #include "base/rng.h"
-
-struct vmem_pwc {
-	struct vmem_xcache *level[VMEM_MAX_LEVELS + 1];   /* [2..levels] */
-	unsigned levels;
-	uint64_t addr_mask;   /* 2^(12 + 9 levels) - 1 */
-	struct vmem_pwc_stats stats;
-};
+#include "pwc_internal.h"
 
 void vmem_pwc_config_default(struct vmem_pwc_config *cfg)
 {
@@ -114,33 +108,15 @@ void vmem_pwc_destroy(struct vmem_pwc *p)
 	free(p);
 }
 
-static inline uint64_t pwc_key(const struct vmem_pwc *p, uint64_t addr, unsigned level)
-{
-	return (addr & p->addr_mask) >> vmem_pwc_shift(level);
-}
-
 unsigned vmem_pwc_lookup(struct vmem_pwc *p, uint64_t addr, uint32_t ctx, uint64_t *table_pa)
 {
-	uint64_t v;
-
-	p->stats.lookups++;
-	for (unsigned l = 2; l <= p->levels; l++) {
-		if (vmem_xcache_lookup(p->level[l], pwc_key(p, addr, l), ctx, &v)) {
-			p->stats.hits[l]++;
-			if (table_pa != NULL)
-				*table_pa = v;
-			return l - 1;
-		}
-	}
-	return 0;
+	return pwc_lookup(p, addr, ctx, table_pa);
 }
 
 void vmem_pwc_fill(struct vmem_pwc *p, uint64_t addr, uint32_t ctx, unsigned level,
 		   uint64_t table_pa)
 {
-	if (level < 2 || level > p->levels)
-		return;
-	vmem_xcache_fill(p->level[level], pwc_key(p, addr, level), ctx, table_pa);
+	pwc_fill(p, addr, ctx, level, table_pa);
 }
 
 void vmem_pwc_flush_ctx(struct vmem_pwc *p, uint32_t ctx, uint32_t mask)

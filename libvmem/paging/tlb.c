@@ -73,6 +73,7 @@
 #include "mrc_internal.h"
 #include "base/rng.h"
 #include "tlb_internal.h"
+#include "xcache_internal.h"
 
 #define TLB_L2_SIZE_SHIFT 60
 
@@ -229,7 +230,7 @@ enum vmem_tlb_hit vmem_tlb_lookup(struct vmem_tlb *t, uint64_t va, uint32_t ctx,
 	struct vmem_xcache *const *l1 = ifetch ? t->l1i : t->l1d;
 	/* Profiled, every array is probed: its profiler counts the lookup. */
 	bool only_4k = t->only_4k && !t->mrc;
-	unsigned s2, last_l2 = only_4k ? VMEM_PAGE_4K : VMEM_PAGE_2M;
+	unsigned s2;
 	uint64_t v;
 
 	if ((v = tlb_memo_peek(t, va, ctx, ifetch)) != 0) {
@@ -241,10 +242,30 @@ enum vmem_tlb_hit vmem_tlb_lookup(struct vmem_tlb *t, uint64_t va, uint32_t ctx,
 		t->stats.l1i_lookups++;
 	else
 		t->stats.l1d_lookups++;
-	for (unsigned s = 0; s < (only_4k ? 1u : VMEM_PAGE_SIZES); s++) {
+	if (only_4k) {
+		/* The loops below with one page size each, written out: the common case. */
+		if (xcache_lookup(l1[VMEM_PAGE_4K], va >> 12, ctx, &v)) {
+			if (ifetch)
+				t->stats.l1i_hits++;
+			else
+				t->stats.l1d_hits++;
+			memo_set(t, ifetch, va >> 12, ctx, v);
+			unpack(v, e);
+			return VMEM_TLB_HIT_L1;
+		}
+		t->stats.l2_lookups++;
+		if (!xcache_lookup(t->l2, l2_key(va, VMEM_PAGE_4K), ctx, &v))
+			return VMEM_TLB_MISS;
+		xcache_fill(l1[VMEM_PAGE_4K], va >> 12, ctx, v);
+		memo_set(t, ifetch, va >> 12, ctx, v);
+		t->stats.l2_hits++;
+		unpack(v, e);
+		return VMEM_TLB_HIT_L2;
+	}
+	for (unsigned s = 0; s < VMEM_PAGE_SIZES; s++) {
 		unsigned shift = vmem_page_shift((enum vmem_page_size)s);
 
-		if (vmem_xcache_lookup(l1[s], va >> shift, ctx, &v)) {
+		if (xcache_lookup(l1[s], va >> shift, ctx, &v)) {
 			if (ifetch)
 				t->stats.l1i_hits++;
 			else
@@ -258,21 +279,20 @@ enum vmem_tlb_hit vmem_tlb_lookup(struct vmem_tlb *t, uint64_t va, uint32_t ctx,
 
 	t->stats.l2_lookups++;
 	s2 = VMEM_PAGE_4K;
-	while (s2 <= last_l2 && !vmem_xcache_lookup(t->l2, l2_key(va, s2), ctx, &v))
+	while (s2 <= VMEM_PAGE_2M && !xcache_lookup(t->l2, l2_key(va, s2), ctx, &v))
 		s2++;
 	if (t->l2_mrc != NULL)
 		mrc_group_end(t->l2_mrc);   /* one STLB lookup per access */
-	if (s2 <= last_l2) {
-		vmem_xcache_fill(l1[s2], va >> vmem_page_shift((enum vmem_page_size)s2), ctx, v);
+	if (s2 <= VMEM_PAGE_2M) {
+		xcache_fill(l1[s2], va >> vmem_page_shift((enum vmem_page_size)s2), ctx, v);
 		if (s2 == VMEM_PAGE_4K)
 			memo_set(t, ifetch, va >> 12, ctx, v);
 		t->stats.l2_hits++;
 		unpack(v, e);
 		return VMEM_TLB_HIT_L2;
 	}
-	if (!only_4k &&
-	    vmem_xcache_lookup(t->l2_1g, va >> vmem_page_shift(VMEM_PAGE_1G), ctx, &v)) {
-		vmem_xcache_fill(l1[VMEM_PAGE_1G], va >> vmem_page_shift(VMEM_PAGE_1G), ctx, v);
+	if (xcache_lookup(t->l2_1g, va >> vmem_page_shift(VMEM_PAGE_1G), ctx, &v)) {
+		xcache_fill(l1[VMEM_PAGE_1G], va >> vmem_page_shift(VMEM_PAGE_1G), ctx, v);
 		t->stats.l2_hits++;
 		unpack(v, e);
 		return VMEM_TLB_HIT_L2;
@@ -294,10 +314,10 @@ void vmem_tlb_fill(struct vmem_tlb *t, uint64_t va, uint32_t ctx, bool ifetch,
 		t->only_4k = false;
 	v = pack(e);
 	if (s == VMEM_PAGE_1G)
-		vmem_xcache_fill(t->l2_1g, va >> vmem_page_shift(VMEM_PAGE_1G), ctx, v);
+		xcache_fill(t->l2_1g, va >> vmem_page_shift(VMEM_PAGE_1G), ctx, v);
 	else
-		vmem_xcache_fill(t->l2, l2_key(va, s), ctx, v);
-	vmem_xcache_fill(l1[s], va >> vmem_page_shift(e->size), ctx, v);
+		xcache_fill(t->l2, l2_key(va, s), ctx, v);
+	xcache_fill(l1[s], va >> vmem_page_shift(e->size), ctx, v);
 	if (s == VMEM_PAGE_4K)
 		memo_set(t, ifetch, va >> 12, ctx, v);
 }

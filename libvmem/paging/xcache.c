@@ -54,6 +54,17 @@
  * invalid one, so a probe is two 64-bit compares per way and an invalid way never
  * matches. No allocation after create, no division.
  *
+ * Wide sets: an LRU cache of 8 to 15 ways (the STLB) keeps no stamps; its block starts
+ * with four words, a one-byte fingerprint of each way's key, the ways in order of last
+ * use (4 bits each) and a bit per valid way, so that a probe compares eight fingerprints
+ * in one word and a victim is read off the order (xcache_internal.h says why it is the
+ * same LRU). Caches of fewer ways keep stamps: scanning 2 to 4 of them costs less.
+ *
+ * The probe of an LRU cache and the fill that follows a miss are inline
+ * (xcache_internal.h) for the TLB, the paging-structure caches and the walks; the probe
+ * that misses also finds the victim (stamps) or the hash chain (indexed form), so that
+ * fill writes the way without reading the set again.
+ *
  * Profiling: a cache may carry a miss-ratio-curve profiler (vmem_xcache_enable_mrc,
  * libvmem/mrc.c). Lookups, fills, invalidations and flushes then also go to it; the
  * cache's own state and statistics are the same with or without it. Without one each
@@ -74,49 +85,11 @@
 #include <strings.h>
 
 #include "vmem/mrc.h"
-#include "vmem/xcache.h"
 
-#define XC_VALID (1ull << 32)
+#include "xcache_internal.h"
+
 #define XC_RNG_ZERO_SEED 0x9E3779B97F4A7C15ull
 #define XC_INDEX_WAYS 16      /* fully associative LRU caches this large are indexed */
-#define XC_NONE UINT32_MAX    /* end of a hash chain or of the LRU list */
-
-struct vmem_xcache {
-	uint64_t *block;     /* [sets * stride] the set blocks (see the top comment) */
-	uint64_t *keys;      /* entry (set, way) at [set * stride + way], in block */
-	uint64_t *tags;      /* the same: ctx | XC_VALID, or 0 when invalid */
-	uint64_t *vals;      /* the same */
-	uint64_t *stamps;    /* LRU: the same, last-use stamps; else NULL */
-	size_t stride;       /* words per set block */
-	uint64_t *plru;      /* PLRU: [sets * plru_words] tree bits, bit n = node n */
-	uint64_t *plru_clr;  /* PLRU, ways <= 64: [ways] bits a use of the way clears */
-	uint64_t *plru_set;  /* PLRU, ways <= 64: [ways] bits a use of the way sets */
-	uint64_t set_mask;   /* sets - 1 */
-	uint64_t clock;      /* LRU stamp counter */
-	uint64_t rng;        /* RANDOM generator state */
-	uint32_t ways;       /* 0 for an absent cache */
-	uint32_t sets;
-	uint32_t ways_log2;  /* PLRU tree depth */
-	uint32_t plru_words;
-	enum vmem_repl repl;
-	struct vmem_xcache_stats stats;
-	struct vmem_mrc *mrc;  /* profiler, or NULL */
-	/* Indexed fully associative LRU (see the top comment); bucket is NULL otherwise. */
-	uint32_t *bucket;     /* [bucket_mask + 1] first way of each hash chain */
-	uint32_t *chain;      /* [ways] next way in the same chain */
-	uint32_t *newer;      /* [ways] LRU list links of valid ways */
-	uint32_t *older;
-	uint32_t *free_ways;  /* [ways] stack of invalid ways */
-	uint32_t nfree;
-	uint32_t mru, lru;    /* list ends */
-	uint32_t bucket_mask;
-	/* The last lookup that missed, if nothing has changed the cache since (hint_tag 0:
-	 * none): (hint_key, hint_tag) is absent. A fill after a walk is almost always the
-	 * fill of the lookup that missed just before, so it need not look for the entry:
-	 * under LRU it reads only the stamps to find the victim. */
-	uint64_t hint_key;
-	uint64_t hint_tag;
-};
 
 static const char *const repl_names[] = {
 	[VMEM_REPL_LRU] = "lru",
@@ -254,7 +227,8 @@ static int fa_index_init(struct vmem_xcache *c)
 	c->newer = malloc(c->ways * sizeof(*c->newer));
 	c->older = malloc(c->ways * sizeof(*c->older));
 	c->free_ways = malloc(c->ways * sizeof(*c->free_ways));
-	if (!c->bucket || !c->chain || !c->newer || !c->older || !c->free_ways)
+	c->home = malloc(c->ways * sizeof(*c->home));
+	if (!c->bucket || !c->chain || !c->newer || !c->older || !c->free_ways || !c->home)
 		return VMEM_ENOMEM;
 	for (uint32_t b = 0; b < nb; b++)
 		c->bucket[b] = XC_NONE;
@@ -266,103 +240,64 @@ static int fa_index_init(struct vmem_xcache *c)
 	return 0;
 }
 
-static inline uint32_t fa_bucket(const struct vmem_xcache *c, uint64_t key, uint64_t tag)
-{
-	return (uint32_t)(((key ^ (tag << 40)) * 0x9E3779B97F4A7C15ull) >> 40) & c->bucket_mask;
-}
-
 /* The way holding (key, tag), or c->ways. */
 static inline uint32_t fa_find(const struct vmem_xcache *c, uint64_t key, uint64_t tag)
 {
-	for (uint32_t w = c->bucket[fa_bucket(c, key, tag)]; w != XC_NONE; w = c->chain[w])
+	for (uint32_t w = c->bucket[xc_fa_bucket(c, key, tag)]; w != XC_NONE; w = c->chain[w])
 		if (c->keys[w] == key && c->tags[w] == tag)
 			return w;
 	return c->ways;
 }
 
-static inline void fa_list_unlink(struct vmem_xcache *c, uint32_t w)
-{
-	if (c->newer[w] != XC_NONE)
-		c->older[c->newer[w]] = c->older[w];
-	else
-		c->mru = c->older[w];
-	if (c->older[w] != XC_NONE)
-		c->newer[c->older[w]] = c->newer[w];
-	else
-		c->lru = c->newer[w];
-}
-
-static inline void fa_list_push_mru(struct vmem_xcache *c, uint32_t w)
-{
-	c->newer[w] = XC_NONE;
-	c->older[w] = c->mru;
-	if (c->mru != XC_NONE)
-		c->newer[c->mru] = w;
-	else
-		c->lru = w;
-	c->mru = w;
-}
-
-/* A use of valid way w. */
-static void fa_touch(struct vmem_xcache *c, uint32_t w)
-{
-	fa_list_unlink(c, w);
-	fa_list_push_mru(c, w);
-}
-
-/* Makes valid way w (keys and tags set) findable and most recently used. */
-static void fa_link(struct vmem_xcache *c, uint32_t w)
-{
-	uint32_t b = fa_bucket(c, c->keys[w], c->tags[w]);
-
-	c->chain[w] = c->bucket[b];
-	c->bucket[b] = w;
-	fa_list_push_mru(c, w);
-}
-
-/* Takes valid way w out of the index and the list (its tag still set). */
-static void fa_unlink(struct vmem_xcache *c, uint32_t w)
-{
-	uint32_t *link = &c->bucket[fa_bucket(c, c->keys[w], c->tags[w])];
-
-	while (*link != w)
-		link = &c->chain[*link];
-	*link = c->chain[w];
-	fa_list_unlink(c, w);
-}
-
 /* Invalidates valid way w. */
 static void fa_release(struct vmem_xcache *c, uint32_t w)
 {
-	fa_unlink(c, w);
+	xc_fa_unlink(c, w);
 	c->tags[w] = 0;
 	c->free_ways[c->nfree++] = w;
 }
 
 static bool fa_fill(struct vmem_xcache *c, uint64_t key, uint64_t tag, uint64_t val)
 {
-	uint32_t w = c->hint_tag == tag && c->hint_key == key ? c->ways : fa_find(c, key, tag);
+	uint32_t w;
 	bool evict = false;
 
+	if (c->hint_tag == tag && c->hint_key == key)
+		return xc_fa_fill_hinted(c, key, tag, val);
+	w = fa_find(c, key, tag);
 	c->stats.fills++;
 	if (w != c->ways) {
 		c->vals[w] = val;
-		fa_touch(c, w);
+		xc_fa_touch(c, w);
 		return false;
 	}
 	if (c->nfree) {
 		w = c->free_ways[--c->nfree];
 	} else {
 		w = c->lru;
-		fa_unlink(c, w);
+		xc_fa_unlink(c, w);
 		evict = true;
 		c->stats.evictions++;
 	}
 	c->keys[w] = key;
 	c->tags[w] = tag;
 	c->vals[w] = val;
-	fa_link(c, w);
+	xc_fa_link(c, w, xc_fa_bucket(c, key, tag));
 	return evict;
+}
+
+/* Wide sets (xcache_internal.h): no valid way, fingerprints 0, the ways in order. */
+static void wide_init(struct vmem_xcache *c)
+{
+	uint64_t order = ~0ull;
+
+	for (uint32_t w = c->ways; w-- > 0;)
+		order = order << 4 | w;
+	c->meta = c->block;
+	for (uint32_t s = 0; s < c->sets; s++)
+		c->meta[(size_t)s * c->stride + 2] = order;
+	c->fp_mask[0] = c->ways >= 8 ? ~0ull : (1ull << (8 * c->ways)) - 1;
+	c->fp_mask[1] = c->ways > 8 ? (1ull << (8 * (c->ways - 8))) - 1 : 0;
 }
 
 int vmem_xcache_create(const struct vmem_cache_geom *geom, uint64_t seed,
@@ -392,23 +327,27 @@ int vmem_xcache_create(const struct vmem_cache_geom *geom, uint64_t seed,
 	 */
 	{
 		size_t w = ways != 0 ? ways : 1;
-		size_t narrays = c->repl == VMEM_REPL_LRU ? 4 : 3;
+		bool wide = c->repl == VMEM_REPL_LRU && ways >= XC_WIDE_MIN_WAYS &&
+			    ways <= XC_WIDE_MAX_WAYS;
+		size_t narrays = c->repl == VMEM_REPL_LRU && !wide ? 4 : 3;
+		size_t meta_words = wide ? XC_META_WORDS : 0;
 		size_t bytes;
 
-		c->stride = w * narrays;
+		c->stride = meta_words + w * narrays;
 		bytes = (size_t)sets * c->stride * sizeof(uint64_t);
 		bytes = (bytes + 63) & ~(size_t)63;
 		c->block = aligned_alloc(64, bytes);
 		if (c->block == NULL)
 			goto nomem;
 		memset(c->block, 0, bytes);
-		c->keys = c->block;
-		c->tags = c->block + w;
-		if (c->repl == VMEM_REPL_LRU) {
-			c->stamps = c->block + 2 * w;
-			c->vals = c->block + 3 * w;
-		} else {
-			c->vals = c->block + 2 * w;
+		c->keys = c->block + meta_words;
+		c->tags = c->keys + w;
+		c->vals = c->tags + w;
+		if (wide) {
+			wide_init(c);
+		} else if (c->repl == VMEM_REPL_LRU) {
+			c->stamps = c->tags + w;
+			c->vals = c->stamps + w;
 		}
 	}
 	if (c->repl == VMEM_REPL_PLRU && ways != 0) {
@@ -423,6 +362,12 @@ int vmem_xcache_create(const struct vmem_cache_geom *geom, uint64_t seed,
 	if (c->repl == VMEM_REPL_LRU && sets == 1 && ways >= XC_INDEX_WAYS &&
 	    fa_index_init(c) != 0)
 		goto nomem;
+	if (c->bucket)
+		c->inline_ops = XC_INLINE_INDEXED;
+	else if (c->meta)
+		c->inline_ops = XC_INLINE_WIDE;
+	else if (c->repl == VMEM_REPL_LRU && ways != 0)
+		c->inline_ops = XC_INLINE_SETS;
 	*out = c;
 	return 0;
 nomem:
@@ -444,6 +389,7 @@ void vmem_xcache_destroy(struct vmem_xcache *c)
 	free(c->newer);
 	free(c->older);
 	free(c->free_ways);
+	free(c->home);
 	free(c);
 }
 
@@ -497,7 +443,9 @@ static inline __attribute__((always_inline)) void touch(struct vmem_xcache *c, u
 	switch (c->repl) {
 	case VMEM_REPL_LRU:
 		if (c->bucket)
-			fa_touch(c, way);
+			xc_fa_touch(c, way);
+		else if (c->meta)
+			c->meta[base + 2] = xc_order_use(c->meta[base + 2], way);
 		else
 			c->stamps[base + way] = ++c->clock;
 		break;
@@ -518,21 +466,11 @@ static inline bool lookup(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uin
 	const uint64_t *tags = c->tags + base;
 	const uint32_t ways = c->ways;
 
+	if (c->bucket)
+		return xc_fa_lookup(c, key, ctx, val);
+	if (c->repl == VMEM_REPL_LRU && ways != 0)
+		return xc_lru_lookup(c, key, ctx, val);
 	c->stats.lookups++;
-	if (c->bucket) {
-		uint32_t w = fa_find(c, key, tag);
-
-		if (w == ways) {
-			c->hint_key = key;
-			c->hint_tag = tag;
-			return false;
-		}
-		c->hint_tag = 0;
-		c->stats.hits++;
-		*val = c->vals[w];
-		touch(c, 0, 0, w);
-		return true;
-	}
 	for (uint32_t w = 0; w < ways; w++) {
 		if (keys[w] == key && tags[w] == tag) {
 			c->hint_tag = 0;
@@ -585,29 +523,31 @@ static inline bool fill(struct vmem_xcache *c, uint64_t key, uint32_t ctx, uint6
 		return evict;
 	}
 	if (c->repl == VMEM_REPL_LRU && c->hint_tag == tag && c->hint_key == key) {
-		/* Absent, as the lookup just before found: the victim is the first invalid
-		 * way, else the least recently used, which is the first way of the smallest
-		 * stamp, since an invalid way's stamp is 0 and a valid one's at least 1
-		 * (see invalidate). */
-		const uint64_t *st = c->stamps + base;
+		/* Absent, as the lookup found. */
+		if (c->meta)
+			return xc_wide_fill_hinted(c, key, tag, val);
+		return xc_stamp_fill_hinted(c, key, tag, val);
+	}
+	c->hint_tag = 0;
+	if (c->meta) {
+		uint64_t *meta = c->meta + base;
 
-		way = 0;
-		for (uint32_t w = 1; w < ways; w++)
-			if (st[w] < st[way])
-				way = w;
-		c->hint_tag = 0;
-		if (tags[way] != 0) {
-			evict = true;
-			c->stats.evictions++;
+		way = xc_wide_find(c, meta, keys, tags, key, tag);
+		c->stats.fills++;
+		if (way != ways) {
+			c->vals[base + way] = val;
+			meta[2] = xc_order_use(meta[2], way);
+			return false;
 		}
+		way = xc_wide_victim(c, meta);
+		evict = (meta[3] >> way) & 1u;
+		c->stats.evictions += evict;
 		c->keys[base + way] = key;
 		c->tags[base + way] = tag;
 		c->vals[base + way] = val;
-		c->stamps[base + way] = ++c->clock;
-		c->stats.fills++;
+		xc_wide_use_filled(meta, way, key);
 		return evict;
 	}
-	c->hint_tag = 0;
 	if (c->repl == VMEM_REPL_LRU) {
 		/*
 		 * One pass finds the entry, the first invalid way and the least recently used
@@ -709,6 +649,8 @@ void vmem_xcache_invalidate(struct vmem_xcache *c, uint64_t key, uint32_t ctx)
 			c->tags[base + w] = 0;
 			if (c->stamps)
 				c->stamps[base + w] = 0;   /* (unobservable: see lookup) */
+			if (c->meta)
+				c->meta[base + 3] &= ~(1ull << w);
 			c->stats.invalidations++;
 			return;   /* (key, ctx) is present at most once */
 		}
@@ -733,6 +675,8 @@ void vmem_xcache_flush_ctx(struct vmem_xcache *c, uint32_t ctx, uint32_t mask)
 				c->tags[i] = 0;
 				if (c->stamps)
 					c->stamps[i] = 0;
+				if (c->meta)
+					c->meta[s * c->stride + 3] &= ~(1ull << w);
 				c->stats.invalidations++;
 			}
 		}
@@ -755,6 +699,8 @@ void vmem_xcache_flush_all(struct vmem_xcache *c)
 				c->tags[i] = 0;
 				if (c->stamps)
 					c->stamps[i] = 0;
+				if (c->meta)
+					c->meta[s * c->stride + 3] &= ~(1ull << w);
 				c->stats.invalidations++;
 			}
 		}
@@ -800,6 +746,7 @@ int vmem_xcache_enable_mrc(struct vmem_xcache *c, uint32_t max_ways)
 		return err;
 	vmem_mrc_destroy(c->mrc);
 	c->mrc = p;
+	c->inline_ops = XC_INLINE_NONE;   /* the profiler must see every operation */
 	return 0;
 }
 
