@@ -64,6 +64,8 @@
 /* Pages checked and installed at once by the prefetch: 256 KiB, so that the copy finds the
  * pages the check has just read still in the CPU's cache. */
 #define WS_RUN_PAGES 64u
+/* Working-set pages the fault handler installs after a fault on one (install_ahead). */
+#define AHEAD_PAGES 64u
 
 static uint64_t now_ns(void)
 {
@@ -408,7 +410,11 @@ struct ws_index {
 	uint64_t *data;                      /* [words] ... and holds data */
 	uint32_t *data_before;               /* [words] listed data pages in the words before */
 	uint64_t *sorted;                    /* [count] the listed pages in page order */
+	uint32_t *position;                  /* [pages] page's index in the first-touch order,
+						or NOT_LISTED */
 };
+
+#define NOT_LISTED UINT32_MAX
 
 struct vmem_snapshot_restore {
 	struct snap_chain chain;
@@ -524,6 +530,8 @@ static int install(struct vmem_snapshot_restore *r, uint64_t first, uint64_t n, 
 	return rc;
 }
 
+static void install_ahead(struct vmem_snapshot_restore *r, uint64_t i);
+
 /* Serves a MISSING fault on page i (the handler thread). */
 static void serve_fault(struct vmem_snapshot_restore *r, uint64_t i, bool write, char *buf)
 {
@@ -541,6 +549,8 @@ static void serve_fault(struct vmem_snapshot_restore *r, uint64_t i, bool write,
 		}
 		return;
 	}
+	if (r->have_ws)
+		install_ahead(r, i);
 	if (snap_chain_data(&r->chain, i, &fd, &off, &sum)) {
 		rc = rpread(r, fd, buf, PAGE, off);
 		if (rc) {
@@ -702,6 +712,7 @@ static void ws_index_free(struct ws_index *x)
 	free(x->data);
 	free(x->data_before);
 	free(x->sorted);
+	free(x->position);
 	memset(x, 0, sizeof(*x));
 }
 
@@ -714,12 +725,16 @@ static int ws_index_build(struct ws_index *x, const struct snap_ws *w, const str
 	x->data = calloc(words, 8);
 	x->data_before = malloc(words * 4);
 	x->sorted = malloc(w->count ? 8 * w->count : 1);
-	if (!x->listed || !x->data || !x->data_before || !x->sorted) {
+	x->position = malloc(c->pages * 4);
+	if (!x->listed || !x->data || !x->data_before || !x->sorted || !x->position) {
 		ws_index_free(x);
 		return VMEM_ENOMEM;
 	}
+	memset(x->position, 0xff, c->pages * 4);
 	for (uint64_t k = 0; k < w->count; k++) {
 		uint64_t p = w->order[k];
+
+		x->position[p] = (uint32_t)k;       /* count <= pages <= 2^28 */
 
 		x->listed[p / 64] |= 1ull << (p % 64);
 		if (c->src[p] != SNAP_SRC_ZERO)
@@ -806,6 +821,24 @@ static void install_ws(struct vmem_snapshot_restore *r, const uint64_t *list, ui
 				  zero ? "UFFDIO_ZEROPAGE" : "UFFDIO_COPY", strerror(-rc));
 		k += len;
 	}
+}
+
+/*
+ * A fault on a working-set page means the guest has caught up with the prefetch (or the
+ * prefetch thread cannot run: its CPU is busy). The handler then installs the next
+ * AHEAD_PAGES pages of the first-touch order itself, before the faulting page, whose copy
+ * wakes the guest: the guest then finds them in place instead of faulting on each, and the
+ * handler, on the guest's CPU, costs no cross-CPU wake-up. Pages the prefetch thread has
+ * claimed are skipped; nothing is installed twice.
+ */
+static void install_ahead(struct vmem_snapshot_restore *r, uint64_t i)
+{
+	uint64_t k = r->wsx.position[i], n;
+
+	if (k == NOT_LISTED)
+		return;
+	n = r->ws.count - k - 1 < AHEAD_PAGES ? r->ws.count - k - 1 : AHEAD_PAGES;
+	install_ws(r, r->ws.order + k + 1, n);
 }
 
 /*
