@@ -668,21 +668,22 @@ static void expect_rejected(const char *path, int code, const char *what)
 		fail_msg("message \"%s\": expected one line naming %s and \"%s\"", err, path, what);
 }
 
-/* The pages 100-199, touched in order: a sequential working set. */
+/* The pages 100-699, touched in order: a sequential working set. */
 static void touch_run(const char *base)
 {
 	volatile const char *p = base;
 
-	for (uint64_t i = 100; i < 200; i++)
+	for (uint64_t i = 100; i < 700; i++)
 		(void)p[i * PAGE + 16];
 }
 
 static void test_snapshot_prefetch_installs_runs_and_refuses_hostile_working_sets(void **state)
 {
-	/* Working set: pages 100-199. Of these, 100, 105, ..., 195 are zero (20 pages) and the
-	 * 80 others hold data in 20 runs of 4 consecutive pages (101-104, ..., 196-199). The
-	 * working-set file: 64 + 8 * 100 = 864 bytes of metadata, so data from offset 4096,
-	 * page 101 at 4096, page 102 at 8192 (its data pages sorted by page number). */
+	/* Working set: pages 100-699. Of these, 100, 105, ..., 695 are zero (120 pages) and
+	 * the 480 others hold data in 120 runs of 4 consecutive pages (101-104, ..., 696-699).
+	 * The working-set file: 64 + 8 * 600 = 4864 bytes of metadata, so data from offset
+	 * 8192, page 101 at 8192, page 102 at 12288 (data pages sorted by page number); the
+	 * file is 8192 + 480 * 4096 = 1974272 bytes. */
 	char ws[512];
 	struct ram r;
 	struct vmem_snapshot_restore *rs;
@@ -709,7 +710,9 @@ static void test_snapshot_prefetch_installs_runs_and_refuses_hostile_working_set
 	assert_int_equal(vmem_snapshot_restore_end(rs, NULL), 0);
 
 	/* Sync: one UFFDIO_COPY per data run and one UFFDIO_ZEROPAGE per zero page between
-	 * them: 20 + 20 = 40 calls for 100 pages, and then no fault in the working set. */
+	 * them: 120 + 120 = 240 calls for 600 pages, and then no fault in the working set. The
+	 * two halves (pages 100-399 and 400-699, split at the 300th page, a zero page) are
+	 * installed by two threads; no run crosses the split. */
 	for (uint64_t i = 0; i < r.pages; i++)
 		fill(r.base + i * PAGE, i, 9);
 	vmem_snapshot_restore_config_default(&c);
@@ -718,36 +721,36 @@ static void test_snapshot_prefetch_installs_runs_and_refuses_hostile_working_set
 	if (vmem_snapshot_restore(r.ram, 0, in_dir("run.snap"), &c, &rs, err, sizeof(err)))
 		fail_msg("%s", err);
 	vmem_snapshot_restore_stats(rs, &st);
-	assert_int_equal(st.prefetched, 100);
-	assert_int_equal(st.prefetched_zero, 20);
-	assert_int_equal(st.copies, 40);
+	assert_int_equal(st.prefetched, 600);
+	assert_int_equal(st.prefetched_zero, 120);
+	assert_int_equal(st.copies, 240);
 	assert_int_equal(st.reads, 1);
-	for (uint64_t i = 100; i < 200; i++)
+	for (uint64_t i = 100; i < 700; i++)
 		assert_int_equal(differs(r.base + i * PAGE, i, base_version(i)), 0);
 	vmem_snapshot_restore_stats(rs, &st);
 	assert_int_equal(st.faults, 0);
 	assert_int_equal(vmem_snapshot_restore_end(rs, &st), 0);
-	assert_int_equal(st.filled, 2048 - 100);
+	assert_int_equal(st.filled, 2048 - 600);
 	check_all(&r, base_version);
 
-	/* A corrupt data page in the working-set file (page 102, at 8192): the check names it;
-	 * the prefetch leaves it to the lazy path, which serves the snapshot's data: the run
-	 * 101-104 becomes 101 and 103-104, 41 calls, 99 pages prefetched, one fault. */
-	patch(ws, 8192 + 100, &flip, 1, 0);
+	/* A corrupt data page in the working-set file (page 102, at 12288): the check names
+	 * it; the prefetch leaves it to the lazy path, which serves the snapshot's data: the
+	 * run 101-104 becomes 101 and 103-104, 241 calls, 599 pages prefetched, one fault. */
+	patch(ws, 12288 + 100, &flip, 1, 0);
 	assert_int_equal(vmem_snapshot_check_working_set(ws, in_dir("run.snap"), NULL, err,
 							 sizeof(err)), VMEM_EFORMAT);
-	assert_non_null(strstr(err, "offset 8192: page 102"));
+	assert_non_null(strstr(err, "offset 12288: page 102"));
 	for (uint64_t i = 0; i < r.pages; i++)
 		fill(r.base + i * PAGE, i, 9);
 	if (vmem_snapshot_restore(r.ram, 0, in_dir("run.snap"), &c, &rs, err, sizeof(err)))
 		fail_msg("%s", err);
 	vmem_snapshot_restore_stats(rs, &st);
-	assert_int_equal(st.prefetched, 99);
-	assert_int_equal(st.copies, 41);
+	assert_int_equal(st.prefetched, 599);
+	assert_int_equal(st.copies, 241);
 	assert_non_null(strstr(vmem_snapshot_restore_error(rs), "run.snap.ws: data of page 102 "
 			       "does not match the snapshot"));
 	assert_non_null(strstr(vmem_snapshot_restore_error(rs), "left to the lazy path"));
-	for (uint64_t i = 100; i < 200; i++)
+	for (uint64_t i = 100; i < 700; i++)
 		assert_int_equal(differs(r.base + i * PAGE, i, base_version(i)), 0);
 	vmem_snapshot_restore_stats(rs, &st);
 	assert_int_equal(st.faults, 1);
@@ -760,35 +763,35 @@ static void test_snapshot_prefetch_installs_runs_and_refuses_hostile_working_set
 	c.prefetch_sync = false;
 	if (vmem_snapshot_restore(r.ram, 0, in_dir("run.snap"), &c, &rs, err, sizeof(err)))
 		fail_msg("%s", err);
-	for (uint64_t i = 100; i < 200; i++)
+	for (uint64_t i = 100; i < 700; i++)
 		assert_int_equal(differs(r.base + i * PAGE, i, base_version(i)), 0);
 	vmem_snapshot_restore_wait_prefetch(rs);
 	vmem_snapshot_restore_stats(rs, &st);
-	assert_int_equal(st.prefetched + st.faults, 100);
+	assert_int_equal(st.prefetched + st.faults, 600);
 	assert_true(st.faults >= 1);                       /* page 102 at least */
 	assert_int_equal(vmem_snapshot_restore_end(rs, &st), 0);
 	check_all(&r, base_version);
 
-	/* Hostile page lists (the metadata checksum resealed over 864 bytes): refused with the
-	 * entry's offset before anything is dropped (page 0 keeps its content). */
+	/* Hostile page lists (the metadata checksum resealed over 4864 bytes): refused with
+	 * the entry's offset before anything is dropped (page 0 keeps its content). */
 	c.prefetch_sync = true;
 	fill(r.base, 0, 3);
-	patch(ws, 64, &out_of_range, 8, 864);
+	patch(ws, 64, &out_of_range, 8, 4864);
 	assert_int_equal(vmem_snapshot_restore(r.ram, 0, in_dir("run.snap"), &c, &rs, err,
 					       sizeof(err)), VMEM_EFORMAT);
 	assert_non_null(strstr(err, "run.snap.ws: offset 64: page 2048: expected a page below 2048"));
 	assert_null(strchr(err, '\n'));
 	assert_int_equal(differs(r.base, 0, 3), 0);
 	patch(ws, 64, &twice, 8, 0);
-	patch(ws, 72, &twice, 8, 864);
+	patch(ws, 72, &twice, 8, 4864);
 	assert_int_equal(vmem_snapshot_restore(r.ram, 0, in_dir("run.snap"), &c, &rs, err,
 					       sizeof(err)), VMEM_EFORMAT);
 	assert_non_null(strstr(err, "run.snap.ws: offset 72: page 100 listed twice"));
-	/* A truncated file: 4096 + 80 * 4096 bytes expected. */
-	assert_int_equal(truncate(ws, 4096 + 79 * PAGE), 0);
+	/* A truncated file: one page short. */
+	assert_int_equal(truncate(ws, 1974272 - PAGE), 0);
 	assert_int_equal(vmem_snapshot_restore(r.ram, 0, in_dir("run.snap"), &c, &rs, err,
 					       sizeof(err)), VMEM_EFORMAT);
-	assert_non_null(strstr(err, "file size 327680: expected 331776"));
+	assert_non_null(strstr(err, "file size 1970176: expected 1974272"));
 	assert_int_equal(differs(r.base, 0, 3), 0);
 	vmem_guest_ram_destroy(r.ram);
 }

@@ -16,9 +16,9 @@
  * userfaultfd (MISSING) and returns at once: the guest may run. A handler thread serves
  * each first touch with UFFDIO_COPY from the snapshot (checksum verified) or
  * UFFDIO_ZEROPAGE, and can record the order of first touches as a working-set file. A
- * later restore given that file installs those pages eagerly from a few large reads
- * (REAP: Ustiugov et al., "Benchmarking, Analysis, and Optimization of Serverless Function
- * Snapshots", ASPLOS 2021); the rest stays lazy.
+ * later restore given that file installs those pages eagerly, copied in runs straight
+ * from the file's page cache (REAP: Ustiugov et al., "Benchmarking, Analysis, and
+ * Optimization of Serverless Function Snapshots", ASPLOS 2021); the rest stays lazy.
  *
  * Clones (vmem_snapshot_clone) map a snapshot MAP_PRIVATE from its files: every clone of one
  * snapshot shares the page cache's copy of an unchanged page, and a write copies only that
@@ -120,7 +120,8 @@ struct vmem_snapshot_restore_stats {
 	uint64_t prefetched_zero;        /* of which zero pages */
 	uint64_t filled;                 /* pages installed by vmem_snapshot_restore_end */
 	uint64_t bytes_read;             /* bytes read from snapshot and working-set files */
-	uint64_t reads;                  /* read calls that read them */
+	uint64_t reads;                  /* read calls (a working-set file's mapping read at
+					    once counts one) that read them */
 	uint64_t copies;                 /* UFFDIO_COPY / UFFDIO_ZEROPAGE calls */
 	uint64_t checksum_errors;        /* pages whose data failed its checksum (served zero) */
 	uint64_t recorded;               /* first touches recorded */
@@ -167,7 +168,8 @@ uint64_t vmem_snapshot_restore_recorded(const struct vmem_snapshot_restore *r, u
  * Writes the first touches recorded so far as a working-set file at ws_path (NULL: the
  * snapshot's path with ".ws" appended): their page numbers in order, then the data of
  * those that hold data, read from the snapshot and sorted by page number so that a
- * prefetch reads them in few large reads. VMEM_EIO / VMEM_EINVAL with a message.
+ * prefetch copies them in runs from one read of the file. VMEM_EIO / VMEM_EINVAL with a
+ * message.
  */
 int vmem_snapshot_restore_save_working_set(struct vmem_snapshot_restore *r, const char *ws_path,
 					   char *err, size_t errlen);
