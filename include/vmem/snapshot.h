@@ -25,7 +25,8 @@
  * page into the clone (copy-on-write). vmem_snapshot_clone_memory reads /proc/self/smaps to
  * say how much is shared.
  *
- * Snapshot files must not change while a restore or a clone uses them.
+ * Snapshot and working-set files must not change while a restore or a clone uses them
+ * (clones map the snapshot; a prefetch maps the working set's data and reads it in place).
  *
  * Concurrency: vmem_snapshot_save reads the region and needs the guest paused (no writer of
  * the region) for a consistent image; saves of different files may run concurrently.

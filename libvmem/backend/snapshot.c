@@ -1117,8 +1117,11 @@ int vmem_snapshot_restore(struct vmem_guest_ram *ram, unsigned region, const cha
 		INC(r, bytes_read, r->ws.bytes_read);
 		rc = VMEM_ENOMEM;
 		r->ws_path = strdup(c->prefetch);
-		if (!r->ws_path || ws_index_build(&r->wsx, &r->ws, &r->chain) != 0)
+		if (!r->ws_path || ws_index_build(&r->wsx, &r->ws, &r->chain) != 0) {
+			backend_errf(err, errlen, "snapshot restore: %s: no memory to index %" PRIu64
+				     " pages", c->prefetch, r->ws.count);
 			goto fail;
+		}
 		/* The data pages are copied into the region straight from the file's page cache
 		 * (UFFDIO_COPY reads its source like any user memory). */
 		if (r->ws.data_pages) {
