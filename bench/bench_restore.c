@@ -14,9 +14,10 @@
  *   lazy      vmem_snapshot_restore without prefetch: every working-set page is a
  *             userfaultfd fault served by the handler (pread of 4 KiB, checksum, UFFDIO_COPY);
  *   prefetch  with the working-set file recorded by a first lazy run (REAP): installed
- *             before the restore returns (sync) or by a thread on CPU 1 while the workload
- *             runs (background; the handler also installs the pages that follow a fault on
- *             the working set).
+ *             before the restore returns (sync: the restoring thread and a thread on CPU 1
+ *             each install half) or by a thread on CPU 1 while the workload runs
+ *             (background; the handler also installs the pages that follow a fault on the
+ *             working set).
  * The workload thread runs on CPU 0 and the handler on CPU 0 too ("same CPU") or on CPU 1
  * ("other CPU"): a wake-up across CPUs costs more than the fault itself on some VMs.
  * Then four clones of the snapshot each touch the working set: their Rss and Pss summed
