@@ -710,9 +710,8 @@ static void test_snapshot_prefetch_installs_runs_and_refuses_hostile_working_set
 	assert_int_equal(vmem_snapshot_restore_end(rs, NULL), 0);
 
 	/* Sync: one UFFDIO_COPY per data run and one UFFDIO_ZEROPAGE per zero page between
-	 * them: 120 + 120 = 240 calls for 600 pages, and then no fault in the working set. The
-	 * two halves (pages 100-399 and 400-699, split at the 300th page, a zero page) are
-	 * installed by two threads; no run crosses the split. */
+	 * them: 120 + 120 = 240 calls for 600 pages, and then no fault in the working set. Two
+	 * threads share the pages in chunks that end where a run ends: the same calls. */
 	for (uint64_t i = 0; i < r.pages; i++)
 		fill(r.base + i * PAGE, i, 9);
 	vmem_snapshot_restore_config_default(&c);

@@ -77,8 +77,8 @@
 /* Pages checked and installed at once by the prefetch: 256 KiB, so that the copy finds the
  * pages the check has just read still in the CPU's cache. */
 #define WS_RUN_PAGES 64u
-/* A sync prefetch of at least twice this many pages is shared with a second thread. */
-#define SPLIT_MIN_PAGES 256u
+/* Pages of the sorted working set a thread takes at once in a shared sync prefetch. */
+#define SHARE_CHUNK 64u
 /* Working-set pages the fault handler installs after a fault on one (install_ahead). */
 #define AHEAD_PAGES 64u
 
@@ -856,42 +856,70 @@ static void install_ahead(struct vmem_snapshot_restore *r, uint64_t i)
 	install_ws(r, r->ws.order + k + 1, n);
 }
 
-struct install_part {
+/*
+ * A sync prefetch shared by the restoring thread and a helper: each takes the next chunk of
+ * the sorted working set (about SHARE_CHUNK pages) from a common cursor until none is
+ * left, so that a helper whose CPU is busy delays the restore by one chunk at most, not by
+ * half the working set. A chunk ends where install_ws ends a run (the pages stop being
+ * consecutive, change between zero and data, or the run reaches WS_RUN_PAGES), so the runs,
+ * and the ioctls, are the same however the chunks are shared.
+ */
+struct shared_install {
 	struct vmem_snapshot_restore *r;
-	const uint64_t *list;
-	uint64_t n;
+	_Atomic uint64_t next;               /* index in wsx.sorted of the next chunk */
 };
 
-static void *install_part_main(void *arg)
+static uint64_t chunk_end(const struct vmem_snapshot_restore *r, uint64_t from)
 {
-	struct install_part *p = arg;
+	const uint64_t *list = r->wsx.sorted;
+	uint64_t n = r->ws.count, to = from;
 
-	install_ws(p->r, p->list, p->n);
+	while (to < n && to - from < SHARE_CHUNK) {
+		bool zero = r->chain.src[list[to]] == SNAP_SRC_ZERO;
+		uint64_t len = 1;
+
+		while (to + len < n && len < WS_RUN_PAGES && list[to + len] == list[to] + len &&
+		       (r->chain.src[list[to + len]] == SNAP_SRC_ZERO) == zero)
+			len++;
+		to += len;
+	}
+	return to;
+}
+
+static void *install_shared(void *arg)
+{
+	struct shared_install *s = arg;
+	uint64_t from = atomic_load(&s->next), to;
+
+	for (;;) {
+		if (from >= s->r->ws.count)
+			break;
+		to = chunk_end(s->r, from);
+		if (!atomic_compare_exchange_weak(&s->next, &from, to))
+			continue;                    /* from is the cursor's new value */
+		install_ws(s->r, s->r->wsx.sorted + from, to - from);
+		from = atomic_load(&s->next);
+	}
 	return NULL;
 }
 
 /*
  * The prefetch before the guest runs, in page order. Its cost is the kernel's, per page
- * (allocation, copy, page-table update), and nothing else runs meanwhile: a second thread
- * (on prefetch_cpu if set) installs the upper half of the working set while the caller
- * installs the lower half. The halves lie in different parts of the region, so the two
- * rarely share a page table (and its lock).
+ * (allocation, copy, page-table update), and nothing else runs meanwhile: a helper thread
+ * (on prefetch_cpu if set) shares the work.
  */
 static void install_sorted(struct vmem_snapshot_restore *r)
 {
-	struct install_part upper = { r, r->wsx.sorted + r->ws.count / 2,
-				      r->ws.count - r->ws.count / 2 };
+	struct shared_install s = { .r = r, .next = 0 };
 	pthread_t t;
-	bool helper = r->ws.count >= 2 * SPLIT_MIN_PAGES &&
-		      pthread_create(&t, NULL, install_part_main, &upper) == 0;
+	bool helper = r->ws.count >= 2 * SHARE_CHUNK &&
+		      pthread_create(&t, NULL, install_shared, &s) == 0;
 
-	if (!helper) {
-		install_ws(r, r->wsx.sorted, r->ws.count);
-		return;
-	}
-	pin(t, r->cfg.prefetch_cpu);
-	install_ws(r, r->wsx.sorted, r->ws.count / 2);
-	pthread_join(t, NULL);
+	if (helper)
+		pin(t, r->cfg.prefetch_cpu);
+	install_shared(&s);
+	if (helper)
+		pthread_join(t, NULL);
 }
 
 /*
