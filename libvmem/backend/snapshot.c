@@ -599,15 +599,30 @@ static void serve_fault(struct vmem_snapshot_restore *r, uint64_t i, bool write,
 		set_error(r, "page %" PRIu64 ": serving its fault: %s", i, strerror(-rc));
 }
 
-static void pin(pthread_t t, int cpu)
+/*
+ * pthread_create with the thread pinned to cpu (-1: not pinned) from its start: a thread
+ * pinned after it starts inherits its creator's CPUs and may run there first, e.g. a
+ * prefetch thread on the CPU of the restoring (or guest) thread it is meant to leave alone.
+ */
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg, int cpu)
 {
+	pthread_attr_t attr;
 	cpu_set_t set;
+	int e;
 
 	if (cpu < 0)
-		return;
+		return pthread_create(t, NULL, fn, arg);
+	e = pthread_attr_init(&attr);
+	if (e)
+		return e;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	pthread_setaffinity_np(t, sizeof(set), &set);
+	e = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	if (e == 0)
+		e = pthread_create(t, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	/* A CPU this process may not use (EINVAL): the thread runs unpinned, as before. */
+	return e == EINVAL ? pthread_create(t, NULL, fn, arg) : e;
 }
 
 static void *handler_main(void *arg)
@@ -913,10 +928,8 @@ static void install_sorted(struct vmem_snapshot_restore *r)
 	struct shared_install s = { .r = r, .next = 0 };
 	pthread_t t;
 	bool helper = r->ws.count >= 2 * SHARE_CHUNK &&
-		      pthread_create(&t, NULL, install_shared, &s) == 0;
+		      start_thread(&t, install_shared, &s, r->cfg.prefetch_cpu) == 0;
 
-	if (helper)
-		pin(t, r->cfg.prefetch_cpu);
 	install_shared(&s);
 	if (helper)
 		pthread_join(t, NULL);
@@ -1192,26 +1205,24 @@ int vmem_snapshot_restore(struct vmem_guest_ram *ram, unsigned region, const cha
 		rc = VMEM_EIO;
 		goto fail;
 	}
-	e = pthread_create(&r->handler, NULL, handler_main, r);
+	e = start_thread(&r->handler, handler_main, r, c->handler_cpu);
 	if (e) {
 		backend_errf(err, errlen, "snapshot restore: handler thread: %s", strerror(e));
 		rc = VMEM_EIO;
 		goto fail;
 	}
 	r->handler_started = true;
-	pin(r->handler, c->handler_cpu);
 	if (r->have_ws && c->prefetch_sync) {
 		r->prefetch_done = false;
 		prefetch(r, false);
 	} else if (r->have_ws) {
 		r->prefetch_done = false;
-		e = pthread_create(&r->prefetcher, NULL, prefetch_main, r);
+		e = start_thread(&r->prefetcher, prefetch_main, r, c->prefetch_cpu);
 		if (e) {
 			r->prefetch_done = true;
 			set_error(r, "prefetch thread: %s: everything stays lazy", strerror(e));
 		} else {
 			r->prefetch_started = true;
-			pin(r->prefetcher, c->prefetch_cpu);
 		}
 	}
 	atomic_store(&r->first_instruction_ns, now_ns() - t0);
