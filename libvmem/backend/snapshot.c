@@ -765,7 +765,6 @@ static int ws_index_build(struct ws_index *x, const struct snap_ws *w, const str
 		uint64_t p = w->order[k];
 
 		x->position[p] = (uint32_t)k;       /* count <= pages <= 2^28 */
-
 		x->listed[p / 64] |= 1ull << (p % 64);
 		if (c->src[p] != SNAP_SRC_ZERO)
 			x->data[p / 64] |= 1ull << (p % 64);
