@@ -100,15 +100,17 @@ struct vmem_snapshot_restore_config {
 	/* Working-set file to prefetch from, or NULL: everything lazy. A file that does not
 	 * belong to the snapshot is an error (VMEM_EFORMAT). */
 	const char *prefetch;
-	/* Prefetch before vmem_snapshot_restore returns (true) or in a thread of its own while
-	 * the guest runs (false, default); vmem_snapshot_restore_wait_prefetch waits for it. */
+	/* Prefetch before vmem_snapshot_restore returns (true: the caller and a helper thread
+	 * share the work) or in a thread of its own while the guest runs (false, default);
+	 * vmem_snapshot_restore_wait_prefetch waits for it. */
 	bool prefetch_sync;
 	/* Record the order of first touches served by the handler (default on). */
 	bool record;
 	/* CPU the fault-handling thread is pinned to, or -1 (default): not pinned. A wake-up
 	 * across CPUs can cost far more than the fault on some VMs (docs/BACKEND.md). */
 	int handler_cpu;
-	int prefetch_cpu;            /* the same for the prefetch thread (default -1) */
+	int prefetch_cpu;            /* the same for the prefetch (or helper) thread (default
+				        -1); threads start on their CPU */
 };
 
 struct vmem_snapshot_restore_stats {
