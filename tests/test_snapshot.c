@@ -416,7 +416,7 @@ static void test_snapshot_working_set_is_recorded_in_order_and_prefetched(void *
 	assert_int_equal(pages, WS_PAGES);
 
 	/* Prefetch before the guest runs: the working set is there, no fault for it, and it
-	 * came from a single read of the ws file (300 - 60 = 240 data pages < 1024 a read). */
+	 * came from a single read of the ws file (its data pages mapped and read at once). */
 	for (uint64_t i = 0; i < r.pages; i++)
 		fill(r.base + i * PAGE, i, 9);
 	vmem_snapshot_restore_config_default(&c);
@@ -668,6 +668,133 @@ static void expect_rejected(const char *path, int code, const char *what)
 		fail_msg("message \"%s\": expected one line naming %s and \"%s\"", err, path, what);
 }
 
+/* The pages 100-699, touched in order: a sequential working set. */
+static void touch_run(const char *base)
+{
+	volatile const char *p = base;
+
+	for (uint64_t i = 100; i < 700; i++)
+		(void)p[i * PAGE + 16];
+}
+
+static void test_snapshot_prefetch_installs_runs_and_refuses_hostile_working_sets(void **state)
+{
+	/* Working set: pages 100-699. Of these, 100, 105, ..., 695 are zero (120 pages) and
+	 * the 480 others hold data in 120 runs of 4 consecutive pages (101-104, ..., 696-699).
+	 * The working-set file: 64 + 8 * 600 = 4864 bytes of metadata, so data from offset
+	 * 8192, page 101 at 8192, page 102 at 12288 (data pages sorted by page number); the
+	 * file is 8192 + 480 * 4096 = 1974272 bytes. */
+	char ws[512];
+	struct ram r;
+	struct vmem_snapshot_restore *rs;
+	struct vmem_snapshot_restore_config c;
+	struct vmem_snapshot_restore_stats st;
+	uint64_t out_of_range = 2048, twice = 100;
+	uint8_t flip = 0x5a;
+	char err[512];
+
+	(void)state;
+	if (!have_uffd())
+		skip();
+	snprintf(ws, sizeof(ws), "%s", in_dir("run.snap.ws"));   /* in_dir's buffers rotate */
+	ram_make(&r, 2048);
+	for (uint64_t i = 0; i < r.pages; i++)
+		set_page(r.base + i * PAGE, i, base_version(i));
+	if (vmem_snapshot_save(r.ram, 0, in_dir("run.snap"), NULL, NULL, NULL, err, sizeof(err)))
+		fail_msg("%s", err);
+	if (vmem_snapshot_restore(r.ram, 0, in_dir("run.snap"), NULL, &rs, err, sizeof(err)))
+		fail_msg("%s", err);
+	touch_run(r.base);
+	if (vmem_snapshot_restore_save_working_set(rs, ws, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(vmem_snapshot_restore_end(rs, NULL), 0);
+
+	/* Sync: one UFFDIO_COPY per data run and one UFFDIO_ZEROPAGE per zero page between
+	 * them: 120 + 120 = 240 calls for 600 pages, and then no fault in the working set. Two
+	 * threads share the pages in chunks that end where a run ends: the same calls. */
+	for (uint64_t i = 0; i < r.pages; i++)
+		fill(r.base + i * PAGE, i, 9);
+	vmem_snapshot_restore_config_default(&c);
+	c.prefetch = ws;
+	c.prefetch_sync = true;
+	if (vmem_snapshot_restore(r.ram, 0, in_dir("run.snap"), &c, &rs, err, sizeof(err)))
+		fail_msg("%s", err);
+	vmem_snapshot_restore_stats(rs, &st);
+	assert_int_equal(st.prefetched, 600);
+	assert_int_equal(st.prefetched_zero, 120);
+	assert_int_equal(st.copies, 240);
+	assert_int_equal(st.reads, 1);
+	for (uint64_t i = 100; i < 700; i++)
+		assert_int_equal(differs(r.base + i * PAGE, i, base_version(i)), 0);
+	vmem_snapshot_restore_stats(rs, &st);
+	assert_int_equal(st.faults, 0);
+	assert_int_equal(vmem_snapshot_restore_end(rs, &st), 0);
+	assert_int_equal(st.filled, 2048 - 600);
+	check_all(&r, base_version);
+
+	/* A corrupt data page in the working-set file (page 102, at 12288): the check names
+	 * it; the prefetch leaves it to the lazy path, which serves the snapshot's data: the
+	 * run 101-104 becomes 101 and 103-104, 241 calls, 599 pages prefetched, one fault. */
+	patch(ws, 12288 + 100, &flip, 1, 0);
+	assert_int_equal(vmem_snapshot_check_working_set(ws, in_dir("run.snap"), NULL, err,
+							 sizeof(err)), VMEM_EFORMAT);
+	assert_non_null(strstr(err, "offset 12288: page 102"));
+	for (uint64_t i = 0; i < r.pages; i++)
+		fill(r.base + i * PAGE, i, 9);
+	if (vmem_snapshot_restore(r.ram, 0, in_dir("run.snap"), &c, &rs, err, sizeof(err)))
+		fail_msg("%s", err);
+	vmem_snapshot_restore_stats(rs, &st);
+	assert_int_equal(st.prefetched, 599);
+	assert_int_equal(st.copies, 241);
+	assert_non_null(strstr(vmem_snapshot_restore_error(rs), "run.snap.ws: data of page 102 "
+			       "does not match the snapshot"));
+	assert_non_null(strstr(vmem_snapshot_restore_error(rs), "left to the lazy path"));
+	for (uint64_t i = 100; i < 700; i++)
+		assert_int_equal(differs(r.base + i * PAGE, i, base_version(i)), 0);
+	vmem_snapshot_restore_stats(rs, &st);
+	assert_int_equal(st.faults, 1);
+	assert_int_equal(st.checksum_errors, 0);
+	assert_int_equal(vmem_snapshot_restore_end(rs, &st), 0);
+	check_all(&r, base_version);
+	/* The same in the background, the guest touching the pages meanwhile. */
+	for (uint64_t i = 0; i < r.pages; i++)
+		fill(r.base + i * PAGE, i, 9);
+	c.prefetch_sync = false;
+	if (vmem_snapshot_restore(r.ram, 0, in_dir("run.snap"), &c, &rs, err, sizeof(err)))
+		fail_msg("%s", err);
+	for (uint64_t i = 100; i < 700; i++)
+		assert_int_equal(differs(r.base + i * PAGE, i, base_version(i)), 0);
+	vmem_snapshot_restore_wait_prefetch(rs);
+	vmem_snapshot_restore_stats(rs, &st);
+	assert_int_equal(st.prefetched + st.faults, 600);
+	assert_true(st.faults >= 1);                       /* page 102 at least */
+	assert_int_equal(vmem_snapshot_restore_end(rs, &st), 0);
+	check_all(&r, base_version);
+
+	/* Hostile page lists (the metadata checksum resealed over 4864 bytes): refused with
+	 * the entry's offset before anything is dropped (page 0 keeps its content). */
+	c.prefetch_sync = true;
+	fill(r.base, 0, 3);
+	patch(ws, 64, &out_of_range, 8, 4864);
+	assert_int_equal(vmem_snapshot_restore(r.ram, 0, in_dir("run.snap"), &c, &rs, err,
+					       sizeof(err)), VMEM_EFORMAT);
+	assert_non_null(strstr(err, "run.snap.ws: offset 64: page 2048: expected a page below 2048"));
+	assert_null(strchr(err, '\n'));
+	assert_int_equal(differs(r.base, 0, 3), 0);
+	patch(ws, 64, &twice, 8, 0);
+	patch(ws, 72, &twice, 8, 4864);
+	assert_int_equal(vmem_snapshot_restore(r.ram, 0, in_dir("run.snap"), &c, &rs, err,
+					       sizeof(err)), VMEM_EFORMAT);
+	assert_non_null(strstr(err, "run.snap.ws: offset 72: page 100 listed twice"));
+	/* A truncated file: one page short. */
+	assert_int_equal(truncate(ws, 1974272 - PAGE), 0);
+	assert_int_equal(vmem_snapshot_restore(r.ram, 0, in_dir("run.snap"), &c, &rs, err,
+					       sizeof(err)), VMEM_EFORMAT);
+	assert_non_null(strstr(err, "file size 1970176: expected 1974272"));
+	assert_int_equal(differs(r.base, 0, 3), 0);
+	vmem_guest_ram_destroy(r.ram);
+}
+
 static void test_snapshot_hostile_files_are_rejected_with_a_reason(void **state)
 {
 	/* 8 pages: data, zero, data, data, zero, zero, data, zero: 4 data pages. Metadata
@@ -817,6 +944,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot_save_then_lazy_restore_is_identical_under_threads),
 		cmocka_unit_test(test_snapshot_incremental_chain_restores_each_state),
 		cmocka_unit_test(test_snapshot_working_set_is_recorded_in_order_and_prefetched),
+		cmocka_unit_test(test_snapshot_prefetch_installs_runs_and_refuses_hostile_working_sets),
 		cmocka_unit_test(test_snapshot_clones_share_unchanged_pages),
 		cmocka_unit_test(test_snapshot_hostile_files_are_rejected_with_a_reason),
 	};

@@ -16,16 +16,17 @@
  * userfaultfd (MISSING) and returns at once: the guest may run. A handler thread serves
  * each first touch with UFFDIO_COPY from the snapshot (checksum verified) or
  * UFFDIO_ZEROPAGE, and can record the order of first touches as a working-set file. A
- * later restore given that file installs those pages eagerly from a few large reads
- * (REAP: Ustiugov et al., "Benchmarking, Analysis, and Optimization of Serverless Function
- * Snapshots", ASPLOS 2021); the rest stays lazy.
+ * later restore given that file installs those pages eagerly, copied in runs straight
+ * from the file's page cache (REAP: Ustiugov et al., "Benchmarking, Analysis, and
+ * Optimization of Serverless Function Snapshots", ASPLOS 2021); the rest stays lazy.
  *
  * Clones (vmem_snapshot_clone) map a snapshot MAP_PRIVATE from its files: every clone of one
  * snapshot shares the page cache's copy of an unchanged page, and a write copies only that
  * page into the clone (copy-on-write). vmem_snapshot_clone_memory reads /proc/self/smaps to
  * say how much is shared.
  *
- * Snapshot files must not change while a restore or a clone uses them.
+ * Snapshot and working-set files must not change while a restore or a clone uses them
+ * (clones map the snapshot; a prefetch maps the working set's data and reads it in place).
  *
  * Concurrency: vmem_snapshot_save reads the region and needs the guest paused (no writer of
  * the region) for a consistent image; saves of different files may run concurrently.
@@ -99,15 +100,17 @@ struct vmem_snapshot_restore_config {
 	/* Working-set file to prefetch from, or NULL: everything lazy. A file that does not
 	 * belong to the snapshot is an error (VMEM_EFORMAT). */
 	const char *prefetch;
-	/* Prefetch before vmem_snapshot_restore returns (true) or in a thread of its own while
-	 * the guest runs (false, default); vmem_snapshot_restore_wait_prefetch waits for it. */
+	/* Prefetch before vmem_snapshot_restore returns (true: the caller and a helper thread
+	 * share the work) or in a thread of its own while the guest runs (false, default);
+	 * vmem_snapshot_restore_wait_prefetch waits for it. */
 	bool prefetch_sync;
 	/* Record the order of first touches served by the handler (default on). */
 	bool record;
 	/* CPU the fault-handling thread is pinned to, or -1 (default): not pinned. A wake-up
 	 * across CPUs can cost far more than the fault on some VMs (docs/BACKEND.md). */
 	int handler_cpu;
-	int prefetch_cpu;            /* the same for the prefetch thread (default -1) */
+	int prefetch_cpu;            /* the same for the prefetch (or helper) thread (default
+				        -1); threads start on their CPU */
 };
 
 struct vmem_snapshot_restore_stats {
@@ -120,7 +123,8 @@ struct vmem_snapshot_restore_stats {
 	uint64_t prefetched_zero;        /* of which zero pages */
 	uint64_t filled;                 /* pages installed by vmem_snapshot_restore_end */
 	uint64_t bytes_read;             /* bytes read from snapshot and working-set files */
-	uint64_t reads;                  /* read calls that read them */
+	uint64_t reads;                  /* read calls (a working-set file's mapping read at
+					    once counts one) that read them */
 	uint64_t copies;                 /* UFFDIO_COPY / UFFDIO_ZEROPAGE calls */
 	uint64_t checksum_errors;        /* pages whose data failed its checksum (served zero) */
 	uint64_t recorded;               /* first touches recorded */
@@ -167,7 +171,8 @@ uint64_t vmem_snapshot_restore_recorded(const struct vmem_snapshot_restore *r, u
  * Writes the first touches recorded so far as a working-set file at ws_path (NULL: the
  * snapshot's path with ".ws" appended): their page numbers in order, then the data of
  * those that hold data, read from the snapshot and sorted by page number so that a
- * prefetch reads them in few large reads. VMEM_EIO / VMEM_EINVAL with a message.
+ * prefetch copies them in runs from one read of the file. VMEM_EIO / VMEM_EINVAL with a
+ * message.
  */
 int vmem_snapshot_restore_save_working_set(struct vmem_snapshot_restore *r, const char *ws_path,
 					   char *err, size_t errlen);

@@ -21,9 +21,21 @@
  * touches nearly the same pages every time, and that serving them one fault at a time is
  * what makes the restore slow. So the record is saved as a working-set file: the page
  * numbers in first-touch order, then those pages' data sorted by page number, contiguous.
- * A restore given that file reads the data in a few large reads (1024 pages each) and
- * installs it with one UFFDIO_COPY per run of consecutive pages, before returning or in a
- * thread of its own while the guest runs; every other page stays lazy.
+ * A restore given that file maps its data (one read into the page cache, if it is not
+ * there already) and installs each run of pages consecutive in the guest with one
+ * UFFDIO_COPY straight from the mapping, each page checked before the guest can see it:
+ * before returning (in page order, with a helper thread) or in a thread of its own while
+ * the guest runs (from the end of the first-touch order); every other page stays lazy. A
+ * fault on a working-set page makes the handler install the next pages of the first-touch
+ * order too, so the guest takes one fault per AHEAD_PAGES pages, not one per page.
+ *
+ * Where the time goes on a VM whose own MMU is shadow-paged (docs/BACKEND.md has the
+ * figures): dropping the region's pages, then about 2.5 us per installed page in the
+ * kernel (allocation, copy, page-table update), against about 14 us per page served by a
+ * fault (exception, wake-up of the handler, 4 KiB read, checksum, UFFDIO_COPY, wake-up of
+ * the guest). Writing the pages before registration instead (a preadv into the region)
+ * costs an anonymous fault per page inside the copy, more than UFFDIO_COPY's direct
+ * installation.
  *
  * Every page has a state byte: missing, busy (claimed by whoever installs it: the handler,
  * the prefetch or the final fill, with a compare-and-swap) or installed. A fault on a page
@@ -59,8 +71,15 @@
 #include "vmem/guest_ram.h"
 
 #define PAGE SNAP_PAGE
-/* Pages read and installed at once by the prefetch and the final fill: 4 MiB. */
+/* Pages read and installed at once by the final fill: 4 MiB. */
 #define RUN_PAGES 1024u
+/* Pages checked and installed at once by the prefetch: 256 KiB, so that the copy finds the
+ * pages the check has just read still in the CPU's cache. */
+#define WS_RUN_PAGES 64u
+/* Pages of the sorted working set a thread takes at once in a shared sync prefetch. */
+#define SHARE_CHUNK 64u
+/* Working-set pages the fault handler installs after a fault on one (install_ahead). */
+#define AHEAD_PAGES 64u
 
 static uint64_t now_ns(void)
 {
@@ -394,6 +413,23 @@ struct counters {
 		reads, copies, checksum_errors;
 };
 
+/*
+ * The working-set file holds the data of its data pages sorted by page number, one after
+ * the other, so the data of listed page p lies at index rank(p) = the number of listed data
+ * pages below p. Two bitmaps of the listed pages (all, and those with data) with a count
+ * per 64-page word give the rank in O(1) and the pages in page order without a sort.
+ */
+struct ws_index {
+	uint64_t *listed;                    /* [words] bit p: page p is in the working set */
+	uint64_t *data;                      /* [words] ... and holds data */
+	uint32_t *data_before;               /* [words] listed data pages in the words before */
+	uint64_t *sorted;                    /* [count] the listed pages in page order */
+	uint32_t *position;                  /* [pages] page's index in the first-touch order,
+						or NOT_LISTED */
+};
+
+#define NOT_LISTED UINT32_MAX
+
 struct vmem_snapshot_restore {
 	struct snap_chain chain;
 	struct snap_ws ws;
@@ -412,7 +448,9 @@ struct vmem_snapshot_restore {
 	uint64_t t0;
 	_Atomic uint64_t first_instruction_ns, ready_ns, prefetch_ns;
 	char *zero;                          /* a zero page, for write faults on zero pages */
-	bool direct;                         /* prefetch writes the region itself (see below) */
+	char *ws_path;                       /* the working-set file's path (in messages) */
+	struct ws_index wsx;                 /* the working set, indexed (with have_ws) */
+	const char *ws_map;                  /* its data pages, mapped read-only, or NULL */
 	pthread_mutex_t lock;                /* err; prefetch_done */
 	pthread_cond_t done_cond;
 	bool prefetch_done;
@@ -461,7 +499,8 @@ static int rpread(struct vmem_snapshot_restore *r, int fd, void *buf, size_t len
 /*
  * Installs n claimed pages from page `first`: a copy of src (n pages), or zero pages if src
  * is NULL. EAGAIN (the mapping is changing) is retried; EEXIST (a page is there already)
- * skips that page; 0 or -errno. The pages are marked installed either way.
+ * skips that page; 0 or -errno. The pages installed are marked so; on an error the others
+ * are released (missing again), so that a later fault or the final fill serves them.
  */
 static int install(struct vmem_snapshot_restore *r, uint64_t first, uint64_t n, const char *src)
 {
@@ -499,9 +538,13 @@ static int install(struct vmem_snapshot_restore *r, uint64_t first, uint64_t n, 
 		}
 	}
 	for (uint64_t k = 0; k < n; k++)
-		atomic_store_explicit(&r->state[first + k], INSTALLED, memory_order_release);
+		atomic_store_explicit(&r->state[first + k],
+				      rc == 0 || k < done / PAGE ? INSTALLED : MISSING,
+				      memory_order_release);
 	return rc;
 }
+
+static void install_ahead(struct vmem_snapshot_restore *r, uint64_t i);
 
 /* Serves a MISSING fault on page i (the handler thread). */
 static void serve_fault(struct vmem_snapshot_restore *r, uint64_t i, bool write, char *buf)
@@ -520,6 +563,8 @@ static void serve_fault(struct vmem_snapshot_restore *r, uint64_t i, bool write,
 		}
 		return;
 	}
+	if (r->have_ws)
+		install_ahead(r, i);
 	if (snap_chain_data(&r->chain, i, &fd, &off, &sum)) {
 		rc = rpread(r, fd, buf, PAGE, off);
 		if (rc) {
@@ -553,15 +598,30 @@ static void serve_fault(struct vmem_snapshot_restore *r, uint64_t i, bool write,
 		set_error(r, "page %" PRIu64 ": serving its fault: %s", i, strerror(-rc));
 }
 
-static void pin(pthread_t t, int cpu)
+/*
+ * pthread_create with the thread pinned to cpu (-1: not pinned) from its start: a thread
+ * pinned after it starts inherits its creator's CPUs and may run there first, e.g. a
+ * prefetch thread on the CPU of the restoring (or guest) thread it is meant to leave alone.
+ */
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg, int cpu)
 {
+	pthread_attr_t attr;
 	cpu_set_t set;
+	int e;
 
 	if (cpu < 0)
-		return;
+		return pthread_create(t, NULL, fn, arg);
+	e = pthread_attr_init(&attr);
+	if (e)
+		return e;
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	pthread_setaffinity_np(t, sizeof(set), &set);
+	e = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	if (e == 0)
+		e = pthread_create(t, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	/* A CPU this process may not use (EINVAL): the thread runs unpinned, as before. */
+	return e == EINVAL ? pthread_create(t, NULL, fn, arg) : e;
 }
 
 static void *handler_main(void *arg)
@@ -608,21 +668,19 @@ static void *handler_main(void *arg)
 
 /*
  * Installs data pages list[0..n) (sorted, at most RUN_PAGES) whose contents are buf
- * (page k of the list at buf + k * PAGE): each that passes its checksum and can be claimed,
- * in runs of consecutive pages, one UFFDIO_COPY each. A page failing its checksum is left
- * alone if `lazy_on_error` (the lazy path reads it from the snapshot), else installed as
- * zeros. Returns the pages installed.
+ * (page k of the list at buf + k * PAGE), for the final fill: each that can be claimed, in
+ * runs of consecutive pages, one UFFDIO_COPY each. A page failing its checksum is
+ * installed as zeros and counted. Returns the pages installed.
  */
 static uint64_t install_list(struct vmem_snapshot_restore *r, const uint64_t *list, uint64_t n,
-			     char *buf, bool lazy_on_error, const char *what,
-			     _Atomic uint64_t *count)
+			     char *buf, _Atomic uint64_t *count)
 {
 	uint64_t installed = 0;
 
 	for (uint64_t k = 0; k < n;) {
 		uint64_t len = 0;
 
-		/* Extend a run of consecutive, verified, claimed pages from list[k]. */
+		/* Extend a run of consecutive, checked, claimed pages from list[k]. */
 		while (k + len < n && (len == 0 || list[k + len] == list[k] + len)) {
 			char *page = buf + (k + len) * PAGE;
 			uint64_t p = list[k + len];
@@ -631,11 +689,6 @@ static uint64_t install_list(struct vmem_snapshot_restore *r, const uint64_t *li
 				char e[512];
 
 				snap_chain_verify(&r->chain, p, page, e, sizeof(e));
-				if (lazy_on_error) {
-					set_error(r, "%s: page %" PRIu64 " does not match the snapshot "
-						  "(%s): left to the lazy path", what, p, e);
-					break;
-				}
 				set_error(r, "%s (installed as zeros)", e);
 				INC(r, checksum_errors, 1);
 				memset(page, 0, PAGE);
@@ -650,13 +703,8 @@ static uint64_t install_list(struct vmem_snapshot_restore *r, const uint64_t *li
 		}
 		/* Counted first: the copy wakes the guest, which may read the counters. */
 		atomic_fetch_add_explicit(count, len, memory_order_relaxed);
-		if (r->direct) {
-			memcpy(r->base + list[k] * PAGE, buf + k * PAGE, len * PAGE);
-			for (uint64_t j = 0; j < len; j++)
-				atomic_store_explicit(&r->state[list[k] + j], INSTALLED,
-						      memory_order_release);
-		} else if (install(r, list[k], len, buf + k * PAGE) != 0)
-			set_error(r, "%s: pages %" PRIu64 "-%" PRIu64 ": UFFDIO_COPY failed", what,
+		if (install(r, list[k], len, buf + k * PAGE) != 0)
+			set_error(r, "final fill: pages %" PRIu64 "-%" PRIu64 ": UFFDIO_COPY failed",
 				  list[k], list[k] + len - 1);
 		installed += len;
 		k += len;
@@ -664,148 +712,271 @@ static uint64_t install_list(struct vmem_snapshot_restore *r, const uint64_t *li
 	return installed;
 }
 
-/* Claims and installs zero pages list[0..n) (sorted) in runs, UFFDIO_ZEROPAGE each. */
-static uint64_t install_zero_list(struct vmem_snapshot_restore *r, const uint64_t *list,
-				  uint64_t n, _Atomic uint64_t *count, _Atomic uint64_t *count_zero)
+/* Claims and installs zero pages first..first+n in runs, UFFDIO_ZEROPAGE each. */
+static void install_zero_range(struct vmem_snapshot_restore *r, uint64_t first, uint64_t n,
+			       _Atomic uint64_t *count)
 {
-	uint64_t installed = 0;
-
 	for (uint64_t k = 0; k < n;) {
 		uint64_t len = 0;
 
-		while (k + len < n && (len == 0 || list[k + len] == list[k] + len) &&
-		       claim(r, list[k + len]))
+		while (k + len < n && claim(r, first + k + len))
 			len++;
 		if (len == 0) {
 			k++;
 			continue;
 		}
 		atomic_fetch_add_explicit(count, len, memory_order_relaxed);
-		if (count_zero)
-			atomic_fetch_add_explicit(count_zero, len, memory_order_relaxed);
-		if (r->direct) {
-			/* A read maps the kernel's zero page, as UFFDIO_ZEROPAGE would. */
-			for (uint64_t j = 0; j < len; j++) {
-				(void)*(volatile char *)(r->base + (list[k] + j) * PAGE);
-				atomic_store_explicit(&r->state[list[k] + j], INSTALLED,
-						      memory_order_release);
-			}
-		} else {
-			install(r, list[k], len, NULL);
-		}
-		installed += len;
+		if (install(r, first + k, len, NULL) != 0)
+			set_error(r, "final fill: pages %" PRIu64 "-%" PRIu64 ": UFFDIO_ZEROPAGE failed",
+				  first + k, first + k + len - 1);
 		k += len;
 	}
-	return installed;
 }
 
-/*
- * The prefetch before registration: data pages list[0..n) (sorted; n <= RUN_PAGES <=
- * IOV_MAX) read from the working-set file at off straight into the region with one preadv,
- * an iovec per page: no buffer, no copy, no ioctl. Each page is then checked; one that
- * fails its checksum is dropped again (MADV_DONTNEED) and left to the lazy path. Returns
- * the pages installed.
- */
-static uint64_t read_direct(struct vmem_snapshot_restore *r, const uint64_t *list, uint64_t n,
-			    uint64_t off)
+/* ---- The working-set prefetch ---- */
+
+static void ws_index_free(struct ws_index *x)
 {
-	struct iovec iov[RUN_PAGES];
-	uint64_t done = 0, installed = 0;
-
-	for (uint64_t k = 0; k < n; k++)
-		iov[k] = (struct iovec){ .iov_base = r->base + list[k] * PAGE, .iov_len = PAGE };
-	INC(r, reads, 1);
-	while (done < n) {
-		ssize_t got = preadv(r->ws.fd, iov + done, (int)(n - done),
-				     (off_t)(off + done * PAGE));
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0) {
-			set_error(r, "prefetch: offset %" PRIu64 ": read failed: %s: the rest stays "
-				  "lazy", off + done * PAGE, got < 0 ? strerror(errno) : "end of file");
-			break;
-		}
-		INC(r, bytes_read, (uint64_t)got);
-		/* A page read in part is read again in whole by the next preadv. */
-		done += (uint64_t)got / PAGE;
-	}
-	for (uint64_t k = 0; k < n; k++) {
-		char *page = r->base + list[k] * PAGE;
-		uint64_t p = list[k];
-
-		if (k < done &&
-		    snap_page_sum(page) == r->chain.f[r->chain.src[p]].sums[r->chain.rank[p]]) {
-			atomic_store_explicit(&r->state[p], INSTALLED, memory_order_relaxed);
-			installed++;
-			continue;
-		}
-		if (k < done) {
-			char e[512];
-
-			snap_chain_verify(&r->chain, p, page, e, sizeof(e));
-			set_error(r, "prefetch: page %" PRIu64 " does not match the snapshot (%s): "
-				  "left to the lazy path", p, e);
-		}
-		madvise(page, PAGE, MADV_DONTNEED);
-	}
-	return installed;
+	free(x->listed);
+	free(x->data);
+	free(x->data_before);
+	free(x->sorted);
+	free(x->position);
+	memset(x, 0, sizeof(*x));
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int ws_index_build(struct ws_index *x, const struct snap_ws *w, const struct snap_chain *c)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	uint64_t words = (c->pages + 63) / 64, n = 0;
+	uint32_t before = 0;
 
-	return x < y ? -1 : x > y;
-}
-
-/* The REAP prefetch: the working set's data in reads of RUN_PAGES pages, then its zero
- * pages. */
-static void prefetch(struct vmem_snapshot_restore *r)
-{
-	const struct snap_ws *w = &r->ws;
-	uint64_t *data = malloc(w->count ? 8 * w->count : 1), nd = 0, nz = 0;
-	uint64_t *zero = malloc(w->count ? 8 * w->count : 1);
-	char *buf = r->direct ? NULL : aligned_alloc(PAGE, (size_t)RUN_PAGES * PAGE);
-
-	if (!data || !zero || (!buf && !r->direct)) {
-		set_error(r, "prefetch: no memory: everything stays lazy");
-		goto out;
+	x->listed = calloc(words, 8);
+	x->data = calloc(words, 8);
+	x->data_before = malloc(words * 4);
+	x->sorted = malloc(w->count ? 8 * w->count : 1);
+	x->position = malloc(c->pages * 4);
+	if (!x->listed || !x->data || !x->data_before || !x->sorted || !x->position) {
+		ws_index_free(x);
+		return VMEM_ENOMEM;
 	}
+	memset(x->position, 0xff, c->pages * 4);
 	for (uint64_t k = 0; k < w->count; k++) {
 		uint64_t p = w->order[k];
 
-		if (r->chain.src[p] == SNAP_SRC_ZERO)
-			zero[nz++] = p;
-		else
-			data[nd++] = p;
+		x->position[p] = (uint32_t)k;       /* count <= pages <= 2^28 */
+		x->listed[p / 64] |= 1ull << (p % 64);
+		if (c->src[p] != SNAP_SRC_ZERO)
+			x->data[p / 64] |= 1ull << (p % 64);
 	}
-	/* The file holds the data in page order. */
-	qsort(data, nd, 8, cmp_u64);
-	qsort(zero, nz, 8, cmp_u64);
-	for (uint64_t d = 0; d < nd; d += RUN_PAGES) {
-		uint64_t m = nd - d < RUN_PAGES ? nd - d : RUN_PAGES;
-		uint64_t off = w->data_offset + d * PAGE;
+	for (uint64_t i = 0; i < words; i++) {
+		x->data_before[i] = before;
+		before += (uint32_t)__builtin_popcountll(x->data[i]);
+		for (uint64_t b = x->listed[i]; b; b &= b - 1)
+			x->sorted[n++] = i * 64 + (uint64_t)__builtin_ctzll(b);
+	}
+	return 0;
+}
+
+/* The index of listed data page p's data in the working-set file. */
+static uint64_t ws_rank(const struct ws_index *x, uint64_t p)
+{
+	uint64_t below = x->data[p / 64] & ((1ull << (p % 64)) - 1);
+
+	return x->data_before[p / 64] + (uint64_t)__builtin_popcountll(below);
+}
+
+/* True if listed page p's data in the mapped working-set file matches the snapshot. */
+static bool ws_page_ok(struct vmem_snapshot_restore *r, uint64_t p, const char *src)
+{
+	char e[512];
+
+	if (snap_page_sum(src) == r->chain.f[r->chain.src[p]].sums[r->chain.rank[p]])
+		return true;
+	snap_chain_verify(&r->chain, p, src, e, sizeof(e));
+	set_error(r, "prefetch: %s: data of page %" PRIu64 " does not match the snapshot (%s): "
+		  "left to the lazy path", r->ws_path, p, e);
+	return false;
+}
+
+/*
+ * Installs the working-set pages list[0..n), in that order, from the mapped working-set
+ * file: each run of pages that are consecutive in the guest and (for data) in the file is
+ * one UFFDIO_COPY straight from the file's page cache (no read into a buffer), or one
+ * UFFDIO_ZEROPAGE. A page is checked against the snapshot's checksum before it is claimed,
+ * so the guest never sees data that failed; one that fails is left to the lazy path, which
+ * reads it from the snapshot. Pages another installer claimed first are skipped.
+ */
+static void install_ws(struct vmem_snapshot_restore *r, const uint64_t *list, uint64_t n)
+{
+	const struct ws_index *x = &r->wsx;
+
+	for (uint64_t k = 0; k < n;) {
+		uint64_t p = list[k], len = 0, rank = 0;
+		bool zero = r->chain.src[p] == SNAP_SRC_ZERO;
+		const char *src = NULL;
 		int rc;
 
-		if (r->direct) {
-			INC(r, prefetched, read_direct(r, data + d, m, off));
+		if (atomic_load_explicit(&r->state[p], memory_order_relaxed) != MISSING) {
+			k++;
 			continue;
 		}
-		rc = rpread(r, w->fd, buf, m * PAGE, off);
-
-		if (rc) {
-			set_error(r, "prefetch: offset %" PRIu64 ": read of %" PRIu64 " pages failed: "
-				  "%s", off, m, strerror(-rc));
-			break;
+		if (!zero) {
+			rank = ws_rank(x, p);
+			src = r->ws_map + rank * PAGE;
 		}
-		install_list(r, data + d, m, buf, true, "prefetch", &r->n.prefetched);
+		while (k + len < n && len < WS_RUN_PAGES && list[k + len] == p + len) {
+			uint64_t q = p + len;
+
+			if (zero != (r->chain.src[q] == SNAP_SRC_ZERO))
+				break;
+			if (!zero && (ws_rank(x, q) != rank + len || !ws_page_ok(r, q, src + len * PAGE)))
+				break;
+			if (!claim(r, q))
+				break;
+			len++;
+		}
+		if (len == 0) {
+			k++;                         /* failed its check, or claimed by another */
+			continue;
+		}
+		/* Counted first: the copy wakes a guest waiting for it, which may read them. */
+		INC(r, prefetched, len);
+		if (zero)
+			INC(r, prefetched_zero, len);
+		rc = install(r, p, len, src);
+		if (rc)
+			set_error(r, "prefetch: pages %" PRIu64 "-%" PRIu64 ": %s: %s", p, p + len - 1,
+				  zero ? "UFFDIO_ZEROPAGE" : "UFFDIO_COPY", strerror(-rc));
+		k += len;
 	}
-	install_zero_list(r, zero, nz, &r->n.prefetched, &r->n.prefetched_zero);
+}
+
+/*
+ * A fault on a working-set page means the guest has reached pages the prefetch thread has
+ * not installed (it works from the other end of the first-touch order, or its CPU is
+ * busy). The handler then installs the next AHEAD_PAGES pages of the first-touch order
+ * itself, before the faulting page, whose copy wakes the guest: the guest then finds them
+ * in place instead of faulting on each, and the handler, on the guest's CPU, costs no
+ * cross-CPU wake-up. Pages the prefetch thread has claimed are skipped; nothing is
+ * installed twice.
+ */
+static void install_ahead(struct vmem_snapshot_restore *r, uint64_t i)
+{
+	uint64_t k = r->wsx.position[i], n;
+
+	if (k == NOT_LISTED)
+		return;
+	n = r->ws.count - k - 1 < AHEAD_PAGES ? r->ws.count - k - 1 : AHEAD_PAGES;
+	install_ws(r, r->ws.order + k + 1, n);
+}
+
+/*
+ * A sync prefetch shared by the restoring thread and a helper: each takes the next chunk of
+ * the sorted working set (about SHARE_CHUNK pages) from a common cursor until none is
+ * left, so that a helper whose CPU is busy delays the restore by one chunk at most, not by
+ * half the working set. A chunk ends where install_ws ends a run (the pages stop being
+ * consecutive, change between zero and data, or the run reaches WS_RUN_PAGES), so the runs,
+ * and the ioctls, are the same however the chunks are shared.
+ */
+struct shared_install {
+	struct vmem_snapshot_restore *r;
+	_Atomic uint64_t next;               /* index in wsx.sorted of the next chunk */
+};
+
+static uint64_t chunk_end(const struct vmem_snapshot_restore *r, uint64_t from)
+{
+	const uint64_t *list = r->wsx.sorted;
+	uint64_t n = r->ws.count, to = from;
+
+	while (to < n && to - from < SHARE_CHUNK) {
+		bool zero = r->chain.src[list[to]] == SNAP_SRC_ZERO;
+		uint64_t len = 1;
+
+		while (to + len < n && len < WS_RUN_PAGES && list[to + len] == list[to] + len &&
+		       (r->chain.src[list[to + len]] == SNAP_SRC_ZERO) == zero)
+			len++;
+		to += len;
+	}
+	return to;
+}
+
+static void *install_shared(void *arg)
+{
+	struct shared_install *s = arg;
+	uint64_t from = atomic_load(&s->next), to;
+
+	for (;;) {
+		if (from >= s->r->ws.count)
+			break;
+		to = chunk_end(s->r, from);
+		if (!atomic_compare_exchange_weak(&s->next, &from, to))
+			continue;                    /* from is the cursor's new value */
+		install_ws(s->r, s->r->wsx.sorted + from, to - from);
+		from = atomic_load(&s->next);
+	}
+	return NULL;
+}
+
+/*
+ * The prefetch before the guest runs, in page order. Its cost is the kernel's, per page
+ * (allocation, copy, page-table update), and nothing else runs meanwhile: a helper thread
+ * (on prefetch_cpu if set) shares the work.
+ */
+static void install_sorted(struct vmem_snapshot_restore *r)
+{
+	struct shared_install s = { .r = r, .next = 0 };
+	pthread_t t;
+	bool helper = r->ws.count >= 2 * SHARE_CHUNK &&
+		      start_thread(&t, install_shared, &s, r->cfg.prefetch_cpu) == 0;
+
+	install_shared(&s);
+	if (helper)
+		pthread_join(t, NULL);
+}
+
+/*
+ * The prefetch while the guest runs: the first-touch order from its end backwards, a chunk
+ * of SHARE_CHUNK pages at a time (each chunk in order), while the handler installs it from
+ * the front, AHEAD_PAGES after each fault of the guest (install_ahead). The two meet once.
+ * A thread going forwards instead, just ahead of the guest, keeps colliding with it: the
+ * guest faults on a page the thread has claimed but not installed yet and waits for a
+ * wake-up from the thread's CPU (65-70 us across the two CPUs here, docs/BACKEND.md):
+ * measured, 38-46 ms to ready against 21-26 ms backwards.
+ */
+static void install_backwards(struct vmem_snapshot_restore *r)
+{
+	for (uint64_t end = r->ws.count; end > 0;) {
+		uint64_t start = end > SHARE_CHUNK ? end - SHARE_CHUNK : 0;
+
+		install_ws(r, r->ws.order + start, end - start);
+		end = start;
+	}
+}
+
+/*
+ * The REAP prefetch: before the guest runs (sync), the pages in page order, shared with a
+ * helper thread; in the background, from the end of the first-touch order.
+ */
+static void prefetch(struct vmem_snapshot_restore *r, bool in_background)
+{
+	uint64_t bytes = r->ws.data_pages * PAGE;
+
+	/* One read of the whole file into the page cache (it is there already if it was
+	 * written or read lately): the copies then find every source page resident. */
+	if (bytes && madvise((void *)r->ws_map, bytes, MADV_POPULATE_READ) != 0 &&
+	    errno != EINVAL) {
+		set_error(r, "prefetch: %s: reading %" PRIu64 " bytes from offset %" PRIu64
+			  " failed: %s: everything stays lazy", r->ws_path, bytes,
+			  r->ws.data_offset, strerror(errno));
+		goto out;
+	}
+	INC(r, reads, 1);
+	INC(r, bytes_read, bytes);
+	if (in_background)
+		install_backwards(r);
+	else
+		install_sorted(r);
 out:
-	free(data);
-	free(zero);
-	free(buf);
 	atomic_store(&r->prefetch_ns, now_ns() - r->t0);
 	pthread_mutex_lock(&r->lock);
 	r->prefetch_done = true;
@@ -815,7 +986,7 @@ out:
 
 static void *prefetch_main(void *arg)
 {
-	prefetch(arg);
+	prefetch(arg, true);
 	return NULL;
 }
 
@@ -844,8 +1015,8 @@ static int fill_rest(struct vmem_snapshot_restore *r)
 		}
 		if (!snap_chain_data(&r->chain, i, &fd, &off, &sum)) {
 			while (i + n < r->pages && n < RUN_PAGES && r->chain.src[i + n] == SNAP_SRC_ZERO)
-				list[n] = i + n, n++;
-			install_zero_list(r, list, n, &r->n.filled, NULL);
+				n++;
+			install_zero_range(r, i, n, &r->n.filled);
 			i += n;
 			continue;
 		}
@@ -860,7 +1031,7 @@ static int fill_rest(struct vmem_snapshot_restore *r)
 			memset(buf, 0, n * PAGE);   /* install_list counts them as errors */
 			status = VMEM_EIO;
 		}
-		install_list(r, list, n, buf, false, "final fill", &r->n.filled);
+		install_list(r, list, n, buf, &r->n.filled);
 		i += n;
 	}
 	if (atomic_load(&r->n.checksum_errors))
@@ -915,8 +1086,12 @@ static void restore_free(struct vmem_snapshot_restore *r)
 	if (r->efd >= 0)
 		close(r->efd);
 	snap_chain_close(&r->chain);
+	if (r->ws_map)
+		munmap((void *)r->ws_map, r->ws.data_pages * PAGE);
 	if (r->have_ws)
 		snap_ws_close(&r->ws);
+	ws_index_free(&r->wsx);
+	free(r->ws_path);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->done_cond);
 	free((void *)r->state);
@@ -997,6 +1172,29 @@ int vmem_snapshot_restore(struct vmem_guest_ram *ram, unsigned region, const cha
 			goto fail;
 		r->have_ws = true;
 		INC(r, bytes_read, r->ws.bytes_read);
+		rc = VMEM_ENOMEM;
+		r->ws_path = strdup(c->prefetch);
+		if (!r->ws_path || ws_index_build(&r->wsx, &r->ws, &r->chain) != 0) {
+			backend_errf(err, errlen, "snapshot restore: %s: no memory to index %" PRIu64
+				     " pages", c->prefetch, r->ws.count);
+			goto fail;
+		}
+		/* The data pages are copied into the region straight from the file's page cache
+		 * (UFFDIO_COPY reads its source like any user memory). */
+		if (r->ws.data_pages) {
+			void *m = mmap(NULL, r->ws.data_pages * PAGE, PROT_READ, MAP_SHARED, r->ws.fd,
+				       (off_t)r->ws.data_offset);
+
+			if (m == MAP_FAILED) {
+				backend_errf(err, errlen, "snapshot restore: %s: mmap of %" PRIu64
+					     " bytes at offset %" PRIu64 ": %s", c->prefetch,
+					     r->ws.data_pages * PAGE, r->ws.data_offset,
+					     strerror(errno));
+				rc = VMEM_EIO;
+				goto fail;
+			}
+			r->ws_map = m;
+		}
 	}
 	rc = VMEM_ENOMEM;
 	r->path = strdup(path);
@@ -1014,17 +1212,6 @@ int vmem_snapshot_restore(struct vmem_guest_ram *ram, unsigned region, const cha
 		rc = VMEM_EIO;
 		goto fail;
 	}
-	/* A prefetch before the guest runs writes the working set into the region before it
-	 * is registered: the kernel's own anonymous fault path populates the pages, which costs
-	 * less than a UFFDIO_COPY per run (an ioctl and a wake-up each) when the working set is
-	 * scattered; pages present at registration never fault. Nothing else touches the
-	 * region yet, so nothing races with it. */
-	if (r->have_ws && c->prefetch_sync) {
-		r->direct = true;
-		r->prefetch_done = false;
-		prefetch(r);
-		r->direct = false;
-	}
 	rc = setup_uffd(r, err, errlen);
 	if (rc)
 		goto fail;
@@ -1034,26 +1221,24 @@ int vmem_snapshot_restore(struct vmem_guest_ram *ram, unsigned region, const cha
 		rc = VMEM_EIO;
 		goto fail;
 	}
-	e = pthread_create(&r->handler, NULL, handler_main, r);
+	e = start_thread(&r->handler, handler_main, r, c->handler_cpu);
 	if (e) {
 		backend_errf(err, errlen, "snapshot restore: handler thread: %s", strerror(e));
 		rc = VMEM_EIO;
 		goto fail;
 	}
 	r->handler_started = true;
-	pin(r->handler, c->handler_cpu);
-	if (r->have_ws && !c->prefetch_sync) {
+	if (r->have_ws && c->prefetch_sync) {
 		r->prefetch_done = false;
-		{
-			e = pthread_create(&r->prefetcher, NULL, prefetch_main, r);
-			if (e) {
-				r->prefetch_done = true;
-				set_error(r, "prefetch thread: %s: everything stays lazy",
-					  strerror(e));
-			} else {
-				r->prefetch_started = true;
-				pin(r->prefetcher, c->prefetch_cpu);
-			}
+		prefetch(r, false);
+	} else if (r->have_ws) {
+		r->prefetch_done = false;
+		e = start_thread(&r->prefetcher, prefetch_main, r, c->prefetch_cpu);
+		if (e) {
+			r->prefetch_done = true;
+			set_error(r, "prefetch thread: %s: everything stays lazy", strerror(e));
+		} else {
+			r->prefetch_started = true;
 		}
 	}
 	atomic_store(&r->first_instruction_ns, now_ns() - t0);
