@@ -424,8 +424,11 @@ int main(int argc, char **argv)
 	printf("dedup.ksm.merged_per_cpu_s %.0f\n", ksm_rate);
 	printf("dedup.ksm.idle_full_scan_cpu_ms %.2f\n", ksm_idle * 1e3);
 	printf("dedup.ksm.process_profit_kb %" PRId64 "\n", ps.ksm_process_profit / 1024);
-	printf("dedup.ratio_own_to_ksm %.2f (merged pages per CPU-second; target > 1) %s\n",
+	printf("dedup.ratio_own_to_ksm %.2f (merged pages per CPU-second, %s; target > 1) %s\n",
 	       ksm_rate > 0 ? own_rate / ksm_rate : 0,
+	       snap ? "the snapshot's layout" :
+		      "duplicates scattered at random: one mmap per merge, the own scanner's "
+		      "worst case",
 	       ksm_rate > 0 && own_rate > ksm_rate ? "PASS" : "FAIL");
 	printf("dedup.idle_scan_ratio_ksm_to_own %.2f (CPU per full scan of merged memory, "
 	       "KSM / own; > 1: own cheaper)\n", own_idle > 0 ? ksm_idle / own_idle : 0);
