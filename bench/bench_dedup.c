@@ -437,7 +437,7 @@ int main(int argc, char **argv)
 	return 0;
 
 usage:
-	fprintf(stderr, "usage: bench_dedup [--pages N] [--dup K | --content FILE] [--pages-to-scan P] "
-		"[--sleep-ms S] [--timeout-s T] [--idle-scans F]\n");
+	fprintf(stderr, "usage: bench_dedup [--pages N] [--dup K | --content FILE] "
+		"[--pages-to-scan P] [--sleep-ms S] [--timeout-s T] [--idle-scans F]\n");
 	return 2;
 }
