@@ -521,10 +521,13 @@ static int translate_page(struct vmem_mmu *m, uint64_t va, enum vmem_access_type
 
 	m->st.translations++;
 	/* The last entry a walk would read, if the TLB misses: its load overlaps the
-	 * lookups (pt_prefetch_leaf_slot; nothing simulated changes). */
-	pt_prefetch_leaf_slot(m->cfg.mode == VMEM_MODE_SHADOW && m->as->shadow ? m->as->shadow
-									 : m->as->pt, va);
+	 * lookups (pt_prefetch_leaf_slot; nothing simulated changes). Only while the TLB
+	 * misses: where it hits, finding the slot costs more than the overlap saves. */
+	if (m->last_tlb_miss)
+		pt_prefetch_leaf_slot(m->cfg.mode == VMEM_MODE_SHADOW && m->as->shadow ?
+				      m->as->shadow : m->as->pt, va);
 	hit = vmem_tlb_lookup(m->tlb, va, m->ctx, ifetch, &e);
+	m->last_tlb_miss = hit == VMEM_TLB_MISS;
 	if (m->rec)
 		m->rec->tlb_hit = hit;
 	if (hit != VMEM_TLB_MISS) {

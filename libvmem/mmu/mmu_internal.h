@@ -102,6 +102,7 @@ struct vmem_mmu {
 	size_t naspaces;             /* address spaces of all VMs (limit.aspaces) */
 	struct vm *vm;               /* running VM */
 	struct aspace *as;           /* running address space (vm->cur) */
+	bool last_tlb_miss;          /* the last translation missed the TLB: prefetch ahead */
 	uint16_t run_vm;             /* as->vm->id and as->asid, kept at hand for the */
 	uint32_t run_asid;           /* per-record check */
 	unsigned va_bits;            /* canonical width of guest-virtual addresses: 48 or 57 */
