@@ -422,8 +422,14 @@ static void flush_runs(struct vmem_ram_dedup *d);
 /* Adds page i onto slot s (NONE: the zero page) to the pending runs, with vmas charged. */
 static void defer_merge(struct vmem_ram_dedup *d, uint64_t i, uint32_t s, uint32_t vmas)
 {
-	struct pending_run *run = run_extended_by(d, i, s);
+	struct pending_run *run;
 
+	/* Counted first: carrying the other runs out below settles their slots, and s (made
+	 * for a pair whose first page's run is among them, say) must not be dropped or freed
+	 * while this merge onto it is still to come. */
+	if (s != NONE)
+		d->slots[s].pending++;
+	run = run_extended_by(d, i, s);
 	if (!run) {
 		if (d->npending == PENDING_RUNS)
 			flush_runs(d);
@@ -433,8 +439,6 @@ static void defer_merge(struct vmem_ram_dedup *d, uint64_t i, uint32_t s, uint32
 	run->len++;
 	run->vmas += vmas;
 	d->pending_vmas += vmas;
-	if (s != NONE)
-		d->slots[s].pending++;
 }
 
 /* Page i now maps slot s. */
@@ -644,9 +648,19 @@ static bool merge_pair(struct vmem_ram_dedup *d, uint64_t i, uint64_t j, uint64_
 		d->free_slots[d->nfree++] = s;
 		return false;
 	}
-	/* The store page is written from one of the two; both are compared with it (under
-	 * write protection) when their runs are flushed. */
-	if (pwrite(d->store_fd, a, PAGE, (off_t)s * PAGE) != PAGE) {
+	/* The store page is written from a copy of one of the two, taken once and checked
+	 * against the hash the slot is filed under: a writer may change the page while it is
+	 * copied (nothing is protected yet), and a slot whose bytes did not match its hash
+	 * would take pages of another content later. Both pages are compared with the store
+	 * page under write protection when their runs are flushed. run_buf is free here:
+	 * runs are flushed only after this returns. */
+	memcpy(d->run_buf, a, PAGE);
+	if (XXH3_64bits(d->run_buf, PAGE) != hash) {
+		d->free_slots[d->nfree++] = s;
+		d->n.merge_races++;
+		return false;
+	}
+	if (pwrite(d->store_fd, d->run_buf, PAGE, (off_t)s * PAGE) != PAGE) {
 		backend_errf(d->err, sizeof(d->err), "writing store page %" PRIu32 ": %s", s,
 			     strerror(errno));
 		d->free_slots[d->nfree++] = s;
