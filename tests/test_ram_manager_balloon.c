@@ -535,8 +535,10 @@ static void *reader_main(void *arg)
  * pages and, 50 ms later, counts how many are young again (vmem/balloon.h: sampled,
  * touched; active is the largest of that share f and its slow and fast averages).
  *   - Without sample_reads the young bits see faults and writes: after the writes no page
- *     is young again, so every sample finds f = 0 (the averages start at the first f): the
- *     active fraction is 0 although a quarter of the memory is read all the time.
+ *     is young again, so every sample finds f = 0: the active fraction is about 0 although
+ *     a quarter of the memory is read all the time. (A page the writes were still filling
+ *     when a scan protected it can count in the first sample, 1 of 400, whose share the
+ *     slow average keeps for a while: below 0.05.)
  *   - With sample_reads each sampled page is taken away through the pager; the reader
  *     faults back those of its quarter (checking every word) and the fault marks them: f
  *     is the share of a sample of 400 random pages that falls in pages 0..1023, binomial
@@ -591,7 +593,7 @@ static void test_sample_reads_counts_pages_only_read(void **state)
 	sampled_run(false, &bi, &st, &res);
 	assert_int_equal(bi.sampled, 400);
 	assert_int_equal(bi.touched, 0);
-	assert_true(bi.active == 0.0);
+	assert_true(bi.active < 0.05);
 	assert_int_equal(st.sample_taken + st.sample_touched + st.sample_out, 0);
 	assert_int_equal(res, PAGES);
 
