@@ -142,11 +142,6 @@ void vmm_dedup_end(struct vmm *m)
 	vmem_ram_smaps(m->data_hva, m->data_bytes, &d->after);
 }
 
-static void line(FILE *f, const char *key, uint64_t v)
-{
-	fprintf(f, "%s %" PRIu64 "\n", key, v);
-}
-
 int vmm_dedup_print(struct vmm *m, FILE *f)
 {
 	struct vmm_dedup_run *d = m->dedup;
@@ -155,39 +150,40 @@ int vmm_dedup_print(struct vmm *m, FILE *f)
 		return 0;
 	if (d->error)
 		fprintf(stderr, "vmem-vmm: --dedup: %s\n", d->why);
-	line(f, "dedup.merging_while_running", d->merging);
-	line(f, "dedup.ms_while_running", d->merging ? (d->end_ns - d->start_ns) / 1000000 : 0);
+	vmm_print_figure(f, "dedup.merging_while_running", d->merging);
+	vmm_print_figure(f, "dedup.ms_while_running",
+			 d->merging ? (d->end_ns - d->start_ns) / 1000000 : 0);
 	if (d->scanner) {
-		line(f, "dedup.pages_scanned", d->stats.pages_scanned);
-		line(f, "dedup.full_scans", d->stats.full_scans);
-		line(f, "dedup.pages_shared", d->stats.pages_shared);
-		line(f, "dedup.pages_sharing", d->stats.pages_sharing);
-		line(f, "dedup.pages_merged", d->stats.pages_merged);
-		line(f, "dedup.cow_breaks", d->stats.cow_breaks);
-		line(f, "dedup.merge_races", d->stats.merge_races);
-		line(f, "dedup.vma_limit_hits", d->stats.vma_limit_hits);
-		line(f, "dedup.remaps", d->stats.remaps);
-		line(f, "dedup.store_pages", d->stats.store_pages);
-		line(f, "dedup.errors", d->stats.errors);
-		line(f, "dedup.cpu_us", d->stats.cpu_ns / 1000);
+		vmm_print_figure(f, "dedup.pages_scanned", d->stats.pages_scanned);
+		vmm_print_figure(f, "dedup.full_scans", d->stats.full_scans);
+		vmm_print_figure(f, "dedup.pages_shared", d->stats.pages_shared);
+		vmm_print_figure(f, "dedup.pages_sharing", d->stats.pages_sharing);
+		vmm_print_figure(f, "dedup.pages_merged", d->stats.pages_merged);
+		vmm_print_figure(f, "dedup.cow_breaks", d->stats.cow_breaks);
+		vmm_print_figure(f, "dedup.merge_races", d->stats.merge_races);
+		vmm_print_figure(f, "dedup.vma_limit_hits", d->stats.vma_limit_hits);
+		vmm_print_figure(f, "dedup.remaps", d->stats.remaps);
+		vmm_print_figure(f, "dedup.store_pages", d->stats.store_pages);
+		vmm_print_figure(f, "dedup.errors", d->stats.errors);
+		vmm_print_figure(f, "dedup.cpu_us", d->stats.cpu_ns / 1000);
 	} else {
-		line(f, "ksm.merging_pages_before", d->ksm_before.ksm_merging_pages);
-		line(f, "ksm.merging_pages", d->ksm_after.ksm_merging_pages);
-		line(f, "ksm.rmap_items", d->ksm_after.ksm_rmap_items);
-		line(f, "ksm.zero_pages", d->ksm_after.ksm_zero_pages);
+		vmm_print_figure(f, "ksm.merging_pages_before", d->ksm_before.ksm_merging_pages);
+		vmm_print_figure(f, "ksm.merging_pages", d->ksm_after.ksm_merging_pages);
+		vmm_print_figure(f, "ksm.rmap_items", d->ksm_after.ksm_rmap_items);
+		vmm_print_figure(f, "ksm.zero_pages", d->ksm_after.ksm_zero_pages);
 		fprintf(f, "ksm.process_profit %" PRId64 "\n", d->ksm_after.ksm_process_profit);
-		line(f, "ksm.global.pages_shared", d->ksm_global.pages_shared);
-		line(f, "ksm.global.pages_sharing", d->ksm_global.pages_sharing);
-		line(f, "ksm.global.full_scans", d->ksm_global.full_scans);
+		vmm_print_figure(f, "ksm.global.pages_shared", d->ksm_global.pages_shared);
+		vmm_print_figure(f, "ksm.global.pages_sharing", d->ksm_global.pages_sharing);
+		vmm_print_figure(f, "ksm.global.full_scans", d->ksm_global.full_scans);
 	}
-	line(f, "smaps.before.vmas", d->before.vmas);
-	line(f, "smaps.before.rss_kb", d->before.rss_kb);
-	line(f, "smaps.before.pss_kb", d->before.pss_kb);
-	line(f, "smaps.before.anonymous_kb", d->before.anonymous_kb);
-	line(f, "smaps.after.vmas", d->after.vmas);
-	line(f, "smaps.after.rss_kb", d->after.rss_kb);
-	line(f, "smaps.after.pss_kb", d->after.pss_kb);
-	line(f, "smaps.after.anonymous_kb", d->after.anonymous_kb);
+	vmm_print_figure(f, "smaps.before.vmas", d->before.vmas);
+	vmm_print_figure(f, "smaps.before.rss_kb", d->before.rss_kb);
+	vmm_print_figure(f, "smaps.before.pss_kb", d->before.pss_kb);
+	vmm_print_figure(f, "smaps.before.anonymous_kb", d->before.anonymous_kb);
+	vmm_print_figure(f, "smaps.after.vmas", d->after.vmas);
+	vmm_print_figure(f, "smaps.after.rss_kb", d->after.rss_kb);
+	vmm_print_figure(f, "smaps.after.pss_kb", d->after.pss_kb);
+	vmm_print_figure(f, "smaps.after.anonymous_kb", d->after.anonymous_kb);
 	return d->error ? -1 : 0;
 }
 

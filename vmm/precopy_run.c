@@ -354,11 +354,6 @@ void vmm_precopy_end(struct vmm *m)
 	}
 }
 
-static void line(FILE *f, const char *key, uint64_t v)
-{
-	fprintf(f, "%s %" PRIu64 "\n", key, v);
-}
-
 int vmm_precopy_print(struct vmm *m, FILE *f)
 {
 	struct vmm_precopy_run *d = m->precopy;
@@ -376,30 +371,30 @@ int vmm_precopy_print(struct vmm *m, FILE *f)
 		vmem_tracker_report(d->tracker, &rep);
 		fprintf(f, "precopy.mechanism %s\n", vmem_tracker_mech_name(rep.used));
 	}
-	line(f, "precopy.started", d->started);
-	line(f, "precopy.rounds", d->nrounds);
-	line(f, "precopy.round.0.sent", d->rounds[0].sent);
-	line(f, "precopy.round.0.us", d->rounds[0].ns / 1000);
+	vmm_print_figure(f, "precopy.started", d->started);
+	vmm_print_figure(f, "precopy.rounds", d->nrounds);
+	vmm_print_figure(f, "precopy.round.0.sent", d->rounds[0].sent);
+	vmm_print_figure(f, "precopy.round.0.us", d->rounds[0].ns / 1000);
 	for (unsigned i = 1; i <= d->nrounds; i++) {
 		const struct precopy_round *r = &d->rounds[i];
 
 		snprintf(key, sizeof(key), "precopy.round.%u.dirty", i);
-		line(f, key, r->dirty);
+		vmm_print_figure(f, key, r->dirty);
 		snprintf(key, sizeof(key), "precopy.round.%u.expected_min", i);
-		line(f, key, r->expected_min);
+		vmm_print_figure(f, key, r->expected_min);
 		snprintf(key, sizeof(key), "precopy.round.%u.expected_max", i);
-		line(f, key, r->expected_max);
+		vmm_print_figure(f, key, r->expected_max);
 		snprintf(key, sizeof(key), "precopy.round.%u.sent", i);
-		line(f, key, r->sent);
+		vmm_print_figure(f, key, r->sent);
 	}
-	line(f, "precopy.converged", d->converged);
-	line(f, "precopy.pages_sent", d->pages_sent);
-	line(f, "precopy.stop_copy_pages", d->stop_copy_pages);
-	line(f, "precopy.downtime_us", d->downtime_ns / 1000);
-	line(f, "precopy.pause_wait_us", d->pause_wait_ns / 1000);
-	line(f, "precopy.dirty_missing", d->missing);
-	line(f, "precopy.dirty_outside", d->outside);
-	line(f, "precopy.dest_equals_source", d->dest_equal == 1);
+	vmm_print_figure(f, "precopy.converged", d->converged);
+	vmm_print_figure(f, "precopy.pages_sent", d->pages_sent);
+	vmm_print_figure(f, "precopy.stop_copy_pages", d->stop_copy_pages);
+	vmm_print_figure(f, "precopy.downtime_us", d->downtime_ns / 1000);
+	vmm_print_figure(f, "precopy.pause_wait_us", d->pause_wait_ns / 1000);
+	vmm_print_figure(f, "precopy.dirty_missing", d->missing);
+	vmm_print_figure(f, "precopy.dirty_outside", d->outside);
+	vmm_print_figure(f, "precopy.dest_equals_source", d->dest_equal == 1);
 	if (d->error || (d->started && (d->dest_equal != 1 || d->missing)))
 		return -1;
 	return 0;

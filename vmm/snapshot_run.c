@@ -300,31 +300,27 @@ int vmm_snapshot_end(struct vmm *m, bool guest_ok, char *err, size_t errlen)
 	return 0;
 }
 
-static void line(FILE *f, const char *key, uint64_t v)
-{
-	fprintf(f, "%s %" PRIu64 "\n", key, v);
-}
-
 void vmm_snapshot_print(struct vmm *m, FILE *f)
 {
 	struct vmm_snapshot_run *s = m->snapshot;
 
 	if (m->o.snapshot) {
-		line(f, "snapshot.data_pages", m->snapshot_pages);
-		line(f, "snapshot.file_bytes", m->snapshot_bytes);
+		vmm_print_figure(f, "snapshot.data_pages", m->snapshot_pages);
+		vmm_print_figure(f, "snapshot.file_bytes", m->snapshot_bytes);
 	}
 	if (!s)
 		return;
-	line(f, "restore.us_to_first_instruction", s->stats.first_instruction_ns / 1000);
-	line(f, "restore.us_to_first_exit", s->first_exit_ns ?
+	vmm_print_figure(f, "restore.us_to_first_instruction",
+			 s->stats.first_instruction_ns / 1000);
+	vmm_print_figure(f, "restore.us_to_first_exit", s->first_exit_ns ?
 	     (s->first_exit_ns - s->restore_start_ns) / 1000 : 0);
-	line(f, "restore.us_to_ready", s->stats.ready_ns / 1000);
-	line(f, "restore.lazy_faults", s->stats.faults);
-	line(f, "restore.lazy_faults_zero", s->stats.faults_zero);
-	line(f, "restore.prefetched", s->stats.prefetched);
-	line(f, "restore.filled_at_end", s->stats.filled);
-	line(f, "restore.recorded", s->stats.recorded);
-	line(f, "restore.checksum_errors", s->stats.checksum_errors);
+	vmm_print_figure(f, "restore.us_to_ready", s->stats.ready_ns / 1000);
+	vmm_print_figure(f, "restore.lazy_faults", s->stats.faults);
+	vmm_print_figure(f, "restore.lazy_faults_zero", s->stats.faults_zero);
+	vmm_print_figure(f, "restore.prefetched", s->stats.prefetched);
+	vmm_print_figure(f, "restore.filled_at_end", s->stats.filled);
+	vmm_print_figure(f, "restore.recorded", s->stats.recorded);
+	vmm_print_figure(f, "restore.checksum_errors", s->stats.checksum_errors);
 	if (m->o.prefetch && s->lazy_ready_ns && s->stats.ready_ns)
 		fprintf(f, "restore.speedup_vs_lazy %.2f\n",
 			(double)s->lazy_ready_ns / (double)s->stats.ready_ns);

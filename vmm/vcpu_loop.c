@@ -27,6 +27,11 @@ uint64_t vmm_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+void vmm_print_figure(FILE *f, const char *key, uint64_t v)
+{
+	fprintf(f, "%s %" PRIu64 "\n", key, v);
+}
+
 void *vmm_guest_range(struct vmm *m, uint64_t gpa, uint64_t len)
 {
 	unsigned n = vmem_guest_ram_regions(m->ram);

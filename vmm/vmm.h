@@ -167,6 +167,9 @@ struct vmm {
 
 uint64_t vmm_now_ns(void);
 
+/* Writes one figure as a `key value` line, as the VMM prints all of them. */
+void vmm_print_figure(FILE *f, const char *key, uint64_t v);
+
 /* The host address of [gpa, gpa + len) when it lies in one region of guest RAM, else NULL. */
 void *vmm_guest_range(struct vmm *m, uint64_t gpa, uint64_t len);
 
